@@ -1,0 +1,216 @@
+//! `callops bench ...`: benchmark commands that print figures (never timed assertions in tests).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use crate::jobs::{JobError, JobHandler, PoolOptions, WorkerPool};
+use crate::store::{self, Job, NewJob, Store};
+
+const BENCH_KIND: &str = "bench.noop";
+
+struct Noop;
+
+#[async_trait]
+impl JobHandler for Noop {
+    fn kind(&self) -> &'static str {
+        BENCH_KIND
+    }
+    async fn run(&self, _job: &Job, _cancel: CancellationToken) -> Result<(), JobError> {
+        Ok(())
+    }
+}
+
+/// One measured run.
+#[derive(Debug, Clone)]
+pub struct JobsFigures {
+    pub label: String,
+    pub jobs: usize,
+    pub seconds: f64,
+    pub jobs_per_sec: f64,
+    pub claim_p50_ms: f64,
+    pub claim_p99_ms: f64,
+}
+
+impl std::fmt::Display for JobsFigures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:<34} {:>7} jobs in {:>6.2} s = {:>8.0} jobs/s   claim p50 {:>6.2} ms  p99 {:>6.2} ms",
+            self.label, self.jobs, self.seconds, self.jobs_per_sec, self.claim_p50_ms, self.claim_p99_ms
+        )
+    }
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)] as f64 / 1000.0
+}
+
+/// Enqueues `n` no-op jobs, then runs them on `pools` pools of `per_pool` workers each.
+pub async fn run_jobs(
+    store: Arc<dyn Store>,
+    label: &str,
+    n: usize,
+    pools: usize,
+    per_pool: usize,
+) -> anyhow::Result<JobsFigures> {
+    for i in 0..n {
+        store
+            .enqueue(NewJob::new(BENCH_KIND, serde_json::json!({ "i": i })))
+            .await?;
+    }
+    let shutdown = CancellationToken::new();
+    let mut stats = Vec::new();
+    let mut handles = Vec::new();
+    let started = Instant::now();
+    for p in 0..pools {
+        let mut pool = WorkerPool::new(
+            store.clone(),
+            PoolOptions {
+                name: format!("bench-{p}"),
+                concurrency: per_pool,
+                lease: Duration::from_secs(30),
+                idle_poll: Duration::from_millis(20),
+                ..PoolOptions::default()
+            },
+        );
+        pool.register(Arc::new(Noop));
+        stats.push(pool.stats());
+        handles.push(tokio::spawn(pool.run(shutdown.clone())));
+    }
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let done: u64 = stats
+            .iter()
+            .map(|s| s.completed.load(Ordering::Relaxed))
+            .sum();
+        if done as usize >= n || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    shutdown.cancel();
+    for h in handles {
+        let _ = h.await;
+    }
+    let done: u64 = stats
+        .iter()
+        .map(|s| s.completed.load(Ordering::Relaxed))
+        .sum();
+    if (done as usize) < n {
+        anyhow::bail!("only {done} of {n} jobs completed within 10 minutes");
+    }
+    let mut lat: Vec<u64> = stats
+        .iter()
+        .flat_map(|s| {
+            s.claim_latencies_us
+                .lock()
+                .map(|v| v.clone())
+                .unwrap_or_default()
+        })
+        .collect();
+    lat.sort_unstable();
+    Ok(JobsFigures {
+        label: label.to_string(),
+        jobs: n,
+        seconds,
+        jobs_per_sec: n as f64 / seconds,
+        claim_p50_ms: percentile(&lat, 0.50),
+        claim_p99_ms: percentile(&lat, 0.99),
+    })
+}
+
+/// `callops bench jobs`: SQLite always, Postgres when a URL is given.
+pub async fn bench_jobs(
+    n: usize,
+    workers: usize,
+    postgres_url: Option<String>,
+) -> anyhow::Result<()> {
+    println!("callops bench jobs: {n} no-op jobs, {workers} workers");
+    let shapes = [
+        (format!("{workers} pools x 1 worker"), workers, 1),
+        (format!("1 pool x {workers} workers"), 1, workers),
+    ];
+
+    for (shape, pools, per_pool) in &shapes {
+        let dir = tempfile_dir()?;
+        let url = format!("sqlite://{}/bench.db", dir.display());
+        let store = store::connect(&url).await?;
+        store.migrate().await?;
+        let figures = run_jobs(
+            store.clone(),
+            &format!("sqlite, {shape}"),
+            n,
+            *pools,
+            *per_pool,
+        )
+        .await?;
+        println!("{figures}");
+        store.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    match postgres_url {
+        None => println!("postgres: skipped (set TEST_DATABASE_URL or --database-url)"),
+        Some(url) => {
+            for (shape, pools, per_pool) in &shapes {
+                let (store, cleanup) = fresh_postgres_schema(&url).await?;
+                let figures = run_jobs(
+                    store.clone(),
+                    &format!("postgres, {shape}"),
+                    n,
+                    *pools,
+                    *per_pool,
+                )
+                .await?;
+                println!("{figures}");
+                store.close().await;
+                cleanup.await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "callops-bench-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// A store on a new, empty schema of the database at `url`, and a future that drops the schema.
+pub async fn fresh_postgres_schema(
+    url: &str,
+) -> anyhow::Result<(
+    Arc<dyn Store>,
+    impl std::future::Future<Output = anyhow::Result<()>>,
+)> {
+    let schema = format!("callops_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(url).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&admin)
+        .await?;
+    let scoped = store::postgres_url_with_schema(url, &schema)?;
+    let store = store::connect(&scoped).await?;
+    store.migrate().await?;
+    let cleanup = async move {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+            .execute(&admin)
+            .await?;
+        admin.close().await;
+        Ok(())
+    };
+    Ok((store, cleanup))
+}

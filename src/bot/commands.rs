@@ -1,0 +1,77 @@
+//! The typed command enum. Descriptions shown by `/help` and in the command menu come from the
+//! locale files (`cmd-<name>`), so they follow the user's language.
+
+use teloxide::utils::command::BotCommands;
+
+use crate::domain::Role;
+use crate::i18n::{t, Lang};
+
+#[derive(BotCommands, Clone, Debug, PartialEq, Eq)]
+#[command(rename_rule = "lowercase")]
+pub enum Command {
+    /// Greets the user and shows their role.
+    Start,
+    /// Lists the commands this user may use.
+    Help,
+}
+
+impl Command {
+    /// Every command with the role it needs, in menu order.
+    pub const ALL: &'static [(&'static str, Role)] =
+        &[("start", Role::Viewer), ("help", Role::Viewer)];
+
+    /// `/help` text for a user with `role`.
+    pub fn help_text(lang: Lang, role: Role) -> String {
+        let mut out = t(lang, "help-header");
+        for (name, needed) in Self::ALL {
+            if role.allows(*needed) {
+                out.push_str(&format!("\n/{name} — {}", t(lang, &format!("cmd-{name}"))));
+            }
+        }
+        out
+    }
+
+    /// The menu Telegram shows, localised.
+    pub fn menu(lang: Lang) -> Vec<teloxide::types::BotCommand> {
+        Self::ALL
+            .iter()
+            .map(|(name, _)| {
+                teloxide::types::BotCommand::new(*name, t(lang, &format!("cmd-{name}")))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_enum_command_has_a_menu_entry_and_parses() {
+        let derived: Vec<String> = Command::bot_commands()
+            .into_iter()
+            .map(|c| c.command.trim_start_matches('/').to_string())
+            .collect();
+        let listed: Vec<String> = Command::ALL.iter().map(|(n, _)| n.to_string()).collect();
+        assert_eq!(derived, listed);
+        assert_eq!(
+            Command::parse("/start", "callops_bot").unwrap(),
+            Command::Start
+        );
+        assert_eq!(
+            Command::parse("/help@callops_bot", "callops_bot").unwrap(),
+            Command::Help
+        );
+    }
+
+    #[test]
+    fn help_is_localised() {
+        let ru = Command::help_text(Lang::Ru, Role::Viewer);
+        let en = Command::help_text(Lang::En, Role::Viewer);
+        assert!(
+            ru.contains("/start") && ru.contains("список команд"),
+            "{ru}"
+        );
+        assert!(en.contains("list of commands"), "{en}");
+    }
+}

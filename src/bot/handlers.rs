@@ -1,0 +1,110 @@
+//! Update handlers and the dispatcher schema.
+
+use std::sync::Arc;
+
+use teloxide::dispatching::{HandlerExt, UpdateFilterExt, UpdateHandler};
+use teloxide::prelude::*;
+use teloxide::types::BotCommandScope;
+
+use super::access::{resolve_access, Access};
+use super::commands::Command;
+use crate::domain::Role;
+use crate::i18n::{t, t_args, Lang};
+use crate::store::Store;
+
+/// What handlers need, injected through dptree.
+pub struct BotDeps {
+    pub store: Arc<dyn Store>,
+    pub admins: Vec<u64>,
+    pub team_chat: Option<i64>,
+}
+
+/// Errors a handler can end with (logged by the dispatcher).
+#[derive(Debug, thiserror::Error)]
+pub enum BotError {
+    #[error(transparent)]
+    Telegram(#[from] teloxide::RequestError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// The whole update tree.
+pub fn schema() -> UpdateHandler<BotError> {
+    Update::filter_message().branch(
+        dptree::entry()
+            .filter_command::<Command>()
+            .endpoint(on_command),
+    )
+}
+
+async fn language(deps: &BotDeps, msg: &Message) -> Lang {
+    if let Ok(Some(code)) = deps.store.chat_language(msg.chat.id.0).await {
+        return Lang::from_code(Some(&code));
+    }
+    Lang::from_code(msg.from.as_ref().and_then(|u| u.language_code.as_deref()))
+}
+
+fn role_name(lang: Lang, role: Role) -> String {
+    t(lang, &format!("role-{}", role.as_str()))
+}
+
+async fn on_command(
+    bot: Bot,
+    msg: Message,
+    cmd: Command,
+    deps: Arc<BotDeps>,
+) -> Result<(), BotError> {
+    let lang = language(&deps, &msg).await;
+    let Some(user) = msg.from.as_ref() else {
+        return Ok(());
+    };
+    let access = resolve_access(
+        deps.store.as_ref(),
+        &deps.admins,
+        deps.team_chat,
+        user.id.0,
+        msg.chat.id.0,
+    )
+    .await?;
+    let role = match access {
+        Access::Allowed(role) => role,
+        Access::Denied => {
+            tracing::info!(user = user.id.0, chat = msg.chat.id.0, command = ?cmd, "refused: user has no access");
+            let text = t_args(lang, "access-denied", &[("id", user.id.0.into())]);
+            bot.send_message(msg.chat.id, text).await?;
+            return Ok(());
+        }
+    };
+    tracing::info!(user = user.id.0, chat = msg.chat.id.0, command = ?cmd, %role, "command");
+    match cmd {
+        Command::Start => {
+            let text = format!(
+                "{}\n\n{}",
+                t(lang, "start-welcome"),
+                t_args(
+                    lang,
+                    "start-role",
+                    &[("role", role_name(lang, role).into())]
+                )
+            );
+            bot.send_message(msg.chat.id, text).await?;
+        }
+        Command::Help => {
+            bot.send_message(msg.chat.id, Command::help_text(lang, role))
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Registers the command menu in Russian (default) and English.
+pub async fn register_commands(bot: &Bot) -> Result<(), teloxide::RequestError> {
+    bot.set_my_commands(Command::menu(Lang::Ru))
+        .scope(BotCommandScope::Default)
+        .await?;
+    bot.set_my_commands(Command::menu(Lang::En))
+        .scope(BotCommandScope::Default)
+        .language_code("en")
+        .await?;
+    Ok(())
+}

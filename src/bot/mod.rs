@@ -1,0 +1,10 @@
+//! The Telegram bot: typed commands, access control, and one [`schema`] composing the handlers.
+//! Long polling honours `TELEGRAM_API_URL`.
+
+mod access;
+mod commands;
+mod handlers;
+
+pub use access::{resolve_access, Access};
+pub use commands::Command;
+pub use handlers::{register_commands, schema, BotDeps, BotError};

@@ -1,0 +1,160 @@
+//! `callops check`: validates the configuration and reaches every configured service.
+
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::store;
+
+/// One line of the check table.
+#[derive(Debug, Clone)]
+pub struct CheckRow {
+    pub service: &'static str,
+    /// `None` when the service is not configured.
+    pub ok: Option<bool>,
+    pub detail: String,
+}
+
+/// Runs every check (each with a timeout).
+pub async fn run_checks(cfg: &Config) -> Vec<CheckRow> {
+    let timeout = Duration::from_secs(10);
+    let mut rows = Vec::new();
+
+    let db = tokio::time::timeout(timeout, async {
+        let s = store::connect(&cfg.database_url).await?;
+        s.ping().await?;
+        s.migrate().await?;
+        Ok::<_, store::StoreError>(s.backend())
+    })
+    .await;
+    rows.push(match db {
+        Ok(Ok(backend)) => row(
+            "database",
+            true,
+            format!(
+                "{backend:?} at {}, migrations applied",
+                store::redact_url(&cfg.database_url)
+            ),
+        ),
+        Ok(Err(e)) => row("database", false, e.to_string()),
+        Err(_) => row("database", false, "timed out".into()),
+    });
+
+    let client = reqwest::Client::builder().timeout(timeout).build();
+    let Ok(client) = client else {
+        rows.push(row(
+            "http client",
+            false,
+            "cannot build an HTTP client".into(),
+        ));
+        return rows;
+    };
+
+    rows.push(match &cfg.telegram_bot_token {
+        None => not_configured("telegram", "TELEGRAM_BOT_TOKEN"),
+        Some(token) => {
+            let url = format!("{}/bot{}/getMe", cfg.telegram_api_url, token.expose());
+            match client.post(&url).send().await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    let body: serde_json::Value = resp.json().await.unwrap_or_default();
+                    if body["ok"].as_bool() == Some(true) {
+                        row(
+                            "telegram",
+                            true,
+                            format!("@{}", body["result"]["username"].as_str().unwrap_or("?")),
+                        )
+                    } else {
+                        row(
+                            "telegram",
+                            false,
+                            format!(
+                                "HTTP {status}: {}",
+                                body["description"].as_str().unwrap_or("no description")
+                            ),
+                        )
+                    }
+                }
+                Err(e) => row(
+                    "telegram",
+                    false,
+                    redact(e.without_url().to_string(), token.expose()),
+                ),
+            }
+        }
+    });
+
+    rows.push(match &cfg.openai_api_key {
+        None => not_configured("llm", "OPENAI_API_KEY"),
+        Some(key) => {
+            let url = format!("{}/models", cfg.openai_base_url);
+            match client.get(&url).bearer_auth(key.expose()).send().await {
+                Ok(resp) if resp.status().is_success() => {
+                    let body: serde_json::Value = resp.json().await.unwrap_or_default();
+                    let ids: Vec<&str> = body["data"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|m| m["id"].as_str()).collect())
+                        .unwrap_or_default();
+                    let has = ids.contains(&cfg.llm_model.as_str());
+                    row(
+                        "llm",
+                        true,
+                        format!(
+                            "{} models at {}; {} {}",
+                            ids.len(),
+                            cfg.openai_base_url,
+                            cfg.llm_model,
+                            if has { "available" } else { "not listed" }
+                        ),
+                    )
+                }
+                Ok(resp) => row(
+                    "llm",
+                    false,
+                    format!("HTTP {} from {}", resp.status(), cfg.openai_base_url),
+                ),
+                Err(e) => row("llm", false, e.without_url().to_string()),
+            }
+        }
+    });
+
+    rows.push(CheckRow {
+        service: "telephony",
+        ok: None,
+        detail: "no call source configured".into(),
+    });
+    rows
+}
+
+fn row(service: &'static str, ok: bool, detail: String) -> CheckRow {
+    CheckRow {
+        service,
+        ok: Some(ok),
+        detail,
+    }
+}
+
+fn not_configured(service: &'static str, var: &str) -> CheckRow {
+    CheckRow {
+        service,
+        ok: None,
+        detail: format!("not configured ({var} is not set)"),
+    }
+}
+
+fn redact(s: String, secret: &str) -> String {
+    s.replace(secret, "***")
+}
+
+/// The table as printed by `callops check`.
+pub fn render(rows: &[CheckRow]) -> String {
+    let mut out = format!("{:<12} {:<8} {}\n", "SERVICE", "STATUS", "DETAIL");
+    for r in rows {
+        let status = match r.ok {
+            Some(true) => "ok",
+            Some(false) => "FAILED",
+            None => "-",
+        };
+        out.push_str(&format!("{:<12} {:<8} {}\n", r.service, status, r.detail));
+    }
+    out
+}

@@ -1,0 +1,185 @@
+//! The command line: `callops [run]`, `migrate`, `check`, `bench jobs`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, Purpose};
+use crate::telemetry::init_logging;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "callops",
+    version,
+    about = "Telegram-first chat-ops for sales teams' phone calls"
+)]
+pub struct Cli {
+    /// A callops.toml to read before the environment.
+    #[arg(long, global = true, env = "CALLOPS_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Runs the HTTP server, the workers and the bot (the default).
+    Run,
+    /// Applies database migrations and exits.
+    Migrate,
+    /// Validates the configuration and reaches every configured service.
+    Check,
+    /// Benchmarks that print figures.
+    Bench {
+        #[command(subcommand)]
+        what: BenchCmd,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCmd {
+    /// Durable job throughput and claim latency (SQLite, and Postgres when a URL is set).
+    Jobs {
+        #[arg(long, default_value_t = 10_000)]
+        n: usize,
+        #[arg(long, default_value_t = 8)]
+        workers: usize,
+        /// Postgres to benchmark on (a throw-away schema is created and dropped).
+        #[arg(long, env = "TEST_DATABASE_URL")]
+        database_url: Option<String>,
+    },
+}
+
+/// The whole program; returns the process exit code.
+pub fn main() -> ExitCode {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("callops: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(dispatch(cli))
+}
+
+fn load(cli: &Cli, purpose: Purpose) -> Result<Config, ExitCode> {
+    match Config::load(cli.config.as_deref(), purpose) {
+        Ok(cfg) => {
+            init_logging(cfg.log_format);
+            Ok(cfg)
+        }
+        Err(e) => {
+            eprintln!("callops: configuration error\n{e}");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> ExitCode {
+    let command = cli.command.as_ref().unwrap_or(&Cmd::Run);
+    match command {
+        Cmd::Run => {
+            let cfg = match load(&cli, Purpose::Run) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            run(cfg).await
+        }
+        Cmd::Migrate => {
+            let cfg = match load(&cli, Purpose::Tooling) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            match crate::app::open_store(&cfg).await {
+                Ok(store) => {
+                    println!("migrations applied ({:?})", store.backend());
+                    store.close().await;
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("callops migrate: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Cmd::Check => {
+            let cfg = match load(&cli, Purpose::Tooling) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let rows = crate::check::run_checks(&cfg).await;
+            print!("{}", crate::check::render(&rows));
+            if rows.iter().any(|r| r.ok == Some(false)) {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Cmd::Bench {
+            what:
+                BenchCmd::Jobs {
+                    n,
+                    workers,
+                    database_url,
+                },
+        } => {
+            init_logging(crate::config::LogFormat::Human);
+            match crate::bench::bench_jobs(*n, (*workers).max(1), database_url.clone()).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("callops bench jobs: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn run(cfg: Config) -> ExitCode {
+    let app = match crate::app::start(cfg).await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!("cannot start: {e:#}");
+            eprintln!("callops: cannot start: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    wait_for_signal().await;
+    tracing::info!("shutdown requested: finishing running jobs (10 s at most)");
+    if tokio::time::timeout(Duration::from_secs(10), app.stop())
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown took longer than 10 s; exiting anyway");
+    }
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,449 @@
+//! Configuration: defaults, then an optional `callops.toml`, then environment variables
+//! (a `.env` file is loaded into the environment first). Secrets live in [`Secret`], whose
+//! `Debug` and `Display` never show the value.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// A secret string: printed as `***` by `Debug` and `Display`.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The secret value; call only where it goes on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+/// The whole configuration of one callops process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub http_addr: SocketAddr,
+    pub api_key: Option<Secret>,
+    pub log_format: LogFormat,
+    pub telegram_bot_token: Option<Secret>,
+    pub telegram_api_url: String,
+    pub telegram_chat_id: Option<i64>,
+    pub telegram_admins: Vec<u64>,
+    /// Minimum gap between two messages to one private chat, in milliseconds.
+    pub telegram_chat_interval_ms: u64,
+    /// Minimum gap between two messages to one group chat, in milliseconds (20/min).
+    pub telegram_group_interval_ms: u64,
+    pub openai_api_key: Option<Secret>,
+    pub openai_base_url: String,
+    pub llm_model: String,
+    pub stt_model: String,
+    /// Worker pool size (jobs run at once in this process).
+    pub worker_concurrency: usize,
+    /// How long a claimed job stays leased before another worker may take it.
+    pub job_lease_secs: u64,
+}
+
+/// What the process is about to do: decides which settings are required.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// `callops run`: the bot needs its token.
+    Run,
+    /// `callops migrate`, `callops check`, `callops bench`: nothing beyond defaults.
+    Tooling,
+}
+
+/// Everything that can be wrong with the configuration, listed at once.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {message}")]
+    Toml { path: PathBuf, message: String },
+    #[error("{}", render_problems(.missing, .invalid))]
+    Invalid {
+        missing: Vec<&'static str>,
+        invalid: Vec<String>,
+    },
+}
+
+fn render_problems(missing: &[&'static str], invalid: &[String]) -> String {
+    let mut out = String::new();
+    if !missing.is_empty() {
+        out.push_str("missing required settings: ");
+        out.push_str(&missing.join(", "));
+        out.push_str(
+            "\n  set them in the environment, in .env (see .env.example), or in callops.toml (lower-case keys)",
+        );
+    }
+    for problem in invalid {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str("invalid setting: ");
+        out.push_str(problem);
+    }
+    out
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://callops.db".into(),
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            api_key: None,
+            log_format: LogFormat::Human,
+            telegram_bot_token: None,
+            telegram_api_url: "https://api.telegram.org".into(),
+            telegram_chat_id: None,
+            telegram_admins: Vec::new(),
+            telegram_chat_interval_ms: 1000,
+            telegram_group_interval_ms: 3000,
+            openai_api_key: None,
+            openai_base_url: "https://api.openai.com/v1".into(),
+            llm_model: "gpt-4o".into(),
+            stt_model: "whisper-1".into(),
+            worker_concurrency: 8,
+            job_lease_secs: 60,
+        }
+    }
+}
+
+/// The names read from the environment (and, lower-cased, from `callops.toml`).
+pub const VARIABLES: &[&str] = &[
+    "DATABASE_URL",
+    "HTTP_ADDR",
+    "API_KEY",
+    "LOG_FORMAT",
+    "TELEGRAM_BOT_TOKEN",
+    "TELEGRAM_API_URL",
+    "TELEGRAM_CHAT_ID",
+    "TELEGRAM_ADMINS",
+    "TELEGRAM_CHAT_INTERVAL_MS",
+    "TELEGRAM_GROUP_INTERVAL_MS",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "LLM_MODEL",
+    "STT_MODEL",
+    "WORKER_CONCURRENCY",
+    "JOB_LEASE_SECS",
+];
+
+impl Config {
+    /// Loads `.env`, the optional TOML file and the process environment.
+    pub fn load(config_file: Option<&Path>, purpose: Purpose) -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        let mut values = BTreeMap::new();
+        let file = config_file
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("CALLOPS_CONFIG").map(PathBuf::from))
+            .or_else(|| {
+                let p = PathBuf::from("callops.toml");
+                p.exists().then_some(p)
+            });
+        if let Some(path) = file {
+            values.extend(read_toml(&path)?);
+        }
+        for name in VARIABLES {
+            if let Ok(v) = std::env::var(name) {
+                values.insert((*name).to_string(), v);
+            }
+        }
+        Self::from_values(&values, purpose)
+    }
+
+    /// Builds a config from flat `NAME -> value` pairs over the defaults.
+    pub fn from_values(
+        values: &BTreeMap<String, String>,
+        purpose: Purpose,
+    ) -> Result<Self, ConfigError> {
+        let mut cfg = Config::default();
+        let mut invalid = Vec::new();
+        let get = |name: &str| {
+            values
+                .get(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        if let Some(v) = get("DATABASE_URL") {
+            cfg.database_url = v;
+        }
+        if let Some(v) = get("HTTP_ADDR") {
+            match v.parse() {
+                Ok(a) => cfg.http_addr = a,
+                Err(_) => invalid.push(format!(
+                    "HTTP_ADDR={v:?} is not host:port, e.g. 127.0.0.1:8080"
+                )),
+            }
+        }
+        cfg.api_key = get("API_KEY").map(Secret::new);
+        if let Some(v) = get("LOG_FORMAT") {
+            match v.to_ascii_lowercase().as_str() {
+                "json" => cfg.log_format = LogFormat::Json,
+                "human" | "text" | "pretty" => cfg.log_format = LogFormat::Human,
+                _ => invalid.push(format!("LOG_FORMAT={v:?}: use json or human")),
+            }
+        }
+        cfg.telegram_bot_token = get("TELEGRAM_BOT_TOKEN").map(Secret::new);
+        if let Some(v) = get("TELEGRAM_API_URL") {
+            match url::Url::parse(&v) {
+                Ok(_) => cfg.telegram_api_url = v.trim_end_matches('/').to_string(),
+                Err(e) => invalid.push(format!("TELEGRAM_API_URL is not a URL: {e}")),
+            }
+        }
+        if let Some(v) = get("TELEGRAM_CHAT_ID") {
+            match v.parse() {
+                Ok(id) => cfg.telegram_chat_id = Some(id),
+                Err(_) => invalid.push(format!(
+                    "TELEGRAM_CHAT_ID={v:?} is not a chat id (an integer, e.g. -1001234567890)"
+                )),
+            }
+        }
+        if let Some(v) = get("TELEGRAM_ADMINS") {
+            for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                match part.parse() {
+                    Ok(id) => cfg.telegram_admins.push(id),
+                    Err(_) => invalid.push(format!("TELEGRAM_ADMINS: {part:?} is not a user id")),
+                }
+            }
+        }
+        parse_num(
+            &get,
+            "TELEGRAM_CHAT_INTERVAL_MS",
+            &mut cfg.telegram_chat_interval_ms,
+            &mut invalid,
+        );
+        parse_num(
+            &get,
+            "TELEGRAM_GROUP_INTERVAL_MS",
+            &mut cfg.telegram_group_interval_ms,
+            &mut invalid,
+        );
+        cfg.openai_api_key = get("OPENAI_API_KEY").map(Secret::new);
+        if let Some(v) = get("OPENAI_BASE_URL") {
+            match url::Url::parse(&v) {
+                Ok(_) => cfg.openai_base_url = v.trim_end_matches('/').to_string(),
+                Err(e) => invalid.push(format!("OPENAI_BASE_URL is not a URL: {e}")),
+            }
+        }
+        if let Some(v) = get("LLM_MODEL") {
+            cfg.llm_model = v;
+        }
+        if let Some(v) = get("STT_MODEL") {
+            cfg.stt_model = v;
+        }
+        parse_num(
+            &get,
+            "WORKER_CONCURRENCY",
+            &mut cfg.worker_concurrency,
+            &mut invalid,
+        );
+        parse_num(
+            &get,
+            "JOB_LEASE_SECS",
+            &mut cfg.job_lease_secs,
+            &mut invalid,
+        );
+        if cfg.worker_concurrency == 0 {
+            invalid.push("WORKER_CONCURRENCY must be at least 1".into());
+        }
+        if cfg.job_lease_secs < 5 {
+            invalid.push("JOB_LEASE_SECS must be at least 5".into());
+        }
+        if !(cfg.database_url.starts_with("sqlite:")
+            || cfg.database_url.starts_with("postgres://")
+            || cfg.database_url.starts_with("postgresql://"))
+        {
+            invalid
+                .push("DATABASE_URL must start with sqlite:, postgres:// or postgresql://".into());
+        }
+
+        let mut missing = Vec::new();
+        if purpose == Purpose::Run && cfg.telegram_bot_token.is_none() {
+            missing.push("TELEGRAM_BOT_TOKEN");
+        }
+        if missing.is_empty() && invalid.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(ConfigError::Invalid { missing, invalid })
+        }
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    slot: &mut T,
+    invalid: &mut Vec<String>,
+) {
+    if let Some(v) = get(name) {
+        match v.parse() {
+            Ok(n) => *slot = n,
+            Err(_) => invalid.push(format!("{name}={v:?} is not a number")),
+        }
+    }
+}
+
+/// Reads a flat TOML file; keys are the variable names in any case.
+fn read_toml(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::File {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError::Toml {
+            path: path.to_path_buf(),
+            message: e.message().to_string(),
+        })?;
+    let mut out = BTreeMap::new();
+    for (key, value) in table {
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|i| match i {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            other => other.to_string(),
+        };
+        out.insert(key.to_ascii_uppercase(), text);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vals(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn run_without_token_names_it() {
+        let err = Config::from_values(&vals(&[]), Purpose::Run).unwrap_err();
+        assert!(err.to_string().contains("TELEGRAM_BOT_TOKEN"), "{err}");
+    }
+
+    #[test]
+    fn tooling_needs_no_token_and_defaults_hold() {
+        let cfg = Config::from_values(&vals(&[]), Purpose::Tooling).unwrap();
+        assert_eq!(cfg.database_url, "sqlite://callops.db");
+        assert_eq!(cfg.http_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(cfg.llm_model, "gpt-4o");
+        assert_eq!(cfg.stt_model, "whisper-1");
+    }
+
+    #[test]
+    fn all_problems_are_listed_together() {
+        let err = Config::from_values(
+            &vals(&[
+                ("HTTP_ADDR", "nope"),
+                ("TELEGRAM_ADMINS", "1, x"),
+                ("LOG_FORMAT", "xml"),
+            ]),
+            Purpose::Run,
+        )
+        .unwrap_err()
+        .to_string();
+        for needle in [
+            "TELEGRAM_BOT_TOKEN",
+            "HTTP_ADDR",
+            "TELEGRAM_ADMINS",
+            "LOG_FORMAT",
+        ] {
+            assert!(err.contains(needle), "{needle} missing in {err}");
+        }
+    }
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let cfg = Config::from_values(
+            &vals(&[
+                ("TELEGRAM_BOT_TOKEN", "123:SECRETTOKEN"),
+                ("API_KEY", "k-very-secret"),
+                ("OPENAI_API_KEY", "sk-abc"),
+            ]),
+            Purpose::Run,
+        )
+        .unwrap();
+        let dbg = format!("{cfg:?}");
+        assert!(
+            !dbg.contains("SECRETTOKEN")
+                && !dbg.contains("k-very-secret")
+                && !dbg.contains("sk-abc"),
+            "{dbg}"
+        );
+        assert_eq!(
+            cfg.telegram_bot_token.as_ref().unwrap().expose(),
+            "123:SECRETTOKEN"
+        );
+    }
+
+    #[test]
+    fn admins_and_chat_parse() {
+        let cfg = Config::from_values(
+            &vals(&[
+                ("TELEGRAM_ADMINS", "11, 22,"),
+                ("TELEGRAM_CHAT_ID", "-1001"),
+                ("TELEGRAM_API_URL", "http://127.0.0.1:9/"),
+            ]),
+            Purpose::Tooling,
+        )
+        .unwrap();
+        assert_eq!(cfg.telegram_admins, vec![11, 22]);
+        assert_eq!(cfg.telegram_chat_id, Some(-1001));
+        assert_eq!(cfg.telegram_api_url, "http://127.0.0.1:9");
+    }
+
+    #[test]
+    fn toml_file_is_read_and_env_style_keys_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("callops.toml");
+        std::fs::write(
+            &path,
+            "database_url = \"sqlite://x.db\"\ntelegram_admins = [1, 2]\nworker_concurrency = 3\n",
+        )
+        .unwrap();
+        let values = read_toml(&path).unwrap();
+        let cfg = Config::from_values(&values, Purpose::Tooling).unwrap();
+        assert_eq!(cfg.database_url, "sqlite://x.db");
+        assert_eq!(cfg.telegram_admins, vec![1, 2]);
+        assert_eq!(cfg.worker_concurrency, 3);
+    }
+}

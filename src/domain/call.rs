@@ -1,0 +1,104 @@
+//! Calls and their transcripts.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Who placed the call, seen from the company.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Incoming,
+    Outgoing,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Incoming => "incoming",
+            Direction::Outgoing => "outgoing",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "incoming" => Some(Direction::Incoming),
+            "outgoing" => Some(Direction::Outgoing),
+            _ => None,
+        }
+    }
+}
+
+/// Where a call is in the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CallStatus {
+    /// Seen at the provider, waiting for its recording.
+    New,
+    /// Being transcribed and analysed.
+    Processing,
+    /// Analysed; the protocol is posted or about to be.
+    Analyzed,
+    /// Not ours to analyse (too short, unanswered, no recording...): see the reason.
+    Skipped,
+    /// Failed after retries: see the reason; can be re-run.
+    Failed,
+}
+
+impl CallStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallStatus::New => "new",
+            CallStatus::Processing => "processing",
+            CallStatus::Analyzed => "analyzed",
+            CallStatus::Skipped => "skipped",
+            CallStatus::Failed => "failed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "new" => CallStatus::New,
+            "processing" => CallStatus::Processing,
+            "analyzed" => CallStatus::Analyzed,
+            "skipped" => CallStatus::Skipped,
+            "failed" => CallStatus::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// A call as first seen at a provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewCall {
+    pub provider: String,
+    pub provider_call_id: String,
+    pub direction: Direction,
+    pub caller: String,
+    pub called: String,
+    pub started_at: DateTime<Utc>,
+    pub duration_secs: i64,
+}
+
+/// A stored call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Call {
+    pub id: i64,
+    pub provider: String,
+    pub provider_call_id: String,
+    pub direction: Direction,
+    pub caller: String,
+    pub called: String,
+    pub started_at: DateTime<Utc>,
+    pub duration_secs: i64,
+    pub status: CallStatus,
+    /// Why the call was skipped or failed.
+    pub reason: Option<String>,
+}
+
+/// One speaker's turn in a transcript.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Utterance {
+    /// `manager`, `client`, `agent`, or `unknown` for mono recordings.
+    pub speaker: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub text: String,
+}

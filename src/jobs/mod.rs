@@ -1,0 +1,39 @@
+//! Durable jobs: what a job handler is, how failures are classified, and the worker pool that runs
+//! them with leases, heartbeats, retries with backoff and a dead-letter state.
+
+mod backoff;
+mod pool;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use crate::store::Job;
+
+pub use backoff::Backoff;
+pub use pool::{PoolOptions, PoolStats, WorkerPool};
+
+/// Why a job attempt did not succeed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum JobError {
+    /// A passing fault (network, 5xx, timeout): retry with backoff.
+    #[error("{0}")]
+    Retry(String),
+    /// The remote side asked us to wait: retry after at least this long.
+    #[error("{0} (retry after {1:?})")]
+    RetryAfter(String, Duration),
+    /// Retrying cannot help (bad input, forbidden): dead-letter now.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+/// Runs jobs of one kind. Handlers must be idempotent: a job whose worker died after the side
+/// effect but before completion runs again.
+#[async_trait]
+pub trait JobHandler: Send + Sync + 'static {
+    /// The job kind this handler takes.
+    fn kind(&self) -> &'static str;
+    /// Runs one attempt. `cancel` fires when the process shuts down or the lease is lost.
+    async fn run(&self, job: &Job, cancel: CancellationToken) -> Result<(), JobError>;
+}

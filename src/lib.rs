@@ -1,0 +1,18 @@
+//! callops: a Telegram-first chat-ops application that turns a sales team's phone calls into
+//! decisions. This library holds everything; `main.rs` only calls [`cli::main`].
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod bench;
+pub mod bot;
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod i18n;
+pub mod jobs;
+pub mod notify;
+pub mod store;
+pub mod telemetry;
+pub mod web;
+pub mod workers;

@@ -1,0 +1,141 @@
+//! The Telegram [`Notifier`]: paces every request per chat, waits out 429 `retry_after` a few
+//! times before handing the wait to the job queue, and classifies errors as transient or final.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use std::future::IntoFuture;
+use teloxide::payloads::{EditMessageTextSetters, SendMessageSetters};
+
+use teloxide::prelude::Requester;
+use teloxide::types::{ChatId, MessageId, ParseMode};
+use teloxide::{ApiError, Bot, RequestError};
+
+use super::{ChatPacer, Notifier, NotifyError, TextFormat};
+
+/// Longest 429 wait handled in place; longer ones go back to the job queue.
+const MAX_INLINE_WAIT: Duration = Duration::from_secs(60);
+const MAX_INLINE_RETRIES: usize = 3;
+
+pub struct TelegramNotifier {
+    bot: Bot,
+    pacer: Arc<ChatPacer>,
+    token: String,
+}
+
+impl TelegramNotifier {
+    pub fn new(bot: Bot, pacer: Arc<ChatPacer>, token: &str) -> Self {
+        Self {
+            bot,
+            pacer,
+            token: token.to_string(),
+        }
+    }
+
+    fn redact(&self, s: String) -> String {
+        if self.token.is_empty() {
+            s
+        } else {
+            s.replace(&self.token, "***")
+        }
+    }
+
+    /// Runs `op` with pacing and in-place 429 retries.
+    async fn paced<T, F, Fut>(&self, chat_id: i64, op: F) -> Result<T, NotifyError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, RequestError>>,
+    {
+        let mut tries = 0;
+        loop {
+            self.pacer.wait(chat_id).await;
+            match op().await {
+                Ok(v) => return Ok(v),
+                Err(RequestError::RetryAfter(s)) => {
+                    let wait = s.duration();
+                    metrics::counter!("callops_telegram_429_total").increment(1);
+                    self.pacer.penalise(chat_id, wait).await;
+                    tries += 1;
+                    if tries > MAX_INLINE_RETRIES || wait > MAX_INLINE_WAIT {
+                        return Err(NotifyError::RetryAfter(wait));
+                    }
+                    tracing::warn!(
+                        chat = chat_id,
+                        wait_secs = wait.as_secs(),
+                        "Telegram 429: waiting before retrying"
+                    );
+                }
+                Err(e) => return Err(self.classify(e)),
+            }
+        }
+    }
+
+    fn classify(&self, e: RequestError) -> NotifyError {
+        match e {
+            RequestError::Network(_) | RequestError::Io(_) | RequestError::InvalidJson { .. } => {
+                NotifyError::Transient(self.redact(e.to_string()))
+            }
+            RequestError::MigrateToChatId(id) => NotifyError::Rejected(format!(
+                "the group became a supergroup; use chat id {} instead",
+                id.0
+            )),
+            RequestError::RetryAfter(s) => NotifyError::RetryAfter(s.duration()),
+            RequestError::Api(api) => NotifyError::Rejected(self.redact(api.to_string())),
+        }
+    }
+}
+
+fn parse_mode(format: TextFormat) -> Option<ParseMode> {
+    match format {
+        TextFormat::Plain => None,
+        TextFormat::Html => Some(ParseMode::Html),
+    }
+}
+
+#[async_trait]
+impl Notifier for TelegramNotifier {
+    async fn send_message(
+        &self,
+        chat_id: i64,
+        text: &str,
+        format: TextFormat,
+    ) -> Result<i32, NotifyError> {
+        let msg = self
+            .paced(chat_id, || {
+                let mut req = self.bot.send_message(ChatId(chat_id), text);
+                if let Some(mode) = parse_mode(format) {
+                    req = req.parse_mode(mode);
+                }
+                req.into_future()
+            })
+            .await?;
+        metrics::counter!("callops_telegram_messages_total", "op" => "send").increment(1);
+        Ok(msg.id.0)
+    }
+
+    async fn edit_message(
+        &self,
+        chat_id: i64,
+        message_id: i32,
+        text: &str,
+        format: TextFormat,
+    ) -> Result<(), NotifyError> {
+        let result = self
+            .paced(chat_id, || async {
+                let mut req =
+                    self.bot
+                        .edit_message_text(ChatId(chat_id), MessageId(message_id), text);
+                if let Some(mode) = parse_mode(format) {
+                    req = req.parse_mode(mode);
+                }
+                match req.await {
+                    Ok(_) | Err(RequestError::Api(ApiError::MessageNotModified)) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            })
+            .await;
+        metrics::counter!("callops_telegram_messages_total", "op" => "edit").increment(1);
+        result
+    }
+}

@@ -1,0 +1,151 @@
+//! Storage: the [`Store`] trait and its two backends, SQLite (embedded default) and PostgreSQL
+//! (production, several instances at once). The backend is chosen by the scheme of `DATABASE_URL`;
+//! each backend owns its SQL and its migrations (`migrations/sqlite`, `migrations/postgres`).
+
+mod postgres;
+mod sqlite;
+mod types;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use crate::domain::{Call, CallStatus, NewCall, Role, Utterance};
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+pub use types::{Enqueued, Job, JobCount, JobState, NewJob, TelegramPost, TokenUsage, User};
+
+/// Errors from a storage backend.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported DATABASE_URL scheme in {0:?}: use sqlite:// or postgres://")]
+    UnsupportedUrl(String),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// Which backend a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Everything callops keeps durably. Both backends pass the same contract tests.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+    /// A cheap round trip, for health checks.
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// Applies this backend's pending migrations.
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// Closes the pool; later calls fail.
+    async fn close(&self);
+
+    // ---- durable jobs ----
+    /// Adds a job; with an idempotency key already used for the kind, returns the existing id.
+    async fn enqueue(&self, job: NewJob) -> Result<Enqueued, StoreError>;
+    /// Leases up to `limit` runnable jobs of the given kinds for `lease`.
+    async fn claim(
+        &self,
+        kinds: &[String],
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<Job>, StoreError>;
+    /// Extends a lease still held with `token`; false when it was lost.
+    async fn renew(&self, id: i64, token: Uuid, lease: Duration) -> Result<bool, StoreError>;
+    /// Marks a job done; false when the lease was lost (someone else owns it now).
+    async fn complete(&self, id: i64, token: Uuid) -> Result<bool, StoreError>;
+    /// Records a failed attempt: retried after `retry_in`, or dead-lettered when `None`.
+    async fn fail(
+        &self,
+        id: i64,
+        token: Uuid,
+        error: &str,
+        retry_in: Option<Duration>,
+    ) -> Result<bool, StoreError>;
+    /// Gives a job back unrun (shutdown): queued again, the attempt not counted.
+    async fn release(&self, id: i64, token: Uuid) -> Result<bool, StoreError>;
+    /// Turns jobs whose lease ran out into retryable failures (or dead ones past max attempts).
+    async fn reclaim_expired(&self) -> Result<u64, StoreError>;
+    async fn job(&self, id: i64) -> Result<Option<Job>, StoreError>;
+    async fn job_counts(&self) -> Result<Vec<JobCount>, StoreError>;
+    /// Puts a dead or failed job back in the queue with fresh attempts.
+    async fn requeue(&self, id: i64) -> Result<bool, StoreError>;
+
+    // ---- users and chats ----
+    async fn user_role(&self, telegram_id: i64) -> Result<Option<Role>, StoreError>;
+    async fn upsert_user(&self, user: &User) -> Result<(), StoreError>;
+    async fn remove_user(&self, telegram_id: i64) -> Result<bool, StoreError>;
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    async fn chat_language(&self, chat_id: i64) -> Result<Option<String>, StoreError>;
+    async fn set_chat_language(&self, chat_id: i64, language: &str) -> Result<(), StoreError>;
+
+    // ---- Telegram posts (idempotency of every message the bot sends for a job) ----
+    async fn telegram_post(&self, post_key: &str) -> Result<Option<TelegramPost>, StoreError>;
+    /// Stores a post; a second post with the same key keeps the first.
+    async fn record_telegram_post(&self, post: &TelegramPost) -> Result<(), StoreError>;
+
+    // ---- calls ----
+    /// Inserts a call once per (provider, provider_call_id); returns it and whether it is new.
+    async fn insert_call(&self, call: &NewCall) -> Result<(Call, bool), StoreError>;
+    async fn call(&self, id: i64) -> Result<Option<Call>, StoreError>;
+    async fn set_call_status(
+        &self,
+        id: i64,
+        status: CallStatus,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError>;
+    /// Replaces a call's transcript.
+    async fn replace_utterances(&self, call_id: i64, items: &[Utterance])
+        -> Result<(), StoreError>;
+    async fn utterances(&self, call_id: i64) -> Result<Vec<Utterance>, StoreError>;
+
+    // ---- provider cursors and accounting ----
+    async fn cursor(&self, provider: &str) -> Result<Option<String>, StoreError>;
+    async fn set_cursor(&self, provider: &str, value: &str) -> Result<(), StoreError>;
+    async fn record_token_usage(&self, usage: &TokenUsage) -> Result<(), StoreError>;
+}
+
+/// Opens the store named by `url` (`sqlite://path`, `sqlite::memory:`, `postgres://...`).
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::connect(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(redact_url(url)))
+    }
+}
+
+/// A database URL with its password replaced, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Clamps a duration to whole milliseconds as i64.
+pub(crate) fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// `url` with its search path set to `schema` (tests and benchmarks isolate themselves this way).
+pub fn postgres_url_with_schema(url: &str, schema: &str) -> Result<String, StoreError> {
+    let mut u = url::Url::parse(url)
+        .map_err(|e| StoreError::UnsupportedUrl(format!("{}: {e}", redact_url(url))))?;
+    u.query_pairs_mut()
+        .append_pair("options", &format!("-c search_path={schema}"));
+    Ok(u.to_string())
+}

@@ -1,0 +1,530 @@
+//! PostgreSQL backend: production, several callops instances on one database. Jobs are claimed with
+//! `FOR UPDATE SKIP LOCKED`; lease times come from the database clock so instances agree.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::types::Json;
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::types::{join_ids, split_ids};
+use super::{
+    Backend, Enqueued, Job, JobCount, JobState, NewJob, Store, StoreError, TelegramPost,
+    TokenUsage, User,
+};
+use crate::domain::{Call, CallStatus, Direction, NewCall, Role, Utterance};
+
+/// The PostgreSQL store.
+pub struct PgStore {
+    pool: PgPool,
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+macro_rules! job_columns {
+    () => {
+        "id, kind, payload, state, attempts, max_attempts, lease_token, last_error, idempotency_key, run_after"
+    };
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+impl PgStore {
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(20)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    /// The pool, for tests and benchmarks that need raw access.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+fn job_from_row(row: &PgRow) -> Result<Job, StoreError> {
+    let state: String = row.try_get("state")?;
+    let Json(payload): Json<serde_json::Value> = row.try_get("payload")?;
+    Ok(Job {
+        id: row.try_get("id")?,
+        kind: row.try_get("kind")?,
+        payload,
+        state: JobState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("job state {state:?}")))?,
+        attempts: row.try_get("attempts")?,
+        max_attempts: row.try_get("max_attempts")?,
+        lease_token: row.try_get("lease_token")?,
+        last_error: row.try_get("last_error")?,
+        idempotency_key: row.try_get("idempotency_key")?,
+        run_after: row.try_get("run_after")?,
+    })
+}
+
+fn call_from_row(row: &PgRow) -> Result<Call, StoreError> {
+    let direction: String = row.try_get("direction")?;
+    let status: String = row.try_get("status")?;
+    Ok(Call {
+        id: row.try_get("id")?,
+        provider: row.try_get("provider")?,
+        provider_call_id: row.try_get("provider_call_id")?,
+        direction: Direction::parse(&direction)
+            .ok_or_else(|| StoreError::Corrupt(format!("call direction {direction:?}")))?,
+        caller: row.try_get("caller")?,
+        called: row.try_get("called")?,
+        started_at: row.try_get::<DateTime<Utc>, _>("started_at")?,
+        duration_secs: row.try_get("duration_secs")?,
+        status: CallStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("call status {status:?}")))?,
+        reason: row.try_get("reason")?,
+    })
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn enqueue(&self, job: NewJob) -> Result<Enqueued, StoreError> {
+        let inserted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO jobs (kind, payload, max_attempts, run_after, idempotency_key)
+             VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5)
+             ON CONFLICT (kind, idempotency_key) DO NOTHING
+             RETURNING id",
+        )
+        .bind(&job.kind)
+        .bind(Json(&job.payload))
+        .bind(job.max_attempts)
+        .bind(secs(job.delay))
+        .bind(&job.idempotency_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(id) = inserted {
+            return Ok(Enqueued { id, created: true });
+        }
+        let id: i64 =
+            sqlx::query_scalar("SELECT id FROM jobs WHERE kind = $1 AND idempotency_key = $2")
+                .bind(&job.kind)
+                .bind(&job.idempotency_key)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(Enqueued { id, created: false })
+    }
+
+    async fn claim(
+        &self,
+        kinds: &[String],
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<Job>, StoreError> {
+        if kinds.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let sql = "WITH picked AS (
+                 SELECT id FROM jobs
+                 WHERE state IN ('queued', 'failed') AND run_after <= now() AND kind = ANY($1)
+                 ORDER BY run_after, id
+                 LIMIT $2
+                 FOR UPDATE SKIP LOCKED)
+             UPDATE jobs j SET state = 'running', attempts = j.attempts + 1,
+                    lease_until = now() + make_interval(secs => $3), lease_token = $4, updated_at = now()
+             FROM picked WHERE j.id = picked.id
+             RETURNING j.id, j.kind, j.payload, j.state, j.attempts, j.max_attempts, j.lease_token,
+                       j.last_error, j.idempotency_key, j.run_after";
+        let rows = sqlx::query(sql)
+            .bind(kinds)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .bind(secs(lease))
+            .bind(Uuid::new_v4())
+            .fetch_all(&self.pool)
+            .await?;
+        let mut jobs = rows
+            .iter()
+            .map(job_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        jobs.sort_by_key(|j| (j.run_after, j.id));
+        Ok(jobs)
+    }
+
+    async fn renew(&self, id: i64, token: Uuid, lease: Duration) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE jobs SET lease_until = now() + make_interval(secs => $1), updated_at = now()
+             WHERE id = $2 AND lease_token = $3 AND state = 'running'",
+        )
+        .bind(secs(lease))
+        .bind(id)
+        .bind(token)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn complete(&self, id: i64, token: Uuid) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE jobs SET state = 'done', lease_until = NULL, lease_token = NULL, last_error = NULL,
+                    updated_at = now(), finished_at = now()
+             WHERE id = $1 AND lease_token = $2 AND state = 'running'",
+        )
+        .bind(id)
+        .bind(token)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn fail(
+        &self,
+        id: i64,
+        token: Uuid,
+        error: &str,
+        retry_in: Option<Duration>,
+    ) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE jobs SET
+                 state = CASE WHEN $1::float8 IS NULL OR attempts >= max_attempts THEN 'dead' ELSE 'failed' END,
+                 run_after = CASE WHEN $1::float8 IS NULL THEN run_after
+                                  ELSE now() + make_interval(secs => $1::float8) END,
+                 finished_at = CASE WHEN $1::float8 IS NULL OR attempts >= max_attempts THEN now() ELSE NULL END,
+                 lease_until = NULL, lease_token = NULL, last_error = $2, updated_at = now()
+             WHERE id = $3 AND lease_token = $4 AND state = 'running'",
+        )
+        .bind(retry_in.map(secs))
+        .bind(error)
+        .bind(id)
+        .bind(token)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn release(&self, id: i64, token: Uuid) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE jobs SET state = 'queued', attempts = GREATEST(attempts - 1, 0), lease_until = NULL,
+                    lease_token = NULL, run_after = now(), updated_at = now()
+             WHERE id = $1 AND lease_token = $2 AND state = 'running'",
+        )
+        .bind(id)
+        .bind(token)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn reclaim_expired(&self) -> Result<u64, StoreError> {
+        let r = sqlx::query(
+            "UPDATE jobs SET
+                 state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'failed' END,
+                 finished_at = CASE WHEN attempts >= max_attempts THEN now() ELSE NULL END,
+                 last_error = 'lease expired: the worker stopped or lost contact mid-job',
+                 lease_until = NULL, lease_token = NULL, run_after = now(), updated_at = now()
+             WHERE state = 'running' AND lease_until < now()",
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    async fn job(&self, id: i64) -> Result<Option<Job>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            job_columns!(),
+            " FROM jobs WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(job_from_row).transpose()
+    }
+
+    async fn job_counts(&self) -> Result<Vec<JobCount>, StoreError> {
+        let rows = sqlx::query("SELECT kind, state, COUNT(*) AS n FROM jobs GROUP BY kind, state")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let state: String = r.try_get("state")?;
+                Ok(JobCount {
+                    kind: r.try_get("kind")?,
+                    state: JobState::parse(&state)
+                        .ok_or_else(|| StoreError::Corrupt(format!("job state {state:?}")))?,
+                    count: r.try_get("n")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn requeue(&self, id: i64) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE jobs SET state = 'queued', attempts = 0, run_after = now(), updated_at = now(),
+                    finished_at = NULL
+             WHERE id = $1 AND state IN ('dead', 'failed', 'done')",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn user_role(&self, telegram_id: i64) -> Result<Option<Role>, StoreError> {
+        let role: Option<String> =
+            sqlx::query_scalar("SELECT role FROM users WHERE telegram_id = $1")
+                .bind(telegram_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        role.map(|r| r.parse().map_err(StoreError::Corrupt))
+            .transpose()
+    }
+
+    async fn upsert_user(&self, user: &User) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO users (telegram_id, role, name, added_by) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (telegram_id) DO UPDATE SET role = excluded.role,
+                 name = COALESCE(excluded.name, users.name)",
+        )
+        .bind(user.telegram_id)
+        .bind(user.role.as_str())
+        .bind(&user.name)
+        .bind(user.added_by)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn remove_user(&self, telegram_id: i64) -> Result<bool, StoreError> {
+        let r = sqlx::query("DELETE FROM users WHERE telegram_id = $1")
+            .bind(telegram_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        let rows =
+            sqlx::query("SELECT telegram_id, role, name, added_by FROM users ORDER BY telegram_id")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                let role: String = r.try_get("role")?;
+                Ok(User {
+                    telegram_id: r.try_get("telegram_id")?,
+                    role: role.parse().map_err(StoreError::Corrupt)?,
+                    name: r.try_get("name")?,
+                    added_by: r.try_get("added_by")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn chat_language(&self, chat_id: i64) -> Result<Option<String>, StoreError> {
+        let lang: Option<Option<String>> =
+            sqlx::query_scalar("SELECT language FROM chat_settings WHERE chat_id = $1")
+                .bind(chat_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(lang.flatten())
+    }
+
+    async fn set_chat_language(&self, chat_id: i64, language: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO chat_settings (chat_id, language) VALUES ($1, $2)
+             ON CONFLICT (chat_id) DO UPDATE SET language = excluded.language, updated_at = now()",
+        )
+        .bind(chat_id)
+        .bind(language)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn telegram_post(&self, post_key: &str) -> Result<Option<TelegramPost>, StoreError> {
+        let row = sqlx::query(
+            "SELECT post_key, call_id, kind, chat_id, message_id, extra_ids FROM telegram_posts WHERE post_key = $1",
+        )
+        .bind(post_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            let extra: String = r.try_get("extra_ids")?;
+            Ok(TelegramPost {
+                post_key: r.try_get("post_key")?,
+                call_id: r.try_get("call_id")?,
+                kind: r.try_get("kind")?,
+                chat_id: r.try_get("chat_id")?,
+                message_id: r.try_get("message_id")?,
+                extra_ids: split_ids(&extra),
+            })
+        })
+        .transpose()
+    }
+
+    async fn record_telegram_post(&self, post: &TelegramPost) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO telegram_posts (post_key, call_id, kind, chat_id, message_id, extra_ids)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (post_key) DO NOTHING",
+        )
+        .bind(&post.post_key)
+        .bind(post.call_id)
+        .bind(&post.kind)
+        .bind(post.chat_id)
+        .bind(post.message_id)
+        .bind(join_ids(&post.extra_ids))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_call(&self, call: &NewCall) -> Result<(Call, bool), StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO calls (provider, provider_call_id, direction, caller, called, started_at, duration_secs)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (provider, provider_call_id) DO NOTHING RETURNING *",
+        )
+        .bind(&call.provider)
+        .bind(&call.provider_call_id)
+        .bind(call.direction.as_str())
+        .bind(&call.caller)
+        .bind(&call.called)
+        .bind(call.started_at)
+        .bind(call.duration_secs)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(row) = inserted {
+            return Ok((call_from_row(&row)?, true));
+        }
+        let row = sqlx::query("SELECT * FROM calls WHERE provider = $1 AND provider_call_id = $2")
+            .bind(&call.provider)
+            .bind(&call.provider_call_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((call_from_row(&row)?, false))
+    }
+
+    async fn call(&self, id: i64) -> Result<Option<Call>, StoreError> {
+        let row = sqlx::query("SELECT * FROM calls WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(call_from_row).transpose()
+    }
+
+    async fn set_call_status(
+        &self,
+        id: i64,
+        status: CallStatus,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE calls SET status = $1, reason = $2, updated_at = now() WHERE id = $3")
+            .bind(status.as_str())
+            .bind(reason)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn replace_utterances(
+        &self,
+        call_id: i64,
+        items: &[Utterance],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM utterances WHERE call_id = $1")
+            .bind(call_id)
+            .execute(&mut *tx)
+            .await?;
+        for (seq, u) in items.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO utterances (call_id, seq, speaker, start_ms, end_ms, text) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(call_id)
+            .bind(i32::try_from(seq).unwrap_or(i32::MAX))
+            .bind(&u.speaker)
+            .bind(u.start_ms)
+            .bind(u.end_ms)
+            .bind(&u.text)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn utterances(&self, call_id: i64) -> Result<Vec<Utterance>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT speaker, start_ms, end_ms, text FROM utterances WHERE call_id = $1 ORDER BY seq",
+        )
+        .bind(call_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Utterance {
+                    speaker: r.try_get("speaker")?,
+                    start_ms: r.try_get("start_ms")?,
+                    end_ms: r.try_get("end_ms")?,
+                    text: r.try_get("text")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn cursor(&self, provider: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT cursor FROM provider_cursors WHERE provider = $1")
+                .bind(provider)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn set_cursor(&self, provider: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO provider_cursors (provider, cursor) VALUES ($1, $2)
+             ON CONFLICT (provider) DO UPDATE SET cursor = excluded.cursor, updated_at = now()",
+        )
+        .bind(provider)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn record_token_usage(&self, usage: &TokenUsage) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO token_usage (call_id, purpose, model, prompt_tokens, completion_tokens, cost_usd)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(usage.call_id)
+        .bind(&usage.purpose)
+        .bind(&usage.model)
+        .bind(usage.prompt_tokens)
+        .bind(usage.completion_tokens)
+        .bind(usage.cost_usd)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

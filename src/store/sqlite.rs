@@ -1,0 +1,595 @@
+//! SQLite backend: the embedded default. One writer connection (so a claim is a single atomic
+//! statement and writers never race) and a small pool of readers, in WAL mode.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::types::{join_ids, split_ids};
+use super::{
+    millis, Backend, Enqueued, Job, JobCount, JobState, NewJob, Store, StoreError, TelegramPost,
+    TokenUsage, User,
+};
+use crate::domain::{Call, CallStatus, Direction, NewCall, Role, Utterance};
+
+/// The SQLite store.
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+macro_rules! job_columns {
+    () => {
+        "id, kind, payload, state, attempts, max_attempts, lease_token, last_error, idempotency_key, run_after"
+    };
+}
+
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+fn ms_to_time(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url`.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(if memory {
+                SqliteJournalMode::Memory
+            } else {
+                SqliteJournalMode::Wal
+            })
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts.clone())
+            .await?;
+        let reader = if memory {
+            writer.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(4)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(opts)
+                .await?
+        };
+        Ok(Self { writer, reader })
+    }
+}
+
+fn job_from_row(row: &SqliteRow) -> Result<Job, StoreError> {
+    let state: String = row.try_get("state")?;
+    let payload: String = row.try_get("payload")?;
+    let token: Option<String> = row.try_get("lease_token")?;
+    Ok(Job {
+        id: row.try_get("id")?,
+        kind: row.try_get("kind")?,
+        payload: serde_json::from_str(&payload)
+            .map_err(|e| StoreError::Corrupt(format!("job payload: {e}")))?,
+        state: JobState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("job state {state:?}")))?,
+        attempts: row.try_get("attempts")?,
+        max_attempts: row.try_get("max_attempts")?,
+        lease_token: token.and_then(|t| Uuid::parse_str(&t).ok()),
+        last_error: row.try_get("last_error")?,
+        idempotency_key: row.try_get("idempotency_key")?,
+        run_after: ms_to_time(row.try_get("run_after")?),
+    })
+}
+
+fn call_from_row(row: &SqliteRow) -> Result<Call, StoreError> {
+    let direction: String = row.try_get("direction")?;
+    let status: String = row.try_get("status")?;
+    let started: String = row.try_get("started_at")?;
+    Ok(Call {
+        id: row.try_get("id")?,
+        provider: row.try_get("provider")?,
+        provider_call_id: row.try_get("provider_call_id")?,
+        direction: Direction::parse(&direction)
+            .ok_or_else(|| StoreError::Corrupt(format!("call direction {direction:?}")))?,
+        caller: row.try_get("caller")?,
+        called: row.try_get("called")?,
+        started_at: DateTime::parse_from_rfc3339(&started)
+            .map_err(|e| StoreError::Corrupt(format!("call started_at {started:?}: {e}")))?
+            .with_timezone(&Utc),
+        duration_secs: row.try_get("duration_secs")?,
+        status: CallStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("call status {status:?}")))?,
+        reason: row.try_get("reason")?,
+    })
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.writer).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    async fn enqueue(&self, job: NewJob) -> Result<Enqueued, StoreError> {
+        let now = now_ms();
+        let inserted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO jobs (kind, payload, max_attempts, run_after, idempotency_key, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (kind, idempotency_key) DO NOTHING
+             RETURNING id",
+        )
+        .bind(&job.kind)
+        .bind(job.payload.to_string())
+        .bind(job.max_attempts)
+        .bind(now + millis(job.delay))
+        .bind(&job.idempotency_key)
+        .bind(now)
+        .bind(now)
+        .fetch_optional(&self.writer)
+        .await?;
+        if let Some(id) = inserted {
+            return Ok(Enqueued { id, created: true });
+        }
+        let id: i64 =
+            sqlx::query_scalar("SELECT id FROM jobs WHERE kind = ? AND idempotency_key = ?")
+                .bind(&job.kind)
+                .bind(&job.idempotency_key)
+                .fetch_one(&self.writer)
+                .await?;
+        Ok(Enqueued { id, created: false })
+    }
+
+    async fn claim(
+        &self,
+        kinds: &[String],
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<Job>, StoreError> {
+        if kinds.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let now = now_ms();
+        let kinds_json =
+            serde_json::to_string(kinds).map_err(|e| StoreError::Corrupt(format!("kinds: {e}")))?;
+        let sql = concat!(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = ?1,
+                    lease_token = ?2, updated_at = ?3
+             WHERE id IN (
+                 SELECT id FROM jobs
+                 WHERE state IN ('queued', 'failed') AND run_after <= ?3
+                   AND kind IN (SELECT value FROM json_each(?4))
+                 ORDER BY run_after, id LIMIT ?5)
+             RETURNING ",
+            job_columns!()
+        );
+        let rows = sqlx::query(sql)
+            .bind(now + millis(lease))
+            .bind(Uuid::new_v4().to_string())
+            .bind(now)
+            .bind(kinds_json)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.writer)
+            .await?;
+        let mut jobs = rows
+            .iter()
+            .map(job_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        jobs.sort_by_key(|j| (j.run_after, j.id));
+        Ok(jobs)
+    }
+
+    async fn renew(&self, id: i64, token: Uuid, lease: Duration) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let r = sqlx::query(
+            "UPDATE jobs SET lease_until = ?, updated_at = ?
+             WHERE id = ? AND lease_token = ? AND state = 'running'",
+        )
+        .bind(now + millis(lease))
+        .bind(now)
+        .bind(id)
+        .bind(token.to_string())
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn complete(&self, id: i64, token: Uuid) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let r = sqlx::query(
+            "UPDATE jobs SET state = 'done', lease_until = NULL, lease_token = NULL, last_error = NULL,
+                    updated_at = ?, finished_at = ?
+             WHERE id = ? AND lease_token = ? AND state = 'running'",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(id)
+        .bind(token.to_string())
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn fail(
+        &self,
+        id: i64,
+        token: Uuid,
+        error: &str,
+        retry_in: Option<Duration>,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let r = sqlx::query(
+            "UPDATE jobs SET
+                 state = CASE WHEN ?1 IS NULL OR attempts >= max_attempts THEN 'dead' ELSE 'failed' END,
+                 run_after = CASE WHEN ?1 IS NULL THEN run_after ELSE ?2 + ?1 END,
+                 finished_at = CASE WHEN ?1 IS NULL OR attempts >= max_attempts THEN ?2 ELSE NULL END,
+                 lease_until = NULL, lease_token = NULL, last_error = ?3, updated_at = ?2
+             WHERE id = ?4 AND lease_token = ?5 AND state = 'running'",
+        )
+        .bind(retry_in.map(millis))
+        .bind(now)
+        .bind(error)
+        .bind(id)
+        .bind(token.to_string())
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn release(&self, id: i64, token: Uuid) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let r = sqlx::query(
+            "UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), lease_until = NULL,
+                    lease_token = NULL, run_after = ?, updated_at = ?
+             WHERE id = ? AND lease_token = ? AND state = 'running'",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(id)
+        .bind(token.to_string())
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn reclaim_expired(&self) -> Result<u64, StoreError> {
+        let now = now_ms();
+        let r = sqlx::query(
+            "UPDATE jobs SET
+                 state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'failed' END,
+                 finished_at = CASE WHEN attempts >= max_attempts THEN ?1 ELSE NULL END,
+                 last_error = 'lease expired: the worker stopped or lost contact mid-job',
+                 lease_until = NULL, lease_token = NULL, run_after = ?1, updated_at = ?1
+             WHERE state = 'running' AND lease_until < ?1",
+        )
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    async fn job(&self, id: i64) -> Result<Option<Job>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            job_columns!(),
+            " FROM jobs WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(job_from_row).transpose()
+    }
+
+    async fn job_counts(&self) -> Result<Vec<JobCount>, StoreError> {
+        let rows = sqlx::query("SELECT kind, state, COUNT(*) AS n FROM jobs GROUP BY kind, state")
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let state: String = r.try_get("state")?;
+                Ok(JobCount {
+                    kind: r.try_get("kind")?,
+                    state: JobState::parse(&state)
+                        .ok_or_else(|| StoreError::Corrupt(format!("job state {state:?}")))?,
+                    count: r.try_get("n")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn requeue(&self, id: i64) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let r = sqlx::query(
+            "UPDATE jobs SET state = 'queued', attempts = 0, run_after = ?, updated_at = ?,
+                    finished_at = NULL
+             WHERE id = ? AND state IN ('dead', 'failed', 'done')",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(id)
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn user_role(&self, telegram_id: i64) -> Result<Option<Role>, StoreError> {
+        let role: Option<String> =
+            sqlx::query_scalar("SELECT role FROM users WHERE telegram_id = ?")
+                .bind(telegram_id)
+                .fetch_optional(&self.reader)
+                .await?;
+        role.map(|r| r.parse().map_err(StoreError::Corrupt))
+            .transpose()
+    }
+
+    async fn upsert_user(&self, user: &User) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO users (telegram_id, role, name, added_by, created_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (telegram_id) DO UPDATE SET role = excluded.role,
+                 name = COALESCE(excluded.name, users.name)",
+        )
+        .bind(user.telegram_id)
+        .bind(user.role.as_str())
+        .bind(&user.name)
+        .bind(user.added_by)
+        .bind(rfc3339(Utc::now()))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn remove_user(&self, telegram_id: i64) -> Result<bool, StoreError> {
+        let r = sqlx::query("DELETE FROM users WHERE telegram_id = ?")
+            .bind(telegram_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        let rows =
+            sqlx::query("SELECT telegram_id, role, name, added_by FROM users ORDER BY telegram_id")
+                .fetch_all(&self.reader)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                let role: String = r.try_get("role")?;
+                Ok(User {
+                    telegram_id: r.try_get("telegram_id")?,
+                    role: role.parse().map_err(StoreError::Corrupt)?,
+                    name: r.try_get("name")?,
+                    added_by: r.try_get("added_by")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn chat_language(&self, chat_id: i64) -> Result<Option<String>, StoreError> {
+        let lang: Option<Option<String>> =
+            sqlx::query_scalar("SELECT language FROM chat_settings WHERE chat_id = ?")
+                .bind(chat_id)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(lang.flatten())
+    }
+
+    async fn set_chat_language(&self, chat_id: i64, language: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO chat_settings (chat_id, language, updated_at) VALUES (?, ?, ?)
+             ON CONFLICT (chat_id) DO UPDATE SET language = excluded.language, updated_at = excluded.updated_at",
+        )
+        .bind(chat_id)
+        .bind(language)
+        .bind(rfc3339(Utc::now()))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn telegram_post(&self, post_key: &str) -> Result<Option<TelegramPost>, StoreError> {
+        let row = sqlx::query(
+            "SELECT post_key, call_id, kind, chat_id, message_id, extra_ids FROM telegram_posts WHERE post_key = ?",
+        )
+        .bind(post_key)
+        .fetch_optional(&self.writer)
+        .await?;
+        row.map(|r| {
+            let extra: String = r.try_get("extra_ids")?;
+            Ok(TelegramPost {
+                post_key: r.try_get("post_key")?,
+                call_id: r.try_get("call_id")?,
+                kind: r.try_get("kind")?,
+                chat_id: r.try_get("chat_id")?,
+                message_id: r.try_get("message_id")?,
+                extra_ids: split_ids(&extra),
+            })
+        })
+        .transpose()
+    }
+
+    async fn record_telegram_post(&self, post: &TelegramPost) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO telegram_posts (post_key, call_id, kind, chat_id, message_id, extra_ids, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (post_key) DO NOTHING",
+        )
+        .bind(&post.post_key)
+        .bind(post.call_id)
+        .bind(&post.kind)
+        .bind(post.chat_id)
+        .bind(post.message_id)
+        .bind(join_ids(&post.extra_ids))
+        .bind(rfc3339(Utc::now()))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_call(&self, call: &NewCall) -> Result<(Call, bool), StoreError> {
+        let now = rfc3339(Utc::now());
+        let inserted = sqlx::query(
+            "INSERT INTO calls (provider, provider_call_id, direction, caller, called, started_at,
+                                duration_secs, status, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, 'new', ?, ?)
+             ON CONFLICT (provider, provider_call_id) DO NOTHING RETURNING *",
+        )
+        .bind(&call.provider)
+        .bind(&call.provider_call_id)
+        .bind(call.direction.as_str())
+        .bind(&call.caller)
+        .bind(&call.called)
+        .bind(rfc3339(call.started_at))
+        .bind(call.duration_secs)
+        .bind(&now)
+        .bind(&now)
+        .fetch_optional(&self.writer)
+        .await?;
+        if let Some(row) = inserted {
+            return Ok((call_from_row(&row)?, true));
+        }
+        let row = sqlx::query("SELECT * FROM calls WHERE provider = ? AND provider_call_id = ?")
+            .bind(&call.provider)
+            .bind(&call.provider_call_id)
+            .fetch_one(&self.writer)
+            .await?;
+        Ok((call_from_row(&row)?, false))
+    }
+
+    async fn call(&self, id: i64) -> Result<Option<Call>, StoreError> {
+        let row = sqlx::query("SELECT * FROM calls WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(call_from_row).transpose()
+    }
+
+    async fn set_call_status(
+        &self,
+        id: i64,
+        status: CallStatus,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE calls SET status = ?, reason = ?, updated_at = ? WHERE id = ?")
+            .bind(status.as_str())
+            .bind(reason)
+            .bind(rfc3339(Utc::now()))
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn replace_utterances(
+        &self,
+        call_id: i64,
+        items: &[Utterance],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("DELETE FROM utterances WHERE call_id = ?")
+            .bind(call_id)
+            .execute(&mut *tx)
+            .await?;
+        for (seq, u) in items.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO utterances (call_id, seq, speaker, start_ms, end_ms, text) VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(call_id)
+            .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+            .bind(&u.speaker)
+            .bind(u.start_ms)
+            .bind(u.end_ms)
+            .bind(&u.text)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn utterances(&self, call_id: i64) -> Result<Vec<Utterance>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT speaker, start_ms, end_ms, text FROM utterances WHERE call_id = ? ORDER BY seq",
+        )
+        .bind(call_id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Utterance {
+                    speaker: r.try_get("speaker")?,
+                    start_ms: r.try_get("start_ms")?,
+                    end_ms: r.try_get("end_ms")?,
+                    text: r.try_get("text")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn cursor(&self, provider: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT cursor FROM provider_cursors WHERE provider = ?")
+                .bind(provider)
+                .fetch_optional(&self.reader)
+                .await?,
+        )
+    }
+
+    async fn set_cursor(&self, provider: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO provider_cursors (provider, cursor, updated_at) VALUES (?, ?, ?)
+             ON CONFLICT (provider) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+        )
+        .bind(provider)
+        .bind(value)
+        .bind(rfc3339(Utc::now()))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn record_token_usage(&self, usage: &TokenUsage) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO token_usage (call_id, purpose, model, prompt_tokens, completion_tokens, cost_usd, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(usage.call_id)
+        .bind(&usage.purpose)
+        .bind(&usage.model)
+        .bind(usage.prompt_tokens)
+        .bind(usage.completion_tokens)
+        .bind(usage.cost_usd)
+        .bind(rfc3339(Utc::now()))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+}

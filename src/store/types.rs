@@ -1,0 +1,158 @@
+//! Row types exchanged with the store.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::domain::Role;
+
+/// The state of a durable job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    Queued,
+    Running,
+    Done,
+    /// An attempt failed; waits for `run_after` to be tried again.
+    Failed,
+    /// Gave up after `max_attempts` or a permanent error.
+    Dead,
+}
+
+impl JobState {
+    pub const ALL: [JobState; 5] = [
+        JobState::Queued,
+        JobState::Running,
+        JobState::Done,
+        JobState::Failed,
+        JobState::Dead,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+            JobState::Dead => "dead",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A job to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: String,
+    pub payload: serde_json::Value,
+    /// Unique per kind: enqueueing the same key twice yields one job.
+    pub idempotency_key: Option<String>,
+    pub max_attempts: i32,
+    /// Delay before the first attempt.
+    pub delay: std::time::Duration,
+}
+
+impl NewJob {
+    pub fn new(kind: impl Into<String>, payload: serde_json::Value) -> Self {
+        Self {
+            kind: kind.into(),
+            payload,
+            idempotency_key: None,
+            max_attempts: 5,
+            delay: std::time::Duration::ZERO,
+        }
+    }
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+    pub fn max_attempts(mut self, n: i32) -> Self {
+        self.max_attempts = n.max(1);
+        self
+    }
+    pub fn delay(mut self, d: std::time::Duration) -> Self {
+        self.delay = d;
+        self
+    }
+}
+
+/// The result of an enqueue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Enqueued {
+    pub id: i64,
+    /// False when the idempotency key already named a job.
+    pub created: bool,
+}
+
+/// A job row.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: i64,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub state: JobState,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub lease_token: Option<Uuid>,
+    pub last_error: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub run_after: DateTime<Utc>,
+}
+
+/// How many jobs of a kind are in a state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobCount {
+    pub kind: String,
+    pub state: JobState,
+    pub count: i64,
+}
+
+/// A Telegram user known to the bot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub telegram_id: i64,
+    pub role: Role,
+    pub name: Option<String>,
+    pub added_by: Option<i64>,
+}
+
+/// A message the bot has posted, keyed so a retried job finds it instead of posting again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelegramPost {
+    pub post_key: String,
+    pub call_id: Option<i64>,
+    pub kind: String,
+    pub chat_id: i64,
+    /// The first (or only) message.
+    pub message_id: i32,
+    /// Further messages of a split post.
+    pub extra_ids: Vec<i32>,
+}
+
+/// Tokens spent on one LLM or STT request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenUsage {
+    pub call_id: Option<i64>,
+    pub purpose: String,
+    pub model: String,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub cost_usd: f64,
+}
+
+pub(crate) fn join_ids(ids: &[i32]) -> String {
+    ids.iter().map(i32::to_string).collect::<Vec<_>>().join(",")
+}
+
+pub(crate) fn split_ids(s: &str) -> Vec<i32> {
+    s.split(',').filter_map(|p| p.trim().parse().ok()).collect()
+}

@@ -1,0 +1,59 @@
+//! The HTTP server (axum): `/health`, `/metrics` and the JSON API under `/api` (which needs the
+//! `X-API-Key` header). Provider webhooks and Telegram webhook mode mount here too.
+
+mod api;
+mod auth;
+mod health;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::config::Secret;
+use crate::store::Store;
+
+/// Shared state of every route.
+pub struct WebState {
+    pub store: Arc<dyn Store>,
+    pub started: Instant,
+    pub metrics: PrometheusHandle,
+    pub api_key: Option<Secret>,
+}
+
+/// The whole HTTP app.
+pub fn router(state: Arc<WebState>) -> Router {
+    let api = api::routes().layer(middleware::from_fn_with_state(
+        state.clone(),
+        auth::require_api_key,
+    ));
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/metrics", get(health::metrics))
+        .nest("/api", api)
+        .layer(middleware::from_fn(track_requests))
+        .with_state(state)
+}
+
+/// Counts requests by route template and status, and times them.
+async fn track_requests(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    metrics::counter!("callops_http_requests_total", "route" => route.clone(), "method" => method, "status" => status)
+        .increment(1);
+    metrics::histogram!("callops_http_request_duration_seconds", "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    resp
+}

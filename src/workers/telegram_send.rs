@@ -1,0 +1,48 @@
+//! Job kind `telegram.send`: posts a message to a chat exactly once (see
+//! [`crate::notify::post_once`]).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use crate::jobs::{JobError, JobHandler};
+use crate::notify::{post_once, Notifier, NotifyError, PostRequest};
+use crate::store::{Job, NewJob, Store};
+
+pub const KIND: &str = "telegram.send";
+
+/// The job to post `req`; its post key is also the job's idempotency key.
+pub fn job(req: &PostRequest) -> Result<NewJob, serde_json::Error> {
+    Ok(NewJob::new(KIND, serde_json::to_value(req)?)
+        .key(req.post_key.clone())
+        .max_attempts(8))
+}
+
+pub struct TelegramSend {
+    pub store: Arc<dyn Store>,
+    pub notifier: Arc<dyn Notifier>,
+}
+
+#[async_trait]
+impl JobHandler for TelegramSend {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    async fn run(&self, job: &Job, _cancel: CancellationToken) -> Result<(), JobError> {
+        let req: PostRequest = serde_json::from_value(job.payload.clone())
+            .map_err(|e| JobError::Permanent(format!("bad telegram.send payload: {e}")))?;
+        match post_once(self.store.as_ref(), self.notifier.as_ref(), &req).await {
+            Ok(ids) => {
+                tracing::info!(job = job.id, post = %req.post_key, chat = req.chat_id, parts = ids.len(), "posted to Telegram");
+                Ok(())
+            }
+            Err(NotifyError::RetryAfter(d)) => Err(JobError::RetryAfter("Telegram 429".into(), d)),
+            Err(NotifyError::Rejected(m)) => Err(JobError::Permanent(m)),
+            Err(e @ (NotifyError::Transient(_) | NotifyError::Store(_))) => {
+                Err(JobError::Retry(e.to_string()))
+            }
+        }
+    }
+}

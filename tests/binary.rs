@@ -1,0 +1,201 @@
+//! The `callops` binary as a user runs it: configuration errors, start-up against a fake Bot API,
+//! SIGTERM, and a SIGKILL in the middle of a job.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use callops::config::VARIABLES;
+use callops::notify::PostRequest;
+use callops::store::JobState;
+use callops::workers::telegram_send;
+use common::fake_telegram::{FakeTelegram, TOKEN};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn callops(dir: &std::path::Path, env: &[(&str, String)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_callops"));
+    cmd.current_dir(dir);
+    for v in VARIABLES {
+        cmd.env_remove(v);
+    }
+    cmd.env_remove("CALLOPS_CONFIG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+fn wait_exit(child: &mut Child, secs: u64) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+async fn wait_healthy(port: u16) {
+    common::eventually(30, "callops /health", || async move {
+        matches!(reqwest::get(format!("http://127.0.0.1:{port}/health")).await, Ok(r) if r.status() == 200)
+    })
+    .await;
+}
+
+#[test]
+fn without_a_token_it_exits_2_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = callops(dir.path(), &[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("TELEGRAM_BOT_TOKEN"), "{stderr}");
+    assert!(stderr.contains(".env"), "says where to set it: {stderr}");
+}
+
+#[test]
+fn migrate_creates_the_sqlite_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = callops(dir.path(), &[("DATABASE_URL", "sqlite://fresh.db".into())])
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("fresh.db").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_answers_start_and_exits_0_on_sigterm() {
+    let tg = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = callops(
+        dir.path(),
+        &[
+            ("TELEGRAM_BOT_TOKEN", TOKEN.into()),
+            ("TELEGRAM_API_URL", tg.url.clone()),
+            ("TELEGRAM_ADMINS", "42".into()),
+            ("HTTP_ADDR", format!("127.0.0.1:{port}")),
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    wait_healthy(port).await;
+    assert!(
+        dir.path().join("callops.db").exists(),
+        "the default SQLite file is created"
+    );
+    tg.send_text(42, 42, "ru", "/start");
+    common::eventually(20, "reply to /start", || async {
+        !tg.texts_to(42).is_empty()
+    })
+    .await;
+
+    let t = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = wait_exit(&mut child, 12).expect("exits after SIGTERM");
+    assert!(status.success(), "exit status {status:?}");
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        t.elapsed()
+    );
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(!stderr.contains(TOKEN), "the token never reaches the log");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_killed_mid_flight_is_finished_once_after_restart() {
+    let tg = FakeTelegram::start().await;
+    tg.state.stall_sends.store(true, Ordering::SeqCst);
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}/kill.db", dir.path().display());
+    let store = callops::store::connect(&db_url).await.unwrap();
+    store.migrate().await.unwrap();
+    let req = PostRequest {
+        post_key: "kill:test".into(),
+        chat_id: 42,
+        text: "Протокол звонка".into(),
+        format: Default::default(),
+        call_id: None,
+        kind: "notice".into(),
+    };
+    let id = store
+        .enqueue(telegram_send::job(&req).unwrap())
+        .await
+        .unwrap()
+        .id;
+
+    let env = |port: u16| {
+        vec![
+            ("TELEGRAM_BOT_TOKEN", TOKEN.to_string()),
+            ("TELEGRAM_API_URL", tg.url.clone()),
+            ("DATABASE_URL", db_url.clone()),
+            ("JOB_LEASE_SECS", "5".to_string()),
+            ("TELEGRAM_CHAT_INTERVAL_MS", "0".to_string()),
+            ("HTTP_ADDR", format!("127.0.0.1:{port}")),
+        ]
+    };
+    let port = free_port();
+    let mut first = callops(dir.path(), &env(port))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    common::eventually(30, "the send is in flight", || async {
+        !tg.calls("sendMessage").is_empty()
+    })
+    .await;
+    assert_eq!(
+        store.job(id).await.unwrap().unwrap().state,
+        JobState::Running
+    );
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+
+    tg.state.stall_sends.store(false, Ordering::SeqCst);
+    let port = free_port();
+    let mut second = callops(dir.path(), &env(port))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let s = store.clone();
+    common::eventually(40, "the job is done after restart", || {
+        let s = s.clone();
+        async move { s.job(id).await.unwrap().unwrap().state == JobState::Done }
+    })
+    .await;
+    Command::new("kill")
+        .args(["-TERM", &second.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(wait_exit(&mut second, 12).is_some());
+    assert_eq!(
+        tg.state.sent_ok.load(Ordering::SeqCst),
+        1,
+        "delivered exactly once"
+    );
+    assert_eq!(tg.texts_to(42), vec!["Протокол звонка".to_string()]);
+    let job = store.job(id).await.unwrap().unwrap();
+    assert_eq!(job.attempts, 2, "the killed attempt counts");
+}

@@ -1,0 +1,245 @@
+//! A local fake of the Telegram Bot API: `POST /bot{token}/{method}` (method names matched
+//! case-insensitively, as teloxide sends PascalCase), long-polled `getUpdates`, Telegram's length
+//! limits, 429 with `retry_after`, and switches to stall or fail sends.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+
+pub const TOKEN: &str = "123456:TEST-token_abc";
+
+/// A request the bot made.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub body: Value,
+}
+
+#[derive(Default)]
+pub struct FakeState {
+    pub requests: Mutex<Vec<Recorded>>,
+    /// Bodies of sendMessage requests that were answered with success.
+    pub delivered: Mutex<Vec<Value>>,
+    updates: Mutex<VecDeque<Value>>,
+    next_update_id: AtomicI64,
+    next_message_id: AtomicI64,
+    new_update: Notify,
+    /// Answer the next N sendMessage calls with 429 retry_after=1.
+    pub rate_limit_next: AtomicU32,
+    /// Hold sendMessage requests forever (to kill the client mid-request).
+    pub stall_sends: AtomicBool,
+    /// Count of sendMessage requests answered successfully.
+    pub sent_ok: AtomicI64,
+}
+
+pub struct FakeTelegram {
+    pub url: String,
+    pub state: Arc<FakeState>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl FakeTelegram {
+    pub async fn start() -> Self {
+        let state = Arc::new(FakeState {
+            next_update_id: AtomicI64::new(1),
+            next_message_id: AtomicI64::new(100),
+            ..FakeState::default()
+        });
+        let app = Router::new()
+            .route("/{token}/{method}", post(handle))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            url: format!("http://{addr}"),
+            state,
+            _task: task,
+        }
+    }
+
+    /// Queues a text message from a user in a chat.
+    pub fn send_text(&self, chat_id: i64, user_id: u64, lang: &str, text: &str) {
+        let chat = if chat_id > 0 {
+            json!({"id": chat_id, "type": "private", "first_name": "Иван"})
+        } else {
+            json!({"id": chat_id, "type": "supergroup", "title": "Отдел продаж"})
+        };
+        let id = self.state.next_update_id.fetch_add(1, Ordering::SeqCst);
+        let mut message = json!({
+            "message_id": 1000 + id,
+            "date": 1_763_700_000,
+            "chat": chat,
+            "from": {"id": user_id, "is_bot": false, "first_name": "Иван", "language_code": lang},
+            "text": text,
+        });
+        if text.starts_with('/') {
+            let len = text
+                .split_whitespace()
+                .next()
+                .map_or(0, |w| w.chars().count());
+            message["entities"] = json!([{"type": "bot_command", "offset": 0, "length": len}]);
+        }
+        self.state
+            .updates
+            .lock()
+            .expect("lock")
+            .push_back(json!({"update_id": id, "message": message}));
+        self.state.new_update.notify_waiters();
+    }
+
+    /// Requests made with `method` (case-insensitive).
+    pub fn calls(&self, method: &str) -> Vec<Recorded> {
+        self.state
+            .requests
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|r| r.method.eq_ignore_ascii_case(method))
+            .cloned()
+            .collect()
+    }
+
+    /// Texts of successful sendMessage calls to `chat_id`.
+    pub fn texts_to(&self, chat_id: i64) -> Vec<String> {
+        self.state
+            .delivered
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|b| b["chat_id"].as_i64() == Some(chat_id))
+            .filter_map(|b| b["text"].as_str().map(str::to_string))
+            .collect()
+    }
+}
+
+fn ok(result: Value) -> Response {
+    Json(json!({"ok": true, "result": result})).into_response()
+}
+
+fn err(status: StatusCode, code: i64, description: &str, params: Option<Value>) -> Response {
+    let mut body = json!({"ok": false, "error_code": code, "description": description});
+    if let Some(p) = params {
+        body["parameters"] = p;
+    }
+    (status, Json(body)).into_response()
+}
+
+fn utf16_len(s: &str) -> usize {
+    s.chars().map(char::len_utf16).sum()
+}
+
+async fn handle(
+    State(st): State<Arc<FakeState>>,
+    Path((token, method)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    if token != format!("bot{TOKEN}") {
+        return err(StatusCode::UNAUTHORIZED, 401, "Unauthorized", None);
+    }
+    let body: Value = serde_json::from_slice(&body).unwrap_or(json!({}));
+    let m = method.to_ascii_lowercase();
+    if m != "getupdates" {
+        st.requests.lock().expect("lock").push(Recorded {
+            method: method.clone(),
+            body: body.clone(),
+        });
+    }
+    match m.as_str() {
+        "getme" => ok(json!({
+            "id": 123456, "is_bot": true, "first_name": "callops", "username": "callops_test_bot",
+            "can_join_groups": true, "can_read_all_group_messages": false,
+            "supports_inline_queries": false, "has_main_web_app": false
+        })),
+        "getwebhookinfo" => {
+            ok(json!({"url": "", "has_custom_certificate": false, "pending_update_count": 0}))
+        }
+        "getupdates" => {
+            let offset = body["offset"].as_i64().unwrap_or(0);
+            let timeout = body["timeout"].as_u64().unwrap_or(0).min(1);
+            let take = |st: &FakeState| {
+                let mut q = st.updates.lock().expect("lock");
+                q.retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
+                q.iter().cloned().collect::<Vec<_>>()
+            };
+            let mut items = take(&st);
+            if items.is_empty() && timeout > 0 {
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(timeout), st.new_update.notified())
+                        .await;
+                items = take(&st);
+            }
+            ok(Value::Array(items))
+        }
+        "sendmessage" => {
+            let text = body["text"].as_str().unwrap_or("");
+            if text.is_empty() {
+                return err(
+                    StatusCode::BAD_REQUEST,
+                    400,
+                    "Bad Request: message text is empty",
+                    None,
+                );
+            }
+            if utf16_len(text) > 4096 {
+                return err(
+                    StatusCode::BAD_REQUEST,
+                    400,
+                    "Bad Request: message is too long",
+                    None,
+                );
+            }
+            if st.stall_sends.load(Ordering::SeqCst) {
+                std::future::pending::<()>().await;
+            }
+            if st
+                .rate_limit_next
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                return err(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    429,
+                    "Too Many Requests: retry after 1",
+                    Some(json!({"retry_after": 1})),
+                );
+            }
+            st.sent_ok.fetch_add(1, Ordering::SeqCst);
+            st.delivered.lock().expect("lock").push(body.clone());
+            let id = st.next_message_id.fetch_add(1, Ordering::SeqCst);
+            ok(message_json(id, &body))
+        }
+        "editmessagetext" => {
+            let id = body["message_id"].as_i64().unwrap_or(0);
+            ok(message_json(id, &body))
+        }
+        _ => ok(json!(true)),
+    }
+}
+
+fn message_json(id: i64, body: &Value) -> Value {
+    let chat_id = body["chat_id"].as_i64().unwrap_or(0);
+    let chat = if chat_id > 0 {
+        json!({"id": chat_id, "type": "private", "first_name": "Иван"})
+    } else {
+        json!({"id": chat_id, "type": "supergroup", "title": "Отдел продаж"})
+    };
+    json!({
+        "message_id": id, "date": 1_763_700_000, "chat": chat,
+        "from": {"id": 123456, "is_bot": true, "first_name": "callops", "username": "callops_test_bot"},
+        "text": body["text"].clone(),
+    })
+}

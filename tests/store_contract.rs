@@ -1,0 +1,467 @@
+//! One contract, two backends: every test here runs on SQLite and (with `TEST_DATABASE_URL`) on
+//! PostgreSQL.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use callops::domain::{CallStatus, Direction, NewCall, Role, Utterance};
+use callops::store::{JobState, NewJob, Store, TelegramPost, TokenUsage, User};
+use chrono::{TimeZone, Utc};
+use serde_json::json;
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (store, _dir) = crate::common::sqlite_store().await;
+                    super::$name(store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some((store, cleanup)) = crate::common::pg_store(stringify!($name)).await else { return };
+                    super::$name(store.clone()).await;
+                    store.close().await;
+                    cleanup.await.expect("drop schema");
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    enqueue_is_idempotent_per_kind,
+    claim_complete_and_lease_ownership,
+    claim_respects_kinds_limit_and_delay,
+    failures_retry_then_dead_letter,
+    permanent_failure_dead_letters_at_once,
+    release_gives_the_attempt_back,
+    expired_leases_are_reclaimed,
+    renew_extends_only_own_lease,
+    requeue_revives_dead_jobs,
+    job_counts_group_by_kind_and_state,
+    users_and_roles,
+    chat_language_setting,
+    telegram_posts_keep_the_first,
+    calls_are_unique_per_provider,
+    utterances_replace_in_order,
+    cursors_and_token_usage,
+);
+
+const LEASE: Duration = Duration::from_secs(30);
+
+fn kinds(k: &[&str]) -> Vec<String> {
+    k.iter().map(|s| s.to_string()).collect()
+}
+
+async fn enqueue_is_idempotent_per_kind(s: Arc<dyn Store>) {
+    let a = s
+        .enqueue(NewJob::new("post", json!({"n": 1})).key("call:1"))
+        .await
+        .unwrap();
+    let b = s
+        .enqueue(NewJob::new("post", json!({"n": 2})).key("call:1"))
+        .await
+        .unwrap();
+    let c = s
+        .enqueue(NewJob::new("other", json!({})).key("call:1"))
+        .await
+        .unwrap();
+    let d = s.enqueue(NewJob::new("post", json!({}))).await.unwrap();
+    let e = s.enqueue(NewJob::new("post", json!({}))).await.unwrap();
+    assert!(a.created && !b.created && c.created && d.created && e.created);
+    assert_eq!(a.id, b.id);
+    assert_ne!(a.id, c.id);
+    assert_ne!(d.id, e.id, "jobs without a key never collide");
+    let job = s.job(a.id).await.unwrap().unwrap();
+    assert_eq!(job.payload, json!({"n": 1}), "the first payload is kept");
+    assert_eq!(job.state, JobState::Queued);
+}
+
+async fn claim_complete_and_lease_ownership(s: Arc<dyn Store>) {
+    let id = s
+        .enqueue(NewJob::new("k", json!({"x": "y"})))
+        .await
+        .unwrap()
+        .id;
+    let jobs = s.claim(&kinds(&["k"]), 10, LEASE).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    let job = &jobs[0];
+    assert_eq!(
+        (job.id, job.attempts, job.state),
+        (id, 1, JobState::Running)
+    );
+    assert_eq!(job.payload, json!({"x": "y"}));
+    let token = job.lease_token.unwrap();
+    assert!(
+        s.claim(&kinds(&["k"]), 10, LEASE).await.unwrap().is_empty(),
+        "a leased job is not claimed twice"
+    );
+    assert!(
+        !s.complete(id, uuid::Uuid::new_v4()).await.unwrap(),
+        "a stranger's token cannot complete"
+    );
+    assert!(s.complete(id, token).await.unwrap());
+    assert!(
+        !s.complete(id, token).await.unwrap(),
+        "completing twice is refused"
+    );
+    assert_eq!(s.job(id).await.unwrap().unwrap().state, JobState::Done);
+}
+
+async fn claim_respects_kinds_limit_and_delay(s: Arc<dyn Store>) {
+    for _ in 0..5 {
+        s.enqueue(NewJob::new("a", json!({}))).await.unwrap();
+    }
+    s.enqueue(NewJob::new("b", json!({}))).await.unwrap();
+    s.enqueue(NewJob::new("a", json!({})).delay(Duration::from_secs(3600)))
+        .await
+        .unwrap();
+    let first = s.claim(&kinds(&["a"]), 3, LEASE).await.unwrap();
+    assert_eq!(first.len(), 3);
+    assert!(first.windows(2).all(|w| w[0].id < w[1].id), "oldest first");
+    let rest = s.claim(&kinds(&["a"]), 10, LEASE).await.unwrap();
+    assert_eq!(rest.len(), 2, "the delayed job waits");
+    assert!(s.claim(&kinds(&["c"]), 10, LEASE).await.unwrap().is_empty());
+    assert_eq!(
+        s.claim(&kinds(&["a", "b"]), 10, LEASE).await.unwrap().len(),
+        1
+    );
+    assert!(s.claim(&[], 10, LEASE).await.unwrap().is_empty());
+}
+
+async fn failures_retry_then_dead_letter(s: Arc<dyn Store>) {
+    let id = s
+        .enqueue(NewJob::new("k", json!({})).max_attempts(2))
+        .await
+        .unwrap()
+        .id;
+    let j = s.claim(&kinds(&["k"]), 1, LEASE).await.unwrap().remove(0);
+    assert!(s
+        .fail(id, j.lease_token.unwrap(), "boom 1", Some(Duration::ZERO))
+        .await
+        .unwrap());
+    let after = s.job(id).await.unwrap().unwrap();
+    assert_eq!(
+        (after.state, after.last_error.as_deref()),
+        (JobState::Failed, Some("boom 1"))
+    );
+    let j = s.claim(&kinds(&["k"]), 1, LEASE).await.unwrap().remove(0);
+    assert_eq!(j.attempts, 2);
+    assert!(s
+        .fail(id, j.lease_token.unwrap(), "boom 2", Some(Duration::ZERO))
+        .await
+        .unwrap());
+    let dead = s.job(id).await.unwrap().unwrap();
+    assert_eq!(
+        (dead.state, dead.last_error.as_deref()),
+        (JobState::Dead, Some("boom 2"))
+    );
+    assert!(s.claim(&kinds(&["k"]), 1, LEASE).await.unwrap().is_empty());
+
+    let later = s.enqueue(NewJob::new("k2", json!({}))).await.unwrap().id;
+    let j = s.claim(&kinds(&["k2"]), 1, LEASE).await.unwrap().remove(0);
+    s.fail(
+        later,
+        j.lease_token.unwrap(),
+        "wait",
+        Some(Duration::from_secs(3600)),
+    )
+    .await
+    .unwrap();
+    assert!(
+        s.claim(&kinds(&["k2"]), 1, LEASE).await.unwrap().is_empty(),
+        "backoff is honoured"
+    );
+}
+
+async fn permanent_failure_dead_letters_at_once(s: Arc<dyn Store>) {
+    let id = s
+        .enqueue(NewJob::new("k", json!({})).max_attempts(9))
+        .await
+        .unwrap()
+        .id;
+    let j = s.claim(&kinds(&["k"]), 1, LEASE).await.unwrap().remove(0);
+    s.fail(id, j.lease_token.unwrap(), "bad input", None)
+        .await
+        .unwrap();
+    assert_eq!(s.job(id).await.unwrap().unwrap().state, JobState::Dead);
+}
+
+async fn release_gives_the_attempt_back(s: Arc<dyn Store>) {
+    let id = s.enqueue(NewJob::new("k", json!({}))).await.unwrap().id;
+    let j = s.claim(&kinds(&["k"]), 1, LEASE).await.unwrap().remove(0);
+    assert!(s.release(id, j.lease_token.unwrap()).await.unwrap());
+    let back = s.job(id).await.unwrap().unwrap();
+    assert_eq!((back.state, back.attempts), (JobState::Queued, 0));
+    assert_eq!(
+        s.claim(&kinds(&["k"]), 1, LEASE).await.unwrap()[0].attempts,
+        1
+    );
+}
+
+async fn expired_leases_are_reclaimed(s: Arc<dyn Store>) {
+    let id = s
+        .enqueue(NewJob::new("k", json!({})).max_attempts(2))
+        .await
+        .unwrap()
+        .id;
+    let first = s
+        .claim(&kinds(&["k"]), 1, Duration::from_millis(50))
+        .await
+        .unwrap()
+        .remove(0);
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert_eq!(s.reclaim_expired().await.unwrap(), 1);
+    let j = s.job(id).await.unwrap().unwrap();
+    assert_eq!(j.state, JobState::Failed);
+    assert!(j.last_error.unwrap().contains("lease expired"));
+    let second = s.claim(&kinds(&["k"]), 1, LEASE).await.unwrap().remove(0);
+    assert!(
+        !s.complete(id, first.lease_token.unwrap()).await.unwrap(),
+        "the old owner cannot complete"
+    );
+    assert!(s.complete(id, second.lease_token.unwrap()).await.unwrap());
+
+    let id2 = s
+        .enqueue(NewJob::new("k", json!({})).max_attempts(1))
+        .await
+        .unwrap()
+        .id;
+    s.claim(&kinds(&["k"]), 1, Duration::from_millis(20))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    s.reclaim_expired().await.unwrap();
+    assert_eq!(
+        s.job(id2).await.unwrap().unwrap().state,
+        JobState::Dead,
+        "out of attempts"
+    );
+}
+
+async fn renew_extends_only_own_lease(s: Arc<dyn Store>) {
+    let id = s.enqueue(NewJob::new("k", json!({}))).await.unwrap().id;
+    let j = s
+        .claim(&kinds(&["k"]), 1, Duration::from_millis(300))
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(!s.renew(id, uuid::Uuid::new_v4(), LEASE).await.unwrap());
+    assert!(s.renew(id, j.lease_token.unwrap(), LEASE).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        s.reclaim_expired().await.unwrap(),
+        0,
+        "the renewed lease still holds"
+    );
+}
+
+async fn requeue_revives_dead_jobs(s: Arc<dyn Store>) {
+    let id = s
+        .enqueue(NewJob::new("k", json!({})).max_attempts(1))
+        .await
+        .unwrap()
+        .id;
+    let j = s.claim(&kinds(&["k"]), 1, LEASE).await.unwrap().remove(0);
+    assert!(
+        !s.requeue(id).await.unwrap(),
+        "a running job is not requeued"
+    );
+    s.fail(id, j.lease_token.unwrap(), "x", None).await.unwrap();
+    assert!(s.requeue(id).await.unwrap());
+    let again = s.claim(&kinds(&["k"]), 1, LEASE).await.unwrap();
+    assert_eq!(again[0].attempts, 1);
+}
+
+async fn job_counts_group_by_kind_and_state(s: Arc<dyn Store>) {
+    for _ in 0..3 {
+        s.enqueue(NewJob::new("a", json!({}))).await.unwrap();
+    }
+    s.enqueue(NewJob::new("b", json!({}))).await.unwrap();
+    let j = s.claim(&kinds(&["a"]), 1, LEASE).await.unwrap().remove(0);
+    s.complete(j.id, j.lease_token.unwrap()).await.unwrap();
+    let mut counts: Vec<(String, JobState, i64)> = s
+        .job_counts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.kind, c.state, c.count))
+        .collect();
+    counts.sort_by(|x, y| (x.0.clone(), x.1.as_str()).cmp(&(y.0.clone(), y.1.as_str())));
+    assert_eq!(
+        counts,
+        vec![
+            ("a".into(), JobState::Done, 1),
+            ("a".into(), JobState::Queued, 2),
+            ("b".into(), JobState::Queued, 1)
+        ]
+    );
+}
+
+async fn users_and_roles(s: Arc<dyn Store>) {
+    assert_eq!(s.user_role(7).await.unwrap(), None);
+    s.upsert_user(&User {
+        telegram_id: 7,
+        role: Role::Viewer,
+        name: Some("Анна".into()),
+        added_by: Some(1),
+    })
+    .await
+    .unwrap();
+    s.upsert_user(&User {
+        telegram_id: 7,
+        role: Role::Manager,
+        name: None,
+        added_by: Some(1),
+    })
+    .await
+    .unwrap();
+    assert_eq!(s.user_role(7).await.unwrap(), Some(Role::Manager));
+    let users = s.list_users().await.unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(
+        users[0].name.as_deref(),
+        Some("Анна"),
+        "the name is kept when not given again"
+    );
+    assert!(s.remove_user(7).await.unwrap());
+    assert!(!s.remove_user(7).await.unwrap());
+    assert_eq!(s.user_role(7).await.unwrap(), None);
+}
+
+async fn chat_language_setting(s: Arc<dyn Store>) {
+    assert_eq!(s.chat_language(-100).await.unwrap(), None);
+    s.set_chat_language(-100, "en").await.unwrap();
+    s.set_chat_language(-100, "ru").await.unwrap();
+    assert_eq!(s.chat_language(-100).await.unwrap().as_deref(), Some("ru"));
+}
+
+async fn telegram_posts_keep_the_first(s: Arc<dyn Store>) {
+    let post = TelegramPost {
+        post_key: "call:1:protocol".into(),
+        call_id: None,
+        kind: "protocol".into(),
+        chat_id: -100,
+        message_id: 55,
+        extra_ids: vec![56, 57],
+    };
+    s.record_telegram_post(&post).await.unwrap();
+    s.record_telegram_post(&TelegramPost {
+        message_id: 99,
+        ..post.clone()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        s.telegram_post("call:1:protocol").await.unwrap(),
+        Some(post)
+    );
+    assert_eq!(s.telegram_post("nope").await.unwrap(), None);
+}
+
+fn new_call(id: &str) -> NewCall {
+    NewCall {
+        provider: "novofon".into(),
+        provider_call_id: id.into(),
+        direction: Direction::Incoming,
+        caller: "+79161234567".into(),
+        called: "+74951234567".into(),
+        started_at: Utc.with_ymd_and_hms(2026, 11, 20, 10, 30, 15).unwrap(),
+        duration_secs: 323,
+    }
+}
+
+async fn calls_are_unique_per_provider(s: Arc<dyn Store>) {
+    let (a, created_a) = s.insert_call(&new_call("in_1")).await.unwrap();
+    let (b, created_b) = s.insert_call(&new_call("in_1")).await.unwrap();
+    assert!(created_a && !created_b);
+    assert_eq!(a, b);
+    assert_eq!(
+        a.started_at,
+        Utc.with_ymd_and_hms(2026, 11, 20, 10, 30, 15).unwrap()
+    );
+    assert_eq!(a.status, CallStatus::New);
+    let (other, created) = s
+        .insert_call(&NewCall {
+            provider: "zadarma".into(),
+            ..new_call("in_1")
+        })
+        .await
+        .unwrap();
+    assert!(created && other.id != a.id);
+    s.set_call_status(a.id, CallStatus::Skipped, Some("shorter than 10 s"))
+        .await
+        .unwrap();
+    let got = s.call(a.id).await.unwrap().unwrap();
+    assert_eq!(
+        (got.status, got.reason.as_deref()),
+        (CallStatus::Skipped, Some("shorter than 10 s"))
+    );
+    assert_eq!(s.call(999_999).await.unwrap(), None);
+}
+
+async fn utterances_replace_in_order(s: Arc<dyn Store>) {
+    let (call, _) = s.insert_call(&new_call("u1")).await.unwrap();
+    let u = |sp: &str, a: i64, t: &str| Utterance {
+        speaker: sp.into(),
+        start_ms: a,
+        end_ms: a + 900,
+        text: t.into(),
+    };
+    s.replace_utterances(
+        call.id,
+        &[
+            u("manager", 0, "Добрый день!"),
+            u("client", 1000, "Здравствуйте"),
+        ],
+    )
+    .await
+    .unwrap();
+    s.replace_utterances(
+        call.id,
+        &[
+            u("client", 0, "Алло"),
+            u("manager", 500, "Слушаю"),
+            u("client", 900, "Да"),
+        ],
+    )
+    .await
+    .unwrap();
+    let got = s.utterances(call.id).await.unwrap();
+    assert_eq!(
+        got.iter().map(|x| x.text.as_str()).collect::<Vec<_>>(),
+        ["Алло", "Слушаю", "Да"]
+    );
+}
+
+async fn cursors_and_token_usage(s: Arc<dyn Store>) {
+    assert_eq!(s.cursor("novofon").await.unwrap(), None);
+    s.set_cursor("novofon", "2026-11-20T10:00:00Z")
+        .await
+        .unwrap();
+    s.set_cursor("novofon", "2026-11-20T11:00:00Z")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.cursor("novofon").await.unwrap().as_deref(),
+        Some("2026-11-20T11:00:00Z")
+    );
+    s.record_token_usage(&TokenUsage {
+        call_id: None,
+        purpose: "analysis".into(),
+        model: "gpt-4o".into(),
+        prompt_tokens: 1200,
+        completion_tokens: 300,
+        cost_usd: 0.006,
+    })
+    .await
+    .unwrap();
+}
