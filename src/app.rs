@@ -2,6 +2,7 @@
 //! the store, the worker pool, the bot and the HTTP server and returns a handle; tests call it on
 //! `127.0.0.1:0` against local fakes.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,17 +12,30 @@ use teloxide::dispatching::Dispatcher;
 use teloxide::error_handlers::LoggingErrorHandler;
 use teloxide::prelude::Requester;
 use teloxide::{ApiError, Bot, RequestError};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::analysis::Profiles;
 use crate::bot;
 use crate::config::Config;
 use crate::domain::Role;
+use crate::i18n::Lang;
 use crate::jobs::{PoolOptions, WorkerPool};
+use crate::llm::LlmClient;
 use crate::notify::{ChatPacer, Notifier, TelegramNotifier};
+use crate::speech::OpenAiStt;
 use crate::store::{self, Store, User};
 use crate::telemetry::metrics_handle;
+use crate::telephony::novofon_v1::{NovofonV1, NovofonV1Config};
+use crate::telephony::novofon_v2::{NovofonV2, NovofonV2Config};
+use crate::telephony::CallSource;
 use crate::web::{self, WebState};
+use crate::workers::pipeline::{PipelineDeps, PipelineSettings};
+use crate::workers::poller;
+use crate::workers::post_protocol::PostProtocol;
+use crate::workers::process_call::ProcessCall;
+use crate::workers::schedule::Schedules;
 use crate::workers::telegram_send::TelegramSend;
 
 /// A running callops process.
@@ -74,6 +88,88 @@ fn telegram_bot(cfg: &Config) -> anyhow::Result<Option<(Bot, String)>> {
     Ok(Some((bot, token.expose().to_string())))
 }
 
+/// The call sources configured (Novofon 1.0 and/or 2.0).
+pub fn call_sources(cfg: &Config) -> HashMap<String, Arc<dyn CallSource>> {
+    let mut sources: HashMap<String, Arc<dyn CallSource>> = HashMap::new();
+    let backoff = Duration::from_millis(cfg.retry_base_ms);
+    if let (Some(key), Some(secret)) = (&cfg.novofon_api_key, &cfg.novofon_api_secret) {
+        let src = NovofonV1::new(NovofonV1Config {
+            base_url: cfg.novofon_api_url.clone(),
+            key: key.expose().to_string(),
+            secret: secret.expose().to_string(),
+            timezone: cfg.novofon_timezone,
+            stats_interval: Duration::from_millis(cfg.novofon_stats_interval_ms),
+            backoff: backoff.max(Duration::from_millis(100)),
+            page_size: 1000,
+        });
+        sources.insert(src.name().to_string(), Arc::new(src));
+    }
+    if let Some(token) = &cfg.novofon_access_token {
+        let src = NovofonV2::new(NovofonV2Config {
+            data_api_url: cfg.novofon_data_api_url.clone(),
+            media_url: cfg.novofon_media_url.clone(),
+            access_token: token.expose().to_string(),
+            timezone: cfg.novofon_timezone,
+            backoff: backoff.max(Duration::from_millis(100)),
+            page_size: 1000,
+        });
+        sources.insert(src.name().to_string(), Arc::new(src));
+    }
+    sources
+}
+
+/// The analysis pipeline, when an LLM key is configured.
+pub fn build_pipeline(
+    cfg: &Config,
+    store: Arc<dyn Store>,
+    sources: HashMap<String, Arc<dyn CallSource>>,
+    waker: Arc<Notify>,
+) -> anyhow::Result<Option<Arc<PipelineDeps>>> {
+    let Some(key) = &cfg.openai_api_key else {
+        return Ok(None);
+    };
+    let profiles =
+        Profiles::load(cfg.prompts_dir.as_deref()).context("loading analysis profiles")?;
+    for name in std::iter::once(&cfg.profile).chain(cfg.profile_by_number.iter().map(|(_, p)| p)) {
+        if profiles.get(name).is_none() {
+            anyhow::bail!(
+                "unknown analysis profile {name:?} (PROFILE / PROFILE_BY_NUMBER); known: {}",
+                profiles.names().join(", ")
+            );
+        }
+    }
+    let backoff = Duration::from_millis(cfg.retry_base_ms);
+    let stt = OpenAiStt::new(&cfg.openai_base_url, key.expose(), &cfg.stt_model)
+        .with_backoff(backoff, Duration::from_secs(300));
+    let llm = LlmClient::new(
+        &cfg.openai_base_url,
+        key.expose(),
+        &cfg.llm_model,
+        cfg.llm_json_mode,
+        cfg.llm_prices.clone(),
+    );
+    Ok(Some(Arc::new(PipelineDeps {
+        store,
+        sources,
+        stt: Arc::new(stt),
+        llm: Arc::new(llm),
+        profiles: Arc::new(profiles),
+        settings: PipelineSettings {
+            our_numbers: cfg.novofon_numbers.clone(),
+            min_call_secs: cfg.min_call_secs,
+            recording_delay: Duration::from_secs(cfg.recording_delay_secs),
+            channel_roles: cfg.channel_roles.clone(),
+            default_profile: cfg.profile.clone(),
+            profile_by_number: cfg.profile_by_number.clone(),
+            team_chat: cfg.telegram_chat_id,
+            chat_by_number: cfg.chat_by_number.clone(),
+            timezone: cfg.timezone,
+            lang: Lang::Ru,
+        },
+        waker,
+    })))
+}
+
 /// Starts everything configured; returns once the HTTP server listens.
 pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
     let started = Instant::now();
@@ -94,11 +190,19 @@ pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
 
     let shutdown = CancellationToken::new();
     let mut tasks = Vec::new();
+    let schedules = Arc::new(Schedules::default());
 
     let telegram = telegram_bot(&cfg)?;
     if let Some((bot, _)) = &telegram {
         check_token(bot).await?;
     }
+    let notifier: Option<Arc<dyn Notifier>> = telegram.as_ref().map(|(bot, token)| {
+        let pacer = Arc::new(ChatPacer::new(
+            Duration::from_millis(cfg.telegram_chat_interval_ms),
+            Duration::from_millis(cfg.telegram_group_interval_ms),
+        ));
+        Arc::new(TelegramNotifier::new(bot.clone(), pacer, token)) as Arc<dyn Notifier>
+    });
 
     // Workers.
     let mut pool = WorkerPool::new(
@@ -107,20 +211,52 @@ pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
             name: "main".into(),
             concurrency: cfg.worker_concurrency,
             lease: Duration::from_secs(cfg.job_lease_secs),
+            backoff: crate::jobs::Backoff {
+                base: Duration::from_millis(cfg.job_retry_base_ms.max(1)),
+                cap: Duration::from_secs(15 * 60),
+            },
             ..PoolOptions::default()
         },
     );
-    if let Some((bot, token)) = &telegram {
-        let pacer = Arc::new(ChatPacer::new(
-            Duration::from_millis(cfg.telegram_chat_interval_ms),
-            Duration::from_millis(cfg.telegram_group_interval_ms),
-        ));
-        let notifier: Arc<dyn Notifier> =
-            Arc::new(TelegramNotifier::new(bot.clone(), pacer, token));
+    let sources = call_sources(&cfg);
+    let pipeline = build_pipeline(&cfg, store.clone(), sources.clone(), pool.waker())?;
+    if let Some(n) = &notifier {
         pool.register(Arc::new(TelegramSend {
             store: store.clone(),
-            notifier,
+            notifier: n.clone(),
         }));
+    }
+    match &pipeline {
+        Some(p) => {
+            pool.register(Arc::new(ProcessCall { deps: p.clone() }));
+            match &notifier {
+                Some(n) => pool.register(Arc::new(PostProtocol {
+                    deps: p.clone(),
+                    notifier: n.clone(),
+                })),
+                None => tracing::warn!("no Telegram token: protocols are stored but not posted"),
+            }
+            if cfg.telegram_chat_id.is_none() && cfg.chat_by_number.is_empty() {
+                tracing::warn!("TELEGRAM_CHAT_ID is not set: protocols have no chat to go to");
+            }
+            for source in sources.values() {
+                tasks.push((
+                    "poller",
+                    tokio::spawn(poller::run(
+                        p.clone(),
+                        source.clone(),
+                        Duration::from_secs(cfg.novofon_poll_secs.max(1)),
+                        Duration::from_secs(cfg.novofon_window_mins.max(1) * 60),
+                        schedules.clone(),
+                        shutdown.clone(),
+                    )),
+                ));
+            }
+            if sources.is_empty() {
+                tracing::warn!("no telephony source configured (NOVOFON_API_KEY/SECRET or NOVOFON_ACCESS_TOKEN)");
+            }
+        }
+        None => tracing::warn!("OPENAI_API_KEY is not set: call analysis is off"),
     }
     let pool_shutdown = shutdown.clone();
     tasks.push(("workers", tokio::spawn(pool.run(pool_shutdown))));
@@ -131,6 +267,8 @@ pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
             store: store.clone(),
             admins: cfg.telegram_admins.clone(),
             team_chat: cfg.telegram_chat_id,
+            pipeline: pipeline.clone(),
+            notifier: notifier.clone(),
         });
         tasks.push(("bot", tokio::spawn(run_bot(bot, deps, shutdown.clone()))));
     } else {
@@ -146,6 +284,11 @@ pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
         started,
         metrics: metrics_handle(),
         api_key: cfg.api_key.clone(),
+        pipeline,
+        schedules,
+        novofon_secret: cfg.novofon_api_secret.clone(),
+        novofon_timezone: cfg.novofon_timezone,
+        timezone: cfg.timezone,
     });
     let listener = tokio::net::TcpListener::bind(cfg.http_addr)
         .await

@@ -31,6 +31,18 @@ pub enum Cmd {
     Migrate,
     /// Validates the configuration and reaches every configured service.
     Check,
+    /// Transcribes and analyses local recordings (wav, mp3, ogg, flac) and prints the protocols.
+    Analyze {
+        /// Audio files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Also post each protocol to TELEGRAM_CHAT_ID.
+        #[arg(long)]
+        post: bool,
+        /// The analysis profile (default: PROFILE).
+        #[arg(long)]
+        profile: Option<String>,
+    },
     /// Benchmarks that print figures.
     Bench {
         #[command(subcommand)]
@@ -120,6 +132,28 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 ExitCode::FAILURE
             } else {
                 ExitCode::SUCCESS
+            }
+        }
+        Cmd::Analyze {
+            files,
+            post,
+            profile,
+        } => {
+            let cfg = match load(&cli, Purpose::Tooling) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            if cfg.openai_api_key.is_none() {
+                eprintln!("callops: configuration error\nmissing required settings: OPENAI_API_KEY\n  set it in the environment or in .env (see .env.example)");
+                return ExitCode::from(2);
+            }
+            match crate::analyze_cmd::run(&cfg, files, profile.as_deref(), *post).await {
+                Ok(0) => ExitCode::SUCCESS,
+                Ok(_) => ExitCode::FAILURE,
+                Err(e) => {
+                    eprintln!("callops analyze: {e:#}");
+                    ExitCode::FAILURE
+                }
             }
         }
         Cmd::Bench {

@@ -7,7 +7,11 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use chrono_tz::Tz;
 use serde::Deserialize;
+
+use crate::domain::PhoneNumber;
+use crate::llm::{JsonMode, PriceTable};
 
 /// A secret string: printed as `***` by `Debug` and `Display`.
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]
@@ -67,6 +71,34 @@ pub struct Config {
     pub worker_concurrency: usize,
     /// How long a claimed job stays leased before another worker may take it.
     pub job_lease_secs: u64,
+
+    // ---- call analysis ----
+    pub novofon_api_url: String,
+    pub novofon_api_key: Option<Secret>,
+    pub novofon_api_secret: Option<Secret>,
+    pub novofon_poll_secs: u64,
+    pub novofon_window_mins: u64,
+    pub novofon_stats_interval_ms: u64,
+    pub novofon_numbers: Vec<PhoneNumber>,
+    pub novofon_timezone: Tz,
+    pub novofon_data_api_url: String,
+    pub novofon_media_url: String,
+    pub novofon_access_token: Option<Secret>,
+    pub min_call_secs: i64,
+    pub recording_delay_secs: u64,
+    pub channel_roles: Vec<String>,
+    pub profile: String,
+    pub profile_by_number: Vec<(PhoneNumber, String)>,
+    pub chat_by_number: Vec<(PhoneNumber, i64)>,
+    pub llm_json_mode: JsonMode,
+    pub llm_prices: PriceTable,
+    pub prompts_dir: Option<PathBuf>,
+    /// Time zone of dates shown to people.
+    pub timezone: Tz,
+    /// First retry wait of provider clients (STT, LLM, PBX), in milliseconds.
+    pub retry_base_ms: u64,
+    /// First retry wait of a failed job, in milliseconds (doubles per attempt, with jitter).
+    pub job_retry_base_ms: u64,
 }
 
 /// What the process is about to do: decides which settings are required.
@@ -133,6 +165,29 @@ impl Default for Config {
             stt_model: "whisper-1".into(),
             worker_concurrency: 8,
             job_lease_secs: 60,
+            novofon_api_url: "https://api.novofon.com".into(),
+            novofon_api_key: None,
+            novofon_api_secret: None,
+            novofon_poll_secs: 60,
+            novofon_window_mins: 120,
+            novofon_stats_interval_ms: 20_000,
+            novofon_numbers: Vec::new(),
+            novofon_timezone: chrono_tz::Europe::Moscow,
+            novofon_data_api_url: "https://dataapi-jsonrpc.novofon.ru/v2.0".into(),
+            novofon_media_url: "https://app.novofon.ru".into(),
+            novofon_access_token: None,
+            min_call_secs: 10,
+            recording_delay_secs: 40,
+            channel_roles: vec!["manager".into(), "client".into()],
+            profile: "realty_lead".into(),
+            profile_by_number: Vec::new(),
+            chat_by_number: Vec::new(),
+            llm_json_mode: JsonMode::JsonSchema,
+            llm_prices: PriceTable::default(),
+            prompts_dir: None,
+            timezone: chrono_tz::Europe::Moscow,
+            retry_base_ms: 2000,
+            job_retry_base_ms: 5000,
         }
     }
 }
@@ -155,6 +210,29 @@ pub const VARIABLES: &[&str] = &[
     "STT_MODEL",
     "WORKER_CONCURRENCY",
     "JOB_LEASE_SECS",
+    "NOVOFON_API_URL",
+    "NOVOFON_API_KEY",
+    "NOVOFON_API_SECRET",
+    "NOVOFON_POLL_SECS",
+    "NOVOFON_WINDOW_MINS",
+    "NOVOFON_STATS_INTERVAL_MS",
+    "NOVOFON_NUMBERS",
+    "NOVOFON_TIMEZONE",
+    "NOVOFON_DATA_API_URL",
+    "NOVOFON_MEDIA_URL",
+    "NOVOFON_ACCESS_TOKEN",
+    "MIN_CALL_SECS",
+    "RECORDING_DELAY_SECS",
+    "CHANNEL_ROLES",
+    "PROFILE",
+    "PROFILE_BY_NUMBER",
+    "CHAT_BY_NUMBER",
+    "LLM_JSON_MODE",
+    "LLM_PRICES",
+    "PROMPTS_DIR",
+    "TIMEZONE",
+    "RETRY_BASE_MS",
+    "JOB_RETRY_BASE_MS",
 ];
 
 impl Config {
@@ -278,6 +356,105 @@ impl Config {
         if cfg.job_lease_secs < 5 {
             invalid.push("JOB_LEASE_SECS must be at least 5".into());
         }
+        if let Some(v) = get("NOVOFON_API_URL") {
+            cfg.novofon_api_url = v.trim_end_matches('/').to_string();
+        }
+        cfg.novofon_api_key = get("NOVOFON_API_KEY").map(Secret::new);
+        cfg.novofon_api_secret = get("NOVOFON_API_SECRET").map(Secret::new);
+        parse_num(
+            &get,
+            "NOVOFON_POLL_SECS",
+            &mut cfg.novofon_poll_secs,
+            &mut invalid,
+        );
+        parse_num(
+            &get,
+            "NOVOFON_WINDOW_MINS",
+            &mut cfg.novofon_window_mins,
+            &mut invalid,
+        );
+        parse_num(
+            &get,
+            "NOVOFON_STATS_INTERVAL_MS",
+            &mut cfg.novofon_stats_interval_ms,
+            &mut invalid,
+        );
+        if let Some(v) = get("NOVOFON_NUMBERS") {
+            for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                match PhoneNumber::parse(part) {
+                    Ok(p) => cfg.novofon_numbers.push(p),
+                    Err(e) => invalid.push(format!("NOVOFON_NUMBERS: {e}")),
+                }
+            }
+        }
+        for (name, slot) in [
+            ("NOVOFON_TIMEZONE", &mut cfg.novofon_timezone),
+            ("TIMEZONE", &mut cfg.timezone),
+        ] {
+            if let Some(v) = get(name) {
+                match v.parse::<Tz>() {
+                    Ok(tz) => *slot = tz,
+                    Err(_) => invalid.push(format!(
+                        "{name}={v:?} is not a time zone (e.g. Europe/Moscow)"
+                    )),
+                }
+            }
+        }
+        if let Some(v) = get("NOVOFON_DATA_API_URL") {
+            cfg.novofon_data_api_url = v;
+        }
+        if let Some(v) = get("NOVOFON_MEDIA_URL") {
+            cfg.novofon_media_url = v.trim_end_matches('/').to_string();
+        }
+        cfg.novofon_access_token = get("NOVOFON_ACCESS_TOKEN").map(Secret::new);
+        parse_num(&get, "MIN_CALL_SECS", &mut cfg.min_call_secs, &mut invalid);
+        parse_num(
+            &get,
+            "RECORDING_DELAY_SECS",
+            &mut cfg.recording_delay_secs,
+            &mut invalid,
+        );
+        parse_num(&get, "RETRY_BASE_MS", &mut cfg.retry_base_ms, &mut invalid);
+        parse_num(
+            &get,
+            "JOB_RETRY_BASE_MS",
+            &mut cfg.job_retry_base_ms,
+            &mut invalid,
+        );
+        if let Some(v) = get("CHANNEL_ROLES") {
+            cfg.channel_roles = v
+                .split(',')
+                .map(|r| r.trim().to_lowercase())
+                .filter(|r| !r.is_empty())
+                .collect();
+        }
+        if let Some(v) = get("PROFILE") {
+            cfg.profile = v;
+        }
+        for (number, value) in pairs(&get, "PROFILE_BY_NUMBER", &mut invalid) {
+            cfg.profile_by_number.push((number, value));
+        }
+        for (number, value) in pairs(&get, "CHAT_BY_NUMBER", &mut invalid) {
+            match value.parse() {
+                Ok(chat) => cfg.chat_by_number.push((number, chat)),
+                Err(_) => invalid.push(format!("CHAT_BY_NUMBER: {value:?} is not a chat id")),
+            }
+        }
+        if let Some(v) = get("LLM_JSON_MODE") {
+            match JsonMode::parse(&v) {
+                Some(m) => cfg.llm_json_mode = m,
+                None => invalid.push(format!(
+                    "LLM_JSON_MODE={v:?}: use json_schema or json_object"
+                )),
+            }
+        }
+        if let Some(v) = get("LLM_PRICES") {
+            match PriceTable::parse(&v) {
+                Ok(t) => cfg.llm_prices = t,
+                Err(e) => invalid.push(format!("LLM_PRICES: {e}")),
+            }
+        }
+        cfg.prompts_dir = get("PROMPTS_DIR").map(PathBuf::from);
         if !(cfg.database_url.starts_with("sqlite:")
             || cfg.database_url.starts_with("postgres://")
             || cfg.database_url.starts_with("postgresql://"))
@@ -296,6 +473,27 @@ impl Config {
             Err(ConfigError::Invalid { missing, invalid })
         }
     }
+}
+
+/// Parses `number=value,number=value` lists.
+fn pairs(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    invalid: &mut Vec<String>,
+) -> Vec<(PhoneNumber, String)> {
+    let mut out = Vec::new();
+    if let Some(v) = get(name) {
+        for item in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match item.split_once('=') {
+                Some((n, val)) => match PhoneNumber::parse(n) {
+                    Ok(p) => out.push((p, val.trim().to_string())),
+                    Err(e) => invalid.push(format!("{name}: {e}")),
+                },
+                None => invalid.push(format!("{name}: {item:?} should be number=value")),
+            }
+        }
+    }
+    out
 }
 
 fn parse_num<T: std::str::FromStr>(
@@ -412,6 +610,44 @@ mod tests {
         assert_eq!(
             cfg.telegram_bot_token.as_ref().unwrap().expose(),
             "123:SECRETTOKEN"
+        );
+    }
+
+    #[test]
+    fn pipeline_settings_parse() {
+        let cfg = Config::from_values(
+            &vals(&[
+                ("NOVOFON_NUMBERS", "8 (495) 123-45-67, +7 916 000-00-01"),
+                ("PROFILE_BY_NUMBER", "74951234567=qa_checklist"),
+                ("CHAT_BY_NUMBER", "+79160000001=-1005"),
+                ("CHANNEL_ROLES", "Client, Manager"),
+                ("LLM_JSON_MODE", "json_object"),
+                ("NOVOFON_TIMEZONE", "Asia/Yekaterinburg"),
+            ]),
+            Purpose::Tooling,
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.novofon_numbers
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>(),
+            ["+74951234567", "+79160000001"]
+        );
+        assert_eq!(cfg.profile_by_number[0].1, "qa_checklist");
+        assert_eq!(cfg.chat_by_number[0].1, -1005);
+        assert_eq!(cfg.channel_roles, ["client", "manager"]);
+        assert_eq!(cfg.llm_json_mode, JsonMode::JsonObject);
+        assert_eq!(cfg.novofon_timezone, chrono_tz::Asia::Yekaterinburg);
+        let err = Config::from_values(
+            &vals(&[("NOVOFON_NUMBERS", "abc"), ("TIMEZONE", "Mars/Base")]),
+            Purpose::Tooling,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("NOVOFON_NUMBERS") && err.contains("TIMEZONE"),
+            "{err}"
         );
     }
 

@@ -2,6 +2,8 @@
 //! decisions. This library holds everything; `main.rs` only calls [`cli::main`].
 #![forbid(unsafe_code)]
 
+pub mod analysis;
+pub mod analyze_cmd;
 pub mod app;
 pub mod bench;
 pub mod bot;
@@ -11,8 +13,11 @@ pub mod config;
 pub mod domain;
 pub mod i18n;
 pub mod jobs;
+pub mod llm;
 pub mod notify;
+pub mod speech;
 pub mod store;
 pub mod telemetry;
+pub mod telephony;
 pub mod web;
 pub mod workers;

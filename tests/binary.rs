@@ -138,6 +138,7 @@ async fn a_job_killed_mid_flight_is_finished_once_after_restart() {
         format: Default::default(),
         call_id: None,
         kind: "notice".into(),
+        keyboard: None,
     };
     let id = store
         .enqueue(telegram_send::job(&req).unwrap())

@@ -6,7 +6,9 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use callops::domain::{CallStatus, Direction, NewCall, Role, Utterance};
+use callops::domain::{
+    CallFilter, CallStatus, Direction, Feedback, NewAnalysis, NewCall, Role, Utterance,
+};
 use callops::store::{JobState, NewJob, Store, TelegramPost, TokenUsage, User};
 use chrono::{TimeZone, Utc};
 use serde_json::json;
@@ -53,6 +55,7 @@ contract!(
     calls_are_unique_per_provider,
     utterances_replace_in_order,
     cursors_and_token_usage,
+    analyses_feedback_and_listing,
 );
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -376,6 +379,7 @@ fn new_call(id: &str) -> NewCall {
         called: "+74951234567".into(),
         started_at: Utc.with_ymd_and_hms(2026, 11, 20, 10, 30, 15).unwrap(),
         duration_secs: 323,
+        recording_ref: None,
     }
 }
 
@@ -464,4 +468,123 @@ async fn cursors_and_token_usage(s: Arc<dyn Store>) {
     })
     .await
     .unwrap();
+}
+
+async fn analyses_feedback_and_listing(s: Arc<dyn Store>) {
+    let (a, _) = s.insert_call(&new_call("l1")).await.unwrap();
+    let (b, _) = s
+        .insert_call(&NewCall {
+            started_at: Utc.with_ymd_and_hms(2026, 11, 21, 9, 0, 0).unwrap(),
+            ..new_call("l2")
+        })
+        .await
+        .unwrap();
+    let analysis = |call_id, cat: &str, rating| NewAnalysis {
+        call_id,
+        profile: "realty_lead".into(),
+        result: json!({"lead_category": cat, "interest_rating": rating, "summary": "Клиент ищет двушку"}),
+        lead_category: Some(cat.into()),
+        interest_rating: Some(rating),
+        priority: Some("high".into()),
+        agency_name: Some("Этажи".into()),
+        model: Some("gpt-4o".into()),
+    };
+    s.save_analysis(&analysis(a.id, "cold", 3)).await.unwrap();
+    let second = s.save_analysis(&analysis(a.id, "hot", 9)).await.unwrap();
+    s.save_analysis(&analysis(b.id, "warm", 6)).await.unwrap();
+    s.set_call_status(a.id, CallStatus::Analyzed, None)
+        .await
+        .unwrap();
+    let cur = s.current_analysis(a.id).await.unwrap().unwrap();
+    assert_eq!(
+        (cur.id, cur.lead_category.as_deref(), cur.interest_rating),
+        (second, Some("hot"), Some(9))
+    );
+    assert_eq!(cur.result["summary"], "Клиент ищет двушку");
+
+    s.add_feedback(&Feedback {
+        call_id: a.id,
+        user_id: 42,
+        user_name: Some("Анна".into()),
+        choice: "warm".into(),
+        created_at: Utc::now(),
+    })
+    .await
+    .unwrap();
+    let fb = s.feedback(a.id).await.unwrap();
+    assert_eq!(
+        (fb.len(), fb[0].choice.as_str(), fb[0].user_id),
+        (1, "warm", 42)
+    );
+
+    let page = |f: CallFilter| {
+        let s = s.clone();
+        async move { s.list_calls(&f).await.unwrap() }
+    };
+    let (all, total) = page(CallFilter {
+        limit: 10,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(total, 2);
+    assert_eq!(all[0].call.id, b.id, "newest first");
+    assert_eq!(
+        all[1].lead_category.as_deref(),
+        Some("hot"),
+        "only the current analysis joins"
+    );
+    let (hot, n) = page(CallFilter {
+        category: Some("hot".into()),
+        limit: 10,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!((n, hot[0].call.id), (1, a.id));
+    let (analyzed, n) = page(CallFilter {
+        status: Some(CallStatus::Analyzed),
+        limit: 10,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!((n, analyzed.len()), (1, 1));
+    let (late, n) = page(CallFilter {
+        from: Some(Utc.with_ymd_and_hms(2026, 11, 21, 0, 0, 0).unwrap()),
+        limit: 10,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!((n, late[0].call.id), (1, b.id));
+    let (paged, n) = page(CallFilter {
+        limit: 1,
+        offset: 1,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!((n, paged.len(), paged[0].call.id), (2, 1, a.id));
+
+    s.record_token_usage(&TokenUsage {
+        call_id: Some(a.id),
+        purpose: "analysis".into(),
+        model: "gpt-4o".into(),
+        prompt_tokens: 100,
+        completion_tokens: 20,
+        cost_usd: 0.5,
+    })
+    .await
+    .unwrap();
+    let t = s.call_tokens(a.id).await.unwrap();
+    assert_eq!((t.prompt_tokens, t.completion_tokens), (100, 20));
+    let stats = s
+        .stats_since(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap())
+        .await
+        .unwrap();
+    assert!(
+        stats.by_status.contains(&("analyzed".to_string(), 1))
+            && stats.by_status.contains(&("new".to_string(), 1))
+    );
+    assert_eq!(
+        stats.by_category,
+        vec![("hot".to_string(), 1), ("warm".to_string(), 1)]
+    );
+    assert!((stats.tokens.cost_usd - 0.5).abs() < 1e-9);
 }

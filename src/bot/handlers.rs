@@ -10,13 +10,18 @@ use super::access::{resolve_access, Access};
 use super::commands::Command;
 use crate::domain::Role;
 use crate::i18n::{t, t_args, Lang};
+use crate::notify::Notifier;
 use crate::store::Store;
+use crate::workers::pipeline::PipelineDeps;
 
 /// What handlers need, injected through dptree.
 pub struct BotDeps {
     pub store: Arc<dyn Store>,
     pub admins: Vec<u64>,
     pub team_chat: Option<i64>,
+    /// The analysis pipeline, when configured (protocol redraws after feedback).
+    pub pipeline: Option<Arc<PipelineDeps>>,
+    pub notifier: Option<Arc<dyn Notifier>>,
 }
 
 /// Errors a handler can end with (logged by the dispatcher).
@@ -30,11 +35,15 @@ pub enum BotError {
 
 /// The whole update tree.
 pub fn schema() -> UpdateHandler<BotError> {
-    Update::filter_message().branch(
-        dptree::entry()
-            .filter_command::<Command>()
-            .endpoint(on_command),
-    )
+    dptree::entry()
+        .branch(
+            Update::filter_message().branch(
+                dptree::entry()
+                    .filter_command::<Command>()
+                    .endpoint(on_command),
+            ),
+        )
+        .branch(Update::filter_callback_query().endpoint(super::feedback::on_callback))
 }
 
 async fn language(deps: &BotDeps, msg: &Message) -> Lang {

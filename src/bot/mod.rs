@@ -3,6 +3,7 @@
 
 mod access;
 mod commands;
+mod feedback;
 mod handlers;
 
 pub use access::{resolve_access, Access};

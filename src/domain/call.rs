@@ -75,6 +75,8 @@ pub struct NewCall {
     pub called: String,
     pub started_at: DateTime<Utc>,
     pub duration_secs: i64,
+    /// What the provider needs to fetch the recording (a recording id or URL), when known.
+    pub recording_ref: Option<String>,
 }
 
 /// A stored call.
@@ -91,6 +93,29 @@ pub struct Call {
     pub status: CallStatus,
     /// Why the call was skipped or failed.
     pub reason: Option<String>,
+    pub recording_ref: Option<String>,
+}
+
+/// Filters of a call listing.
+#[derive(Debug, Clone, Default)]
+pub struct CallFilter {
+    pub status: Option<CallStatus>,
+    pub category: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A call with the promoted fields of its current analysis.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CallSummary {
+    #[serde(flatten)]
+    pub call: Call,
+    pub lead_category: Option<String>,
+    pub interest_rating: Option<i32>,
+    pub priority: Option<String>,
+    pub agency_name: Option<String>,
 }
 
 /// One speaker's turn in a transcript.

@@ -1,9 +1,13 @@
 //! Plain domain types shared by every layer. No IO lives here.
 
+mod analysis;
 mod call;
+mod callback;
 mod phone;
 mod role;
 
-pub use call::{Call, CallStatus, Direction, NewCall, Utterance};
+pub use analysis::{Analysis, Feedback, LeadCategory, NewAnalysis};
+pub use call::{Call, CallFilter, CallStatus, CallSummary, Direction, NewCall, Utterance};
+pub use callback::{CallbackData, FeedbackChoice};
 pub use phone::{PhoneError, PhoneNumber};
 pub use role::Role;

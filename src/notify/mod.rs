@@ -47,6 +47,10 @@ impl From<StoreError> for NotifyError {
     }
 }
 
+/// Inline buttons under a message: rows of (label, callback data).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Keyboard(pub Vec<Vec<(String, String)>>);
+
 /// Sends and edits single chat messages (each within Telegram's limits).
 #[async_trait]
 pub trait Notifier: Send + Sync + 'static {
@@ -56,6 +60,7 @@ pub trait Notifier: Send + Sync + 'static {
         chat_id: i64,
         text: &str,
         format: TextFormat,
+        keyboard: Option<&Keyboard>,
     ) -> Result<i32, NotifyError>;
     /// Replaces a message's text; "message is not modified" counts as success.
     async fn edit_message(
@@ -64,7 +69,16 @@ pub trait Notifier: Send + Sync + 'static {
         message_id: i32,
         text: &str,
         format: TextFormat,
+        keyboard: Option<&Keyboard>,
     ) -> Result<(), NotifyError>;
+    /// Sends a file; returns the message id.
+    async fn send_document(
+        &self,
+        chat_id: i64,
+        file_name: &str,
+        bytes: Vec<u8>,
+        caption: &str,
+    ) -> Result<i32, NotifyError>;
 }
 
 /// A post that must reach a chat exactly once.
@@ -81,6 +95,9 @@ pub struct PostRequest {
     /// What the post is (`protocol`, `notice`...), for the record.
     #[serde(default = "default_kind")]
     pub kind: String,
+    /// Buttons under the last part.
+    #[serde(default)]
+    pub keyboard: Option<Keyboard>,
 }
 
 fn default_kind() -> String {
@@ -107,7 +124,14 @@ pub async fn post_once(
             ids.push(existing.message_id);
             continue;
         }
-        let id = notifier.send_message(req.chat_id, part, req.format).await?;
+        let keyboard = if n + 1 == parts.len() {
+            req.keyboard.as_ref()
+        } else {
+            None
+        };
+        let id = notifier
+            .send_message(req.chat_id, part, req.format, keyboard)
+            .await?;
         store
             .record_telegram_post(&TelegramPost {
                 post_key: key,
@@ -121,4 +145,40 @@ pub async fn post_once(
         ids.push(id);
     }
     Ok(ids)
+}
+
+/// A file to post exactly once.
+#[derive(Debug, Clone)]
+pub struct DocumentRequest {
+    pub post_key: String,
+    pub call_id: Option<i64>,
+    pub chat_id: i64,
+    pub file_name: String,
+    pub bytes: Vec<u8>,
+    pub caption: String,
+}
+
+/// Sends a document exactly once under its `post_key`.
+pub async fn send_document_once(
+    store: &dyn Store,
+    notifier: &dyn Notifier,
+    doc: DocumentRequest,
+) -> Result<i32, NotifyError> {
+    if let Some(existing) = store.telegram_post(&doc.post_key).await? {
+        return Ok(existing.message_id);
+    }
+    let id = notifier
+        .send_document(doc.chat_id, &doc.file_name, doc.bytes, &doc.caption)
+        .await?;
+    store
+        .record_telegram_post(&TelegramPost {
+            post_key: doc.post_key,
+            call_id: doc.call_id,
+            kind: "document".into(),
+            chat_id: doc.chat_id,
+            message_id: id,
+            extra_ids: Vec::new(),
+        })
+        .await?;
+    Ok(id)
 }

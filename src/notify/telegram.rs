@@ -8,11 +8,14 @@ use async_trait::async_trait;
 use std::future::IntoFuture;
 use teloxide::payloads::{EditMessageTextSetters, SendMessageSetters};
 
+use teloxide::payloads::SendDocumentSetters;
 use teloxide::prelude::Requester;
-use teloxide::types::{ChatId, MessageId, ParseMode};
+use teloxide::types::{
+    ChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, MessageId, ParseMode,
+};
 use teloxide::{ApiError, Bot, RequestError};
 
-use super::{ChatPacer, Notifier, NotifyError, TextFormat};
+use super::{ChatPacer, Keyboard, Notifier, NotifyError, TextFormat};
 
 /// Longest 429 wait handled in place; longer ones go back to the job queue.
 const MAX_INLINE_WAIT: Duration = Duration::from_secs(60);
@@ -86,6 +89,14 @@ impl TelegramNotifier {
     }
 }
 
+fn markup(k: &Keyboard) -> InlineKeyboardMarkup {
+    InlineKeyboardMarkup::new(k.0.iter().map(|row| {
+        row.iter()
+            .map(|(label, data)| InlineKeyboardButton::callback(label.clone(), data.clone()))
+            .collect::<Vec<_>>()
+    }))
+}
+
 fn parse_mode(format: TextFormat) -> Option<ParseMode> {
     match format {
         TextFormat::Plain => None,
@@ -100,12 +111,16 @@ impl Notifier for TelegramNotifier {
         chat_id: i64,
         text: &str,
         format: TextFormat,
+        keyboard: Option<&Keyboard>,
     ) -> Result<i32, NotifyError> {
         let msg = self
             .paced(chat_id, || {
                 let mut req = self.bot.send_message(ChatId(chat_id), text);
                 if let Some(mode) = parse_mode(format) {
                     req = req.parse_mode(mode);
+                }
+                if let Some(k) = keyboard {
+                    req = req.reply_markup(markup(k));
                 }
                 req.into_future()
             })
@@ -120,6 +135,7 @@ impl Notifier for TelegramNotifier {
         message_id: i32,
         text: &str,
         format: TextFormat,
+        keyboard: Option<&Keyboard>,
     ) -> Result<(), NotifyError> {
         let result = self
             .paced(chat_id, || async {
@@ -129,6 +145,9 @@ impl Notifier for TelegramNotifier {
                 if let Some(mode) = parse_mode(format) {
                     req = req.parse_mode(mode);
                 }
+                if let Some(k) = keyboard {
+                    req = req.reply_markup(markup(k));
+                }
                 match req.await {
                     Ok(_) | Err(RequestError::Api(ApiError::MessageNotModified)) => Ok(()),
                     Err(e) => Err(e),
@@ -137,5 +156,27 @@ impl Notifier for TelegramNotifier {
             .await;
         metrics::counter!("callops_telegram_messages_total", "op" => "edit").increment(1);
         result
+    }
+
+    async fn send_document(
+        &self,
+        chat_id: i64,
+        file_name: &str,
+        bytes: Vec<u8>,
+        caption: &str,
+    ) -> Result<i32, NotifyError> {
+        let msg = self
+            .paced(chat_id, || {
+                self.bot
+                    .send_document(
+                        ChatId(chat_id),
+                        InputFile::memory(bytes.clone()).file_name(file_name.to_string()),
+                    )
+                    .caption(caption)
+                    .into_future()
+            })
+            .await?;
+        metrics::counter!("callops_telegram_messages_total", "op" => "document").increment(1);
+        Ok(msg.id.0)
     }
 }

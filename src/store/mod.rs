@@ -12,11 +12,16 @@ use std::time::Duration;
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use crate::domain::{Call, CallStatus, NewCall, Role, Utterance};
+use crate::domain::{
+    Analysis, Call, CallFilter, CallStatus, CallSummary, Feedback, NewAnalysis, NewCall, Role,
+    Utterance,
+};
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
-pub use types::{Enqueued, Job, JobCount, JobState, NewJob, TelegramPost, TokenUsage, User};
+pub use types::{
+    CallTokens, Enqueued, Job, JobCount, JobState, NewJob, Stats, TelegramPost, TokenUsage, User,
+};
 
 /// Errors from a storage backend.
 #[derive(Debug, thiserror::Error)]
@@ -108,10 +113,29 @@ pub trait Store: Send + Sync + 'static {
         -> Result<(), StoreError>;
     async fn utterances(&self, call_id: i64) -> Result<Vec<Utterance>, StoreError>;
 
+    async fn call_by_provider_id(
+        &self,
+        provider: &str,
+        provider_call_id: &str,
+    ) -> Result<Option<Call>, StoreError>;
+    async fn set_recording_ref(&self, call_id: i64, recording_ref: &str) -> Result<(), StoreError>;
+    /// Lists calls with their current analysis, newest first; returns the page and the total.
+    async fn list_calls(&self, filter: &CallFilter) -> Result<(Vec<CallSummary>, i64), StoreError>;
+
+    // ---- analyses and feedback ----
+    /// Stores an analysis as the call's current one; returns its id.
+    async fn save_analysis(&self, analysis: &NewAnalysis) -> Result<i64, StoreError>;
+    async fn current_analysis(&self, call_id: i64) -> Result<Option<Analysis>, StoreError>;
+    async fn add_feedback(&self, feedback: &Feedback) -> Result<(), StoreError>;
+    async fn feedback(&self, call_id: i64) -> Result<Vec<Feedback>, StoreError>;
+
     // ---- provider cursors and accounting ----
     async fn cursor(&self, provider: &str) -> Result<Option<String>, StoreError>;
     async fn set_cursor(&self, provider: &str, value: &str) -> Result<(), StoreError>;
     async fn record_token_usage(&self, usage: &TokenUsage) -> Result<(), StoreError>;
+    async fn call_tokens(&self, call_id: i64) -> Result<CallTokens, StoreError>;
+    /// Counts by status and category of calls started since `since`, and tokens spent since then.
+    async fn stats_since(&self, since: chrono::DateTime<chrono::Utc>) -> Result<Stats, StoreError>;
 }
 
 /// Opens the store named by `url` (`sqlite://path`, `sqlite::memory:`, `postgres://...`).

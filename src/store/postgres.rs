@@ -12,10 +12,13 @@ use uuid::Uuid;
 
 use super::types::{join_ids, split_ids};
 use super::{
-    Backend, Enqueued, Job, JobCount, JobState, NewJob, Store, StoreError, TelegramPost,
-    TokenUsage, User,
+    Backend, CallTokens, Enqueued, Job, JobCount, JobState, NewJob, Stats, Store, StoreError,
+    TelegramPost, TokenUsage, User,
 };
-use crate::domain::{Call, CallStatus, Direction, NewCall, Role, Utterance};
+use crate::domain::{
+    Analysis, Call, CallFilter, CallStatus, CallSummary, Direction, Feedback, NewAnalysis, NewCall,
+    Role, Utterance,
+};
 
 /// The PostgreSQL store.
 pub struct PgStore {
@@ -84,6 +87,23 @@ fn call_from_row(row: &PgRow) -> Result<Call, StoreError> {
         status: CallStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("call status {status:?}")))?,
         reason: row.try_get("reason")?,
+        recording_ref: row.try_get("recording_ref")?,
+    })
+}
+
+fn analysis_from_row(r: &PgRow) -> Result<Analysis, StoreError> {
+    let Json(result): Json<serde_json::Value> = r.try_get("result")?;
+    Ok(Analysis {
+        id: r.try_get("id")?,
+        call_id: r.try_get("call_id")?,
+        profile: r.try_get("profile")?,
+        result,
+        lead_category: r.try_get("lead_category")?,
+        interest_rating: r.try_get("interest_rating")?,
+        priority: r.try_get("priority")?,
+        agency_name: r.try_get("agency_name")?,
+        model: r.try_get("model")?,
+        created_at: r.try_get("created_at")?,
     })
 }
 
@@ -398,8 +418,9 @@ impl Store for PgStore {
 
     async fn insert_call(&self, call: &NewCall) -> Result<(Call, bool), StoreError> {
         let inserted = sqlx::query(
-            "INSERT INTO calls (provider, provider_call_id, direction, caller, called, started_at, duration_secs)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+            "INSERT INTO calls (provider, provider_call_id, direction, caller, called, started_at, duration_secs,
+                                recording_ref)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (provider, provider_call_id) DO NOTHING RETURNING *",
         )
         .bind(&call.provider)
@@ -409,6 +430,7 @@ impl Store for PgStore {
         .bind(&call.called)
         .bind(call.started_at)
         .bind(call.duration_secs)
+        .bind(&call.recording_ref)
         .fetch_optional(&self.pool)
         .await?;
         if let Some(row) = inserted {
@@ -526,5 +548,194 @@ impl Store for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn call_by_provider_id(
+        &self,
+        provider: &str,
+        provider_call_id: &str,
+    ) -> Result<Option<Call>, StoreError> {
+        let row = sqlx::query("SELECT * FROM calls WHERE provider = $1 AND provider_call_id = $2")
+            .bind(provider)
+            .bind(provider_call_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(call_from_row).transpose()
+    }
+
+    async fn set_recording_ref(&self, call_id: i64, recording_ref: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE calls SET recording_ref = $1, updated_at = now() WHERE id = $2")
+            .bind(recording_ref)
+            .bind(call_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn list_calls(&self, f: &CallFilter) -> Result<(Vec<CallSummary>, i64), StoreError> {
+        const WHERE: &str = "FROM calls c LEFT JOIN analyses a ON a.call_id = c.id AND a.is_current
+             WHERE ($1::text IS NULL OR c.status = $1) AND ($2::text IS NULL OR a.lead_category = $2)
+               AND ($3::timestamptz IS NULL OR c.started_at >= $3)
+               AND ($4::timestamptz IS NULL OR c.started_at < $4)";
+        let status = f.status.map(|s| s.as_str());
+        let total: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {WHERE}")))
+                .bind(status)
+                .bind(&f.category)
+                .bind(f.from)
+                .bind(f.to)
+                .fetch_one(&self.pool)
+                .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT c.*, a.lead_category, a.interest_rating, a.priority, a.agency_name {WHERE}
+             ORDER BY c.started_at DESC, c.id DESC LIMIT $5 OFFSET $6"
+        )))
+        .bind(status)
+        .bind(&f.category)
+        .bind(f.from)
+        .bind(f.to)
+        .bind(f.limit)
+        .bind(f.offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                Ok(CallSummary {
+                    call: call_from_row(r)?,
+                    lead_category: r.try_get("lead_category")?,
+                    interest_rating: r.try_get("interest_rating")?,
+                    priority: r.try_get("priority")?,
+                    agency_name: r.try_get("agency_name")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((items, total))
+    }
+
+    async fn save_analysis(&self, a: &NewAnalysis) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE analyses SET is_current = FALSE WHERE call_id = $1 AND is_current")
+            .bind(a.call_id)
+            .execute(&mut *tx)
+            .await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO analyses (call_id, profile, result, lead_category, interest_rating, priority,
+                                   agency_name, model, is_current)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, TRUE) RETURNING id",
+        )
+        .bind(a.call_id)
+        .bind(&a.profile)
+        .bind(Json(&a.result))
+        .bind(&a.lead_category)
+        .bind(a.interest_rating)
+        .bind(&a.priority)
+        .bind(&a.agency_name)
+        .bind(&a.model)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn current_analysis(&self, call_id: i64) -> Result<Option<Analysis>, StoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM analyses WHERE call_id = $1 AND is_current ORDER BY id DESC LIMIT 1",
+        )
+        .bind(call_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(analysis_from_row).transpose()
+    }
+
+    async fn add_feedback(&self, f: &Feedback) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO feedback (call_id, analysis_id, user_id, user_name, choice, created_at)
+             VALUES ($1, (SELECT id FROM analyses WHERE call_id = $1 AND is_current ORDER BY id DESC LIMIT 1),
+                     $2, $3, $4, $5)",
+        )
+        .bind(f.call_id)
+        .bind(f.user_id)
+        .bind(&f.user_name)
+        .bind(&f.choice)
+        .bind(f.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn feedback(&self, call_id: i64) -> Result<Vec<Feedback>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT call_id, user_id, user_name, choice, created_at FROM feedback WHERE call_id = $1 ORDER BY id",
+        )
+        .bind(call_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Feedback {
+                    call_id: r.try_get("call_id")?,
+                    user_id: r.try_get("user_id")?,
+                    user_name: r.try_get("user_name")?,
+                    choice: r.try_get("choice")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn call_tokens(&self, call_id: i64) -> Result<CallTokens, StoreError> {
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(prompt_tokens), 0)::bigint AS p, COALESCE(SUM(completion_tokens), 0)::bigint AS c,
+                    COALESCE(SUM(cost_usd), 0)::float8 AS cost FROM token_usage WHERE call_id = $1",
+        )
+        .bind(call_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(CallTokens {
+            prompt_tokens: row.try_get("p")?,
+            completion_tokens: row.try_get("c")?,
+            cost_usd: row.try_get("cost")?,
+        })
+    }
+
+    async fn stats_since(&self, since: DateTime<Utc>) -> Result<Stats, StoreError> {
+        let pairs = |rows: Vec<PgRow>| -> Result<Vec<(String, i64)>, StoreError> {
+            rows.iter()
+                .map(|r| Ok((r.try_get::<String, _>("k")?, r.try_get::<i64, _>("n")?)))
+                .collect()
+        };
+        let by_status = pairs(
+            sqlx::query("SELECT status AS k, COUNT(*) AS n FROM calls WHERE started_at >= $1 GROUP BY status ORDER BY status")
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?,
+        )?;
+        let by_category = pairs(
+            sqlx::query(
+                "SELECT a.lead_category AS k, COUNT(*) AS n FROM analyses a JOIN calls c ON c.id = a.call_id
+                 WHERE a.is_current AND a.lead_category IS NOT NULL AND c.started_at >= $1
+                 GROUP BY a.lead_category ORDER BY a.lead_category",
+            )
+            .bind(since)
+            .fetch_all(&self.pool)
+            .await?,
+        )?;
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(prompt_tokens), 0)::bigint AS p, COALESCE(SUM(completion_tokens), 0)::bigint AS c,
+                    COALESCE(SUM(cost_usd), 0)::float8 AS cost FROM token_usage WHERE created_at >= $1",
+        )
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Stats {
+            by_status,
+            by_category,
+            tokens: CallTokens {
+                prompt_tokens: row.try_get("p")?,
+                completion_tokens: row.try_get("c")?,
+                cost_usd: row.try_get("cost")?,
+            },
+        })
     }
 }

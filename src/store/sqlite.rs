@@ -15,10 +15,13 @@ use uuid::Uuid;
 
 use super::types::{join_ids, split_ids};
 use super::{
-    millis, Backend, Enqueued, Job, JobCount, JobState, NewJob, Store, StoreError, TelegramPost,
-    TokenUsage, User,
+    millis, Backend, CallTokens, Enqueued, Job, JobCount, JobState, NewJob, Stats, Store,
+    StoreError, TelegramPost, TokenUsage, User,
 };
-use crate::domain::{Call, CallStatus, Direction, NewCall, Role, Utterance};
+use crate::domain::{
+    Analysis, Call, CallFilter, CallStatus, CallSummary, Direction, Feedback, NewAnalysis, NewCall,
+    Role, Utterance,
+};
 
 /// The SQLite store.
 pub struct SqliteStore {
@@ -113,6 +116,31 @@ fn call_from_row(row: &SqliteRow) -> Result<Call, StoreError> {
         status: CallStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("call status {status:?}")))?,
         reason: row.try_get("reason")?,
+        recording_ref: row.try_get("recording_ref")?,
+    })
+}
+
+fn parse_time(s: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("timestamp {s:?}: {e}")))
+}
+
+fn analysis_from_row(r: &SqliteRow) -> Result<Analysis, StoreError> {
+    let result: String = r.try_get("result")?;
+    let created: String = r.try_get("created_at")?;
+    Ok(Analysis {
+        id: r.try_get("id")?,
+        call_id: r.try_get("call_id")?,
+        profile: r.try_get("profile")?,
+        result: serde_json::from_str(&result)
+            .map_err(|e| StoreError::Corrupt(format!("analysis json: {e}")))?,
+        lead_category: r.try_get("lead_category")?,
+        interest_rating: r.try_get("interest_rating")?,
+        priority: r.try_get("priority")?,
+        agency_name: r.try_get("agency_name")?,
+        model: r.try_get("model")?,
+        created_at: parse_time(&created)?,
     })
 }
 
@@ -458,8 +486,8 @@ impl Store for SqliteStore {
         let now = rfc3339(Utc::now());
         let inserted = sqlx::query(
             "INSERT INTO calls (provider, provider_call_id, direction, caller, called, started_at,
-                                duration_secs, status, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, 'new', ?, ?)
+                                duration_secs, recording_ref, status, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?)
              ON CONFLICT (provider, provider_call_id) DO NOTHING RETURNING *",
         )
         .bind(&call.provider)
@@ -469,6 +497,7 @@ impl Store for SqliteStore {
         .bind(&call.called)
         .bind(rfc3339(call.started_at))
         .bind(call.duration_secs)
+        .bind(&call.recording_ref)
         .bind(&now)
         .bind(&now)
         .fetch_optional(&self.writer)
@@ -591,5 +620,201 @@ impl Store for SqliteStore {
         .execute(&self.writer)
         .await?;
         Ok(())
+    }
+
+    async fn call_by_provider_id(
+        &self,
+        provider: &str,
+        provider_call_id: &str,
+    ) -> Result<Option<Call>, StoreError> {
+        let row = sqlx::query("SELECT * FROM calls WHERE provider = ? AND provider_call_id = ?")
+            .bind(provider)
+            .bind(provider_call_id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(call_from_row).transpose()
+    }
+
+    async fn set_recording_ref(&self, call_id: i64, recording_ref: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE calls SET recording_ref = ?, updated_at = ? WHERE id = ?")
+            .bind(recording_ref)
+            .bind(rfc3339(Utc::now()))
+            .bind(call_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn list_calls(&self, f: &CallFilter) -> Result<(Vec<CallSummary>, i64), StoreError> {
+        const WHERE: &str =
+            "FROM calls c LEFT JOIN analyses a ON a.call_id = c.id AND a.is_current = 1
+             WHERE (?1 IS NULL OR c.status = ?1) AND (?2 IS NULL OR a.lead_category = ?2)
+               AND (?3 IS NULL OR c.started_at >= ?3) AND (?4 IS NULL OR c.started_at < ?4)";
+        let status = f.status.map(|s| s.as_str());
+        let from = f.from.map(rfc3339);
+        let to = f.to.map(rfc3339);
+        let total: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {WHERE}")))
+                .bind(status)
+                .bind(&f.category)
+                .bind(&from)
+                .bind(&to)
+                .fetch_one(&self.reader)
+                .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT c.*, a.lead_category, a.interest_rating, a.priority, a.agency_name {WHERE}
+             ORDER BY c.started_at DESC, c.id DESC LIMIT ?5 OFFSET ?6"
+        )))
+        .bind(status)
+        .bind(&f.category)
+        .bind(&from)
+        .bind(&to)
+        .bind(f.limit)
+        .bind(f.offset)
+        .fetch_all(&self.reader)
+        .await?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                Ok(CallSummary {
+                    call: call_from_row(r)?,
+                    lead_category: r.try_get("lead_category")?,
+                    interest_rating: r.try_get("interest_rating")?,
+                    priority: r.try_get("priority")?,
+                    agency_name: r.try_get("agency_name")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((items, total))
+    }
+
+    async fn save_analysis(&self, a: &NewAnalysis) -> Result<i64, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("UPDATE analyses SET is_current = 0 WHERE call_id = ? AND is_current = 1")
+            .bind(a.call_id)
+            .execute(&mut *tx)
+            .await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO analyses (call_id, profile, result, lead_category, interest_rating, priority,
+                                   agency_name, model, is_current, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?) RETURNING id",
+        )
+        .bind(a.call_id)
+        .bind(&a.profile)
+        .bind(a.result.to_string())
+        .bind(&a.lead_category)
+        .bind(a.interest_rating)
+        .bind(&a.priority)
+        .bind(&a.agency_name)
+        .bind(&a.model)
+        .bind(rfc3339(Utc::now()))
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn current_analysis(&self, call_id: i64) -> Result<Option<Analysis>, StoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM analyses WHERE call_id = ? AND is_current = 1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(call_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(analysis_from_row).transpose()
+    }
+
+    async fn add_feedback(&self, f: &Feedback) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO feedback (call_id, analysis_id, user_id, user_name, choice, created_at)
+             VALUES (?, (SELECT id FROM analyses WHERE call_id = ? AND is_current = 1 ORDER BY id DESC LIMIT 1),
+                     ?, ?, ?, ?)",
+        )
+        .bind(f.call_id)
+        .bind(f.call_id)
+        .bind(f.user_id)
+        .bind(&f.user_name)
+        .bind(&f.choice)
+        .bind(rfc3339(f.created_at))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn feedback(&self, call_id: i64) -> Result<Vec<Feedback>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT call_id, user_id, user_name, choice, created_at FROM feedback WHERE call_id = ? ORDER BY id",
+        )
+        .bind(call_id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let created: String = r.try_get("created_at")?;
+                Ok(Feedback {
+                    call_id: r.try_get("call_id")?,
+                    user_id: r.try_get("user_id")?,
+                    user_name: r.try_get("user_name")?,
+                    choice: r.try_get("choice")?,
+                    created_at: parse_time(&created)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn call_tokens(&self, call_id: i64) -> Result<CallTokens, StoreError> {
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(prompt_tokens), 0) AS p, COALESCE(SUM(completion_tokens), 0) AS c,
+                    COALESCE(SUM(cost_usd), 0.0) AS cost FROM token_usage WHERE call_id = ?",
+        )
+        .bind(call_id)
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(CallTokens {
+            prompt_tokens: row.try_get("p")?,
+            completion_tokens: row.try_get("c")?,
+            cost_usd: row.try_get("cost")?,
+        })
+    }
+
+    async fn stats_since(&self, since: DateTime<Utc>) -> Result<Stats, StoreError> {
+        let since = rfc3339(since);
+        let pairs = |rows: Vec<SqliteRow>| -> Result<Vec<(String, i64)>, StoreError> {
+            rows.iter()
+                .map(|r| Ok((r.try_get::<String, _>("k")?, r.try_get::<i64, _>("n")?)))
+                .collect()
+        };
+        let by_status = pairs(
+            sqlx::query("SELECT status AS k, COUNT(*) AS n FROM calls WHERE started_at >= ? GROUP BY status ORDER BY status")
+                .bind(&since)
+                .fetch_all(&self.reader)
+                .await?,
+        )?;
+        let by_category = pairs(
+            sqlx::query(
+                "SELECT a.lead_category AS k, COUNT(*) AS n FROM analyses a JOIN calls c ON c.id = a.call_id
+                 WHERE a.is_current = 1 AND a.lead_category IS NOT NULL AND c.started_at >= ?
+                 GROUP BY a.lead_category ORDER BY a.lead_category",
+            )
+            .bind(&since)
+            .fetch_all(&self.reader)
+            .await?,
+        )?;
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(prompt_tokens), 0) AS p, COALESCE(SUM(completion_tokens), 0) AS c,
+                    COALESCE(SUM(cost_usd), 0.0) AS cost FROM token_usage WHERE created_at >= ?",
+        )
+        .bind(&since)
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(Stats {
+            by_status,
+            by_category,
+            tokens: CallTokens {
+                prompt_tokens: row.try_get("p")?,
+                completion_tokens: row.try_get("c")?,
+                cost_usd: row.try_get("cost")?,
+            },
+        })
     }
 }

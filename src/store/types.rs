@@ -156,3 +156,19 @@ pub(crate) fn join_ids(ids: &[i32]) -> String {
 pub(crate) fn split_ids(s: &str) -> Vec<i32> {
     s.split(',').filter_map(|p| p.trim().parse().ok()).collect()
 }
+
+/// Tokens and cost spent on one call.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CallTokens {
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub cost_usd: f64,
+}
+
+/// Aggregate figures for `/api/stats`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Stats {
+    pub by_status: Vec<(String, i64)>,
+    pub by_category: Vec<(String, i64)>,
+    pub tokens: CallTokens,
+}

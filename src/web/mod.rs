@@ -3,7 +3,9 @@
 
 mod api;
 mod auth;
+mod calls;
 mod health;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,12 +13,14 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::config::Secret;
 use crate::store::Store;
+use crate::workers::pipeline::PipelineDeps;
+use crate::workers::schedule::Schedules;
 
 /// Shared state of every route.
 pub struct WebState {
@@ -24,17 +28,33 @@ pub struct WebState {
     pub started: Instant,
     pub metrics: PrometheusHandle,
     pub api_key: Option<Secret>,
+    /// The analysis pipeline, when configured.
+    pub pipeline: Option<Arc<PipelineDeps>>,
+    pub schedules: Arc<Schedules>,
+    pub novofon_secret: Option<Secret>,
+    pub novofon_timezone: chrono_tz::Tz,
+    pub timezone: chrono_tz::Tz,
 }
 
 /// The whole HTTP app.
 pub fn router(state: Arc<WebState>) -> Router {
-    let api = api::routes().layer(middleware::from_fn_with_state(
-        state.clone(),
-        auth::require_api_key,
-    ));
+    let api = api::routes()
+        .route("/calls", get(calls::list))
+        .route("/calls/{id}", get(calls::detail))
+        .route("/calls/{id}/reanalyze", post(calls::reanalyze))
+        .route("/stats", get(calls::stats))
+        .route("/scheduler", get(calls::scheduler))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_api_key,
+        ));
     Router::new()
         .route("/health", get(health::health))
         .route("/metrics", get(health::metrics))
+        .route(
+            "/webhooks/novofon",
+            get(webhooks::novofon_echo).post(webhooks::novofon_event),
+        )
         .nest("/api", api)
         .layer(middleware::from_fn(track_requests))
         .with_state(state)

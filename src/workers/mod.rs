@@ -1,4 +1,10 @@
-//! Background job handlers, one file per job kind. Workers post through
+//! Background work, one file per job kind, plus the periodic pollers. Workers post through
 //! [`crate::notify::Notifier`] and never touch bot handlers.
 
+pub mod ingest;
+pub mod pipeline;
+pub mod poller;
+pub mod post_protocol;
+pub mod process_call;
+pub mod schedule;
 pub mod telegram_send;

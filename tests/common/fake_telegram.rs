@@ -39,6 +39,8 @@ pub struct FakeState {
     pub stall_sends: AtomicBool,
     /// Count of sendMessage requests answered successfully.
     pub sent_ok: AtomicI64,
+    /// Count of sendDocument requests.
+    pub documents: AtomicI64,
 }
 
 pub struct FakeTelegram {
@@ -99,6 +101,38 @@ impl FakeTelegram {
             .expect("lock")
             .push_back(json!({"update_id": id, "message": message}));
         self.state.new_update.notify_waiters();
+    }
+
+    /// Queues a press of an inline button under message `message_id` in `chat_id`.
+    pub fn press_button(&self, chat_id: i64, message_id: i64, user_id: u64, data: &str) {
+        let id = self.state.next_update_id.fetch_add(1, Ordering::SeqCst);
+        let chat = if chat_id > 0 {
+            json!({"id": chat_id, "type": "private", "first_name": "Иван"})
+        } else {
+            json!({"id": chat_id, "type": "supergroup", "title": "Отдел продаж"})
+        };
+        let update = json!({"update_id": id, "callback_query": {
+            "id": format!("cb{id}"),
+            "from": {"id": user_id, "is_bot": false, "first_name": "Ольга", "username": format!("user{user_id}"), "language_code": "ru"},
+            "chat_instance": "1",
+            "data": data,
+            "message": {"message_id": message_id, "date": 1_763_700_000, "chat": chat, "text": "protocol",
+                        "from": {"id": 123456, "is_bot": true, "first_name": "callops"}},
+        }});
+        self.state.updates.lock().expect("lock").push_back(update);
+        self.state.new_update.notify_waiters();
+    }
+
+    /// Bodies of successful sendMessage calls to `chat_id`.
+    pub fn delivered_to(&self, chat_id: i64) -> Vec<Value> {
+        self.state
+            .delivered
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|b| b["chat_id"].as_i64() == Some(chat_id))
+            .cloned()
+            .collect()
     }
 
     /// Requests made with `method` (case-insensitive).
@@ -218,9 +252,16 @@ async fn handle(
                 );
             }
             st.sent_ok.fetch_add(1, Ordering::SeqCst);
-            st.delivered.lock().expect("lock").push(body.clone());
             let id = st.next_message_id.fetch_add(1, Ordering::SeqCst);
+            let mut recorded = body.clone();
+            recorded["assigned_message_id"] = json!(id);
+            st.delivered.lock().expect("lock").push(recorded);
             ok(message_json(id, &body))
+        }
+        "senddocument" => {
+            st.documents.fetch_add(1, Ordering::SeqCst);
+            let id = st.next_message_id.fetch_add(1, Ordering::SeqCst);
+            ok(message_json(id, &json!({"chat_id": 0, "text": "document"})))
         }
         "editmessagetext" => {
             let id = body["message_id"].as_i64().unwrap_or(0);

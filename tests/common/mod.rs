@@ -1,6 +1,8 @@
 //! Shared test helpers: stores on both backends and local fake servers.
 #![allow(dead_code)]
 
+pub mod fake_novofon;
+pub mod fake_openai;
 pub mod fake_telegram;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,95 @@
+//! The protocol's feedback buttons: a manager's press stores who chose what, answers the callback
+//! and redraws the protocol with the confirmed or corrected category; others get an alert.
+
+use std::sync::Arc;
+
+use teloxide::prelude::*;
+
+use super::access::{resolve_access, Access};
+use super::handlers::{BotDeps, BotError};
+use crate::domain::{CallbackData, Feedback, Role};
+use crate::i18n::{t, Lang};
+use crate::notify::TextFormat;
+use crate::workers::post_protocol::{feedback_keyboard, render_current};
+
+pub async fn on_callback(bot: Bot, q: CallbackQuery, deps: Arc<BotDeps>) -> Result<(), BotError> {
+    let lang = Lang::from_code(q.from.language_code.as_deref());
+    let parsed = q.data.as_deref().map(str::parse::<CallbackData>);
+    let (Some(Ok(CallbackData::Feedback { call_id, choice })), Some(message)) =
+        (parsed, q.message.as_ref())
+    else {
+        tracing::warn!(data = ?q.data, "unknown callback data");
+        bot.answer_callback_query(q.id.clone()).await?;
+        return Ok(());
+    };
+    let chat_id = message.chat().id.0;
+    let access = resolve_access(
+        deps.store.as_ref(),
+        &deps.admins,
+        deps.team_chat,
+        q.from.id.0,
+        chat_id,
+    )
+    .await?;
+    if !matches!(access, Access::Allowed(role) if role.allows(Role::Manager)) {
+        tracing::info!(
+            user = q.from.id.0,
+            call = call_id,
+            "feedback refused: not a manager"
+        );
+        bot.answer_callback_query(q.id.clone())
+            .text(t(lang, "feedback-denied"))
+            .show_alert(true)
+            .await?;
+        return Ok(());
+    }
+    if deps.store.call(call_id).await?.is_none() {
+        bot.answer_callback_query(q.id.clone())
+            .text(t(lang, "feedback-unknown-call"))
+            .show_alert(true)
+            .await?;
+        return Ok(());
+    }
+    let name = q
+        .from
+        .username
+        .clone()
+        .map(|u| format!("@{u}"))
+        .unwrap_or_else(|| q.from.full_name());
+    deps.store
+        .add_feedback(&Feedback {
+            call_id,
+            user_id: i64::try_from(q.from.id.0).unwrap_or(i64::MAX),
+            user_name: Some(name),
+            choice: choice.as_str().to_string(),
+            created_at: chrono::Utc::now(),
+        })
+        .await?;
+    tracing::info!(
+        user = q.from.id.0,
+        call = call_id,
+        choice = choice.as_str(),
+        "feedback stored"
+    );
+    bot.answer_callback_query(q.id.clone())
+        .text(t(lang, "feedback-saved"))
+        .await?;
+    if let (Some(pipeline), Some(notifier)) = (&deps.pipeline, &deps.notifier) {
+        if let Some((rendered, _)) = render_current(pipeline, call_id).await? {
+            let keyboard = feedback_keyboard(pipeline.settings.lang, call_id);
+            if let Err(e) = notifier
+                .edit_message(
+                    chat_id,
+                    message.id().0,
+                    &rendered.text,
+                    TextFormat::Html,
+                    Some(&keyboard),
+                )
+                .await
+            {
+                tracing::warn!(call = call_id, error = %e, "redrawing the protocol failed");
+            }
+        }
+    }
+    Ok(())
+}

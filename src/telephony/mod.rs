@@ -1,0 +1,126 @@
+//! Telephony providers: each PBX is a [`CallSource`] (list calls in a window, fetch a recording),
+//! one file per vendor, plus a webhook parser per vendor.
+
+pub mod novofon_v1;
+pub mod novofon_v2;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::Direction;
+
+/// A call as a provider reports it, before our filters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderCall {
+    pub provider_call_id: String,
+    /// What fetching the recording needs (a recording id), when known.
+    pub recording_ref: Option<String>,
+    /// `None` when the provider does not say; decided from our numbers.
+    pub direction: Option<Direction>,
+    pub caller: String,
+    pub called: String,
+    pub started_at: DateTime<Utc>,
+    pub duration_secs: i64,
+    pub answered: bool,
+    /// The provider's own word for the outcome (for the skip reason).
+    pub disposition: String,
+    pub recorded: bool,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TelephonyError {
+    #[error("rate limited by the provider; retry after {0:?}")]
+    RateLimited(Duration),
+    #[error("the provider rejected our credentials: {0}")]
+    Auth(String),
+    #[error("the provider is unreachable or failing: {0}")]
+    Transient(String),
+    #[error("the recording is not ready yet: {0}")]
+    NotReady(String),
+    #[error("the provider refused: {0}")]
+    Rejected(String),
+}
+
+impl TelephonyError {
+    /// Whether trying again later may help.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::RateLimited(_) | Self::Transient(_) | Self::NotReady(_)
+        )
+    }
+}
+
+/// A PBX we pull calls from.
+#[async_trait]
+pub trait CallSource: Send + Sync + 'static {
+    /// The provider name stored with calls (`novofon`, `novofon2`...).
+    fn name(&self) -> &'static str;
+    /// Calls that started within `[from, to)`.
+    async fn list_calls(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ProviderCall>, TelephonyError>;
+    /// The audio bytes of a recording, and a file extension hint.
+    async fn fetch_recording(
+        &self,
+        provider_call_id: &str,
+        recording_ref: Option<&str>,
+    ) -> Result<(Vec<u8>, String), TelephonyError>;
+}
+
+/// Rejects bodies that are not audio (an HTML error page or a JSON error served with 200).
+pub fn check_audio_body(content_type: Option<&str>, body: &[u8]) -> Result<(), TelephonyError> {
+    let ct = content_type.unwrap_or("").to_ascii_lowercase();
+    if ct.starts_with("text/") || ct.contains("json") || ct.contains("html") {
+        let snippet: String = String::from_utf8_lossy(&body[..body.len().min(120)]).into();
+        return Err(TelephonyError::NotReady(format!(
+            "got {ct} instead of audio: {snippet}"
+        )));
+    }
+    let head = String::from_utf8_lossy(&body[..body.len().min(64)])
+        .trim_start()
+        .to_ascii_lowercase();
+    if head.starts_with('<') || head.starts_with('{') {
+        return Err(TelephonyError::NotReady(
+            "got an HTML/JSON page instead of audio".into(),
+        ));
+    }
+    if body.len() < 1024 {
+        return Err(TelephonyError::NotReady(format!(
+            "recording is only {} bytes",
+            body.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Reads `Retry-After` seconds.
+pub(crate) fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    resp.headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+/// Extension hint from a URL or content type.
+pub(crate) fn audio_ext(url: &str, content_type: Option<&str>) -> String {
+    let ct = content_type.unwrap_or("");
+    if ct.contains("wav") {
+        return "wav".into();
+    }
+    if ct.contains("ogg") {
+        return "ogg".into();
+    }
+    let path = url.split('?').next().unwrap_or("");
+    match path.rsplit('.').next() {
+        Some(e) if ["mp3", "wav", "ogg", "flac"].contains(&e.to_ascii_lowercase().as_str()) => {
+            e.to_ascii_lowercase()
+        }
+        _ => "mp3".into(),
+    }
+}

@@ -1,0 +1,169 @@
+//! Taking a provider's call in: normalise numbers, decide direction, apply the filters (our numbers,
+//! answered, recorded, long enough), store the call once, and queue its processing after the
+//! recording has had time to be saved. Polls and webhooks both come through here.
+
+use chrono::Utc;
+
+use super::pipeline::PipelineDeps;
+use super::process_call;
+use crate::domain::{CallStatus, Direction, NewCall, PhoneNumber};
+use crate::store::StoreError;
+use crate::telephony::ProviderCall;
+
+/// What happened to an ingested call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ingested {
+    /// New and queued for processing.
+    Queued(i64),
+    /// Stored as skipped with this reason.
+    Skipped(i64, String),
+    /// Already known; nothing new to do.
+    Known(i64),
+}
+
+pub const NO_RECORDING: &str = "no recording";
+
+fn e164_or_raw(raw: &str) -> String {
+    PhoneNumber::parse(raw)
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|_| raw.trim().to_string())
+}
+
+/// Ingests one provider call.
+pub async fn ingest(
+    deps: &PipelineDeps,
+    provider: &str,
+    pc: &ProviderCall,
+) -> Result<Ingested, StoreError> {
+    let s = &deps.settings;
+    let caller = e164_or_raw(&pc.caller);
+    let called = e164_or_raw(&pc.called);
+    let is_ours = |n: &str| s.our_numbers.iter().any(|o| o.as_str() == n);
+    let direction = pc.direction.unwrap_or(if is_ours(&caller) {
+        Direction::Outgoing
+    } else {
+        Direction::Incoming
+    });
+    let (call, created) = deps
+        .store
+        .insert_call(&NewCall {
+            provider: provider.to_string(),
+            provider_call_id: pc.provider_call_id.clone(),
+            direction,
+            caller: caller.clone(),
+            called: called.clone(),
+            started_at: pc.started_at,
+            duration_secs: pc.duration_secs,
+            recording_ref: pc.recording_ref.clone(),
+        })
+        .await?;
+
+    if !created {
+        if call.recording_ref.is_none() {
+            if let Some(r) = &pc.recording_ref {
+                deps.store.set_recording_ref(call.id, r).await?;
+            }
+        }
+        let revive = call.status == CallStatus::Skipped
+            && call.reason.as_deref() == Some(NO_RECORDING)
+            && pc.recorded;
+        if revive {
+            deps.store
+                .set_call_status(call.id, CallStatus::New, None)
+                .await?;
+        }
+        if revive || call.status == CallStatus::New {
+            // Queueing is idempotent: this also repairs a crash between storing and queueing.
+            process_call::enqueue(deps, call.id, pc, false).await?;
+            return Ok(Ingested::Queued(call.id));
+        }
+        return Ok(Ingested::Known(call.id));
+    }
+
+    let reason = if !s.our_numbers.is_empty() && !is_ours(&caller) && !is_ours(&called) {
+        Some("not one of our numbers (NOVOFON_NUMBERS)".to_string())
+    } else if !pc.answered {
+        Some(format!(
+            "not answered ({})",
+            if pc.disposition.is_empty() {
+                "no answer"
+            } else {
+                &pc.disposition
+            }
+        ))
+    } else if pc.duration_secs < s.min_call_secs {
+        Some(format!(
+            "shorter than {} s (MIN_CALL_SECS)",
+            s.min_call_secs
+        ))
+    } else if !pc.recorded {
+        Some(NO_RECORDING.to_string())
+    } else {
+        None
+    };
+    match reason {
+        Some(r) => {
+            deps.store
+                .set_call_status(call.id, CallStatus::Skipped, Some(&r))
+                .await?;
+            tracing::info!(call = call.id, provider, reason = %r, "call skipped");
+            metrics::counter!("callops_calls_ingested_total", "outcome" => "skipped").increment(1);
+            Ok(Ingested::Skipped(call.id, r))
+        }
+        None => {
+            process_call::enqueue(deps, call.id, pc, false).await?;
+            tracing::info!(call = call.id, provider, "call queued for analysis");
+            metrics::counter!("callops_calls_ingested_total", "outcome" => "queued").increment(1);
+            Ok(Ingested::Queued(call.id))
+        }
+    }
+}
+
+/// How long to wait before fetching the recording: at least `recording_delay` after the call ended.
+pub fn recording_wait(deps: &PipelineDeps, pc: &ProviderCall) -> std::time::Duration {
+    let ended = pc.started_at + chrono::Duration::seconds(pc.duration_secs.max(0));
+    let ready =
+        ended + chrono::Duration::from_std(deps.settings.recording_delay).unwrap_or_default();
+    (ready - Utc::now()).to_std().unwrap_or_default()
+}
+
+/// NOTIFY_RECORD: the recording of a known call is ready; process it now if it was waiting.
+pub async fn recording_ready(
+    deps: &PipelineDeps,
+    provider: &str,
+    provider_call_id: &str,
+    recording_ref: &str,
+) -> Result<Option<i64>, StoreError> {
+    let Some(call) = deps
+        .store
+        .call_by_provider_id(provider, provider_call_id)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if !recording_ref.is_empty() {
+        deps.store.set_recording_ref(call.id, recording_ref).await?;
+    }
+    let waiting = call.status == CallStatus::New
+        || (call.status == CallStatus::Skipped && call.reason.as_deref() == Some(NO_RECORDING));
+    if waiting {
+        deps.store
+            .set_call_status(call.id, CallStatus::New, None)
+            .await?;
+        let pc = ProviderCall {
+            provider_call_id: call.provider_call_id.clone(),
+            recording_ref: Some(recording_ref.to_string()),
+            direction: Some(call.direction),
+            caller: call.caller.clone(),
+            called: call.called.clone(),
+            // The recording is ready now: no further wait.
+            started_at: Utc::now() - chrono::Duration::hours(1),
+            duration_secs: 0,
+            answered: true,
+            disposition: String::new(),
+            recorded: true,
+        };
+        process_call::enqueue(deps, call.id, &pc, false).await?;
+    }
+    Ok(Some(call.id))
+}

@@ -1,0 +1,75 @@
+//! What the call-analysis workers share: the store, the call sources, speech-to-text, the LLM, the
+//! profiles and the routing settings (which profile and which chat a number gets).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use tokio::sync::Notify;
+
+use crate::analysis::Profiles;
+use crate::domain::{Call, Direction, PhoneNumber};
+use crate::i18n::Lang;
+use crate::llm::LlmClient;
+use crate::speech::Stt;
+use crate::store::Store;
+use crate::telephony::CallSource;
+
+/// Routing and filter settings.
+#[derive(Debug, Clone)]
+pub struct PipelineSettings {
+    pub our_numbers: Vec<PhoneNumber>,
+    pub min_call_secs: i64,
+    pub recording_delay: Duration,
+    pub channel_roles: Vec<String>,
+    pub default_profile: String,
+    pub profile_by_number: Vec<(PhoneNumber, String)>,
+    pub team_chat: Option<i64>,
+    pub chat_by_number: Vec<(PhoneNumber, i64)>,
+    pub timezone: Tz,
+    pub lang: Lang,
+}
+
+/// The dependencies of the pipeline workers.
+pub struct PipelineDeps {
+    pub store: Arc<dyn Store>,
+    pub sources: HashMap<String, Arc<dyn CallSource>>,
+    pub stt: Arc<dyn Stt>,
+    pub llm: Arc<LlmClient>,
+    pub profiles: Arc<Profiles>,
+    pub settings: PipelineSettings,
+    /// Wakes the worker pool after an enqueue.
+    pub waker: Arc<Notify>,
+}
+
+/// Our number of a call: the callee of an incoming call, the caller of an outgoing one.
+pub fn our_side(call: &Call) -> Option<PhoneNumber> {
+    let raw = match call.direction {
+        Direction::Incoming => &call.called,
+        Direction::Outgoing => &call.caller,
+    };
+    PhoneNumber::parse(raw).ok()
+}
+
+impl PipelineSettings {
+    /// The profile for a call: by our number, else the default.
+    pub fn profile_for(&self, call: &Call) -> String {
+        let ours = our_side(call);
+        self.profile_by_number
+            .iter()
+            .find(|(n, _)| Some(n) == ours.as_ref())
+            .map(|(_, p)| p.clone())
+            .unwrap_or_else(|| self.default_profile.clone())
+    }
+
+    /// The chat a call's protocol goes to: by our number, else the team chat.
+    pub fn chat_for(&self, call: &Call) -> Option<i64> {
+        let ours = our_side(call);
+        self.chat_by_number
+            .iter()
+            .find(|(n, _)| Some(n) == ours.as_ref())
+            .map(|(_, c)| *c)
+            .or(self.team_chat)
+    }
+}

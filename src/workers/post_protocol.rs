@@ -1,0 +1,190 @@
+//! Job kind `call.post`: renders a call's protocol and posts it to its chat with the feedback
+//! buttons, exactly once per analysis; a transcript too long for the message follows as a file.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use super::pipeline::PipelineDeps;
+use crate::analysis::protocol::{render, Rendered};
+use crate::domain::{CallbackData, FeedbackChoice, LeadCategory};
+use crate::i18n::{t, t_args, Lang};
+use crate::jobs::{JobError, JobHandler};
+use crate::notify::{
+    post_once, send_document_once, DocumentRequest, Keyboard, Notifier, NotifyError, PostRequest,
+    TextFormat,
+};
+use crate::store::{Job, NewJob, Store, StoreError};
+
+pub const KIND: &str = "call.post";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Payload {
+    pub call_id: i64,
+    pub analysis_id: i64,
+}
+
+pub fn post_key(call_id: i64, analysis_id: i64) -> String {
+    format!("call:{call_id}:protocol:{analysis_id}")
+}
+
+/// Queues the post of an analysis (idempotent per analysis).
+pub async fn enqueue(
+    deps: &PipelineDeps,
+    call_id: i64,
+    analysis_id: i64,
+) -> Result<(), StoreError> {
+    let payload = serde_json::to_value(Payload {
+        call_id,
+        analysis_id,
+    })
+    .unwrap_or_default();
+    deps.store
+        .enqueue(
+            NewJob::new(KIND, payload)
+                .key(post_key(call_id, analysis_id))
+                .max_attempts(10),
+        )
+        .await?;
+    deps.waker.notify_waiters();
+    Ok(())
+}
+
+/// The feedback buttons under a protocol.
+pub fn feedback_keyboard(lang: Lang, call_id: i64) -> Keyboard {
+    let button = |label: &str, choice| {
+        (
+            t(lang, label),
+            CallbackData::Feedback { call_id, choice }.to_string(),
+        )
+    };
+    Keyboard(vec![
+        vec![
+            button("button-hot", FeedbackChoice::Category(LeadCategory::Hot)),
+            button("button-warm", FeedbackChoice::Category(LeadCategory::Warm)),
+        ],
+        vec![
+            button("button-cold", FeedbackChoice::Category(LeadCategory::Cold)),
+            button(
+                "button-refusal",
+                FeedbackChoice::Category(LeadCategory::Refusal),
+            ),
+        ],
+        vec![button("button-confirm", FeedbackChoice::Confirm)],
+    ])
+}
+
+/// Renders the current protocol of a call (also used to redraw it after feedback).
+pub async fn render_current(
+    deps: &PipelineDeps,
+    call_id: i64,
+) -> Result<Option<(Rendered, String)>, StoreError> {
+    let store = &deps.store;
+    let (Some(call), Some(analysis)) = (
+        store.call(call_id).await?,
+        store.current_analysis(call_id).await?,
+    ) else {
+        return Ok(None);
+    };
+    let Some(profile) = deps.profiles.get(&analysis.profile) else {
+        return Ok(None);
+    };
+    let utterances = store.utterances(call_id).await?;
+    let feedback = store.feedback(call_id).await?;
+    let rendered = render(
+        deps.settings.lang,
+        deps.settings.timezone,
+        &call,
+        profile,
+        &analysis.result,
+        &utterances,
+        &feedback,
+    );
+    Ok(Some((rendered, profile.name.clone())))
+}
+
+pub struct PostProtocol {
+    pub deps: Arc<PipelineDeps>,
+    pub notifier: Arc<dyn Notifier>,
+}
+
+fn job_error(e: NotifyError) -> JobError {
+    match e {
+        NotifyError::RetryAfter(d) => JobError::RetryAfter("Telegram 429".into(), d),
+        NotifyError::Rejected(m) => JobError::Permanent(m),
+        other => JobError::Retry(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl JobHandler for PostProtocol {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    async fn run(&self, job: &Job, _cancel: CancellationToken) -> Result<(), JobError> {
+        let p: Payload = serde_json::from_value(job.payload.clone())
+            .map_err(|e| JobError::Permanent(format!("bad call.post payload: {e}")))?;
+        let store: &dyn Store = self.deps.store.as_ref();
+        let retry = |e: StoreError| JobError::Retry(e.to_string());
+        let call = store
+            .call(p.call_id)
+            .await
+            .map_err(retry)?
+            .ok_or_else(|| JobError::Permanent("no such call".into()))?;
+        let current = store.current_analysis(p.call_id).await.map_err(retry)?;
+        if current.as_ref().map(|a| a.id) != Some(p.analysis_id) {
+            tracing::info!(
+                call = p.call_id,
+                "a newer analysis replaced this one; its own post will follow"
+            );
+            return Ok(());
+        }
+        let chat = self.deps.settings.chat_for(&call).ok_or_else(|| {
+            JobError::Permanent("no chat for protocols: set TELEGRAM_CHAT_ID".into())
+        })?;
+        let Some((rendered, _)) = render_current(&self.deps, p.call_id).await.map_err(retry)?
+        else {
+            return Err(JobError::Permanent(
+                "the analysis or its profile is gone".into(),
+            ));
+        };
+        let lang = self.deps.settings.lang;
+        let key = post_key(p.call_id, p.analysis_id);
+        let req = PostRequest {
+            post_key: key.clone(),
+            chat_id: chat,
+            text: rendered.text,
+            format: TextFormat::Html,
+            call_id: Some(p.call_id),
+            kind: "protocol".into(),
+            keyboard: Some(feedback_keyboard(lang, p.call_id)),
+        };
+        post_once(store, self.notifier.as_ref(), &req)
+            .await
+            .map_err(job_error)?;
+        if let Some(file) = rendered.transcript_file {
+            let caption = t_args(lang, "transcript-file-caption", &[("id", p.call_id.into())]);
+            let doc = DocumentRequest {
+                post_key: format!("{key}:transcript"),
+                call_id: Some(p.call_id),
+                chat_id: chat,
+                file_name: format!("call-{}.txt", p.call_id),
+                bytes: file,
+                caption,
+            };
+            send_document_once(store, self.notifier.as_ref(), doc)
+                .await
+                .map_err(job_error)?;
+        }
+        let latency = (chrono::Utc::now()
+            - (call.started_at + chrono::Duration::seconds(call.duration_secs)))
+        .num_milliseconds();
+        metrics::histogram!("callops_call_to_protocol_seconds")
+            .record(latency.max(0) as f64 / 1000.0);
+        tracing::info!(call = p.call_id, chat, "protocol posted");
+        Ok(())
+    }
+}

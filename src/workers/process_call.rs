@@ -1,0 +1,309 @@
+//! Job kind `call.process`: fetch the recording, transcribe it with speakers told apart, analyse
+//! it with the call's profile, store everything, then queue the protocol post. A call that fails
+//! for good is marked failed with its reason, and the team chat hears about it (once).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use super::pipeline::PipelineDeps;
+use super::{ingest, post_protocol};
+use crate::analysis::analyze::{analyse, promote, AnalysisFailure};
+use crate::analysis::protocol::client_phone;
+use crate::analysis::transcribe::{transcribe, TranscribeError};
+use crate::domain::{Call, CallStatus};
+use crate::i18n::t_args;
+use crate::jobs::{JobError, JobHandler};
+use crate::llm::LlmReply;
+use crate::notify::{PostRequest, TextFormat};
+use crate::speech::SttError;
+use crate::store::{Job, NewJob, StoreError, TokenUsage};
+use crate::telephony::{ProviderCall, TelephonyError};
+
+pub const KIND: &str = "call.process";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Payload {
+    pub call_id: i64,
+    /// Re-run the analysis even if the call was analysed (re-analysis).
+    #[serde(default)]
+    pub force: bool,
+    /// A profile other than the call's default.
+    #[serde(default)]
+    pub profile: Option<String>,
+}
+
+/// Queues a call's processing (idempotent per call), after its recording has had time to be saved.
+pub async fn enqueue(
+    deps: &PipelineDeps,
+    call_id: i64,
+    pc: &ProviderCall,
+    force: bool,
+) -> Result<(), StoreError> {
+    let delay = ingest::recording_wait(deps, pc);
+    let payload = serde_json::to_value(Payload {
+        call_id,
+        force,
+        profile: None,
+    })
+    .unwrap_or_default();
+    deps.store
+        .enqueue(
+            NewJob::new(KIND, payload)
+                .key(format!("call:{call_id}:process"))
+                .delay(delay)
+                .max_attempts(6),
+        )
+        .await?;
+    deps.waker.notify_waiters();
+    Ok(())
+}
+
+/// Queues a re-analysis (a new job every time it is asked for).
+pub async fn enqueue_reanalysis(
+    deps: &PipelineDeps,
+    call_id: i64,
+    profile: Option<String>,
+) -> Result<i64, StoreError> {
+    let payload = serde_json::to_value(Payload {
+        call_id,
+        force: true,
+        profile,
+    })
+    .unwrap_or_default();
+    let key = format!("call:{call_id}:reanalyze:{}", uuid::Uuid::new_v4().simple());
+    let id = deps
+        .store
+        .enqueue(NewJob::new(KIND, payload).key(key).max_attempts(4))
+        .await?
+        .id;
+    deps.waker.notify_waiters();
+    Ok(id)
+}
+
+pub struct ProcessCall {
+    pub deps: Arc<PipelineDeps>,
+}
+
+/// A failure of one attempt: retry later, or give up with a reason for people.
+enum Failure {
+    Retry(String),
+    Final(String),
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::Retry(e.to_string())
+    }
+}
+
+impl ProcessCall {
+    async fn record_tokens(&self, call_id: i64, purpose: &str, replies: &[LlmReply]) {
+        for r in replies {
+            let usage = TokenUsage {
+                call_id: Some(call_id),
+                purpose: purpose.to_string(),
+                model: r.model.clone(),
+                prompt_tokens: r.prompt_tokens,
+                completion_tokens: r.completion_tokens,
+                cost_usd: r.cost_usd,
+            };
+            if let Err(e) = self.deps.store.record_token_usage(&usage).await {
+                tracing::warn!(call = call_id, error = %e, "recording token usage failed");
+            }
+        }
+    }
+
+    async fn process(&self, call: &Call, payload: &Payload) -> Result<(), Failure> {
+        let deps = &self.deps;
+        let store = &deps.store;
+        store
+            .set_call_status(call.id, CallStatus::Processing, None)
+            .await?;
+
+        let existing = if payload.force {
+            store.utterances(call.id).await?
+        } else {
+            Vec::new()
+        };
+        let (utterances, mono) = if !existing.is_empty() {
+            let mono = existing.iter().all(|u| u.speaker == "unknown");
+            (existing, mono)
+        } else {
+            let source = deps.sources.get(&call.provider).ok_or_else(|| {
+                Failure::Final(format!(
+                    "no call source is configured for provider {:?}",
+                    call.provider
+                ))
+            })?;
+            let (bytes, ext) = source
+                .fetch_recording(&call.provider_call_id, call.recording_ref.as_deref())
+                .await
+                .map_err(|e| match e {
+                    TelephonyError::Rejected(m) => {
+                        Failure::Final(format!("the recording is not available: {m}"))
+                    }
+                    other => Failure::Retry(other.to_string()),
+                })?;
+            let transcript = transcribe(
+                deps.stt.as_ref(),
+                &bytes,
+                Some(&ext),
+                &deps.settings.channel_roles,
+            )
+            .await
+            .map_err(|e| match e {
+                TranscribeError::Audio(a) => Failure::Final(format!("bad audio file: {a}")),
+                TranscribeError::Stt(SttError::Transient(m)) => Failure::Retry(m),
+                TranscribeError::Stt(SttError::Rejected(m)) => {
+                    Failure::Final(format!("speech-to-text refused the audio: {m}"))
+                }
+            })?;
+            store
+                .replace_utterances(call.id, &transcript.utterances)
+                .await?;
+            (transcript.utterances, transcript.mono)
+        };
+
+        let profile_name = payload
+            .profile
+            .clone()
+            .unwrap_or_else(|| deps.settings.profile_for(call));
+        let profile = deps
+            .profiles
+            .get(&profile_name)
+            .ok_or_else(|| Failure::Final(format!("unknown analysis profile {profile_name:?}")))?;
+        let analysed = match analyse(&deps.llm, profile, &utterances, mono, "").await {
+            Ok(a) => a,
+            Err(AnalysisFailure {
+                reason,
+                transient,
+                replies,
+            }) => {
+                self.record_tokens(call.id, "analysis", &replies).await;
+                return Err(if transient {
+                    Failure::Retry(reason)
+                } else {
+                    Failure::Final(reason)
+                });
+            }
+        };
+        self.record_tokens(call.id, "analysis", &analysed.replies)
+            .await;
+        let model = analysed
+            .replies
+            .last()
+            .map_or(deps.llm.model.clone(), |r| r.model.clone());
+        let analysis_id = store
+            .save_analysis(&promote(call.id, profile, &analysed.result, &model))
+            .await?;
+        store
+            .set_call_status(call.id, CallStatus::Analyzed, None)
+            .await?;
+        post_protocol::enqueue(deps, call.id, analysis_id).await?;
+        Ok(())
+    }
+
+    async fn give_up(&self, job: &Job, call: &Call, reason: &str) {
+        let store = &self.deps.store;
+        if let Err(e) = store
+            .set_call_status(call.id, CallStatus::Failed, Some(reason))
+            .await
+        {
+            tracing::error!(call = call.id, error = %e, "marking the call failed did not work");
+        }
+        let Some(chat) = self.deps.settings.chat_for(call) else {
+            return;
+        };
+        let lang = self.deps.settings.lang;
+        let text = t_args(
+            lang,
+            "call-failed",
+            &[
+                ("id", call.id.into()),
+                ("phone", client_phone(call).into()),
+                (
+                    "reason",
+                    reason.chars().take(500).collect::<String>().into(),
+                ),
+            ],
+        );
+        let req = PostRequest {
+            post_key: format!("call:{}:failed:{}", call.id, job.id),
+            chat_id: chat,
+            text,
+            format: TextFormat::Plain,
+            call_id: Some(call.id),
+            kind: "failure".into(),
+            keyboard: None,
+        };
+        match super::telegram_send::job(&req) {
+            Ok(j) => {
+                if let Err(e) = store.enqueue(j).await {
+                    tracing::error!(call = call.id, error = %e, "queueing the failure notice failed");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "failure notice payload"),
+        }
+    }
+}
+
+#[async_trait]
+impl JobHandler for ProcessCall {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    async fn run(&self, job: &Job, _cancel: CancellationToken) -> Result<(), JobError> {
+        let payload: Payload = serde_json::from_value(job.payload.clone())
+            .map_err(|e| JobError::Permanent(format!("bad call.process payload: {e}")))?;
+        let store = &self.deps.store;
+        let call = store
+            .call(payload.call_id)
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))?
+            .ok_or_else(|| {
+                JobError::Permanent(format!("call {} does not exist", payload.call_id))
+            })?;
+        if !payload.force && call.status == CallStatus::Analyzed {
+            // A retry after a crash between storing the analysis and finishing the job.
+            if let Some(a) = store
+                .current_analysis(call.id)
+                .await
+                .map_err(|e| JobError::Retry(e.to_string()))?
+            {
+                post_protocol::enqueue(&self.deps, call.id, a.id)
+                    .await
+                    .map_err(|e| JobError::Retry(e.to_string()))?;
+                return Ok(());
+            }
+        }
+        let started = std::time::Instant::now();
+        let result = self.process(&call, &payload).await;
+        metrics::histogram!("callops_call_processing_seconds")
+            .record(started.elapsed().as_secs_f64());
+        match result {
+            Ok(()) => {
+                tracing::info!(
+                    call = call.id,
+                    secs = started.elapsed().as_secs_f64(),
+                    "call analysed"
+                );
+                Ok(())
+            }
+            Err(Failure::Retry(m)) if job.attempts < job.max_attempts => {
+                let _ = store
+                    .set_call_status(call.id, CallStatus::Processing, Some(&m))
+                    .await;
+                Err(JobError::Retry(m))
+            }
+            Err(Failure::Retry(m)) | Err(Failure::Final(m)) => {
+                tracing::warn!(call = call.id, reason = %m, "call failed");
+                self.give_up(job, &call, &m).await;
+                Err(JobError::Permanent(m))
+            }
+        }
+    }
+}
