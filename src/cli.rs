@@ -62,6 +62,20 @@ pub enum BenchCmd {
         #[arg(long, env = "TEST_DATABASE_URL")]
         database_url: Option<String>,
     },
+    /// The call-analysis pipeline against in-process fakes with set latencies.
+    Pipeline {
+        #[arg(long, default_value_t = 2000)]
+        calls: usize,
+        #[arg(long, default_value_t = 400)]
+        stt_latency_ms: u64,
+        #[arg(long, default_value_t = 800)]
+        llm_latency_ms: u64,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Call arrivals per second (0 = all at once).
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
+    },
 }
 
 /// The whole program; returns the process exit code.
@@ -152,6 +166,31 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 Ok(_) => ExitCode::FAILURE,
                 Err(e) => {
                     eprintln!("callops analyze: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Cmd::Bench {
+            what:
+                BenchCmd::Pipeline {
+                    calls,
+                    stt_latency_ms,
+                    llm_latency_ms,
+                    concurrency,
+                    rate,
+                },
+        } => {
+            let args = crate::bench::pipeline::PipelineBench {
+                calls: *calls,
+                stt_latency_ms: *stt_latency_ms,
+                llm_latency_ms: *llm_latency_ms,
+                concurrency: (*concurrency).max(1),
+                rate: *rate,
+            };
+            match crate::bench::pipeline::run(args).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("callops bench pipeline: {e:#}");
                     ExitCode::FAILURE
                 }
             }

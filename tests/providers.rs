@@ -406,3 +406,67 @@ async fn novofon_v2_pages_maps_errors_and_guards_recordings() {
         .unwrap();
     assert!(bytes.starts_with(b"RIFF"));
 }
+
+#[tokio::test]
+async fn provider_timeouts_are_transient_and_recover() {
+    let fake = FakeOpenAi::start().await;
+    fake.state.stt_delay_ms.store(400, Ordering::SeqCst);
+    let stt = OpenAiStt::new(&fake.url, fake_openai::KEY, "whisper-1")
+        .with_backoff(Duration::from_millis(10), Duration::from_millis(150));
+    let wav = callops::speech::audio::wav_bytes(&tone(440.0, 1.0, 16000), 16000);
+    let err = callops::speech::Stt::transcribe(&stt, wav.clone(), 1000)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, callops::speech::SttError::Transient(_)),
+        "{err}"
+    );
+    assert_eq!(
+        fake.state.stt_requests.load(Ordering::SeqCst),
+        4,
+        "retried before giving up"
+    );
+    fake.state.stt_delay_ms.store(0, Ordering::SeqCst);
+    assert_eq!(
+        callops::speech::Stt::transcribe(&stt, wav, 1000)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    fake.state.chat_delay_ms.store(400, Ordering::SeqCst);
+    let slow = LlmClient::with_timeout(
+        &fake.url,
+        fake_openai::KEY,
+        "gpt-4o",
+        JsonMode::JsonSchema,
+        PriceTable::default(),
+        Duration::from_millis(150),
+    );
+    let profiles = Profiles::load(None).unwrap();
+    let err = analyse(
+        &slow,
+        profiles.get("realty_lead").unwrap(),
+        &transcript(),
+        false,
+        "",
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.transient,
+        "a timeout is worth retrying later: {}",
+        err.reason
+    );
+    fake.state.chat_delay_ms.store(0, Ordering::SeqCst);
+    assert!(analyse(
+        &slow,
+        profiles.get("realty_lead").unwrap(),
+        &transcript(),
+        false,
+        ""
+    )
+    .await
+    .is_ok());
+}

@@ -61,24 +61,31 @@ pub async fn transcribe(
     } else {
         vec![("unknown".to_string(), audio::mixdown(&pcm))]
     };
-    let mut utterances = Vec::new();
-    for (role, samples) in tracks {
-        if rms(&samples) < SILENT_RMS {
-            continue;
-        }
-        let samples = audio::resample(&samples, pcm.sample_rate, TARGET_RATE)?;
-        for chunk in audio::chunk_at_silences(&samples, TARGET_RATE, MAX_CHUNK_SECS) {
-            let len_ms = chunk.samples.len() as i64 * 1000 / i64::from(TARGET_RATE);
-            let wav = audio::wav_bytes(&chunk.samples, TARGET_RATE);
-            for seg in stt.transcribe(wav, len_ms).await? {
-                utterances.push(Utterance {
-                    speaker: role.clone(),
-                    start_ms: chunk.offset_ms + seg.start_ms,
-                    end_ms: chunk.offset_ms + seg.end_ms,
-                    text: seg.text,
-                });
+    // Channels are transcribed at the same time: a stereo call costs one STT round trip, not two.
+    let rate = pcm.sample_rate;
+    let jobs = tracks
+        .into_iter()
+        .filter(|(_, samples)| rms(samples) >= SILENT_RMS)
+        .map(|(role, samples)| async move {
+            let samples = audio::resample(&samples, rate, TARGET_RATE)?;
+            let mut out = Vec::new();
+            for chunk in audio::chunk_at_silences(&samples, TARGET_RATE, MAX_CHUNK_SECS) {
+                let len_ms = chunk.samples.len() as i64 * 1000 / i64::from(TARGET_RATE);
+                let wav = audio::wav_bytes(&chunk.samples, TARGET_RATE);
+                for seg in stt.transcribe(wav, len_ms).await? {
+                    out.push(Utterance {
+                        speaker: role.clone(),
+                        start_ms: chunk.offset_ms + seg.start_ms,
+                        end_ms: chunk.offset_ms + seg.end_ms,
+                        text: seg.text,
+                    });
+                }
             }
-        }
+            Ok::<_, TranscribeError>(out)
+        });
+    let mut utterances = Vec::new();
+    for part in futures::future::join_all(jobs).await {
+        utterances.extend(part?);
     }
     utterances.sort_by_key(|u| (u.start_ms, u.end_ms));
     Ok(Transcript {

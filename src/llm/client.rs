@@ -122,11 +122,30 @@ impl LlmClient {
         json_mode: JsonMode,
         prices: PriceTable,
     ) -> Self {
+        Self::with_timeout(
+            base_url,
+            api_key,
+            model,
+            json_mode,
+            prices,
+            Duration::from_secs(180),
+        )
+    }
+
+    /// As [`LlmClient::new`] with a per-request timeout.
+    pub fn with_timeout(
+        base_url: &str,
+        api_key: &str,
+        model: &str,
+        json_mode: JsonMode,
+        prices: PriceTable,
+        timeout: Duration,
+    ) -> Self {
         let config = OpenAIConfig::new()
             .with_api_base(base_url)
             .with_api_key(api_key);
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(180))
+            .timeout(timeout)
             .build()
             .unwrap_or_default();
         Self {

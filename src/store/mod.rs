@@ -57,7 +57,8 @@ pub trait Store: Send + Sync + 'static {
     // ---- durable jobs ----
     /// Adds a job; with an idempotency key already used for the kind, returns the existing id.
     async fn enqueue(&self, job: NewJob) -> Result<Enqueued, StoreError>;
-    /// Leases up to `limit` runnable jobs of the given kinds for `lease`.
+    /// Leases up to `limit` runnable jobs of the given kinds for `lease`, highest priority first,
+    /// then oldest.
     async fn claim(
         &self,
         kinds: &[String],

@@ -29,7 +29,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 
 macro_rules! job_columns {
     () => {
-        "id, kind, payload, state, attempts, max_attempts, lease_token, last_error, idempotency_key, run_after"
+        "id, kind, payload, state, attempts, max_attempts, lease_token, last_error, idempotency_key, run_after, priority"
     };
 }
 
@@ -67,6 +67,7 @@ fn job_from_row(row: &PgRow) -> Result<Job, StoreError> {
         lease_token: row.try_get("lease_token")?,
         last_error: row.try_get("last_error")?,
         idempotency_key: row.try_get("idempotency_key")?,
+        priority: row.try_get("priority")?,
         run_after: row.try_get("run_after")?,
     })
 }
@@ -129,8 +130,8 @@ impl Store for PgStore {
 
     async fn enqueue(&self, job: NewJob) -> Result<Enqueued, StoreError> {
         let inserted: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO jobs (kind, payload, max_attempts, run_after, idempotency_key)
-             VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5)
+            "INSERT INTO jobs (kind, payload, max_attempts, run_after, idempotency_key, priority)
+             VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5, $6)
              ON CONFLICT (kind, idempotency_key) DO NOTHING
              RETURNING id",
         )
@@ -139,6 +140,7 @@ impl Store for PgStore {
         .bind(job.max_attempts)
         .bind(secs(job.delay))
         .bind(&job.idempotency_key)
+        .bind(job.priority)
         .fetch_optional(&self.pool)
         .await?;
         if let Some(id) = inserted {
@@ -165,14 +167,14 @@ impl Store for PgStore {
         let sql = "WITH picked AS (
                  SELECT id FROM jobs
                  WHERE state IN ('queued', 'failed') AND run_after <= now() AND kind = ANY($1)
-                 ORDER BY run_after, id
+                 ORDER BY priority DESC, run_after, id
                  LIMIT $2
                  FOR UPDATE SKIP LOCKED)
              UPDATE jobs j SET state = 'running', attempts = j.attempts + 1,
                     lease_until = now() + make_interval(secs => $3), lease_token = $4, updated_at = now()
              FROM picked WHERE j.id = picked.id
              RETURNING j.id, j.kind, j.payload, j.state, j.attempts, j.max_attempts, j.lease_token,
-                       j.last_error, j.idempotency_key, j.run_after";
+                       j.last_error, j.idempotency_key, j.run_after, j.priority";
         let rows = sqlx::query(sql)
             .bind(kinds)
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
@@ -184,7 +186,7 @@ impl Store for PgStore {
             .iter()
             .map(job_from_row)
             .collect::<Result<Vec<_>, _>>()?;
-        jobs.sort_by_key(|j| (j.run_after, j.id));
+        jobs.sort_by_key(|j| (std::cmp::Reverse(j.priority), j.run_after, j.id));
         Ok(jobs)
     }
 

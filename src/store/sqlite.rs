@@ -33,7 +33,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 
 macro_rules! job_columns {
     () => {
-        "id, kind, payload, state, attempts, max_attempts, lease_token, last_error, idempotency_key, run_after"
+        "id, kind, payload, state, attempts, max_attempts, lease_token, last_error, idempotency_key, run_after, priority"
     };
 }
 
@@ -93,6 +93,7 @@ fn job_from_row(row: &SqliteRow) -> Result<Job, StoreError> {
         lease_token: token.and_then(|t| Uuid::parse_str(&t).ok()),
         last_error: row.try_get("last_error")?,
         idempotency_key: row.try_get("idempotency_key")?,
+        priority: row.try_get("priority")?,
         run_after: ms_to_time(row.try_get("run_after")?),
     })
 }
@@ -172,8 +173,8 @@ impl Store for SqliteStore {
     async fn enqueue(&self, job: NewJob) -> Result<Enqueued, StoreError> {
         let now = now_ms();
         let inserted: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO jobs (kind, payload, max_attempts, run_after, idempotency_key, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)
+            "INSERT INTO jobs (kind, payload, max_attempts, run_after, idempotency_key, created_at, updated_at, priority)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (kind, idempotency_key) DO NOTHING
              RETURNING id",
         )
@@ -184,6 +185,7 @@ impl Store for SqliteStore {
         .bind(&job.idempotency_key)
         .bind(now)
         .bind(now)
+        .bind(job.priority)
         .fetch_optional(&self.writer)
         .await?;
         if let Some(id) = inserted {
@@ -217,7 +219,7 @@ impl Store for SqliteStore {
                  SELECT id FROM jobs
                  WHERE state IN ('queued', 'failed') AND run_after <= ?3
                    AND kind IN (SELECT value FROM json_each(?4))
-                 ORDER BY run_after, id LIMIT ?5)
+                 ORDER BY priority DESC, run_after, id LIMIT ?5)
              RETURNING ",
             job_columns!()
         );
@@ -233,7 +235,7 @@ impl Store for SqliteStore {
             .iter()
             .map(job_from_row)
             .collect::<Result<Vec<_>, _>>()?;
-        jobs.sort_by_key(|j| (j.run_after, j.id));
+        jobs.sort_by_key(|j| (std::cmp::Reverse(j.priority), j.run_after, j.id));
         Ok(jobs)
     }
 

@@ -59,6 +59,8 @@ pub struct NewJob {
     pub max_attempts: i32,
     /// Delay before the first attempt.
     pub delay: std::time::Duration,
+    /// Higher runs first among runnable jobs (default 0).
+    pub priority: i32,
 }
 
 impl NewJob {
@@ -69,7 +71,12 @@ impl NewJob {
             idempotency_key: None,
             max_attempts: 5,
             delay: std::time::Duration::ZERO,
+            priority: 0,
         }
+    }
+    pub fn priority(mut self, p: i32) -> Self {
+        self.priority = p;
+        self
     }
     pub fn key(mut self, key: impl Into<String>) -> Self {
         self.idempotency_key = Some(key.into());
@@ -106,6 +113,7 @@ pub struct Job {
     pub last_error: Option<String>,
     pub idempotency_key: Option<String>,
     pub run_after: DateTime<Utc>,
+    pub priority: i32,
 }
 
 /// How many jobs of a kind are in a state.

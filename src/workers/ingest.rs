@@ -44,19 +44,28 @@ pub async fn ingest(
     } else {
         Direction::Incoming
     });
-    let (call, created) = deps
+    // Most polled calls are known already: a read spares the single writer.
+    let known = deps
         .store
-        .insert_call(&NewCall {
-            provider: provider.to_string(),
-            provider_call_id: pc.provider_call_id.clone(),
-            direction,
-            caller: caller.clone(),
-            called: called.clone(),
-            started_at: pc.started_at,
-            duration_secs: pc.duration_secs,
-            recording_ref: pc.recording_ref.clone(),
-        })
+        .call_by_provider_id(provider, &pc.provider_call_id)
         .await?;
+    let (call, created) = match known {
+        Some(call) => (call, false),
+        None => {
+            deps.store
+                .insert_call(&NewCall {
+                    provider: provider.to_string(),
+                    provider_call_id: pc.provider_call_id.clone(),
+                    direction,
+                    caller: caller.clone(),
+                    called: called.clone(),
+                    started_at: pc.started_at,
+                    duration_secs: pc.duration_secs,
+                    recording_ref: pc.recording_ref.clone(),
+                })
+                .await?
+        }
+    };
 
     if !created {
         if call.recording_ref.is_none() {

@@ -45,6 +45,7 @@ pub async fn enqueue(
         .enqueue(
             NewJob::new(KIND, payload)
                 .key(post_key(call_id, analysis_id))
+                .priority(10)
                 .max_attempts(10),
         )
         .await?;

@@ -16,6 +16,7 @@ pub const KIND: &str = "telegram.send";
 pub fn job(req: &PostRequest) -> Result<NewJob, serde_json::Error> {
     Ok(NewJob::new(KIND, serde_json::to_value(req)?)
         .key(req.post_key.clone())
+        .priority(10)
         .max_attempts(8))
 }
 
