@@ -200,3 +200,44 @@ async fn a_job_killed_mid_flight_is_finished_once_after_restart() {
     let job = store.job(id).await.unwrap().unwrap();
     assert_eq!(job.attempts, 2, "the killed attempt counts");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analyze_prints_protocols_and_names_bad_files() {
+    let openai = common::fake_openai::FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("звонок.wav");
+    std::fs::write(
+        &wav,
+        callops::speech::audio::stereo_wav_bytes(
+            &callops::speech::audio::tone(440.0, 4.0, 8000),
+            &callops::speech::audio::tone(880.0, 4.0, 8000),
+            8000,
+        ),
+    )
+    .unwrap();
+    let bad = dir.path().join("broken.mp3");
+    std::fs::write(&bad, b"<html>404 Not Found</html>").unwrap();
+
+    let no_key = callops(dir.path(), &[]).arg("analyze").arg(&wav).output().unwrap();
+    assert_eq!(no_key.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_key.stderr).contains("OPENAI_API_KEY"));
+
+    let env = [
+        ("OPENAI_API_KEY", common::fake_openai::KEY.to_string()),
+        ("OPENAI_BASE_URL", openai.url.clone()),
+        ("DATABASE_URL", "sqlite://analyze.db".to_string()),
+    ];
+    let out = tokio::task::spawn_blocking({
+        let dir = dir.path().to_path_buf();
+        let (wav, bad) = (wav.clone(), bad.clone());
+        move || callops(&dir, &env).args(["analyze", "--profile", "realty_lead"]).arg(&bad).arg(&wav).output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "one file failed: {stderr}");
+    assert!(stderr.contains("broken.mp3") && stderr.contains("bad audio"), "{stderr}");
+    assert!(stdout.contains("ВХОДЯЩИЙ ЗВОНОК") && stdout.contains("ГОРЯЧИЙ ЛИД"), "{stdout}");
+    assert!(stdout.contains("Менеджер: Добрый день") && !stdout.contains("<b>"), "plain text: {stdout}");
+}
