@@ -165,6 +165,7 @@ pub fn build_pipeline(
             chat_by_number: cfg.chat_by_number.clone(),
             timezone: cfg.timezone,
             lang: Lang::Ru,
+            fewshot_examples: cfg.fewshot_examples,
         },
         waker,
     })))
@@ -269,6 +270,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
             team_chat: cfg.telegram_chat_id,
             pipeline: pipeline.clone(),
             notifier: notifier.clone(),
+            timezone: cfg.timezone,
         });
         tasks.push(("bot", tokio::spawn(run_bot(bot, deps, shutdown.clone()))));
     } else {

@@ -99,6 +99,8 @@ pub struct Config {
     pub retry_base_ms: u64,
     /// First retry wait of a failed job, in milliseconds (doubles per attempt, with jitter).
     pub job_retry_base_ms: u64,
+    /// Recent corrections per profile given to the LLM as examples.
+    pub fewshot_examples: i64,
 }
 
 /// What the process is about to do: decides which settings are required.
@@ -188,6 +190,7 @@ impl Default for Config {
             timezone: chrono_tz::Europe::Moscow,
             retry_base_ms: 2000,
             job_retry_base_ms: 5000,
+            fewshot_examples: 5,
         }
     }
 }
@@ -233,6 +236,7 @@ pub const VARIABLES: &[&str] = &[
     "TIMEZONE",
     "RETRY_BASE_MS",
     "JOB_RETRY_BASE_MS",
+    "FEWSHOT_EXAMPLES",
 ];
 
 impl Config {

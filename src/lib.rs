@@ -11,6 +11,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod export;
 pub mod i18n;
 pub mod jobs;
 pub mod llm;

@@ -218,7 +218,11 @@ async fn analyze_prints_protocols_and_names_bad_files() {
     let bad = dir.path().join("broken.mp3");
     std::fs::write(&bad, b"<html>404 Not Found</html>").unwrap();
 
-    let no_key = callops(dir.path(), &[]).arg("analyze").arg(&wav).output().unwrap();
+    let no_key = callops(dir.path(), &[])
+        .arg("analyze")
+        .arg(&wav)
+        .output()
+        .unwrap();
     assert_eq!(no_key.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&no_key.stderr).contains("OPENAI_API_KEY"));
 
@@ -230,14 +234,30 @@ async fn analyze_prints_protocols_and_names_bad_files() {
     let out = tokio::task::spawn_blocking({
         let dir = dir.path().to_path_buf();
         let (wav, bad) = (wav.clone(), bad.clone());
-        move || callops(&dir, &env).args(["analyze", "--profile", "realty_lead"]).arg(&bad).arg(&wav).output().unwrap()
+        move || {
+            callops(&dir, &env)
+                .args(["analyze", "--profile", "realty_lead"])
+                .arg(&bad)
+                .arg(&wav)
+                .output()
+                .unwrap()
+        }
     })
     .await
     .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "one file failed: {stderr}");
-    assert!(stderr.contains("broken.mp3") && stderr.contains("bad audio"), "{stderr}");
-    assert!(stdout.contains("ВХОДЯЩИЙ ЗВОНОК") && stdout.contains("ГОРЯЧИЙ ЛИД"), "{stdout}");
-    assert!(stdout.contains("Менеджер: Добрый день") && !stdout.contains("<b>"), "plain text: {stdout}");
+    assert!(
+        stderr.contains("broken.mp3") && stderr.contains("bad audio"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("ВХОДЯЩИЙ ЗВОНОК") && stdout.contains("ГОРЯЧИЙ ЛИД"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Менеджер: Добрый день") && !stdout.contains("<b>"),
+        "plain text: {stdout}"
+    );
 }

@@ -705,5 +705,27 @@ async fn feedback_buttons_store_and_redraw_for_managers_only() {
     assert_eq!(fb.as_array().unwrap().len(), 1);
     assert_eq!(fb[0]["choice"], "warm");
     assert_eq!(fb[0]["user_id"], ADMIN);
+
+    // The correction teaches: the next analysis of this profile gets it as an example.
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/calls/{call_id}/reanalyze", h.base()))
+        .header("X-API-Key", API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    common::eventually(20, "re-analysis request", || async {
+        h.openai.chat_requests().len() >= 2
+    })
+    .await;
+    let prompt = h.openai.chat_requests()[1]["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        prompt.contains("исправил категорию")
+            && prompt.contains("ИИ поставил: hot, правильно: warm"),
+        "{prompt}"
+    );
     h.stop().await;
 }

@@ -56,6 +56,7 @@ contract!(
     utterances_replace_in_order,
     cursors_and_token_usage,
     analyses_feedback_and_listing,
+    period_stats_agreement_and_corrections,
 );
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -587,4 +588,89 @@ async fn analyses_feedback_and_listing(s: Arc<dyn Store>) {
         vec![("hot".to_string(), 1), ("warm".to_string(), 1)]
     );
     assert!((stats.tokens.cost_usd - 0.5).abs() < 1e-9);
+}
+
+async fn period_stats_agreement_and_corrections(s: Arc<dyn Store>) {
+    let day = |d: u32| Utc.with_ymd_and_hms(2026, 11, d, 10, 0, 0).unwrap();
+    let mut ids = Vec::new();
+    for (i, (cat, rating)) in [("hot", 9), ("cold", 3), ("warm", 6), ("refusal", 1)]
+        .iter()
+        .enumerate()
+    {
+        let (c, _) = s
+            .insert_call(&NewCall {
+                started_at: day(20),
+                ..new_call(&format!("p{i}"))
+            })
+            .await
+            .unwrap();
+        s.save_analysis(&NewAnalysis {
+            call_id: c.id,
+            profile: "realty_lead".into(),
+            result: json!({"summary": format!("Звонок {i}")}),
+            lead_category: Some(cat.to_string()),
+            interest_rating: Some(*rating),
+            priority: None,
+            agency_name: None,
+            model: None,
+        })
+        .await
+        .unwrap();
+        s.set_call_status(c.id, CallStatus::Analyzed, None)
+            .await
+            .unwrap();
+        ids.push(c.id);
+    }
+    let (old, _) = s
+        .insert_call(&NewCall {
+            started_at: day(1),
+            ..new_call("old")
+        })
+        .await
+        .unwrap();
+    s.set_call_status(old.id, CallStatus::Skipped, Some("short"))
+        .await
+        .unwrap();
+    let fb = |call_id: i64, choice: &str| Feedback {
+        call_id,
+        user_id: 1,
+        user_name: None,
+        choice: choice.into(),
+        created_at: Utc::now(),
+    };
+    s.add_feedback(&fb(ids[0], "confirm")).await.unwrap();
+    s.add_feedback(&fb(ids[1], "warm")).await.unwrap();
+    s.add_feedback(&fb(ids[2], "hot")).await.unwrap();
+    s.add_feedback(&fb(ids[2], "warm")).await.unwrap(); // the latest word counts: agrees
+
+    let st = s.period_stats(day(19), day(21)).await.unwrap();
+    assert_eq!(st.total(), 4, "the call of the 1st is outside the period");
+    assert_eq!(st.count("analyzed"), 4);
+    assert_eq!(st.by_category.len(), 4);
+    assert!((st.avg_rating.unwrap() - 4.75).abs() < 1e-9);
+    assert_eq!((st.rated, st.agreed), (3, 2));
+    assert!((st.agreement().unwrap() - 66.666).abs() < 0.01);
+    let empty = s.period_stats(day(25), day(26)).await.unwrap();
+    assert_eq!(
+        (empty.total(), empty.avg_rating, empty.agreement()),
+        (0, None, None)
+    );
+
+    let corr = s.corrections("realty_lead", 5).await.unwrap();
+    assert_eq!(
+        corr.len(),
+        2,
+        "confirmations and agreeing picks are not corrections"
+    );
+    assert_eq!(corr[0].human_category, "hot", "newest first");
+    assert_eq!(corr[0].summary, "Звонок 2");
+    assert_eq!(
+        (
+            corr[1].ai_category.as_deref(),
+            corr[1].human_category.as_str()
+        ),
+        (Some("cold"), "warm")
+    );
+    assert_eq!(s.corrections("realty_lead", 1).await.unwrap().len(), 1);
+    assert!(s.corrections("qa_checklist", 5).await.unwrap().is_empty());
 }

@@ -140,6 +140,26 @@ pub async fn analyse(
     })
 }
 
+/// The team's corrections as labelled examples for the prompt (empty when there are none).
+pub fn examples_text(corrections: &[crate::store::Correction]) -> String {
+    if corrections.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "Примеры прошлых звонков, где отдел продаж исправил категорию (учитывай их при оценке):\n",
+    );
+    for c in corrections {
+        let summary: String = c.summary.chars().take(300).collect();
+        out.push_str(&format!(
+            "- «{}» — ИИ поставил: {}, правильно: {}\n",
+            summary.replace('\n', " "),
+            c.ai_category.as_deref().unwrap_or("—"),
+            c.human_category
+        ));
+    }
+    out
+}
+
 /// The promoted columns of an analysis.
 pub fn promote(
     call_id: i64,

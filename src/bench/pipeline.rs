@@ -264,6 +264,7 @@ pub async fn run(args: PipelineBench) -> anyhow::Result<()> {
             chat_by_number: Vec::new(),
             timezone: chrono_tz::Europe::Moscow,
             lang: Lang::Ru,
+            fewshot_examples: 0,
         },
         waker: pool.waker(),
     });

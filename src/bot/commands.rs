@@ -13,12 +13,52 @@ pub enum Command {
     Start,
     /// Lists the commands this user may use.
     Help,
+    /// `/leads [category] [period]`: a paginated list of leads.
+    #[command(parse_with = rest)]
+    Leads(String),
+    /// `/lead ID`: a call's protocol, feedback and transcript.
+    #[command(parse_with = rest)]
+    Lead(String),
+    /// `/stats [period]`: counts, categories, rating, agreement, tokens.
+    #[command(parse_with = rest)]
+    Stats(String),
+    /// `/export [period] [csv]`: calls with their analysis as XLSX or CSV.
+    #[command(parse_with = rest)]
+    Export(String),
+    /// `/reanalyze ID [profile] | failed | period`.
+    #[command(parse_with = rest)]
+    Reanalyze(String),
+    /// `/users [add ID role | remove ID]`.
+    #[command(parse_with = rest)]
+    Users(String),
+}
+
+/// Takes the rest of the message as one argument (possibly empty).
+fn rest(input: String) -> Result<(String,), teloxide::utils::command::ParseError> {
+    Ok((input.trim().to_string(),))
 }
 
 impl Command {
     /// Every command with the role it needs, in menu order.
-    pub const ALL: &'static [(&'static str, Role)] =
-        &[("start", Role::Viewer), ("help", Role::Viewer)];
+    pub const ALL: &'static [(&'static str, Role)] = &[
+        ("start", Role::Viewer),
+        ("help", Role::Viewer),
+        ("leads", Role::Viewer),
+        ("lead", Role::Viewer),
+        ("stats", Role::Viewer),
+        ("export", Role::Viewer),
+        ("reanalyze", Role::Manager),
+        ("users", Role::Admin),
+    ];
+
+    /// The role this command needs.
+    pub fn required_role(&self) -> Role {
+        match self {
+            Command::Reanalyze(_) => Role::Manager,
+            Command::Users(_) => Role::Admin,
+            _ => Role::Viewer,
+        }
+    }
 
     /// `/help` text for a user with `role`.
     pub fn help_text(lang: Lang, role: Role) -> String {
@@ -62,6 +102,21 @@ mod tests {
             Command::parse("/help@callops_bot", "callops_bot").unwrap(),
             Command::Help
         );
+        assert_eq!(
+            Command::parse("/leads", "b").unwrap(),
+            Command::Leads(String::new())
+        );
+        assert_eq!(
+            Command::parse("/leads hot week", "b").unwrap(),
+            Command::Leads("hot week".into())
+        );
+        for (name, role) in Command::ALL {
+            let cmd = Command::parse(&format!("/{name}"), "b").unwrap();
+            assert_eq!(cmd.required_role(), *role, "{name}");
+        }
+        let viewer_help = Command::help_text(Lang::Ru, Role::Viewer);
+        assert!(viewer_help.contains("/leads") && !viewer_help.contains("/users"));
+        assert!(Command::help_text(Lang::Ru, Role::Admin).contains("/users"));
     }
 
     #[test]

@@ -15,6 +15,50 @@ use crate::workers::post_protocol::{feedback_keyboard, render_current};
 pub async fn on_callback(bot: Bot, q: CallbackQuery, deps: Arc<BotDeps>) -> Result<(), BotError> {
     let lang = Lang::from_code(q.from.language_code.as_deref());
     let parsed = q.data.as_deref().map(str::parse::<CallbackData>);
+    if let (
+        Some(Ok(data @ (CallbackData::LeadsPage { .. } | CallbackData::OpenLead { .. }))),
+        Some(message),
+    ) = (&parsed, q.message.as_ref())
+    {
+        let chat_id = message.chat().id;
+        let access = resolve_access(
+            deps.store.as_ref(),
+            &deps.admins,
+            deps.team_chat,
+            q.from.id.0,
+            chat_id.0,
+        )
+        .await?;
+        if !matches!(access, Access::Allowed(_)) {
+            bot.answer_callback_query(q.id.clone())
+                .text(crate::i18n::t_args(
+                    lang,
+                    "access-denied",
+                    &[("id", q.from.id.0.into())],
+                ))
+                .show_alert(true)
+                .await?;
+            return Ok(());
+        }
+        bot.answer_callback_query(q.id.clone()).await?;
+        match *data {
+            CallbackData::OpenLead { call_id } => {
+                let ctx = super::chatops::Ctx {
+                    bot: &bot,
+                    deps: &deps,
+                    chat: chat_id,
+                    lang,
+                    user_id: q.from.id.0,
+                    reply_to_user: None,
+                };
+                super::chatops::show_lead(&ctx, call_id).await?;
+            }
+            page => {
+                super::chatops::leads_page(&bot, &deps, lang, (chat_id, message.id()), page).await?
+            }
+        }
+        return Ok(());
+    }
     let (Some(Ok(CallbackData::Feedback { call_id, choice })), Some(message)) =
         (parsed, q.message.as_ref())
     else {

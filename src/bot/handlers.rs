@@ -22,6 +22,8 @@ pub struct BotDeps {
     /// The analysis pipeline, when configured (protocol redraws after feedback).
     pub pipeline: Option<Arc<PipelineDeps>>,
     pub notifier: Option<Arc<dyn Notifier>>,
+    /// Time zone of periods and dates in replies.
+    pub timezone: chrono_tz::Tz,
 }
 
 /// Errors a handler can end with (logged by the dispatcher).
@@ -84,8 +86,36 @@ async fn on_command(
             return Ok(());
         }
     };
+    let needed = cmd.required_role();
+    if !role.allows(needed) {
+        tracing::info!(user = user.id.0, chat = msg.chat.id.0, command = ?cmd, %role, "refused: role too low");
+        let text = t_args(
+            lang,
+            "role-required",
+            &[("role", role_name(lang, needed).into())],
+        );
+        bot.send_message(msg.chat.id, text).await?;
+        return Ok(());
+    }
     tracing::info!(user = user.id.0, chat = msg.chat.id.0, command = ?cmd, %role, "command");
+    let ctx = super::chatops::Ctx {
+        bot: &bot,
+        deps: &deps,
+        chat: msg.chat.id,
+        lang,
+        user_id: user.id.0,
+        reply_to_user: msg
+            .reply_to_message()
+            .and_then(|m| m.from.as_ref())
+            .map(|u| u.id.0),
+    };
     match cmd {
+        Command::Leads(args) => super::chatops::leads(&ctx, &args).await?,
+        Command::Lead(args) => super::chatops::lead(&ctx, &args).await?,
+        Command::Stats(args) => super::chatops::stats(&ctx, &args).await?,
+        Command::Export(args) => super::chatops::export(&ctx, &args).await?,
+        Command::Reanalyze(args) => super::chatops::reanalyze(&ctx, &args).await?,
+        Command::Users(args) => super::chatops::users(&ctx, &args).await?,
         Command::Start => {
             let text = format!(
                 "{}\n\n{}",

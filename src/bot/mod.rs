@@ -2,9 +2,11 @@
 //! Long polling honours `TELEGRAM_API_URL`.
 
 mod access;
+mod chatops;
 mod commands;
 mod feedback;
 mod handlers;
+pub mod period;
 
 pub use access::{resolve_access, Access};
 pub use commands::Command;

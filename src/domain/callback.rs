@@ -3,6 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::NaiveDate;
+
 use super::LeadCategory;
 
 /// What a protocol's feedback button says.
@@ -49,6 +51,22 @@ pub enum CallbackData {
         call_id: i64,
         choice: FeedbackChoice,
     },
+    /// `lp:<category or ->:<first yyyymmdd>:<last yyyymmdd>:<page>`: a page of `/leads`.
+    LeadsPage {
+        category: Option<LeadCategory>,
+        first: NaiveDate,
+        last: NaiveDate,
+        page: u32,
+    },
+    /// `lo:<call id>`: open a lead from the list.
+    OpenLead { call_id: i64 },
+}
+
+fn category_code(c: Option<LeadCategory>) -> char {
+    match c {
+        None => '-',
+        Some(c) => FeedbackChoice::Category(c).code(),
+    }
 }
 
 impl fmt::Display for CallbackData {
@@ -57,6 +75,19 @@ impl fmt::Display for CallbackData {
             CallbackData::Feedback { call_id, choice } => {
                 write!(f, "fb:{call_id}:{}", choice.code())
             }
+            CallbackData::LeadsPage {
+                category,
+                first,
+                last,
+                page,
+            } => write!(
+                f,
+                "lp:{}:{}:{}:{page}",
+                category_code(*category),
+                first.format("%Y%m%d"),
+                last.format("%Y%m%d")
+            ),
+            CallbackData::OpenLead { call_id } => write!(f, "lo:{call_id}"),
         }
     }
 }
@@ -64,6 +95,32 @@ impl fmt::Display for CallbackData {
 impl FromStr for CallbackData {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("bad callback data {s:?}");
+        let parts: Vec<&str> = s.split(':').collect();
+        match parts.as_slice() {
+            ["lp", cat, first, last, page] => {
+                let date = |d: &str| NaiveDate::parse_from_str(d, "%Y%m%d").map_err(|_| bad());
+                let category = match *cat {
+                    "-" => None,
+                    code => match FeedbackChoice::from_code(code) {
+                        Some(FeedbackChoice::Category(c)) => Some(c),
+                        _ => return Err(bad()),
+                    },
+                };
+                return Ok(CallbackData::LeadsPage {
+                    category,
+                    first: date(first)?,
+                    last: date(last)?,
+                    page: page.parse().map_err(|_| bad())?,
+                });
+            }
+            ["lo", id] => {
+                return Ok(CallbackData::OpenLead {
+                    call_id: id.parse().map_err(|_| bad())?,
+                })
+            }
+            _ => {}
+        }
         let mut parts = s.split(':');
         match (parts.next(), parts.next(), parts.next(), parts.next()) {
             (Some("fb"), Some(id), Some(code), None) => Ok(CallbackData::Feedback {
@@ -92,7 +149,37 @@ mod tests {
                 assert_eq!(s.parse::<CallbackData>().unwrap(), d);
             }
         }
-        for bad in ["", "fb", "fb:x:h", "fb:1:z", "fb:1:h:extra", "zz:1:h"] {
+        let d = |day| NaiveDate::from_ymd_opt(2026, 11, day).unwrap();
+        for data in [
+            CallbackData::LeadsPage {
+                category: None,
+                first: d(1),
+                last: d(30),
+                page: 0,
+            },
+            CallbackData::LeadsPage {
+                category: Some(LeadCategory::Refusal),
+                first: d(1),
+                last: d(2),
+                page: u32::MAX,
+            },
+            CallbackData::OpenLead { call_id: i64::MAX },
+        ] {
+            let s = data.to_string();
+            assert!(s.len() <= 64, "{s}");
+            assert_eq!(s.parse::<CallbackData>().unwrap(), data);
+        }
+        for bad in [
+            "",
+            "fb",
+            "fb:x:h",
+            "fb:1:z",
+            "fb:1:h:extra",
+            "zz:1:h",
+            "lp:k:20261101:20261130:0",
+            "lp:-:2026:20261130:0",
+            "lo:x",
+        ] {
             assert!(bad.parse::<CallbackData>().is_err(), "{bad}");
         }
     }

@@ -14,7 +14,7 @@ use crate::store::{Store, StoreError, TelegramPost};
 
 pub use pacer::ChatPacer;
 pub use split::{split_message, utf16_len, TELEGRAM_TEXT_LIMIT};
-pub use telegram::TelegramNotifier;
+pub use telegram::{markup as inline_markup, TelegramNotifier};
 
 /// How the text is to be parsed by Telegram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]

@@ -89,7 +89,8 @@ impl TelegramNotifier {
     }
 }
 
-fn markup(k: &Keyboard) -> InlineKeyboardMarkup {
+/// Telegram inline buttons from a [`Keyboard`].
+pub fn markup(k: &Keyboard) -> InlineKeyboardMarkup {
     InlineKeyboardMarkup::new(k.0.iter().map(|row| {
         row.iter()
             .map(|(label, data)| InlineKeyboardButton::callback(label.clone(), data.clone()))

@@ -20,7 +20,8 @@ use crate::domain::{
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use types::{
-    CallTokens, Enqueued, Job, JobCount, JobState, NewJob, Stats, TelegramPost, TokenUsage, User,
+    CallTokens, Correction, Enqueued, Job, JobCount, JobState, NewJob, PeriodStats, Stats,
+    TelegramPost, TokenUsage, User,
 };
 
 /// Errors from a storage backend.
@@ -137,6 +138,14 @@ pub trait Store: Send + Sync + 'static {
     async fn call_tokens(&self, call_id: i64) -> Result<CallTokens, StoreError>;
     /// Counts by status and category of calls started since `since`, and tokens spent since then.
     async fn stats_since(&self, since: chrono::DateTime<chrono::Utc>) -> Result<Stats, StoreError>;
+    /// Figures over calls that started in `[from, to)`.
+    async fn period_stats(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<PeriodStats, StoreError>;
+    /// The latest category corrections of a profile, newest first.
+    async fn corrections(&self, profile: &str, limit: i64) -> Result<Vec<Correction>, StoreError>;
 }
 
 /// Opens the store named by `url` (`sqlite://path`, `sqlite::memory:`, `postgres://...`).

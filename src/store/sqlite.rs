@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use super::types::{join_ids, split_ids};
 use super::{
-    millis, Backend, CallTokens, Enqueued, Job, JobCount, JobState, NewJob, Stats, Store,
-    StoreError, TelegramPost, TokenUsage, User,
+    millis, Backend, CallTokens, Correction, Enqueued, Job, JobCount, JobState, NewJob,
+    PeriodStats, Stats, Store, StoreError, TelegramPost, TokenUsage, User,
 };
 use crate::domain::{
     Analysis, Call, CallFilter, CallStatus, CallSummary, Direction, Feedback, NewAnalysis, NewCall,
@@ -818,5 +818,104 @@ impl Store for SqliteStore {
                 cost_usd: row.try_get("cost")?,
             },
         })
+    }
+
+    async fn period_stats(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<PeriodStats, StoreError> {
+        let (from, to) = (rfc3339(from), rfc3339(to));
+        let pairs = |rows: Vec<SqliteRow>| -> Result<Vec<(String, i64)>, StoreError> {
+            rows.iter()
+                .map(|r| Ok((r.try_get::<String, _>("k")?, r.try_get::<i64, _>("n")?)))
+                .collect()
+        };
+        let by_status = pairs(
+            sqlx::query("SELECT status AS k, COUNT(*) AS n FROM calls WHERE started_at >= ?1 AND started_at < ?2 GROUP BY status ORDER BY status")
+                .bind(&from)
+                .bind(&to)
+                .fetch_all(&self.reader)
+                .await?,
+        )?;
+        let by_category = pairs(
+            sqlx::query(
+                "SELECT a.lead_category AS k, COUNT(*) AS n FROM analyses a JOIN calls c ON c.id = a.call_id
+                 WHERE a.is_current = 1 AND a.lead_category IS NOT NULL AND c.started_at >= ?1 AND c.started_at < ?2
+                 GROUP BY a.lead_category ORDER BY a.lead_category",
+            )
+            .bind(&from)
+            .bind(&to)
+            .fetch_all(&self.reader)
+            .await?,
+        )?;
+        let avg_rating: Option<f64> = sqlx::query_scalar(
+            "SELECT AVG(CAST(a.interest_rating AS REAL)) FROM analyses a JOIN calls c ON c.id = a.call_id
+             WHERE a.is_current = 1 AND c.started_at >= ?1 AND c.started_at < ?2",
+        )
+        .bind(&from)
+        .bind(&to)
+        .fetch_one(&self.reader)
+        .await?;
+        let agree = sqlx::query(
+            "SELECT COUNT(*) AS rated,
+                    COALESCE(SUM(CASE WHEN f.choice = 'confirm' OR f.choice = a.lead_category THEN 1 ELSE 0 END), 0) AS agreed
+             FROM calls c
+             JOIN analyses a ON a.call_id = c.id AND a.is_current = 1
+             JOIN feedback f ON f.id = (SELECT MAX(f2.id) FROM feedback f2 WHERE f2.call_id = c.id)
+             WHERE a.lead_category IS NOT NULL AND c.started_at >= ?1 AND c.started_at < ?2",
+        )
+        .bind(&from)
+        .bind(&to)
+        .fetch_one(&self.reader)
+        .await?;
+        let tokens = sqlx::query(
+            "SELECT COALESCE(SUM(prompt_tokens), 0) AS p, COALESCE(SUM(completion_tokens), 0) AS c,
+                    COALESCE(SUM(cost_usd), 0.0) AS cost FROM token_usage WHERE created_at >= ?1 AND created_at < ?2",
+        )
+        .bind(&from)
+        .bind(&to)
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(PeriodStats {
+            by_status,
+            by_category,
+            avg_rating,
+            rated: agree.try_get("rated")?,
+            agreed: agree.try_get("agreed")?,
+            tokens: CallTokens {
+                prompt_tokens: tokens.try_get("p")?,
+                completion_tokens: tokens.try_get("c")?,
+                cost_usd: tokens.try_get("cost")?,
+            },
+        })
+    }
+
+    async fn corrections(&self, profile: &str, limit: i64) -> Result<Vec<Correction>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT a.lead_category AS ai, f.choice AS human, a.result AS result
+             FROM feedback f JOIN analyses a ON a.id = f.analysis_id
+             WHERE a.profile = ?1 AND f.choice <> 'confirm'
+               AND (a.lead_category IS NULL OR f.choice <> a.lead_category)
+             ORDER BY f.id DESC LIMIT ?2",
+        )
+        .bind(profile)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let result: String = r.try_get("result")?;
+                let summary = serde_json::from_str::<serde_json::Value>(&result)
+                    .ok()
+                    .and_then(|v| v["summary"].as_str().map(str::to_string))
+                    .unwrap_or_default();
+                Ok(Correction {
+                    ai_category: r.try_get("ai")?,
+                    human_category: r.try_get("human")?,
+                    summary,
+                })
+            })
+            .collect()
     }
 }

@@ -180,3 +180,41 @@ pub struct Stats {
     pub by_category: Vec<(String, i64)>,
     pub tokens: CallTokens,
 }
+
+/// Figures over calls that started in a period (for `/stats` and digests).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PeriodStats {
+    pub by_status: Vec<(String, i64)>,
+    pub by_category: Vec<(String, i64)>,
+    pub avg_rating: Option<f64>,
+    /// Calls whose AI category a person rated (latest feedback per call).
+    pub rated: i64,
+    /// Of those, how many the person confirmed or picked the AI's category.
+    pub agreed: i64,
+    pub tokens: CallTokens,
+}
+
+impl PeriodStats {
+    pub fn count(&self, status: &str) -> i64 {
+        self.by_status
+            .iter()
+            .filter(|(s, _)| s == status)
+            .map(|(_, n)| n)
+            .sum()
+    }
+    pub fn total(&self) -> i64 {
+        self.by_status.iter().map(|(_, n)| n).sum()
+    }
+    /// AI–human agreement in percent, when anything was rated.
+    pub fn agreement(&self) -> Option<f64> {
+        (self.rated > 0).then(|| self.agreed as f64 * 100.0 / self.rated as f64)
+    }
+}
+
+/// A category the team corrected: a labelled example for the profile's prompt.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Correction {
+    pub ai_category: Option<String>,
+    pub human_category: String,
+    pub summary: String,
+}

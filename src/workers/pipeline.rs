@@ -29,6 +29,8 @@ pub struct PipelineSettings {
     pub chat_by_number: Vec<(PhoneNumber, i64)>,
     pub timezone: Tz,
     pub lang: Lang,
+    /// How many recent corrections go into a profile's prompt as examples.
+    pub fewshot_examples: i64,
 }
 
 /// The dependencies of the pipeline workers.

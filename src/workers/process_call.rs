@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::pipeline::PipelineDeps;
 use super::{ingest, post_protocol};
-use crate::analysis::analyze::{analyse, promote, AnalysisFailure};
+use crate::analysis::analyze::{analyse, examples_text, promote, AnalysisFailure};
 use crate::analysis::protocol::client_phone;
 use crate::analysis::transcribe::{transcribe, TranscribeError};
 use crate::domain::{Call, CallStatus};
@@ -175,7 +175,15 @@ impl ProcessCall {
             .profiles
             .get(&profile_name)
             .ok_or_else(|| Failure::Final(format!("unknown analysis profile {profile_name:?}")))?;
-        let analysed = match analyse(&deps.llm, profile, &utterances, mono, "").await {
+        let corrections = if deps.settings.fewshot_examples > 0 {
+            store
+                .corrections(&profile.name, deps.settings.fewshot_examples)
+                .await?
+        } else {
+            Vec::new()
+        };
+        let examples = examples_text(&corrections);
+        let analysed = match analyse(&deps.llm, profile, &utterances, mono, &examples).await {
             Ok(a) => a,
             Err(AnalysisFailure {
                 reason,

@@ -1,0 +1,610 @@
+//! Chat-ops commands: `/leads` (paginated, buttons edit the same message), `/lead`, `/stats`,
+//! `/export`, `/reanalyze`, `/users`. Each is reached only after the role check in `handlers`.
+
+use chrono_tz::Tz;
+use teloxide::payloads::{EditMessageTextSetters, SendDocumentSetters, SendMessageSetters};
+use teloxide::prelude::*;
+use teloxide::types::{InputFile, ParseMode};
+
+use super::handlers::{BotDeps, BotError};
+use super::period::{parse_period, today, Period};
+use crate::analysis::protocol::{client_phone, esc, feedback_footer};
+use crate::domain::{CallFilter, CallStatus, CallbackData, LeadCategory, Role};
+use crate::i18n::{t, t_args, Lang};
+use crate::notify::{inline_markup, Keyboard};
+use crate::store::User;
+use crate::workers::post_protocol::{feedback_keyboard, render_current};
+use crate::workers::process_call::enqueue_reanalysis;
+
+const PAGE: u32 = 8;
+
+/// Who asks, where, in which language.
+pub struct Ctx<'a> {
+    pub bot: &'a Bot,
+    pub deps: &'a BotDeps,
+    pub chat: ChatId,
+    pub lang: Lang,
+    pub user_id: u64,
+    pub reply_to_user: Option<u64>,
+}
+
+impl Ctx<'_> {
+    fn tz(&self) -> Tz {
+        self.deps.timezone
+    }
+    async fn say(&self, text: String) -> Result<(), BotError> {
+        self.bot.send_message(self.chat, text).await?;
+        Ok(())
+    }
+    async fn say_html(&self, text: String, keyboard: Option<&Keyboard>) -> Result<(), BotError> {
+        let mut req = self
+            .bot
+            .send_message(self.chat, text)
+            .parse_mode(ParseMode::Html);
+        if let Some(k) = keyboard {
+            req = req.reply_markup(inline_markup(k));
+        }
+        req.await?;
+        Ok(())
+    }
+}
+
+fn parse_category(word: &str) -> Option<LeadCategory> {
+    word.parse().ok()
+}
+
+fn category_title(lang: Lang, c: Option<LeadCategory>) -> String {
+    match c {
+        None => t(lang, "leads-all"),
+        Some(c) => format!(
+            "{} {}",
+            c.emoji(),
+            t(lang, &format!("category-{}", c.as_str()))
+        ),
+    }
+}
+
+/// The text and buttons of one page of `/leads`.
+pub async fn leads_view(
+    deps: &BotDeps,
+    lang: Lang,
+    category: Option<LeadCategory>,
+    period: Period,
+    page: u32,
+) -> Result<(String, Keyboard), BotError> {
+    let tz = deps.timezone;
+    let (from, to) = period.bounds(tz);
+    let filter = CallFilter {
+        status: None,
+        category: category.map(|c| c.as_str().to_string()),
+        from: Some(from),
+        to: Some(to),
+        limit: i64::from(PAGE),
+        offset: i64::from(page) * i64::from(PAGE),
+    };
+    let (items, total) = deps.store.list_calls(&filter).await?;
+    let items: Vec<_> = items
+        .into_iter()
+        .filter(|c| c.lead_category.is_some() || category.is_none())
+        .collect();
+    let pages = ((total as u32).saturating_add(PAGE - 1) / PAGE).max(1);
+    let mut text = format!(
+        "<b>{}</b>",
+        t_args(
+            lang,
+            "leads-header",
+            &[
+                ("category", category_title(lang, category).into()),
+                ("period", period.label().into()),
+                ("total", total.into()),
+            ]
+        )
+    );
+    let mut rows = Vec::new();
+    if items.is_empty() {
+        text.push_str(&format!("\n\n{}", t(lang, "leads-empty")));
+    }
+    for c in &items {
+        let cat = c
+            .lead_category
+            .as_deref()
+            .and_then(|s| s.parse::<LeadCategory>().ok());
+        let emoji = cat.map_or("▫️", LeadCategory::emoji);
+        let rating = c
+            .interest_rating
+            .map(|r| format!("{r}/10"))
+            .unwrap_or_else(|| "—".into());
+        let who = c
+            .agency_name
+            .clone()
+            .unwrap_or_else(|| client_phone(&c.call));
+        let when = c.call.started_at.with_timezone(&tz).format("%d.%m %H:%M");
+        text.push_str(&format!(
+            "\n{emoji} <b>{rating}</b> · {} · {} · {when} · №{}",
+            esc(&who),
+            esc(&client_phone(&c.call)),
+            c.call.id
+        ));
+        rows.push(vec![(
+            format!(
+                "{emoji} №{} {}",
+                c.call.id,
+                who.chars().take(24).collect::<String>()
+            ),
+            CallbackData::OpenLead { call_id: c.call.id }.to_string(),
+        )]);
+    }
+    if pages > 1 {
+        text.push_str(&format!(
+            "\n\n<i>{}</i>",
+            t_args(
+                lang,
+                "leads-page",
+                &[
+                    ("page", i64::from(page + 1).into()),
+                    ("pages", i64::from(pages).into())
+                ]
+            )
+        ));
+        let nav = |p: u32| {
+            CallbackData::LeadsPage {
+                category,
+                first: period.first,
+                last: period.last,
+                page: p,
+            }
+            .to_string()
+        };
+        let mut row = Vec::new();
+        if page > 0 {
+            row.push(("◀".to_string(), nav(page - 1)));
+        }
+        if page + 1 < pages {
+            row.push(("▶".to_string(), nav(page + 1)));
+        }
+        rows.push(row);
+    }
+    Ok((text, Keyboard(rows)))
+}
+
+/// Splits arguments into a category, a period and the rest; unknown words are reported.
+fn read_period(ctx: &Ctx<'_>, words: &[&str], default: Period) -> Result<Period, String> {
+    let mut period = default;
+    for w in words {
+        match parse_period(w, today(ctx.tz())) {
+            Some(p) => period = p,
+            None => return Err(t_args(ctx.lang, "unknown-period", &[("arg", (*w).into())])),
+        }
+    }
+    Ok(period)
+}
+
+pub async fn leads(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
+    let mut category = None;
+    let mut rest = Vec::new();
+    for w in args.split_whitespace() {
+        match parse_category(w) {
+            Some(c) => category = Some(c),
+            None => rest.push(w),
+        }
+    }
+    let week = parse_period("week", today(ctx.tz())).unwrap_or(Period {
+        first: today(ctx.tz()),
+        last: today(ctx.tz()),
+    });
+    let period = match read_period(ctx, &rest, week) {
+        Ok(p) => p,
+        Err(msg) => return ctx.say(msg).await,
+    };
+    let (text, keyboard) = leads_view(ctx.deps, ctx.lang, category, period, 0).await?;
+    ctx.say_html(text, Some(&keyboard)).await
+}
+
+/// Answers a ◀ ▶ press by editing the list in place.
+pub async fn leads_page(
+    bot: &Bot,
+    deps: &BotDeps,
+    lang: Lang,
+    message: (ChatId, teloxide::types::MessageId),
+    data: CallbackData,
+) -> Result<(), BotError> {
+    let CallbackData::LeadsPage {
+        category,
+        first,
+        last,
+        page,
+    } = data
+    else {
+        return Ok(());
+    };
+    let (text, keyboard) = leads_view(deps, lang, category, Period { first, last }, page).await?;
+    match bot
+        .edit_message_text(message.0, message.1, text)
+        .parse_mode(ParseMode::Html)
+        .reply_markup(inline_markup(&keyboard))
+        .await
+    {
+        Ok(_) | Err(teloxide::RequestError::Api(teloxide::ApiError::MessageNotModified)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn lead(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
+    let Ok(id) = args
+        .trim()
+        .trim_start_matches('№')
+        .trim_start_matches('#')
+        .parse::<i64>()
+    else {
+        return ctx.say(t(ctx.lang, "lead-usage")).await;
+    };
+    show_lead(ctx, id).await
+}
+
+pub async fn show_lead(ctx: &Ctx<'_>, id: i64) -> Result<(), BotError> {
+    let Some(pipeline) = &ctx.deps.pipeline else {
+        return ctx.say(t(ctx.lang, "analysis-off")).await;
+    };
+    let Some(call) = ctx.deps.store.call(id).await? else {
+        return ctx
+            .say(t_args(ctx.lang, "lead-not-found", &[("id", id.into())]))
+            .await;
+    };
+    let Some((rendered, _)) = render_current(pipeline, id).await? else {
+        let reason = call.reason.map(|r| format!(": {r}")).unwrap_or_default();
+        return ctx
+            .say(t_args(
+                ctx.lang,
+                "lead-not-analyzed",
+                &[
+                    ("id", id.into()),
+                    ("status", call.status.as_str().into()),
+                    ("reason", reason.into()),
+                ],
+            ))
+            .await;
+    };
+    ctx.say_html(
+        rendered.text,
+        Some(&feedback_keyboard(pipeline.settings.lang, id)),
+    )
+    .await?;
+    if let Some(file) = rendered.transcript_file {
+        ctx.bot
+            .send_document(
+                ctx.chat,
+                InputFile::memory(file).file_name(format!("call-{id}.txt")),
+            )
+            .await?;
+    }
+    let history = ctx.deps.store.feedback(id).await?;
+    if !history.is_empty() {
+        let lines = feedback_footer(ctx.lang, &history);
+        ctx.say(format!("{}\n{lines}", t(ctx.lang, "lead-feedback-header")))
+            .await?;
+    }
+    Ok(())
+}
+
+fn pct(lang: Lang, v: Option<f64>) -> String {
+    v.map(|p| format!("{p:.0}%"))
+        .unwrap_or_else(|| t(lang, "stats-agreement-none"))
+}
+
+pub async fn stats(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let todays = Period {
+        first: today(ctx.tz()),
+        last: today(ctx.tz()),
+    };
+    let period = match read_period(ctx, &words, todays) {
+        Ok(p) => p,
+        Err(msg) => return ctx.say(msg).await,
+    };
+    let (from, to) = period.bounds(ctx.tz());
+    let st = ctx.deps.store.period_stats(from, to).await?;
+    let before = period.previous();
+    let (bf, bt) = before.bounds(ctx.tz());
+    let prev = ctx.deps.store.period_stats(bf, bt).await?;
+    let lang = ctx.lang;
+    let mut lines = vec![
+        format!(
+            "<b>{}</b>",
+            t_args(lang, "stats-header", &[("period", period.label().into())])
+        ),
+        t_args(
+            lang,
+            "stats-calls",
+            &[
+                ("total", st.total().into()),
+                ("analyzed", st.count("analyzed").into()),
+                ("skipped", st.count("skipped").into()),
+                ("failed", st.count("failed").into()),
+            ],
+        ),
+    ];
+    let cats: Vec<String> = LeadCategory::ALL
+        .iter()
+        .map(|c| {
+            let n = st
+                .by_category
+                .iter()
+                .find(|(k, _)| k == c.as_str())
+                .map_or(0, |(_, n)| *n);
+            format!(
+                "{} {}: {n}",
+                c.emoji(),
+                t(lang, &format!("category-{}", c.as_str()))
+            )
+        })
+        .collect();
+    lines.push(cats.join(" · "));
+    if let Some(avg) = st.avg_rating {
+        lines.push(t_args(
+            lang,
+            "stats-avg",
+            &[("avg", format!("{avg:.1}").into())],
+        ));
+    }
+    match st.agreement() {
+        Some(p) => lines.push(t_args(
+            lang,
+            "stats-agreement",
+            &[
+                ("pct", format!("{p:.0}").into()),
+                ("agreed", st.agreed.into()),
+                ("rated", st.rated.into()),
+            ],
+        )),
+        None => lines.push(format!(
+            "{}: {}",
+            t(lang, "stats-agreement").split(':').next().unwrap_or(""),
+            t(lang, "stats-agreement-none")
+        )),
+    }
+    lines.push(t_args(
+        lang,
+        "stats-agreement-before",
+        &[
+            ("period", before.label().into()),
+            ("pct", pct(lang, prev.agreement()).into()),
+        ],
+    ));
+    lines.push(t_args(
+        lang,
+        "stats-tokens",
+        &[
+            ("prompt", st.tokens.prompt_tokens.into()),
+            ("completion", st.tokens.completion_tokens.into()),
+            ("cost", format!("{:.2}", st.tokens.cost_usd).into()),
+        ],
+    ));
+    ctx.say_html(lines.join("\n"), None).await
+}
+
+pub async fn export(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
+    let mut csv = false;
+    let mut words = Vec::new();
+    for w in args.split_whitespace() {
+        if w.eq_ignore_ascii_case("csv") {
+            csv = true;
+        } else {
+            words.push(w);
+        }
+    }
+    let month = parse_period("month", today(ctx.tz())).unwrap_or(Period {
+        first: today(ctx.tz()),
+        last: today(ctx.tz()),
+    });
+    let period = match read_period(ctx, &words, month) {
+        Ok(p) => p,
+        Err(msg) => return ctx.say(msg).await,
+    };
+    let (from, to) = period.bounds(ctx.tz());
+    let filter = CallFilter {
+        from: Some(from),
+        to: Some(to),
+        limit: 100_000,
+        ..Default::default()
+    };
+    let (rows, _) = ctx.deps.store.list_calls(&filter).await?;
+    let (bytes, ext) = if csv {
+        (crate::export::csv(ctx.lang, ctx.tz(), &rows), "csv")
+    } else {
+        match crate::export::xlsx(ctx.lang, ctx.tz(), &rows) {
+            Ok(b) => (b, "xlsx"),
+            Err(e) => {
+                tracing::error!(error = %e, "building the XLSX failed");
+                return ctx.say(t(ctx.lang, "internal-error")).await;
+            }
+        }
+    };
+    let name = format!(
+        "callops-{}-{}.{ext}",
+        period.first.format("%Y%m%d"),
+        period.last.format("%Y%m%d")
+    );
+    let caption = t_args(
+        ctx.lang,
+        "export-caption",
+        &[
+            ("period", period.label().into()),
+            ("n", (rows.len() as i64).into()),
+        ],
+    );
+    ctx.bot
+        .send_document(ctx.chat, InputFile::memory(bytes).file_name(name))
+        .caption(caption)
+        .await?;
+    Ok(())
+}
+
+pub async fn reanalyze(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
+    let Some(pipeline) = &ctx.deps.pipeline else {
+        return ctx.say(t(ctx.lang, "analysis-off")).await;
+    };
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let Some(first) = words.first() else {
+        return ctx.say(t(ctx.lang, "reanalyze-usage")).await;
+    };
+    if let Ok(id) = first.trim_start_matches('№').parse::<i64>() {
+        let profile = words.get(1).map(|p| p.to_string());
+        if let Some(p) = &profile {
+            if pipeline.profiles.get(p).is_none() {
+                return ctx
+                    .say(t_args(
+                        ctx.lang,
+                        "reanalyze-unknown-profile",
+                        &[
+                            ("profile", p.as_str().into()),
+                            ("known", pipeline.profiles.names().join(", ").into()),
+                        ],
+                    ))
+                    .await;
+            }
+        }
+        let Some(call) = ctx.deps.store.call(id).await? else {
+            return ctx
+                .say(t_args(ctx.lang, "lead-not-found", &[("id", id.into())]))
+                .await;
+        };
+        enqueue_reanalysis(pipeline, id, profile.clone()).await?;
+        let profile = profile.unwrap_or_else(|| pipeline.settings.profile_for(&call));
+        return ctx
+            .say(t_args(
+                ctx.lang,
+                "reanalyze-queued",
+                &[("id", id.into()), ("profile", profile.into())],
+            ))
+            .await;
+    }
+    let filter = if first.eq_ignore_ascii_case("failed") {
+        CallFilter {
+            status: Some(CallStatus::Failed),
+            limit: 1000,
+            ..Default::default()
+        }
+    } else {
+        let period = match read_period(
+            ctx,
+            &words,
+            Period {
+                first: today(ctx.tz()),
+                last: today(ctx.tz()),
+            },
+        ) {
+            Ok(p) => p,
+            Err(_) => return ctx.say(t(ctx.lang, "reanalyze-usage")).await,
+        };
+        let (from, to) = period.bounds(ctx.tz());
+        CallFilter {
+            status: Some(CallStatus::Analyzed),
+            from: Some(from),
+            to: Some(to),
+            limit: 1000,
+            ..Default::default()
+        }
+    };
+    let (calls, _) = ctx.deps.store.list_calls(&filter).await?;
+    if calls.is_empty() {
+        return ctx.say(t(ctx.lang, "reanalyze-none")).await;
+    }
+    for c in &calls {
+        enqueue_reanalysis(pipeline, c.call.id, None).await?;
+    }
+    ctx.say(t_args(
+        ctx.lang,
+        "reanalyze-many",
+        &[("n", (calls.len() as i64).into())],
+    ))
+    .await
+}
+
+pub async fn users(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let lang = ctx.lang;
+    let role_name = |r: Role| t(lang, &format!("role-{}", r.as_str()));
+    match words.as_slice() {
+        [] | ["list"] => {
+            let users = ctx.deps.store.list_users().await?;
+            if users.is_empty() {
+                return ctx.say(t(lang, "users-empty")).await;
+            }
+            let mut text = t(lang, "users-header");
+            for u in users {
+                let name = u.name.map(|n| format!(" ({n})")).unwrap_or_default();
+                text.push('\n');
+                text.push_str(&t_args(
+                    lang,
+                    "users-line",
+                    &[
+                        ("id", u.telegram_id.into()),
+                        ("role", role_name(u.role).into()),
+                        ("name", name.into()),
+                    ],
+                ));
+            }
+            ctx.say(text).await
+        }
+        ["add", rest @ ..] => {
+            let (target, role) = match (rest, ctx.reply_to_user) {
+                ([id, role], _) => (id.parse::<i64>().ok(), role.parse::<Role>().ok()),
+                ([role], Some(replied)) => (i64::try_from(replied).ok(), role.parse::<Role>().ok()),
+                _ => (None, None),
+            };
+            let (Some(id), Some(role)) = (target, role) else {
+                return ctx.say(t(lang, "users-usage")).await;
+            };
+            if ctx
+                .deps
+                .admins
+                .iter()
+                .any(|a| i64::try_from(*a).ok() == Some(id))
+            {
+                return ctx
+                    .say(t_args(lang, "users-protected", &[("id", id.into())]))
+                    .await;
+            }
+            let added_by = i64::try_from(ctx.user_id).ok();
+            ctx.deps
+                .store
+                .upsert_user(&User {
+                    telegram_id: id,
+                    role,
+                    name: None,
+                    added_by,
+                })
+                .await?;
+            tracing::info!(admin = ctx.user_id, user = id, %role, "user role set");
+            ctx.say(t_args(
+                lang,
+                "users-added",
+                &[("id", id.into()), ("role", role_name(role).into())],
+            ))
+            .await
+        }
+        ["remove", id] => {
+            let Ok(id) = id.parse::<i64>() else {
+                return ctx.say(t(lang, "users-usage")).await;
+            };
+            if ctx
+                .deps
+                .admins
+                .iter()
+                .any(|a| i64::try_from(*a).ok() == Some(id))
+            {
+                return ctx
+                    .say(t_args(lang, "users-protected", &[("id", id.into())]))
+                    .await;
+            }
+            let key = if ctx.deps.store.remove_user(id).await? {
+                "users-removed"
+            } else {
+                "users-not-found"
+            };
+            tracing::info!(admin = ctx.user_id, user = id, "user removed");
+            ctx.say(t_args(lang, key, &[("id", id.into())])).await
+        }
+        _ => ctx.say(t(lang, "users-usage")).await,
+    }
+}

@@ -1,0 +1,297 @@
+//! Chat-ops through the real bot and a local fake Bot API: every command, each role refusal,
+//! `/leads` pagination by editing the same message, `/lead`, `/stats`, `/export`, `/users`,
+//! `/reanalyze`.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+
+use callops::config::Purpose;
+use callops::domain::{CallStatus, Direction, NewAnalysis, NewCall, Utterance};
+use chrono::Utc;
+use common::fake_openai::{self, FakeOpenAi};
+use common::fake_telegram::{FakeTelegram, TOKEN};
+
+const TEAM: i64 = -1_002_000;
+const ADMIN: u64 = 77;
+const VIEWER: u64 = 999;
+const STRANGER: u64 = 5555;
+
+struct Bot {
+    tg: FakeTelegram,
+    _openai: FakeOpenAi,
+    app: callops::app::RunningApp,
+    _dir: tempfile::TempDir,
+    ids: Vec<i64>,
+}
+
+async fn start(seed: usize) -> Bot {
+    let tg = FakeTelegram::start().await;
+    let openai = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/chatops.db", dir.path().display());
+    let team = TEAM.to_string();
+    let admin = ADMIN.to_string();
+    let cfg = common::config(
+        &[
+            ("DATABASE_URL", &db),
+            ("HTTP_ADDR", "127.0.0.1:0"),
+            ("TELEGRAM_BOT_TOKEN", TOKEN),
+            ("TELEGRAM_API_URL", &tg.url),
+            ("TELEGRAM_CHAT_ID", &team),
+            ("TELEGRAM_ADMINS", &admin),
+            ("TELEGRAM_CHAT_INTERVAL_MS", "0"),
+            ("TELEGRAM_GROUP_INTERVAL_MS", "0"),
+            ("OPENAI_API_KEY", fake_openai::KEY),
+            ("OPENAI_BASE_URL", &openai.url),
+        ],
+        Purpose::Run,
+    );
+    let app = callops::app::start(cfg).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..seed {
+        let (call, _) = app
+            .store
+            .insert_call(&NewCall {
+                provider: "novofon".into(),
+                provider_call_id: format!("seed_{i}"),
+                direction: Direction::Incoming,
+                caller: format!("+7916000{:04}", i),
+                called: "+74951234567".into(),
+                started_at: Utc::now() - chrono::Duration::minutes(i as i64 + 1),
+                duration_secs: 90,
+                recording_ref: None,
+            })
+            .await
+            .unwrap();
+        let result: serde_json::Value =
+            serde_json::from_str(&fake_openai::realty_answer("hot", 8)).unwrap();
+        app.store
+            .save_analysis(&NewAnalysis {
+                call_id: call.id,
+                profile: "realty_lead".into(),
+                result,
+                lead_category: Some("hot".into()),
+                interest_rating: Some(8),
+                priority: Some("high".into()),
+                agency_name: Some(format!("Агентство {i}")),
+                model: Some("gpt-4o".into()),
+            })
+            .await
+            .unwrap();
+        app.store
+            .replace_utterances(
+                call.id,
+                &[Utterance {
+                    speaker: "client".into(),
+                    start_ms: 0,
+                    end_ms: 1000,
+                    text: "Нужна двушка".into(),
+                }],
+            )
+            .await
+            .unwrap();
+        app.store
+            .set_call_status(call.id, CallStatus::Analyzed, None)
+            .await
+            .unwrap();
+        ids.push(call.id);
+    }
+    Bot {
+        tg,
+        _openai: openai,
+        app,
+        _dir: dir,
+        ids,
+    }
+}
+
+impl Bot {
+    /// Sends `text` as `user` in `chat` and returns the bot's next reply there.
+    async fn ask(&self, chat: i64, user: u64, text: &str) -> serde_json::Value {
+        let before = self.tg.delivered_to(chat).len();
+        self.tg.send_text(chat, user, "ru", text);
+        common::eventually(15, &format!("reply to {text}"), || async {
+            self.tg.delivered_to(chat).len() > before
+        })
+        .await;
+        self.tg.delivered_to(chat)[before].clone()
+    }
+}
+
+fn text(v: &serde_json::Value) -> String {
+    v["text"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_command_refuses_users_without_the_role() {
+    let b = start(1).await;
+    for cmd in [
+        "/leads",
+        "/lead 1",
+        "/stats",
+        "/export",
+        "/reanalyze 1",
+        "/users",
+    ] {
+        let reply = text(&b.ask(STRANGER as i64, STRANGER, cmd).await);
+        assert!(
+            reply.contains("нет доступа") && reply.contains(&STRANGER.to_string()),
+            "{cmd}: {reply}"
+        );
+    }
+    for cmd in ["/reanalyze 1", "/users", "/users add 1 admin"] {
+        let reply = text(&b.ask(TEAM, VIEWER, cmd).await);
+        assert!(reply.contains("доступна роли"), "{cmd}: {reply}");
+    }
+    assert!(
+        b.app
+            .store
+            .list_users()
+            .await
+            .unwrap()
+            .iter()
+            .all(|u| u.telegram_id != 1),
+        "nothing changed"
+    );
+    let reply = text(&b.ask(TEAM, VIEWER, "/stats").await);
+    assert!(reply.contains("Статистика"), "viewers may read: {reply}");
+    let help = text(&b.ask(TEAM, VIEWER, "/help").await);
+    assert!(
+        help.contains("/leads") && !help.contains("/users"),
+        "{help}"
+    );
+    b.app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn leads_paginate_in_place_and_open_a_lead() {
+    let b = start(10).await;
+    let list = b.ask(TEAM, ADMIN, "/leads hot today").await;
+    let body = text(&list);
+    assert!(
+        body.contains("ГОРЯЧИЙ ЛИД") && body.contains(": 10"),
+        "{body}"
+    );
+    assert!(body.contains("Страница 1 из 2"), "{body}");
+    assert_eq!(body.matches("8/10").count(), 8);
+    let keyboard = list["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(keyboard.len(), 9, "8 leads and a navigation row");
+    let next = keyboard[8][0].clone();
+    assert_eq!(next["text"], "▶");
+    let message_id = list["assigned_message_id"].as_i64().unwrap();
+    b.tg.press_button(
+        TEAM,
+        message_id,
+        ADMIN,
+        next["callback_data"].as_str().unwrap(),
+    );
+    common::eventually(10, "page 2", || async {
+        !b.tg.calls("editMessageText").is_empty()
+    })
+    .await;
+    let edit = b.tg.calls("editMessageText")[0].body.clone();
+    assert_eq!(edit["message_id"], message_id, "the same message is edited");
+    assert!(text(&edit).contains("Страница 2 из 2"));
+    assert_eq!(text(&edit).matches("8/10").count(), 2);
+    assert_eq!(
+        edit["reply_markup"]["inline_keyboard"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()[0]["text"],
+        "◀"
+    );
+
+    let open = keyboard[0][0]["callback_data"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let before = b.tg.delivered_to(TEAM).len();
+    b.tg.press_button(TEAM, message_id, ADMIN, &open);
+    common::eventually(10, "the lead opens", || async {
+        b.tg.delivered_to(TEAM).len() > before
+    })
+    .await;
+    assert!(text(&b.tg.delivered_to(TEAM)[before]).contains("ВХОДЯЩИЙ ЗВОНОК"));
+
+    let empty = text(&b.ask(TEAM, ADMIN, "/leads refusal week").await);
+    assert!(empty.contains("лидов нет"), "{empty}");
+    let bad = text(&b.ask(TEAM, ADMIN, "/leads hot someday").await);
+    assert!(bad.contains("Не понял период"), "{bad}");
+    b.app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lead_stats_export_users_and_reanalyze() {
+    let b = start(3).await;
+    let id = b.ids[0];
+    let lead = b.ask(TEAM, ADMIN, &format!("/lead {id}")).await;
+    assert!(text(&lead).contains("🔥 ГОРЯЧИЙ ЛИД") && text(&lead).contains("Клиент: Нужна двушка"));
+    assert!(
+        lead["reply_markup"]["inline_keyboard"].is_array(),
+        "feedback buttons come along"
+    );
+    assert!(text(&b.ask(TEAM, ADMIN, "/lead 987654").await).contains("не найден"));
+    assert!(text(&b.ask(TEAM, ADMIN, "/lead abc").await).contains("Использование"));
+
+    b.app
+        .store
+        .add_feedback(&callops::domain::Feedback {
+            call_id: id,
+            user_id: 1,
+            user_name: None,
+            choice: "warm".into(),
+            created_at: Utc::now(),
+        })
+        .await
+        .unwrap();
+    let stats = text(&b.ask(TEAM, ADMIN, "/stats today").await);
+    for needle in [
+        "Звонков: 3",
+        "проанализировано: 3",
+        "ГОРЯЧИЙ ЛИД: 3",
+        "Средняя оценка интереса: 8.0/10",
+        "Согласие ИИ и команды: 0% (0 из 1",
+        "До этого",
+    ] {
+        assert!(stats.contains(needle), "{needle:?} missing in\n{stats}");
+    }
+
+    let docs = b.tg.state.documents.load(Ordering::SeqCst);
+    b.tg.send_text(TEAM, ADMIN, "ru", "/export today");
+    b.tg.send_text(TEAM, ADMIN, "ru", "/export week csv");
+    common::eventually(10, "two exports", || async {
+        b.tg.state.documents.load(Ordering::SeqCst) >= docs + 2
+    })
+    .await;
+
+    assert!(
+        text(&b.ask(TEAM, ADMIN, "/users add 555 manager").await).contains("555 теперь менеджер")
+    );
+    let list = text(&b.ask(TEAM, ADMIN, "/users").await);
+    assert!(
+        list.contains("555 — менеджер") && list.contains("77 — администратор"),
+        "{list}"
+    );
+    assert!(text(&b.ask(TEAM, ADMIN, "/users remove 77").await).contains("TELEGRAM_ADMINS"));
+    let queued = text(
+        &b.ask(555, 555, &format!("/reanalyze {id} qa_checklist"))
+            .await,
+    );
+    assert!(
+        queued.contains("повторный анализ") && queued.contains("qa_checklist"),
+        "{queued}"
+    );
+    assert!(text(&b.ask(555, 555, "/reanalyze 1 nosuch").await).contains("Нет профиля"));
+    assert!(text(&b.ask(555, 555, "/reanalyze failed").await).contains("Подходящих звонков нет"));
+    let many = text(&b.ask(555, 555, "/reanalyze today").await);
+    assert!(many.contains("Поставлено на повторный анализ: 3"), "{many}");
+    assert!(text(&b.ask(TEAM, ADMIN, "/users remove 555").await).contains("удалён"));
+    let refused = text(&b.ask(555, 555, "/stats").await);
+    assert!(refused.contains("нет доступа"), "{refused}");
+    b.app.stop().await;
+}
