@@ -7,6 +7,7 @@ pub mod analyze_cmd;
 pub mod app;
 pub mod bench;
 pub mod bot;
+pub mod charts;
 pub mod check;
 pub mod cli;
 pub mod config;

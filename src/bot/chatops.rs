@@ -2,7 +2,9 @@
 //! `/export`, `/reanalyze`, `/users`. Each is reached only after the role check in `handlers`.
 
 use chrono_tz::Tz;
-use teloxide::payloads::{EditMessageTextSetters, SendDocumentSetters, SendMessageSetters};
+use teloxide::payloads::{
+    EditMessageTextSetters, SendDocumentSetters, SendMessageSetters, SendPhotoSetters,
+};
 use teloxide::prelude::*;
 use teloxide::types::{InputFile, ParseMode};
 
@@ -607,4 +609,89 @@ pub async fn users(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
         }
         _ => ctx.say(t(lang, "users-usage")).await,
     }
+}
+
+/// The labels of a chart in `lang`.
+pub fn chart_labels(
+    lang: Lang,
+    kind: crate::charts::ChartKind,
+    period: &Period,
+) -> crate::charts::Labels {
+    use crate::charts::ChartKind;
+    let names = match kind {
+        ChartKind::Leads => LeadCategory::ALL
+            .iter()
+            .map(|c| t(lang, &format!("category-{}", c.as_str())))
+            .collect(),
+        ChartKind::Funnel => [
+            "funnel-calls",
+            "funnel-answered",
+            "funnel-analysed",
+            "funnel-warm-hot",
+        ]
+        .iter()
+        .map(|k| t(lang, k))
+        .collect(),
+        ChartKind::Agreement => vec![t(lang, "series-agreement")],
+        ChartKind::Latency => vec!["p50".into(), "p95".into()],
+        ChartKind::Volume => t(lang, "weekdays").split(',').map(str::to_string).collect(),
+        ChartKind::Ratings | ChartKind::Operators => Vec::new(),
+    };
+    crate::charts::Labels {
+        title: t_args(
+            lang,
+            &format!("chart-title-{kind}"),
+            &[("period", period.label().into())],
+        ),
+        empty: t(lang, "chart-empty"),
+        names,
+    }
+}
+
+/// Renders a chart of the period (data from the store, drawing off the async threads).
+pub async fn render_chart(
+    deps: &BotDeps,
+    lang: Lang,
+    kind: crate::charts::ChartKind,
+    period: Period,
+) -> Result<Vec<u8>, BotError> {
+    let (from, to) = period.bounds(deps.timezone);
+    let rows = deps.store.chart_rows(from, to).await?;
+    let labels = chart_labels(lang, kind, &period);
+    let tz = deps.timezone;
+    let png = tokio::task::spawn_blocking(move || {
+        crate::charts::chart_png(kind, &rows, tz, period.first, period.last, &labels)
+    })
+    .await
+    .map_err(|e| BotError::Internal(e.to_string()))?
+    .map_err(|e| BotError::Internal(e.to_string()))?;
+    Ok(png)
+}
+
+pub async fn chart(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let Some(kind) = words
+        .first()
+        .and_then(|w| w.parse::<crate::charts::ChartKind>().ok())
+    else {
+        return ctx.say(t(ctx.lang, "chart-usage")).await;
+    };
+    let week = parse_period("week", today(ctx.tz())).unwrap_or(Period {
+        first: today(ctx.tz()),
+        last: today(ctx.tz()),
+    });
+    let period = match read_period(ctx, &words[1..], week) {
+        Ok(p) => p,
+        Err(msg) => return ctx.say(msg).await,
+    };
+    let png = render_chart(ctx.deps, ctx.lang, kind, period).await?;
+    let caption = chart_labels(ctx.lang, kind, &period).title;
+    ctx.bot
+        .send_photo(
+            ctx.chat,
+            InputFile::memory(png).file_name(format!("{kind}.png")),
+        )
+        .caption(caption)
+        .await?;
+    Ok(())
 }

@@ -22,6 +22,9 @@ pub enum Command {
     /// `/stats [period]`: counts, categories, rating, agreement, tokens.
     #[command(parse_with = rest)]
     Stats(String),
+    /// `/chart kind [period]`: a PNG chart.
+    #[command(parse_with = rest)]
+    Chart(String),
     /// `/export [period] [csv]`: calls with their analysis as XLSX or CSV.
     #[command(parse_with = rest)]
     Export(String),
@@ -46,6 +49,7 @@ impl Command {
         ("leads", Role::Viewer),
         ("lead", Role::Viewer),
         ("stats", Role::Viewer),
+        ("chart", Role::Viewer),
         ("export", Role::Viewer),
         ("reanalyze", Role::Manager),
         ("users", Role::Admin),

@@ -33,6 +33,8 @@ pub enum BotError {
     Telegram(#[from] teloxide::RequestError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    #[error("{0}")]
+    Internal(String),
 }
 
 /// The whole update tree.
@@ -113,6 +115,7 @@ async fn on_command(
         Command::Leads(args) => super::chatops::leads(&ctx, &args).await?,
         Command::Lead(args) => super::chatops::lead(&ctx, &args).await?,
         Command::Stats(args) => super::chatops::stats(&ctx, &args).await?,
+        Command::Chart(args) => super::chatops::chart(&ctx, &args).await?,
         Command::Export(args) => super::chatops::export(&ctx, &args).await?,
         Command::Reanalyze(args) => super::chatops::reanalyze(&ctx, &args).await?,
         Command::Users(args) => super::chatops::users(&ctx, &args).await?,

@@ -20,8 +20,8 @@ use crate::domain::{
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use types::{
-    CallTokens, Correction, Enqueued, Job, JobCount, JobState, NewJob, PeriodStats, Stats,
-    TelegramPost, TokenUsage, User,
+    CallTokens, ChartRow, Correction, Enqueued, Job, JobCount, JobState, NewJob, PeriodStats,
+    Stats, TelegramPost, TokenUsage, User,
 };
 
 /// Errors from a storage backend.
@@ -144,6 +144,12 @@ pub trait Store: Send + Sync + 'static {
         from: chrono::DateTime<chrono::Utc>,
         to: chrono::DateTime<chrono::Utc>,
     ) -> Result<PeriodStats, StoreError>;
+    /// Calls that started in `[from, to)` with their analysis, latest feedback and post time.
+    async fn chart_rows(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<ChartRow>, StoreError>;
     /// The latest category corrections of a profile, newest first.
     async fn corrections(&self, profile: &str, limit: i64) -> Result<Vec<Correction>, StoreError>;
 }

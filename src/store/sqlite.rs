@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::types::{join_ids, split_ids};
 use super::{
-    millis, Backend, CallTokens, Correction, Enqueued, Job, JobCount, JobState, NewJob,
+    millis, Backend, CallTokens, ChartRow, Correction, Enqueued, Job, JobCount, JobState, NewJob,
     PeriodStats, Stats, Store, StoreError, TelegramPost, TokenUsage, User,
 };
 use crate::domain::{
@@ -914,6 +914,44 @@ impl Store for SqliteStore {
                     ai_category: r.try_get("ai")?,
                     human_category: r.try_get("human")?,
                     summary,
+                })
+            })
+            .collect()
+    }
+
+    async fn chart_rows(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ChartRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.started_at, c.duration_secs, c.status, c.direction, c.caller, c.called,
+                    a.profile, a.lead_category, a.interest_rating,
+                    (SELECT f.choice FROM feedback f WHERE f.call_id = c.id ORDER BY f.id DESC LIMIT 1) AS last_feedback,
+                    (SELECT MIN(p.created_at) FROM telegram_posts p WHERE p.call_id = c.id AND p.kind = 'protocol') AS posted_at
+             FROM calls c LEFT JOIN analyses a ON a.call_id = c.id AND a.is_current = 1
+             WHERE c.started_at >= ?1 AND c.started_at < ?2 ORDER BY c.started_at",
+        )
+        .bind(rfc3339(from)).bind(rfc3339(to)).fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let started: String = r.try_get("started_at")?;
+                let posted: Option<String> = r.try_get("posted_at")?;
+                let started_at = parse_time(&started)?;
+                let posted_at = posted.as_deref().map(parse_time).transpose()?;
+                Ok(ChartRow {
+                    started_at,
+                    duration_secs: r.try_get("duration_secs")?,
+                    status: r.try_get("status")?,
+                    direction: r.try_get("direction")?,
+                    caller: r.try_get("caller")?,
+                    called: r.try_get("called")?,
+                    profile: r.try_get("profile")?,
+                    category: r.try_get("lead_category")?,
+                    rating: r.try_get("interest_rating")?,
+                    last_feedback: r.try_get("last_feedback")?,
+                    posted_at,
                 })
             })
             .collect()

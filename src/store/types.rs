@@ -218,3 +218,21 @@ pub struct Correction {
     pub human_category: String,
     pub summary: String,
 }
+
+/// One call of a period with what the charts need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartRow {
+    pub started_at: DateTime<Utc>,
+    pub duration_secs: i64,
+    pub status: String,
+    pub direction: String,
+    pub caller: String,
+    pub called: String,
+    pub profile: Option<String>,
+    pub category: Option<String>,
+    pub rating: Option<i32>,
+    /// The latest feedback choice (`confirm` or a category).
+    pub last_feedback: Option<String>,
+    /// When the first protocol of the call reached the chat.
+    pub posted_at: Option<DateTime<Utc>>,
+}

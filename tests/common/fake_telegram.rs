@@ -41,6 +41,8 @@ pub struct FakeState {
     pub sent_ok: AtomicI64,
     /// Count of sendDocument requests.
     pub documents: AtomicI64,
+    pub photos: AtomicI64,
+    pub albums: AtomicI64,
 }
 
 pub struct FakeTelegram {
@@ -257,6 +259,19 @@ async fn handle(
             recorded["assigned_message_id"] = json!(id);
             st.delivered.lock().expect("lock").push(recorded);
             ok(message_json(id, &body))
+        }
+        "sendphoto" => {
+            st.photos.fetch_add(1, Ordering::SeqCst);
+            let id = st.next_message_id.fetch_add(1, Ordering::SeqCst);
+            ok(message_json(id, &json!({"chat_id": 0, "text": "photo"})))
+        }
+        "sendmediagroup" => {
+            st.albums.fetch_add(1, Ordering::SeqCst);
+            let id = st.next_message_id.fetch_add(1, Ordering::SeqCst);
+            ok(json!([message_json(
+                id,
+                &json!({"chat_id": 0, "text": "album"})
+            )]))
         }
         "senddocument" => {
             st.documents.fetch_add(1, Ordering::SeqCst);
