@@ -31,12 +31,15 @@ use crate::telephony::novofon_v1::{NovofonV1, NovofonV1Config};
 use crate::telephony::novofon_v2::{NovofonV2, NovofonV2Config};
 use crate::telephony::CallSource;
 use crate::web::{self, WebState};
+use crate::workers::digest::{self, DigestSend};
 use crate::workers::pipeline::{PipelineDeps, PipelineSettings};
 use crate::workers::poller;
 use crate::workers::post_protocol::PostProtocol;
 use crate::workers::process_call::ProcessCall;
 use crate::workers::schedule::Schedules;
 use crate::workers::telegram_send::TelegramSend;
+use chrono::Utc;
+use tokio_cron_scheduler::{Job as CronJob, JobScheduler};
 
 /// A running callops process.
 pub struct RunningApp {
@@ -226,6 +229,20 @@ pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
             store: store.clone(),
             notifier: n.clone(),
         }));
+        pool.register(Arc::new(DigestSend {
+            store: store.clone(),
+            notifier: n.clone(),
+            lang: Lang::Ru,
+        }));
+        tasks.push((
+            "digests",
+            tokio::spawn(run_digest_scheduler(
+                store.clone(),
+                pool.waker(),
+                schedules.clone(),
+                shutdown.clone(),
+            )),
+        ));
     }
     match &pipeline {
         Some(p) => {
@@ -314,6 +331,63 @@ pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
         shutdown,
         tasks,
     })
+}
+
+/// Checks every minute (tokio-cron-scheduler) which chats' digests are due, and once right away
+/// so a digest missed while the process was down goes out once on start.
+async fn run_digest_scheduler(
+    store: Arc<dyn Store>,
+    waker: Arc<Notify>,
+    schedules: Arc<Schedules>,
+    shutdown: CancellationToken,
+) {
+    const NAME: &str = "digest";
+    schedules.register(NAME, 60);
+    let tick = {
+        let (store, waker, schedules) = (store.clone(), waker.clone(), schedules.clone());
+        move || {
+            let (store, waker, schedules) = (store.clone(), waker.clone(), schedules.clone());
+            async move {
+                schedules.started(NAME);
+                let next = Utc::now() + chrono::Duration::seconds(60);
+                match digest::enqueue_due(store.as_ref(), Utc::now()).await {
+                    Ok(chats) => {
+                        if !chats.is_empty() {
+                            tracing::info!(?chats, "daily digests queued");
+                            waker.notify_waiters();
+                        }
+                        schedules.succeeded(NAME, next);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "checking digests failed");
+                        schedules.failed(NAME, &e.to_string(), next);
+                    }
+                }
+            }
+        }
+    };
+    tick().await;
+    let mut scheduler = match JobScheduler::new().await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "the digest scheduler could not start");
+            return;
+        }
+    };
+    let job = CronJob::new_async("0 * * * * *", move |_id, _sched| {
+        let tick = tick.clone();
+        Box::pin(async move { tick().await })
+    });
+    let started = match job {
+        Ok(job) => scheduler.add(job).await.is_ok() && scheduler.start().await.is_ok(),
+        Err(_) => false,
+    };
+    if !started {
+        tracing::error!("the digest scheduler could not start");
+        return;
+    }
+    shutdown.cancelled().await;
+    let _ = scheduler.shutdown().await;
 }
 
 /// Fails fast on a token Telegram rejects; network trouble is left to the poller's retries.

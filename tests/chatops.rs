@@ -295,3 +295,105 @@ async fn lead_stats_export_users_and_reanalyze() {
     assert!(refused.contains("нет доступа"), "{refused}");
     b.app.stop().await;
 }
+
+#[tokio::test]
+async fn digests_are_due_once_per_day_at_the_chat_time() {
+    use callops::workers::digest::enqueue_due;
+    use chrono::TimeZone;
+    let (store, _d) = common::sqlite_store().await;
+    store.set_digest_time(-100, Some("09:00")).await.unwrap();
+    store.set_digest_time(-200, Some("18:30")).await.unwrap();
+    // 05:59 UTC is 08:59 in Moscow: not yet.
+    let at = |h, m| Utc.with_ymd_and_hms(2026, 11, 22, h, m, 0).unwrap();
+    assert!(enqueue_due(store.as_ref(), at(5, 59))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        enqueue_due(store.as_ref(), at(6, 0)).await.unwrap(),
+        vec![-100]
+    );
+    assert!(
+        enqueue_due(store.as_ref(), at(6, 1))
+            .await
+            .unwrap()
+            .is_empty(),
+        "queued once"
+    );
+    assert!(store.mark_digest(-100, "2026-11-22").await.unwrap());
+    assert!(!store.mark_digest(-100, "2026-11-22").await.unwrap());
+    assert_eq!(
+        enqueue_due(store.as_ref(), at(20, 0)).await.unwrap(),
+        vec![-200],
+        "the other chat at its own time"
+    );
+    let next_day = Utc.with_ymd_and_hms(2026, 11, 23, 16, 0, 0).unwrap();
+    assert_eq!(
+        enqueue_due(store.as_ref(), next_day).await.unwrap(),
+        vec![-200, -100]
+    );
+    store.set_digest_time(-100, None).await.unwrap();
+    assert_eq!(store.digest_schedules().await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_missed_digest_goes_out_once_on_start_with_charts() {
+    let b = start(4).await;
+    assert!(text(&b.ask(TEAM, VIEWER, "/digest 07:00").await).contains("доступна роли"));
+    assert!(text(&b.ask(TEAM, ADMIN, "/digest 25:99").await).contains("Использование"));
+    assert!(text(&b.ask(TEAM, ADMIN, "/digest off").await).contains("выключена"));
+    // Due since midnight: the process was "down" when it was due.
+    assert!(text(&b.ask(TEAM, ADMIN, "/digest 00:00").await).contains("00:00"));
+    let store = b.app.store.clone();
+    let tg_url = b.tg.url.clone();
+    let dir_db = b._dir.path().join("chatops.db");
+    b.app.stop().await;
+
+    // Restart: the start-up check sends the missed digest once.
+    let cfg = common::config(
+        &[
+            ("DATABASE_URL", &format!("sqlite://{}", dir_db.display())),
+            ("HTTP_ADDR", "127.0.0.1:0"),
+            ("TELEGRAM_BOT_TOKEN", TOKEN),
+            ("TELEGRAM_API_URL", &tg_url),
+            ("TELEGRAM_CHAT_ID", &TEAM.to_string()),
+            ("TELEGRAM_ADMINS", &ADMIN.to_string()),
+            ("TELEGRAM_CHAT_INTERVAL_MS", "0"),
+            ("TELEGRAM_GROUP_INTERVAL_MS", "0"),
+        ],
+        Purpose::Run,
+    );
+    let app = callops::app::start(cfg.clone()).await.unwrap();
+    common::eventually(20, "digest and album", || async {
+        b.tg.texts_to(TEAM).iter().any(|t| t.contains("Сводка за"))
+            && b.tg.state.albums.load(Ordering::SeqCst) >= 1
+    })
+    .await;
+    let digest =
+        b.tg.texts_to(TEAM)
+            .into_iter()
+            .find(|t| t.contains("Сводка за"))
+            .unwrap();
+    for needle in [
+        "Звонков:",
+        "Горячих лидов:",
+        "Средняя оценка",
+        "Согласие ИИ и команды",
+    ] {
+        assert!(digest.contains(needle), "{needle} missing in {digest}");
+    }
+    app.stop().await;
+    drop(store);
+    let app = callops::app::start(cfg).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert_eq!(
+        b.tg.texts_to(TEAM)
+            .iter()
+            .filter(|t| t.contains("Сводка за"))
+            .count(),
+        1,
+        "not repeated after a restart"
+    );
+    assert_eq!(b.tg.state.albums.load(Ordering::SeqCst), 1);
+    app.stop().await;
+}

@@ -119,6 +119,14 @@ impl Notifier for RecordingNotifier {
     ) -> Result<i32, NotifyError> {
         Ok(0)
     }
+    async fn send_album(
+        &self,
+        _c: i64,
+        _p: Vec<(String, Vec<u8>)>,
+        _cap: &str,
+    ) -> Result<i32, NotifyError> {
+        Ok(0)
+    }
 }
 
 #[derive(Clone)]

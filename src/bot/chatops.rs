@@ -9,8 +9,8 @@ use teloxide::prelude::*;
 use teloxide::types::{InputFile, ParseMode};
 
 use super::handlers::{BotDeps, BotError};
-use super::period::{parse_period, today, Period};
 use crate::analysis::protocol::{client_phone, esc, feedback_footer};
+use crate::domain::period::{parse_period, today, Period};
 use crate::domain::{CallFilter, CallStatus, CallbackData, LeadCategory, Role};
 use crate::i18n::{t, t_args, Lang};
 use crate::notify::{inline_markup, Keyboard};
@@ -611,43 +611,6 @@ pub async fn users(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
     }
 }
 
-/// The labels of a chart in `lang`.
-pub fn chart_labels(
-    lang: Lang,
-    kind: crate::charts::ChartKind,
-    period: &Period,
-) -> crate::charts::Labels {
-    use crate::charts::ChartKind;
-    let names = match kind {
-        ChartKind::Leads => LeadCategory::ALL
-            .iter()
-            .map(|c| t(lang, &format!("category-{}", c.as_str())))
-            .collect(),
-        ChartKind::Funnel => [
-            "funnel-calls",
-            "funnel-answered",
-            "funnel-analysed",
-            "funnel-warm-hot",
-        ]
-        .iter()
-        .map(|k| t(lang, k))
-        .collect(),
-        ChartKind::Agreement => vec![t(lang, "series-agreement")],
-        ChartKind::Latency => vec!["p50".into(), "p95".into()],
-        ChartKind::Volume => t(lang, "weekdays").split(',').map(str::to_string).collect(),
-        ChartKind::Ratings | ChartKind::Operators => Vec::new(),
-    };
-    crate::charts::Labels {
-        title: t_args(
-            lang,
-            &format!("chart-title-{kind}"),
-            &[("period", period.label().into())],
-        ),
-        empty: t(lang, "chart-empty"),
-        names,
-    }
-}
-
 /// Renders a chart of the period (data from the store, drawing off the async threads).
 pub async fn render_chart(
     deps: &BotDeps,
@@ -657,7 +620,7 @@ pub async fn render_chart(
 ) -> Result<Vec<u8>, BotError> {
     let (from, to) = period.bounds(deps.timezone);
     let rows = deps.store.chart_rows(from, to).await?;
-    let labels = chart_labels(lang, kind, &period);
+    let labels = crate::charts::labels(lang, kind, &period);
     let tz = deps.timezone;
     let png = tokio::task::spawn_blocking(move || {
         crate::charts::chart_png(kind, &rows, tz, period.first, period.last, &labels)
@@ -685,7 +648,7 @@ pub async fn chart(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
         Err(msg) => return ctx.say(msg).await,
     };
     let png = render_chart(ctx.deps, ctx.lang, kind, period).await?;
-    let caption = chart_labels(ctx.lang, kind, &period).title;
+    let caption = crate::charts::labels(ctx.lang, kind, &period).title;
     ctx.bot
         .send_photo(
             ctx.chat,
@@ -694,4 +657,43 @@ pub async fn chart(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
         .caption(caption)
         .await?;
     Ok(())
+}
+
+pub async fn digest(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
+    let tz = ctx
+        .deps
+        .store
+        .digest_schedules()
+        .await?
+        .into_iter()
+        .find(|s| s.chat_id == ctx.chat.0)
+        .map(|s| s.timezone)
+        .unwrap_or_else(|| "Europe/Moscow".into());
+    let arg = args.trim().to_lowercase();
+    let time = match arg.as_str() {
+        "off" | "выкл" => {
+            ctx.deps.store.set_digest_time(ctx.chat.0, None).await?;
+            return ctx.say(t(ctx.lang, "digest-off")).await;
+        }
+        "on" | "вкл" => "09:00".to_string(),
+        other => match crate::workers::digest::parse_time(other) {
+            Some(t) => t.format("%H:%M").to_string(),
+            None => {
+                return ctx
+                    .say(t_args(ctx.lang, "digest-usage", &[("tz", tz.into())]))
+                    .await
+            }
+        },
+    };
+    ctx.deps
+        .store
+        .set_digest_time(ctx.chat.0, Some(&time))
+        .await?;
+    tracing::info!(chat = ctx.chat.0, %time, "daily digest scheduled");
+    ctx.say(t_args(
+        ctx.lang,
+        "digest-on",
+        &[("time", time.into()), ("tz", tz.into())],
+    ))
+    .await
 }

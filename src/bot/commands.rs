@@ -25,6 +25,9 @@ pub enum Command {
     /// `/chart kind [period]`: a PNG chart.
     #[command(parse_with = rest)]
     Chart(String),
+    /// `/digest on|off|HH:MM`: the chat's daily digest.
+    #[command(parse_with = rest)]
+    Digest(String),
     /// `/export [period] [csv]`: calls with their analysis as XLSX or CSV.
     #[command(parse_with = rest)]
     Export(String),
@@ -50,6 +53,7 @@ impl Command {
         ("lead", Role::Viewer),
         ("stats", Role::Viewer),
         ("chart", Role::Viewer),
+        ("digest", Role::Admin),
         ("export", Role::Viewer),
         ("reanalyze", Role::Manager),
         ("users", Role::Admin),
@@ -59,7 +63,7 @@ impl Command {
     pub fn required_role(&self) -> Role {
         match self {
             Command::Reanalyze(_) => Role::Manager,
-            Command::Users(_) => Role::Admin,
+            Command::Users(_) | Command::Digest(_) => Role::Admin,
             _ => Role::Viewer,
         }
     }

@@ -6,7 +6,6 @@ mod chatops;
 mod commands;
 mod feedback;
 mod handlers;
-pub mod period;
 
 pub use access::{resolve_access, Access};
 pub use commands::Command;

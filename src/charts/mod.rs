@@ -11,7 +11,9 @@ use std::str::FromStr;
 use chrono::{Datelike, NaiveDate, Timelike};
 use chrono_tz::Tz;
 
-use crate::domain::{Direction, PhoneNumber};
+use crate::domain::period::Period;
+use crate::domain::{Direction, LeadCategory, PhoneNumber};
+use crate::i18n::{t, t_args, Lang};
 use crate::store::ChartRow;
 
 pub use render::{png_size, ChartError, HEIGHT, WIDTH};
@@ -248,6 +250,38 @@ pub fn chart_png(
     labels: &Labels,
 ) -> Result<Vec<u8>, ChartError> {
     render::draw(&series(kind, rows, tz, first, last), labels)
+}
+
+/// The labels of a chart in `lang`.
+pub fn labels(lang: Lang, kind: ChartKind, period: &Period) -> Labels {
+    let names = match kind {
+        ChartKind::Leads => LeadCategory::ALL
+            .iter()
+            .map(|c| t(lang, &format!("category-{}", c.as_str())))
+            .collect(),
+        ChartKind::Funnel => [
+            "funnel-calls",
+            "funnel-answered",
+            "funnel-analysed",
+            "funnel-warm-hot",
+        ]
+        .iter()
+        .map(|k| t(lang, k))
+        .collect(),
+        ChartKind::Agreement => vec![t(lang, "series-agreement")],
+        ChartKind::Latency => vec!["p50".into(), "p95".into()],
+        ChartKind::Volume => t(lang, "weekdays").split(',').map(str::to_string).collect(),
+        ChartKind::Ratings | ChartKind::Operators => Vec::new(),
+    };
+    Labels {
+        title: t_args(
+            lang,
+            &format!("chart-title-{kind}"),
+            &[("period", period.label().into())],
+        ),
+        empty: t(lang, "chart-empty"),
+        names,
+    }
 }
 
 #[cfg(test)]

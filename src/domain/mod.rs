@@ -3,6 +3,7 @@
 mod analysis;
 mod call;
 mod callback;
+pub mod period;
 mod phone;
 mod role;
 

@@ -71,6 +71,13 @@ pub trait Notifier: Send + Sync + 'static {
         format: TextFormat,
         keyboard: Option<&Keyboard>,
     ) -> Result<(), NotifyError>;
+    /// Sends 2–10 PNG pictures as one album (the first carries `caption`); returns the first id.
+    async fn send_album(
+        &self,
+        chat_id: i64,
+        pictures: Vec<(String, Vec<u8>)>,
+        caption: &str,
+    ) -> Result<i32, NotifyError>;
     /// Sends a file; returns the message id.
     async fn send_document(
         &self,

@@ -11,7 +11,8 @@ use teloxide::payloads::{EditMessageTextSetters, SendMessageSetters};
 use teloxide::payloads::SendDocumentSetters;
 use teloxide::prelude::Requester;
 use teloxide::types::{
-    ChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, MessageId, ParseMode,
+    ChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, InputMedia, InputMediaPhoto,
+    MessageId, ParseMode,
 };
 use teloxide::{ApiError, Bot, RequestError};
 
@@ -179,5 +180,36 @@ impl Notifier for TelegramNotifier {
             .await?;
         metrics::counter!("callops_telegram_messages_total", "op" => "document").increment(1);
         Ok(msg.id.0)
+    }
+
+    async fn send_album(
+        &self,
+        chat_id: i64,
+        pictures: Vec<(String, Vec<u8>)>,
+        caption: &str,
+    ) -> Result<i32, NotifyError> {
+        let messages = self
+            .paced(chat_id, || {
+                let media: Vec<InputMedia> = pictures
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (name, bytes))| {
+                        let photo = InputMediaPhoto::new(
+                            InputFile::memory(bytes.clone()).file_name(name.clone()),
+                        );
+                        InputMedia::Photo(if i == 0 {
+                            photo.caption(caption)
+                        } else {
+                            photo
+                        })
+                    })
+                    .collect();
+                self.bot
+                    .send_media_group(ChatId(chat_id), media)
+                    .into_future()
+            })
+            .await?;
+        metrics::counter!("callops_telegram_messages_total", "op" => "album").increment(1);
+        Ok(messages.first().map_or(0, |m| m.id.0))
     }
 }

@@ -20,8 +20,8 @@ use crate::domain::{
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use types::{
-    CallTokens, ChartRow, Correction, Enqueued, Job, JobCount, JobState, NewJob, PeriodStats,
-    Stats, TelegramPost, TokenUsage, User,
+    CallTokens, ChartRow, Correction, DigestSchedule, Enqueued, Job, JobCount, JobState, NewJob,
+    PeriodStats, Stats, TelegramPost, TokenUsage, User,
 };
 
 /// Errors from a storage backend.
@@ -95,6 +95,13 @@ pub trait Store: Send + Sync + 'static {
     async fn chat_language(&self, chat_id: i64) -> Result<Option<String>, StoreError>;
     async fn set_chat_language(&self, chat_id: i64, language: &str) -> Result<(), StoreError>;
 
+    /// Sets (or with `None` clears) a chat's digest time `HH:MM`.
+    async fn set_digest_time(&self, chat_id: i64, time: Option<&str>) -> Result<(), StoreError>;
+    /// Every chat with a digest time.
+    async fn digest_schedules(&self) -> Result<Vec<DigestSchedule>, StoreError>;
+    /// Records that the digest of local `date` went to the chat; false if it already had.
+    async fn mark_digest(&self, chat_id: i64, date: &str) -> Result<bool, StoreError>;
+
     // ---- Telegram posts (idempotency of every message the bot sends for a job) ----
     async fn telegram_post(&self, post_key: &str) -> Result<Option<TelegramPost>, StoreError>;
     /// Stores a post; a second post with the same key keeps the first.
@@ -150,6 +157,13 @@ pub trait Store: Send + Sync + 'static {
         from: chrono::DateTime<chrono::Utc>,
         to: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<ChartRow>, StoreError>;
+    /// The current analysis results of calls that started in `[from, to)` (at most `limit`).
+    async fn analysis_results(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+        limit: i64,
+    ) -> Result<Vec<serde_json::Value>, StoreError>;
     /// The latest category corrections of a profile, newest first.
     async fn corrections(&self, profile: &str, limit: i64) -> Result<Vec<Correction>, StoreError>;
 }

@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use super::types::{join_ids, split_ids};
 use super::{
-    Backend, CallTokens, ChartRow, Correction, Enqueued, Job, JobCount, JobState, NewJob,
-    PeriodStats, Stats, Store, StoreError, TelegramPost, TokenUsage, User,
+    Backend, CallTokens, ChartRow, Correction, DigestSchedule, Enqueued, Job, JobCount, JobState,
+    NewJob, PeriodStats, Stats, Store, StoreError, TelegramPost, TokenUsage, User,
 };
 use crate::domain::{
     Analysis, Call, CallFilter, CallStatus, CallSummary, Direction, Feedback, NewAnalysis, NewCall,
@@ -379,6 +379,66 @@ impl Store for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn set_digest_time(&self, chat_id: i64, time: Option<&str>) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO chat_settings (chat_id, digest_time) VALUES ($1, $2)
+             ON CONFLICT (chat_id) DO UPDATE SET digest_time = excluded.digest_time, updated_at = now()",
+        )
+        .bind(chat_id)
+        .bind(time)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn digest_schedules(&self) -> Result<Vec<DigestSchedule>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT chat_id, digest_time, timezone, last_digest FROM chat_settings WHERE digest_time IS NOT NULL ORDER BY chat_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DigestSchedule {
+                    chat_id: r.try_get("chat_id")?,
+                    time: r.try_get("digest_time")?,
+                    timezone: r.try_get("timezone")?,
+                    last_sent: r.try_get("last_digest")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn mark_digest(&self, chat_id: i64, date: &str) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE chat_settings SET last_digest = $1, updated_at = now()
+             WHERE chat_id = $2 AND (last_digest IS NULL OR last_digest < $1)",
+        )
+        .bind(date)
+        .bind(chat_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn analysis_results(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        let rows: Vec<Json<serde_json::Value>> = sqlx::query_scalar(
+            "SELECT a.result FROM analyses a JOIN calls c ON c.id = a.call_id
+             WHERE a.is_current AND c.started_at >= $1 AND c.started_at < $2 ORDER BY c.started_at LIMIT $3",
+        )
+        .bind(from)
+        .bind(to)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|Json(v)| v).collect())
     }
 
     async fn telegram_post(&self, post_key: &str) -> Result<Option<TelegramPost>, StoreError> {

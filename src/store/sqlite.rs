@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use super::types::{join_ids, split_ids};
 use super::{
-    millis, Backend, CallTokens, ChartRow, Correction, Enqueued, Job, JobCount, JobState, NewJob,
-    PeriodStats, Stats, Store, StoreError, TelegramPost, TokenUsage, User,
+    millis, Backend, CallTokens, ChartRow, Correction, DigestSchedule, Enqueued, Job, JobCount,
+    JobState, NewJob, PeriodStats, Stats, Store, StoreError, TelegramPost, TokenUsage, User,
 };
 use crate::domain::{
     Analysis, Call, CallFilter, CallStatus, CallSummary, Direction, Feedback, NewAnalysis, NewCall,
@@ -444,6 +444,72 @@ impl Store for SqliteStore {
         .execute(&self.writer)
         .await?;
         Ok(())
+    }
+
+    async fn set_digest_time(&self, chat_id: i64, time: Option<&str>) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO chat_settings (chat_id, digest_time, updated_at) VALUES (?, ?, ?)
+             ON CONFLICT (chat_id) DO UPDATE SET digest_time = excluded.digest_time, updated_at = excluded.updated_at",
+        )
+        .bind(chat_id)
+        .bind(time)
+        .bind(rfc3339(Utc::now()))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn digest_schedules(&self) -> Result<Vec<DigestSchedule>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT chat_id, digest_time, timezone, last_digest FROM chat_settings WHERE digest_time IS NOT NULL ORDER BY chat_id",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DigestSchedule {
+                    chat_id: r.try_get("chat_id")?,
+                    time: r.try_get("digest_time")?,
+                    timezone: r.try_get("timezone")?,
+                    last_sent: r.try_get("last_digest")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn mark_digest(&self, chat_id: i64, date: &str) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE chat_settings SET last_digest = ?, updated_at = ?
+             WHERE chat_id = ? AND (last_digest IS NULL OR last_digest < ?)",
+        )
+        .bind(date)
+        .bind(rfc3339(Utc::now()))
+        .bind(chat_id)
+        .bind(date)
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn analysis_results(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT a.result FROM analyses a JOIN calls c ON c.id = a.call_id
+             WHERE a.is_current = 1 AND c.started_at >= ?1 AND c.started_at < ?2 ORDER BY c.started_at LIMIT ?3",
+        )
+        .bind(rfc3339(from))
+        .bind(rfc3339(to))
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| serde_json::from_str(r).ok())
+            .collect())
     }
 
     async fn telegram_post(&self, post_key: &str) -> Result<Option<TelegramPost>, StoreError> {

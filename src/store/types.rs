@@ -236,3 +236,14 @@ pub struct ChartRow {
     /// When the first protocol of the call reached the chat.
     pub posted_at: Option<DateTime<Utc>>,
 }
+
+/// A chat's daily digest schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestSchedule {
+    pub chat_id: i64,
+    /// Local `HH:MM`.
+    pub time: String,
+    pub timezone: String,
+    /// Local date (`YYYY-MM-DD`) of the last digest sent.
+    pub last_sent: Option<String>,
+}
