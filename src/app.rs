@@ -279,7 +279,8 @@ pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
     let pool_shutdown = shutdown.clone();
     tasks.push(("workers", tokio::spawn(pool.run(pool_shutdown))));
 
-    // Bot.
+    // Bot: long polling, or a webhook route on our HTTP server.
+    let mut webhook_router = None;
     if let Some((bot, _)) = telegram {
         let deps = Arc::new(bot::BotDeps {
             store: store.clone(),
@@ -289,7 +290,41 @@ pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
             notifier: notifier.clone(),
             timezone: cfg.timezone,
         });
-        tasks.push(("bot", tokio::spawn(run_bot(bot, deps, shutdown.clone()))));
+        match &cfg.telegram_webhook_url {
+            None => tasks.push(("bot", tokio::spawn(run_bot(bot, deps, shutdown.clone())))),
+            Some(url) => {
+                let url = reqwest::Url::parse(url).context("TELEGRAM_WEBHOOK_URL")?;
+                let mut opts =
+                    teloxide::update_listeners::webhooks::Options::new(cfg.http_addr, url);
+                if let Some(secret) = &cfg.telegram_webhook_secret {
+                    opts = opts.secret_token(secret.expose().to_string());
+                }
+                let (listener, _stop, router) =
+                    teloxide::update_listeners::webhooks::axum_to_router(bot.clone(), opts)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("setWebhook failed: {e}"))?;
+                tracing::info!("Telegram webhook mode: updates arrive on our HTTP server");
+                webhook_router = Some(router);
+                let shutdown = shutdown.clone();
+                tasks.push((
+                    "bot",
+                    tokio::spawn(async move {
+                        if let Err(e) = bot::register_commands(&bot).await {
+                            tracing::warn!(error = %e, "registering the command menu failed");
+                        }
+                        let mut dispatcher = build_dispatcher(bot, deps);
+                        let token = dispatcher.shutdown_token();
+                        tokio::spawn(stop_dispatcher(token, shutdown));
+                        dispatcher
+                            .dispatch_with_listener(
+                                listener,
+                                LoggingErrorHandler::with_custom_text("webhook listener"),
+                            )
+                            .await;
+                    }),
+                ));
+            }
+        }
     } else {
         tracing::warn!("TELEGRAM_BOT_TOKEN is not set: the bot and Telegram posting are off");
     }
@@ -317,7 +352,11 @@ pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
     tasks.push((
         "http",
         tokio::spawn(async move {
-            let server = axum::serve(listener, web::router(state))
+            let mut app = web::router(state);
+            if let Some(router) = webhook_router {
+                app = app.merge(router);
+            }
+            let server = axum::serve(listener, app)
                 .with_graceful_shutdown(async move { http_shutdown.cancelled().await });
             if let Err(e) = server.await {
                 tracing::error!(error = %e, "HTTP server failed");
@@ -412,6 +451,31 @@ async fn check_token(bot: &Bot) -> anyhow::Result<()> {
     }
 }
 
+fn build_dispatcher(
+    bot: Bot,
+    deps: Arc<bot::BotDeps>,
+) -> Dispatcher<Bot, bot::BotError, teloxide::dispatching::DefaultKey> {
+    Dispatcher::builder(bot, bot::schema())
+        .dependencies(dptree::deps![deps])
+        .default_handler(|_| async {})
+        .error_handler(LoggingErrorHandler::with_custom_text("bot handler failed"))
+        .build()
+}
+
+/// Stops the dispatcher when the process shuts down (retrying while it is still starting).
+async fn stop_dispatcher(token: teloxide::dispatching::ShutdownToken, shutdown: CancellationToken) {
+    shutdown.cancelled().await;
+    for _ in 0..50 {
+        match token.shutdown() {
+            Ok(done) => {
+                done.await;
+                return;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
 async fn run_bot(bot: Bot, deps: Arc<bot::BotDeps>, shutdown: CancellationToken) {
     // Wait for Telegram to answer before the dispatcher starts (it needs getMe).
     let mut delay = Duration::from_secs(1);
@@ -431,25 +495,8 @@ async fn run_bot(bot: Bot, deps: Arc<bot::BotDeps>, shutdown: CancellationToken)
     if let Err(e) = bot::register_commands(&bot).await {
         tracing::warn!(error = %e, "registering the command menu failed");
     }
-    let mut dispatcher = Dispatcher::builder(bot, bot::schema())
-        .dependencies(dptree::deps![deps])
-        .default_handler(|_| async {})
-        .error_handler(LoggingErrorHandler::with_custom_text("bot handler failed"))
-        .build();
-    let token = dispatcher.shutdown_token();
-    let stopper = tokio::spawn(async move {
-        shutdown.cancelled().await;
-        // The dispatcher may still be starting; retry until it accepts the request.
-        for _ in 0..50 {
-            match token.shutdown() {
-                Ok(done) => {
-                    done.await;
-                    return;
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-    });
+    let mut dispatcher = build_dispatcher(bot, deps);
+    let stopper = tokio::spawn(stop_dispatcher(dispatcher.shutdown_token(), shutdown));
     tracing::info!("bot polling for updates");
     dispatcher.dispatch().await;
     stopper.abort();

@@ -62,6 +62,14 @@ pub enum BenchCmd {
         #[arg(long, env = "TEST_DATABASE_URL")]
         database_url: Option<String>,
     },
+    /// What the bot does for /leads, /stats and charts, on a database of N calls.
+    Bot {
+        #[arg(long, default_value_t = 1_000_000)]
+        calls: usize,
+        /// Postgres to benchmark on (a throw-away schema is created and dropped).
+        #[arg(long, env = "TEST_DATABASE_URL")]
+        database_url: Option<String>,
+    },
     /// The call-analysis pipeline against in-process fakes with set latencies.
     Pipeline {
         #[arg(long, default_value_t = 2000)]
@@ -170,6 +178,18 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 }
             }
         }
+        Cmd::Bench {
+            what: BenchCmd::Bot {
+                calls,
+                database_url,
+            },
+        } => match crate::bench::bot::run(*calls, database_url.clone()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("callops bench bot: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Cmd::Bench {
             what:
                 BenchCmd::Pipeline {

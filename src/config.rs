@@ -59,6 +59,10 @@ pub struct Config {
     pub telegram_api_url: String,
     pub telegram_chat_id: Option<i64>,
     pub telegram_admins: Vec<u64>,
+    /// Public URL Telegram posts updates to; unset means long polling.
+    pub telegram_webhook_url: Option<String>,
+    /// The `secret_token` Telegram sends back in `X-Telegram-Bot-Api-Secret-Token`.
+    pub telegram_webhook_secret: Option<Secret>,
     /// Minimum gap between two messages to one private chat, in milliseconds.
     pub telegram_chat_interval_ms: u64,
     /// Minimum gap between two messages to one group chat, in milliseconds (20/min).
@@ -159,6 +163,8 @@ impl Default for Config {
             telegram_api_url: "https://api.telegram.org".into(),
             telegram_chat_id: None,
             telegram_admins: Vec::new(),
+            telegram_webhook_url: None,
+            telegram_webhook_secret: None,
             telegram_chat_interval_ms: 1000,
             telegram_group_interval_ms: 3000,
             openai_api_key: None,
@@ -205,6 +211,8 @@ pub const VARIABLES: &[&str] = &[
     "TELEGRAM_API_URL",
     "TELEGRAM_CHAT_ID",
     "TELEGRAM_ADMINS",
+    "TELEGRAM_WEBHOOK_URL",
+    "TELEGRAM_WEBHOOK_SECRET",
     "TELEGRAM_CHAT_INTERVAL_MS",
     "TELEGRAM_GROUP_INTERVAL_MS",
     "OPENAI_API_KEY",
@@ -315,6 +323,24 @@ impl Config {
                     Ok(id) => cfg.telegram_admins.push(id),
                     Err(_) => invalid.push(format!("TELEGRAM_ADMINS: {part:?} is not a user id")),
                 }
+            }
+        }
+        if let Some(v) = get("TELEGRAM_WEBHOOK_URL") {
+            match url::Url::parse(&v) {
+                Ok(_) => cfg.telegram_webhook_url = Some(v),
+                Err(e) => invalid.push(format!("TELEGRAM_WEBHOOK_URL is not a URL: {e}")),
+            }
+        }
+        if let Some(v) = get("TELEGRAM_WEBHOOK_SECRET") {
+            let ok = (1..=256).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if ok {
+                cfg.telegram_webhook_secret = Some(Secret::new(v));
+            } else {
+                invalid.push(
+                    "TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z a-z 0-9 _ -".into(),
+                );
             }
         }
         parse_num(

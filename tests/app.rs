@@ -290,3 +290,77 @@ async fn a_rejected_token_stops_start_with_a_clear_error() {
     assert!(text.contains("TELEGRAM_BOT_TOKEN"), "{text}");
     assert!(!text.contains("999:wrong"), "the token never shows: {text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_mode_sets_the_webhook_and_checks_the_secret() {
+    let tg = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/app.db", dir.path().display());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let cfg = common::config(
+        &[
+            ("DATABASE_URL", db.as_str()),
+            ("HTTP_ADDR", addr.as_str()),
+            ("TELEGRAM_BOT_TOKEN", TOKEN),
+            ("TELEGRAM_API_URL", tg.url.as_str()),
+            ("TELEGRAM_ADMINS", "1001"),
+            (
+                "TELEGRAM_WEBHOOK_URL",
+                "https://bot.example.com/telegram/hook",
+            ),
+            ("TELEGRAM_WEBHOOK_SECRET", "s3cret_Token-1"),
+        ],
+        Purpose::Run,
+    );
+    let app = callops::app::start(cfg).await.unwrap();
+    let set = tg.calls("setWebhook");
+    assert_eq!(
+        set.len(),
+        1,
+        "setWebhook is called once (multipart: the fake does not read its body)"
+    );
+
+    let update = serde_json::json!({"update_id": 1, "message": {
+        "message_id": 5, "date": 1_763_700_000, "chat": {"id": 1001, "type": "private", "first_name": "Иван"},
+        "from": {"id": 1001, "is_bot": false, "first_name": "Иван", "language_code": "ru"},
+        "text": "/start", "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}});
+    let url = format!("http://{addr}/telegram/hook");
+    let client = reqwest::Client::new();
+    let wrong = client
+        .post(&url)
+        .header("X-Telegram-Bot-Api-Secret-Token", "nope")
+        .json(&update)
+        .send()
+        .await
+        .unwrap();
+    assert!(wrong.status().is_client_error(), "{}", wrong.status());
+    let missing = client.post(&url).json(&update).send().await.unwrap();
+    assert!(missing.status().is_client_error());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(tg.texts_to(1001).is_empty(), "nothing reached the bot");
+    let ok = client
+        .post(&url)
+        .header("X-Telegram-Bot-Api-Secret-Token", "s3cret_Token-1")
+        .json(&update)
+        .send()
+        .await
+        .unwrap();
+    assert!(ok.status().is_success(), "{}", ok.status());
+    common::eventually(10, "reply via webhook", || async {
+        !tg.texts_to(1001).is_empty()
+    })
+    .await;
+    assert!(tg.texts_to(1001)[0].contains("Здравствуйте"));
+    assert!(
+        tg.calls("getUpdates").is_empty(),
+        "no polling in webhook mode"
+    );
+    let health = reqwest::get(format!("http://{addr}/health")).await.unwrap();
+    assert_eq!(health.status(), 200, "one server for both");
+    app.stop().await;
+}

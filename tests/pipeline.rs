@@ -344,9 +344,15 @@ async fn polled_calls_become_protocols_once_and_the_rest_are_skipped_with_reason
     assert_eq!(stats["today"]["prompt_tokens"], 2400);
     let sched = h.api("/api/scheduler").await;
     let all = sched["schedules"].as_array().unwrap();
-    let poll = all.iter().find(|s| s["name"] == "poll:novofon").expect("the poller is listed");
+    let poll = all
+        .iter()
+        .find(|s| s["name"] == "poll:novofon")
+        .expect("the poller is listed");
     assert!(poll["last_success"].is_string() && poll["next_run"].is_string());
-    assert!(all.iter().any(|s| s["name"] == "digest"), "the digest check is listed too");
+    assert!(
+        all.iter().any(|s| s["name"] == "digest"),
+        "the digest check is listed too"
+    );
     h.stop().await;
 }
 

@@ -303,12 +303,18 @@ pub async fn stats(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
         Ok(p) => p,
         Err(msg) => return ctx.say(msg).await,
     };
-    let (from, to) = period.bounds(ctx.tz());
-    let st = ctx.deps.store.period_stats(from, to).await?;
+    let text = stats_text(ctx.deps, ctx.lang, period).await?;
+    ctx.say_html(text, None).await
+}
+
+/// The `/stats` message for a period (with agreement in the period before it).
+pub async fn stats_text(deps: &BotDeps, lang: Lang, period: Period) -> Result<String, BotError> {
+    let tz = deps.timezone;
+    let (from, to) = period.bounds(tz);
+    let st = deps.store.period_stats(from, to).await?;
     let before = period.previous();
-    let (bf, bt) = before.bounds(ctx.tz());
-    let prev = ctx.deps.store.period_stats(bf, bt).await?;
-    let lang = ctx.lang;
+    let (bf, bt) = before.bounds(tz);
+    let prev = deps.store.period_stats(bf, bt).await?;
     let mut lines = vec![
         format!(
             "<b>{}</b>",
@@ -381,7 +387,7 @@ pub async fn stats(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
             ("cost", format!("{:.2}", st.tokens.cost_usd).into()),
         ],
     ));
-    ctx.say_html(lines.join("\n"), None).await
+    Ok(lines.join("\n"))
 }
 
 pub async fn export(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {

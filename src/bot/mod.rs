@@ -2,7 +2,7 @@
 //! Long polling honours `TELEGRAM_API_URL`.
 
 mod access;
-mod chatops;
+pub mod chatops;
 mod commands;
 mod feedback;
 mod handlers;

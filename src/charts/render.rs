@@ -60,6 +60,7 @@ fn encode(rgb: &[u8]) -> Result<Vec<u8>, ChartError> {
         let mut enc = png::Encoder::new(&mut out, WIDTH, HEIGHT);
         enc.set_color(png::ColorType::Rgb);
         enc.set_depth(png::BitDepth::Eight);
+        enc.set_compression(png::Compression::Fast);
         let mut w = enc
             .write_header()
             .map_err(|e| ChartError::Encode(e.to_string()))?;

@@ -47,6 +47,41 @@ impl PgStore {
         Ok(Self { pool })
     }
 
+    /// Benchmark data: `n` analysed calls over the year before now, a tenth with feedback.
+    pub async fn fill_benchmark_data(&self, n: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO calls (provider, provider_call_id, direction, caller, called, started_at, duration_secs, status)
+             SELECT 'bench', 'b' || i, CASE WHEN i % 3 = 0 THEN 'outgoing' ELSE 'incoming' END,
+                    '+7916' || lpad((i % 10000000)::text, 7, '0'), '+74951234567',
+                    now() - make_interval(secs => (i * 31536.0) / 1000.0), 30 + i % 600,
+                    CASE WHEN i % 10 = 0 THEN 'skipped' ELSE 'analyzed' END
+             FROM generate_series(0, $1 - 1) AS i",
+        )
+        .bind(n)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO analyses (call_id, profile, result, lead_category, interest_rating, priority, agency_name, model, is_current)
+             SELECT id, 'realty_lead', '{\"summary\":\"Звонок\",\"objections\":[\"Дорого\",\"Нет времени\"]}'::jsonb,
+                    CASE id % 4 WHEN 0 THEN 'hot' WHEN 1 THEN 'warm' WHEN 2 THEN 'cold' ELSE 'refusal' END,
+                    1 + id % 10, 'high', 'Агентство ' || (id % 50), 'gpt-4o', TRUE
+             FROM calls WHERE provider = 'bench' AND status = 'analyzed'",
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO feedback (call_id, user_id, user_name, choice)
+             SELECT id, 1, 'bench', CASE WHEN id % 3 = 0 THEN 'confirm' ELSE 'warm' END
+             FROM calls WHERE provider = 'bench' AND status = 'analyzed' AND id % 10 = 1",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        sqlx::query("ANALYZE").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// The pool, for tests and benchmarks that need raw access.
     pub fn pool(&self) -> &PgPool {
         &self.pool

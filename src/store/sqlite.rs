@@ -77,6 +77,48 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Benchmark data: `n` analysed calls over the year before now, a tenth with feedback.
+    pub async fn fill_benchmark_data(&self, n: i64) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i < ?1 - 1)
+             INSERT INTO calls (provider, provider_call_id, direction, caller, called, started_at, duration_secs,
+                                status, created_at, updated_at)
+             SELECT 'bench', 'b' || i, CASE WHEN i % 3 = 0 THEN 'outgoing' ELSE 'incoming' END,
+                    '+7916' || printf('%07d', i % 10000000), '+74951234567',
+                    strftime('%Y-%m-%dT%H:%M:%fZ', ?2 - (i * 31536) / 1000 , 'unixepoch'), 30 + i % 600,
+                    CASE WHEN i % 10 = 0 THEN 'skipped' ELSE 'analyzed' END, ?3, ?3
+             FROM seq",
+        )
+        .bind(n)
+        .bind(Utc::now().timestamp())
+        .bind(rfc3339(Utc::now()))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO analyses (call_id, profile, result, lead_category, interest_rating, priority, agency_name,
+                                   model, is_current, created_at)
+             SELECT id, 'realty_lead',
+                    '{\"summary\":\"Звонок\",\"objections\":[\"Дорого\",\"Нет времени\"]}',
+                    CASE id % 4 WHEN 0 THEN 'hot' WHEN 1 THEN 'warm' WHEN 2 THEN 'cold' ELSE 'refusal' END,
+                    1 + id % 10, 'high', 'Агентство ' || (id % 50), 'gpt-4o', 1, created_at
+             FROM calls WHERE provider = 'bench' AND status = 'analyzed'",
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO feedback (call_id, user_id, user_name, choice, created_at)
+             SELECT id, 1, 'bench', CASE WHEN id % 3 = 0 THEN 'confirm' ELSE 'warm' END, created_at
+             FROM calls WHERE provider = 'bench' AND status = 'analyzed' AND id % 10 = 1",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
 fn job_from_row(row: &SqliteRow) -> Result<Job, StoreError> {
     let state: String = row.try_get("state")?;
     let payload: String = row.try_get("payload")?;
@@ -498,7 +540,7 @@ impl Store for SqliteStore {
         limit: i64,
     ) -> Result<Vec<serde_json::Value>, StoreError> {
         let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT a.result FROM analyses a JOIN calls c ON c.id = a.call_id
+            "SELECT a.result FROM calls c CROSS JOIN analyses a ON a.call_id = c.id
              WHERE a.is_current = 1 AND c.started_at >= ?1 AND c.started_at < ?2 ORDER BY c.started_at LIMIT ?3",
         )
         .bind(rfc3339(from))
@@ -860,7 +902,7 @@ impl Store for SqliteStore {
         )?;
         let by_category = pairs(
             sqlx::query(
-                "SELECT a.lead_category AS k, COUNT(*) AS n FROM analyses a JOIN calls c ON c.id = a.call_id
+                "SELECT a.lead_category AS k, COUNT(*) AS n FROM calls c CROSS JOIN analyses a ON a.call_id = c.id
                  WHERE a.is_current = 1 AND a.lead_category IS NOT NULL AND c.started_at >= ?
                  GROUP BY a.lead_category ORDER BY a.lead_category",
             )
@@ -906,7 +948,7 @@ impl Store for SqliteStore {
         )?;
         let by_category = pairs(
             sqlx::query(
-                "SELECT a.lead_category AS k, COUNT(*) AS n FROM analyses a JOIN calls c ON c.id = a.call_id
+                "SELECT a.lead_category AS k, COUNT(*) AS n FROM calls c CROSS JOIN analyses a ON a.call_id = c.id
                  WHERE a.is_current = 1 AND a.lead_category IS NOT NULL AND c.started_at >= ?1 AND c.started_at < ?2
                  GROUP BY a.lead_category ORDER BY a.lead_category",
             )
@@ -916,7 +958,7 @@ impl Store for SqliteStore {
             .await?,
         )?;
         let avg_rating: Option<f64> = sqlx::query_scalar(
-            "SELECT AVG(CAST(a.interest_rating AS REAL)) FROM analyses a JOIN calls c ON c.id = a.call_id
+            "SELECT AVG(CAST(a.interest_rating AS REAL)) FROM calls c CROSS JOIN analyses a ON a.call_id = c.id
              WHERE a.is_current = 1 AND c.started_at >= ?1 AND c.started_at < ?2",
         )
         .bind(&from)
