@@ -6,6 +6,7 @@ COPY src src
 COPY migrations migrations
 COPY locales locales
 COPY prompts prompts
+COPY charts charts
 RUN cargo build --release --locked
 
 FROM debian:bookworm-slim
