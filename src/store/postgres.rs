@@ -51,11 +51,18 @@ impl PgStore {
     pub async fn fill_benchmark_data(&self, n: i64) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO calls (provider, provider_call_id, direction, caller, called, started_at, duration_secs, status)
+            "INSERT INTO calls (provider, provider_call_id, direction, caller, called, started_at, duration_secs, status,
+                                profile, lead_category, interest_rating, priority, agency_name, last_feedback)
              SELECT 'bench', 'b' || i, CASE WHEN i % 3 = 0 THEN 'outgoing' ELSE 'incoming' END,
                     '+7916' || lpad((i % 10000000)::text, 7, '0'), '+74951234567',
                     now() - make_interval(secs => (i * 31536.0) / 1000.0), 30 + i % 600,
-                    CASE WHEN i % 10 = 0 THEN 'skipped' ELSE 'analyzed' END
+                    CASE WHEN i % 10 = 0 THEN 'skipped' ELSE 'analyzed' END,
+                    CASE WHEN i % 10 = 0 THEN NULL ELSE 'realty_lead' END,
+                    CASE WHEN i % 10 = 0 THEN NULL ELSE
+                        CASE i % 4 WHEN 0 THEN 'hot' WHEN 1 THEN 'warm' WHEN 2 THEN 'cold' ELSE 'refusal' END END,
+                    CASE WHEN i % 10 = 0 THEN NULL ELSE 1 + i % 10 END,
+                    'high', 'Агентство ' || (i % 50),
+                    CASE WHEN i % 10 = 1 THEN CASE WHEN i % 3 = 0 THEN 'confirm' ELSE 'warm' END END
              FROM generate_series(0, $1 - 1) AS i",
         )
         .bind(n)
@@ -63,17 +70,16 @@ impl PgStore {
         .await?;
         sqlx::query(
             "INSERT INTO analyses (call_id, profile, result, lead_category, interest_rating, priority, agency_name, model, is_current)
-             SELECT id, 'realty_lead', '{\"summary\":\"Звонок\",\"objections\":[\"Дорого\",\"Нет времени\"]}'::jsonb,
-                    CASE id % 4 WHEN 0 THEN 'hot' WHEN 1 THEN 'warm' WHEN 2 THEN 'cold' ELSE 'refusal' END,
-                    1 + id % 10, 'high', 'Агентство ' || (id % 50), 'gpt-4o', TRUE
+             SELECT id, profile, '{\"summary\":\"Звонок\",\"objections\":[\"Дорого\",\"Нет времени\"]}'::jsonb,
+                    lead_category, interest_rating, priority, agency_name, 'gpt-4o', TRUE
              FROM calls WHERE provider = 'bench' AND status = 'analyzed'",
         )
         .execute(&mut *tx)
         .await?;
         sqlx::query(
             "INSERT INTO feedback (call_id, user_id, user_name, choice)
-             SELECT id, 1, 'bench', CASE WHEN id % 3 = 0 THEN 'confirm' ELSE 'warm' END
-             FROM calls WHERE provider = 'bench' AND status = 'analyzed' AND id % 10 = 1",
+             SELECT id, 1, 'bench', last_feedback
+             FROM calls WHERE provider = 'bench' AND last_feedback IS NOT NULL",
         )
         .execute(&mut *tx)
         .await?;
@@ -510,6 +516,12 @@ impl Store for PgStore {
         .bind(join_ids(&post.extra_ids))
         .execute(&self.pool)
         .await?;
+        if let (Some(call_id), "protocol") = (post.call_id, post.kind.as_str()) {
+            sqlx::query("UPDATE calls SET posted_at = COALESCE(posted_at, now()) WHERE id = $1")
+                .bind(call_id)
+                .execute(&self.pool)
+                .await?;
+        }
         Ok(())
     }
 
@@ -670,8 +682,8 @@ impl Store for PgStore {
     }
 
     async fn list_calls(&self, f: &CallFilter) -> Result<(Vec<CallSummary>, i64), StoreError> {
-        const WHERE: &str = "FROM calls c LEFT JOIN analyses a ON a.call_id = c.id AND a.is_current
-             WHERE ($1::text IS NULL OR c.status = $1) AND ($2::text IS NULL OR a.lead_category = $2)
+        const WHERE: &str = "FROM calls c
+             WHERE ($1::text IS NULL OR c.status = $1) AND ($2::text IS NULL OR c.lead_category = $2)
                AND ($3::timestamptz IS NULL OR c.started_at >= $3)
                AND ($4::timestamptz IS NULL OR c.started_at < $4)";
         let status = f.status.map(|s| s.as_str());
@@ -684,7 +696,7 @@ impl Store for PgStore {
                 .fetch_one(&self.pool)
                 .await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT c.*, a.lead_category, a.interest_rating, a.priority, a.agency_name {WHERE}
+            "SELECT c.* {WHERE}
              ORDER BY c.started_at DESC, c.id DESC LIMIT $5 OFFSET $6"
         )))
         .bind(status)
@@ -731,6 +743,18 @@ impl Store for PgStore {
         .bind(&a.model)
         .fetch_one(&mut *tx)
         .await?;
+        sqlx::query(
+            "UPDATE calls SET profile = $1, lead_category = $2, interest_rating = $3, priority = $4, agency_name = $5
+             WHERE id = $6",
+        )
+        .bind(&a.profile)
+        .bind(&a.lead_category)
+        .bind(a.interest_rating)
+        .bind(&a.priority)
+        .bind(&a.agency_name)
+        .bind(a.call_id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -758,6 +782,11 @@ impl Store for PgStore {
         .bind(f.created_at)
         .execute(&self.pool)
         .await?;
+        sqlx::query("UPDATE calls SET last_feedback = $1 WHERE id = $2")
+            .bind(&f.choice)
+            .bind(f.call_id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -855,9 +884,9 @@ impl Store for PgStore {
         )?;
         let by_category = pairs(
             sqlx::query(
-                "SELECT a.lead_category AS k, COUNT(*) AS n FROM analyses a JOIN calls c ON c.id = a.call_id
-                 WHERE a.is_current AND a.lead_category IS NOT NULL AND c.started_at >= $1 AND c.started_at < $2
-                 GROUP BY a.lead_category ORDER BY a.lead_category",
+                "SELECT lead_category AS k, COUNT(*) AS n FROM calls
+                 WHERE lead_category IS NOT NULL AND started_at >= $1 AND started_at < $2
+                 GROUP BY lead_category ORDER BY lead_category",
             )
             .bind(from)
             .bind(to)
@@ -865,8 +894,7 @@ impl Store for PgStore {
             .await?,
         )?;
         let avg_rating: Option<f64> = sqlx::query_scalar(
-            "SELECT AVG(a.interest_rating)::float8 FROM analyses a JOIN calls c ON c.id = a.call_id
-             WHERE a.is_current AND c.started_at >= $1 AND c.started_at < $2",
+            "SELECT AVG(interest_rating)::float8 FROM calls WHERE started_at >= $1 AND started_at < $2",
         )
         .bind(from)
         .bind(to)
@@ -874,11 +902,9 @@ impl Store for PgStore {
         .await?;
         let agree = sqlx::query(
             "SELECT COUNT(*) AS rated,
-                    COALESCE(SUM(CASE WHEN f.choice = 'confirm' OR f.choice = a.lead_category THEN 1 ELSE 0 END), 0)::bigint AS agreed
-             FROM calls c
-             JOIN analyses a ON a.call_id = c.id AND a.is_current
-             JOIN feedback f ON f.id = (SELECT MAX(f2.id) FROM feedback f2 WHERE f2.call_id = c.id)
-             WHERE a.lead_category IS NOT NULL AND c.started_at >= $1 AND c.started_at < $2",
+                    COALESCE(SUM(CASE WHEN last_feedback = 'confirm' OR last_feedback = lead_category THEN 1 ELSE 0 END), 0)::bigint AS agreed
+             FROM calls
+             WHERE lead_category IS NOT NULL AND last_feedback IS NOT NULL AND started_at >= $1 AND started_at < $2",
         )
         .bind(from)
         .bind(to)
@@ -937,12 +963,9 @@ impl Store for PgStore {
         to: DateTime<Utc>,
     ) -> Result<Vec<ChartRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT c.started_at, c.duration_secs, c.status, c.direction, c.caller, c.called,
-                    a.profile, a.lead_category, a.interest_rating,
-                    (SELECT f.choice FROM feedback f WHERE f.call_id = c.id ORDER BY f.id DESC LIMIT 1) AS last_feedback,
-                    (SELECT MIN(p.created_at) FROM telegram_posts p WHERE p.call_id = c.id AND p.kind = 'protocol') AS posted_at
-             FROM calls c LEFT JOIN analyses a ON a.call_id = c.id AND a.is_current
-             WHERE c.started_at >= $1 AND c.started_at < $2 ORDER BY c.started_at",
+            "SELECT started_at, duration_secs, status, direction, caller, called, profile, lead_category,
+                    interest_rating, last_feedback, posted_at
+             FROM calls WHERE started_at >= $1 AND started_at < $2 ORDER BY started_at",
         )
         .bind(from).bind(to).fetch_all(&self.pool)
         .await?;

@@ -84,11 +84,18 @@ impl SqliteStore {
         sqlx::query(
             "WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i < ?1 - 1)
              INSERT INTO calls (provider, provider_call_id, direction, caller, called, started_at, duration_secs,
-                                status, created_at, updated_at)
+                                status, created_at, updated_at, profile, lead_category, interest_rating, priority,
+                                agency_name, last_feedback)
              SELECT 'bench', 'b' || i, CASE WHEN i % 3 = 0 THEN 'outgoing' ELSE 'incoming' END,
                     '+7916' || printf('%07d', i % 10000000), '+74951234567',
                     strftime('%Y-%m-%dT%H:%M:%fZ', ?2 - (i * 31536) / 1000 , 'unixepoch'), 30 + i % 600,
-                    CASE WHEN i % 10 = 0 THEN 'skipped' ELSE 'analyzed' END, ?3, ?3
+                    CASE WHEN i % 10 = 0 THEN 'skipped' ELSE 'analyzed' END, ?3, ?3,
+                    CASE WHEN i % 10 = 0 THEN NULL ELSE 'realty_lead' END,
+                    CASE WHEN i % 10 = 0 THEN NULL ELSE
+                        CASE i % 4 WHEN 0 THEN 'hot' WHEN 1 THEN 'warm' WHEN 2 THEN 'cold' ELSE 'refusal' END END,
+                    CASE WHEN i % 10 = 0 THEN NULL ELSE 1 + i % 10 END,
+                    'high', 'Агентство ' || (i % 50),
+                    CASE WHEN i % 10 = 1 THEN CASE WHEN i % 3 = 0 THEN 'confirm' ELSE 'warm' END END
              FROM seq",
         )
         .bind(n)
@@ -99,18 +106,17 @@ impl SqliteStore {
         sqlx::query(
             "INSERT INTO analyses (call_id, profile, result, lead_category, interest_rating, priority, agency_name,
                                    model, is_current, created_at)
-             SELECT id, 'realty_lead',
+             SELECT id, profile,
                     '{\"summary\":\"Звонок\",\"objections\":[\"Дорого\",\"Нет времени\"]}',
-                    CASE id % 4 WHEN 0 THEN 'hot' WHEN 1 THEN 'warm' WHEN 2 THEN 'cold' ELSE 'refusal' END,
-                    1 + id % 10, 'high', 'Агентство ' || (id % 50), 'gpt-4o', 1, created_at
+                    lead_category, interest_rating, priority, agency_name, 'gpt-4o', 1, created_at
              FROM calls WHERE provider = 'bench' AND status = 'analyzed'",
         )
         .execute(&mut *tx)
         .await?;
         sqlx::query(
             "INSERT INTO feedback (call_id, user_id, user_name, choice, created_at)
-             SELECT id, 1, 'bench', CASE WHEN id % 3 = 0 THEN 'confirm' ELSE 'warm' END, created_at
-             FROM calls WHERE provider = 'bench' AND status = 'analyzed' AND id % 10 = 1",
+             SELECT id, 1, 'bench', last_feedback, created_at
+             FROM calls WHERE provider = 'bench' AND last_feedback IS NOT NULL",
         )
         .execute(&mut *tx)
         .await?;
@@ -589,6 +595,13 @@ impl Store for SqliteStore {
         .bind(rfc3339(Utc::now()))
         .execute(&self.writer)
         .await?;
+        if let (Some(call_id), "protocol") = (post.call_id, post.kind.as_str()) {
+            sqlx::query("UPDATE calls SET posted_at = COALESCE(posted_at, ?) WHERE id = ?")
+                .bind(rfc3339(Utc::now()))
+                .bind(call_id)
+                .execute(&self.writer)
+                .await?;
+        }
         Ok(())
     }
 
@@ -756,9 +769,8 @@ impl Store for SqliteStore {
     }
 
     async fn list_calls(&self, f: &CallFilter) -> Result<(Vec<CallSummary>, i64), StoreError> {
-        const WHERE: &str =
-            "FROM calls c LEFT JOIN analyses a ON a.call_id = c.id AND a.is_current = 1
-             WHERE (?1 IS NULL OR c.status = ?1) AND (?2 IS NULL OR a.lead_category = ?2)
+        const WHERE: &str = "FROM calls c
+             WHERE (?1 IS NULL OR c.status = ?1) AND (?2 IS NULL OR c.lead_category = ?2)
                AND (?3 IS NULL OR c.started_at >= ?3) AND (?4 IS NULL OR c.started_at < ?4)";
         let status = f.status.map(|s| s.as_str());
         let from = f.from.map(rfc3339);
@@ -772,7 +784,7 @@ impl Store for SqliteStore {
                 .fetch_one(&self.reader)
                 .await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT c.*, a.lead_category, a.interest_rating, a.priority, a.agency_name {WHERE}
+            "SELECT c.* {WHERE}
              ORDER BY c.started_at DESC, c.id DESC LIMIT ?5 OFFSET ?6"
         )))
         .bind(status)
@@ -820,6 +832,18 @@ impl Store for SqliteStore {
         .bind(rfc3339(Utc::now()))
         .fetch_one(&mut *tx)
         .await?;
+        sqlx::query(
+            "UPDATE calls SET profile = ?, lead_category = ?, interest_rating = ?, priority = ?, agency_name = ?
+             WHERE id = ?",
+        )
+        .bind(&a.profile)
+        .bind(&a.lead_category)
+        .bind(a.interest_rating)
+        .bind(&a.priority)
+        .bind(&a.agency_name)
+        .bind(a.call_id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -848,6 +872,11 @@ impl Store for SqliteStore {
         .bind(rfc3339(f.created_at))
         .execute(&self.writer)
         .await?;
+        sqlx::query("UPDATE calls SET last_feedback = ? WHERE id = ?")
+            .bind(&f.choice)
+            .bind(f.call_id)
+            .execute(&self.writer)
+            .await?;
         Ok(())
     }
 
@@ -948,9 +977,9 @@ impl Store for SqliteStore {
         )?;
         let by_category = pairs(
             sqlx::query(
-                "SELECT a.lead_category AS k, COUNT(*) AS n FROM calls c CROSS JOIN analyses a ON a.call_id = c.id
-                 WHERE a.is_current = 1 AND a.lead_category IS NOT NULL AND c.started_at >= ?1 AND c.started_at < ?2
-                 GROUP BY a.lead_category ORDER BY a.lead_category",
+                "SELECT lead_category AS k, COUNT(*) AS n FROM calls
+                 WHERE lead_category IS NOT NULL AND started_at >= ?1 AND started_at < ?2
+                 GROUP BY lead_category ORDER BY lead_category",
             )
             .bind(&from)
             .bind(&to)
@@ -958,8 +987,7 @@ impl Store for SqliteStore {
             .await?,
         )?;
         let avg_rating: Option<f64> = sqlx::query_scalar(
-            "SELECT AVG(CAST(a.interest_rating AS REAL)) FROM calls c CROSS JOIN analyses a ON a.call_id = c.id
-             WHERE a.is_current = 1 AND c.started_at >= ?1 AND c.started_at < ?2",
+            "SELECT AVG(CAST(interest_rating AS REAL)) FROM calls WHERE started_at >= ?1 AND started_at < ?2",
         )
         .bind(&from)
         .bind(&to)
@@ -967,11 +995,9 @@ impl Store for SqliteStore {
         .await?;
         let agree = sqlx::query(
             "SELECT COUNT(*) AS rated,
-                    COALESCE(SUM(CASE WHEN f.choice = 'confirm' OR f.choice = a.lead_category THEN 1 ELSE 0 END), 0) AS agreed
-             FROM calls c
-             JOIN analyses a ON a.call_id = c.id AND a.is_current = 1
-             JOIN feedback f ON f.id = (SELECT MAX(f2.id) FROM feedback f2 WHERE f2.call_id = c.id)
-             WHERE a.lead_category IS NOT NULL AND c.started_at >= ?1 AND c.started_at < ?2",
+                    COALESCE(SUM(CASE WHEN last_feedback = 'confirm' OR last_feedback = lead_category THEN 1 ELSE 0 END), 0) AS agreed
+             FROM calls
+             WHERE lead_category IS NOT NULL AND last_feedback IS NOT NULL AND started_at >= ?1 AND started_at < ?2",
         )
         .bind(&from)
         .bind(&to)
@@ -1033,12 +1059,9 @@ impl Store for SqliteStore {
         to: DateTime<Utc>,
     ) -> Result<Vec<ChartRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT c.started_at, c.duration_secs, c.status, c.direction, c.caller, c.called,
-                    a.profile, a.lead_category, a.interest_rating,
-                    (SELECT f.choice FROM feedback f WHERE f.call_id = c.id ORDER BY f.id DESC LIMIT 1) AS last_feedback,
-                    (SELECT MIN(p.created_at) FROM telegram_posts p WHERE p.call_id = c.id AND p.kind = 'protocol') AS posted_at
-             FROM calls c LEFT JOIN analyses a ON a.call_id = c.id AND a.is_current = 1
-             WHERE c.started_at >= ?1 AND c.started_at < ?2 ORDER BY c.started_at",
+            "SELECT started_at, duration_secs, status, direction, caller, called, profile, lead_category,
+                    interest_rating, last_feedback, posted_at
+             FROM calls WHERE started_at >= ?1 AND started_at < ?2 ORDER BY started_at",
         )
         .bind(rfc3339(from)).bind(rfc3339(to)).fetch_all(&self.reader)
         .await?;
