@@ -870,46 +870,38 @@ impl Store for PgStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<PeriodStats, StoreError> {
-        let pairs = |rows: Vec<PgRow>| -> Result<Vec<(String, i64)>, StoreError> {
-            rows.iter()
-                .map(|r| Ok((r.try_get::<String, _>("k")?, r.try_get::<i64, _>("n")?)))
-                .collect()
-        };
-        let by_status = pairs(
-            sqlx::query("SELECT status AS k, COUNT(*) AS n FROM calls WHERE started_at >= $1 AND started_at < $2 GROUP BY status ORDER BY status")
-                .bind(from)
-                .bind(to)
-                .fetch_all(&self.pool)
-                .await?,
-        )?;
-        let by_category = pairs(
-            sqlx::query(
-                "SELECT lead_category AS k, COUNT(*) AS n FROM calls
-                 WHERE lead_category IS NOT NULL AND started_at >= $1 AND started_at < $2
-                 GROUP BY lead_category ORDER BY lead_category",
-            )
-            .bind(from)
-            .bind(to)
-            .fetch_all(&self.pool)
-            .await?,
-        )?;
-        let avg_rating: Option<f64> = sqlx::query_scalar(
-            "SELECT AVG(interest_rating)::float8 FROM calls WHERE started_at >= $1 AND started_at < $2",
+        // One pass over the period's calls; the figures are summed up below.
+        let groups = sqlx::query(
+            "SELECT status, lead_category, COUNT(*)::bigint AS n, SUM(interest_rating)::bigint AS rating_sum,
+                    COUNT(interest_rating)::bigint AS rating_n,
+                    SUM(CASE WHEN last_feedback IS NOT NULL AND lead_category IS NOT NULL THEN 1 ELSE 0 END)::bigint AS rated,
+                    SUM(CASE WHEN last_feedback IS NOT NULL AND lead_category IS NOT NULL
+                              AND (last_feedback = 'confirm' OR last_feedback = lead_category) THEN 1 ELSE 0 END)::bigint AS agreed
+             FROM calls WHERE started_at >= $1 AND started_at < $2 GROUP BY status, lead_category",
         )
         .bind(from)
         .bind(to)
-        .fetch_one(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        let agree = sqlx::query(
-            "SELECT COUNT(*) AS rated,
-                    COALESCE(SUM(CASE WHEN last_feedback = 'confirm' OR last_feedback = lead_category THEN 1 ELSE 0 END), 0)::bigint AS agreed
-             FROM calls
-             WHERE lead_category IS NOT NULL AND last_feedback IS NOT NULL AND started_at >= $1 AND started_at < $2",
-        )
-        .bind(from)
-        .bind(to)
-        .fetch_one(&self.pool)
-        .await?;
+        let mut by_status: std::collections::BTreeMap<String, i64> = Default::default();
+        let mut by_category: std::collections::BTreeMap<String, i64> = Default::default();
+        let (mut rating_sum, mut rating_n, mut rated, mut agreed) = (0i64, 0i64, 0i64, 0i64);
+        for g in &groups {
+            let n: i64 = g.try_get("n")?;
+            *by_status
+                .entry(g.try_get::<String, _>("status")?)
+                .or_default() += n;
+            if let Some(c) = g.try_get::<Option<String>, _>("lead_category")? {
+                *by_category.entry(c).or_default() += n;
+            }
+            rating_sum += g.try_get::<Option<i64>, _>("rating_sum")?.unwrap_or(0);
+            rating_n += g.try_get::<i64, _>("rating_n")?;
+            rated += g.try_get::<Option<i64>, _>("rated")?.unwrap_or(0);
+            agreed += g.try_get::<Option<i64>, _>("agreed")?.unwrap_or(0);
+        }
+        let by_status: Vec<(String, i64)> = by_status.into_iter().collect();
+        let by_category: Vec<(String, i64)> = by_category.into_iter().collect();
+        let avg_rating = (rating_n > 0).then(|| rating_sum as f64 / rating_n as f64);
         let tokens = sqlx::query(
             "SELECT COALESCE(SUM(prompt_tokens), 0)::bigint AS p, COALESCE(SUM(completion_tokens), 0)::bigint AS c,
                     COALESCE(SUM(cost_usd), 0)::float8 AS cost FROM token_usage WHERE created_at >= $1 AND created_at < $2",
@@ -922,8 +914,8 @@ impl Store for PgStore {
             by_status,
             by_category,
             avg_rating,
-            rated: agree.try_get("rated")?,
-            agreed: agree.try_get("agreed")?,
+            rated,
+            agreed,
             tokens: CallTokens {
                 prompt_tokens: tokens.try_get("p")?,
                 completion_tokens: tokens.try_get("c")?,

@@ -769,32 +769,52 @@ impl Store for SqliteStore {
     }
 
     async fn list_calls(&self, f: &CallFilter) -> Result<(Vec<CallSummary>, i64), StoreError> {
-        const WHERE: &str = "FROM calls c
-             WHERE (?1 IS NULL OR c.status = ?1) AND (?2 IS NULL OR c.lead_category = ?2)
-               AND (?3 IS NULL OR c.started_at >= ?3) AND (?4 IS NULL OR c.started_at < ?4)";
+        // Only the filters given go into the statement (constant fragments; values are bound), so
+        // SQLite can use the date and category indexes.
         let status = f.status.map(|s| s.as_str());
         let from = f.from.map(rfc3339);
         let to = f.to.map(rfc3339);
-        let total: i64 =
-            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {WHERE}")))
-                .bind(status)
-                .bind(&f.category)
-                .bind(&from)
-                .bind(&to)
-                .fetch_one(&self.reader)
-                .await?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT c.* {WHERE}
-             ORDER BY c.started_at DESC, c.id DESC LIMIT ?5 OFFSET ?6"
-        )))
-        .bind(status)
-        .bind(&f.category)
-        .bind(&from)
-        .bind(&to)
-        .bind(f.limit)
-        .bind(f.offset)
-        .fetch_all(&self.reader)
-        .await?;
+        let mut clauses: Vec<&str> = Vec::new();
+        let mut binds: Vec<String> = Vec::new();
+        if let Some(s) = status {
+            clauses.push("c.status = ?");
+            binds.push(s.to_string());
+        }
+        if let Some(c) = &f.category {
+            clauses.push("c.lead_category = ?");
+            binds.push(c.clone());
+        }
+        if let Some(t) = &from {
+            clauses.push("c.started_at >= ?");
+            binds.push(t.clone());
+        }
+        if let Some(t) = &to {
+            clauses.push("c.started_at < ?");
+            binds.push(t.clone());
+        }
+        let filter = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        let mut count = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM calls c {filter}"
+        )));
+        for b in &binds {
+            count = count.bind(b);
+        }
+        let total: i64 = count.fetch_one(&self.reader).await?;
+        let mut page = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT c.* FROM calls c {filter} ORDER BY c.started_at DESC, c.id DESC LIMIT ? OFFSET ?"
+        )));
+        for b in &binds {
+            page = page.bind(b);
+        }
+        let rows = page
+            .bind(f.limit)
+            .bind(f.offset)
+            .fetch_all(&self.reader)
+            .await?;
         let items = rows
             .iter()
             .map(|r| {
@@ -963,46 +983,38 @@ impl Store for SqliteStore {
         to: DateTime<Utc>,
     ) -> Result<PeriodStats, StoreError> {
         let (from, to) = (rfc3339(from), rfc3339(to));
-        let pairs = |rows: Vec<SqliteRow>| -> Result<Vec<(String, i64)>, StoreError> {
-            rows.iter()
-                .map(|r| Ok((r.try_get::<String, _>("k")?, r.try_get::<i64, _>("n")?)))
-                .collect()
-        };
-        let by_status = pairs(
-            sqlx::query("SELECT status AS k, COUNT(*) AS n FROM calls WHERE started_at >= ?1 AND started_at < ?2 GROUP BY status ORDER BY status")
-                .bind(&from)
-                .bind(&to)
-                .fetch_all(&self.reader)
-                .await?,
-        )?;
-        let by_category = pairs(
-            sqlx::query(
-                "SELECT lead_category AS k, COUNT(*) AS n FROM calls
-                 WHERE lead_category IS NOT NULL AND started_at >= ?1 AND started_at < ?2
-                 GROUP BY lead_category ORDER BY lead_category",
-            )
-            .bind(&from)
-            .bind(&to)
-            .fetch_all(&self.reader)
-            .await?,
-        )?;
-        let avg_rating: Option<f64> = sqlx::query_scalar(
-            "SELECT AVG(CAST(interest_rating AS REAL)) FROM calls WHERE started_at >= ?1 AND started_at < ?2",
+        // One pass over the period's calls; the figures are summed up below.
+        let groups = sqlx::query(
+            "SELECT status, lead_category, COUNT(*) AS n, SUM(interest_rating) AS rating_sum,
+                    COUNT(interest_rating) AS rating_n,
+                    SUM(CASE WHEN last_feedback IS NOT NULL AND lead_category IS NOT NULL THEN 1 ELSE 0 END) AS rated,
+                    SUM(CASE WHEN last_feedback IS NOT NULL AND lead_category IS NOT NULL
+                              AND (last_feedback = 'confirm' OR last_feedback = lead_category) THEN 1 ELSE 0 END) AS agreed
+             FROM calls WHERE started_at >= ?1 AND started_at < ?2 GROUP BY status, lead_category",
         )
         .bind(&from)
         .bind(&to)
-        .fetch_one(&self.reader)
+        .fetch_all(&self.reader)
         .await?;
-        let agree = sqlx::query(
-            "SELECT COUNT(*) AS rated,
-                    COALESCE(SUM(CASE WHEN last_feedback = 'confirm' OR last_feedback = lead_category THEN 1 ELSE 0 END), 0) AS agreed
-             FROM calls
-             WHERE lead_category IS NOT NULL AND last_feedback IS NOT NULL AND started_at >= ?1 AND started_at < ?2",
-        )
-        .bind(&from)
-        .bind(&to)
-        .fetch_one(&self.reader)
-        .await?;
+        let mut by_status: std::collections::BTreeMap<String, i64> = Default::default();
+        let mut by_category: std::collections::BTreeMap<String, i64> = Default::default();
+        let (mut rating_sum, mut rating_n, mut rated, mut agreed) = (0i64, 0i64, 0i64, 0i64);
+        for g in &groups {
+            let n: i64 = g.try_get("n")?;
+            *by_status
+                .entry(g.try_get::<String, _>("status")?)
+                .or_default() += n;
+            if let Some(c) = g.try_get::<Option<String>, _>("lead_category")? {
+                *by_category.entry(c).or_default() += n;
+            }
+            rating_sum += g.try_get::<Option<i64>, _>("rating_sum")?.unwrap_or(0);
+            rating_n += g.try_get::<i64, _>("rating_n")?;
+            rated += g.try_get::<Option<i64>, _>("rated")?.unwrap_or(0);
+            agreed += g.try_get::<Option<i64>, _>("agreed")?.unwrap_or(0);
+        }
+        let by_status: Vec<(String, i64)> = by_status.into_iter().collect();
+        let by_category: Vec<(String, i64)> = by_category.into_iter().collect();
+        let avg_rating = (rating_n > 0).then(|| rating_sum as f64 / rating_n as f64);
         let tokens = sqlx::query(
             "SELECT COALESCE(SUM(prompt_tokens), 0) AS p, COALESCE(SUM(completion_tokens), 0) AS c,
                     COALESCE(SUM(cost_usd), 0.0) AS cost FROM token_usage WHERE created_at >= ?1 AND created_at < ?2",
@@ -1015,8 +1027,8 @@ impl Store for SqliteStore {
             by_status,
             by_category,
             avg_rating,
-            rated: agree.try_get("rated")?,
-            agreed: agree.try_get("agreed")?,
+            rated,
+            agreed,
             tokens: CallTokens {
                 prompt_tokens: tokens.try_get("p")?,
                 completion_tokens: tokens.try_get("c")?,
