@@ -157,6 +157,7 @@ async fn analyze_one(
             call_id: Some(call.id),
             kind: "protocol".into(),
             keyboard: Some(feedback_keyboard(deps.settings.lang, call.id)),
+            reply_to: None,
         };
         post_once(store.as_ref(), &notifier, &req).await?;
         if let Some(f) = rendered.transcript_file {

@@ -227,6 +227,7 @@ async fn a_long_post_is_split_and_sent_exactly_once_despite_429() {
         call_id: None,
         kind: "notice".into(),
         keyboard: None,
+        reply_to: None,
     };
     let job = telegram_send::job(&req).unwrap();
     let id = app.store.enqueue(job.clone()).await.unwrap().id;

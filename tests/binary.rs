@@ -139,6 +139,7 @@ async fn a_job_killed_mid_flight_is_finished_once_after_restart() {
         call_id: None,
         kind: "notice".into(),
         keyboard: None,
+        reply_to: None,
     };
     let id = store
         .enqueue(telegram_send::job(&req).unwrap())

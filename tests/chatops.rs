@@ -290,6 +290,32 @@ async fn lead_stats_export_users_and_reanalyze() {
     assert!(text(&b.ask(555, 555, "/reanalyze failed").await).contains("Подходящих звонков нет"));
     let many = text(&b.ask(555, 555, "/reanalyze today").await);
     assert!(many.contains("Поставлено на повторный анализ: 3"), "{many}");
+    common::eventually(20, "the progress message ends with a summary", || async {
+        b.tg.calls("editMessageText").iter().any(|c| {
+            c.body["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("Повторный анализ завершён: 3 из 3"))
+        })
+    })
+    .await;
+    // The new protocols answer the old ones' chat and say what changed (the seed was hot 8/10).
+    common::eventually(20, "re-analysed protocols", || async {
+        b.tg.texts_to(TEAM)
+            .iter()
+            .filter(|t| t.contains("Повторный анализ"))
+            .count()
+            >= 3
+    })
+    .await;
+    let changed =
+        b.tg.texts_to(TEAM)
+            .into_iter()
+            .find(|t| t.contains("🔄 Повторный анализ"))
+            .unwrap();
+    assert!(
+        changed.contains("не изменились") || changed.contains("→"),
+        "{changed}"
+    );
     assert!(text(&b.ask(TEAM, ADMIN, "/users remove 555").await).contains("удалён"));
     let refused = text(&b.ask(555, 555, "/stats").await);
     assert!(refused.contains("нет доступа"), "{refused}");

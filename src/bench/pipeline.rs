@@ -88,6 +88,7 @@ impl Notifier for RecordingNotifier {
         text: &str,
         _f: TextFormat,
         _k: Option<&Keyboard>,
+        _r: Option<i32>,
     ) -> Result<i32, NotifyError> {
         let now = Instant::now();
         if let Ok(mut p) = self.posted.lock() {

@@ -517,15 +517,36 @@ pub async fn reanalyze(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
     if calls.is_empty() {
         return ctx.say(t(ctx.lang, "reanalyze-none")).await;
     }
+    let mut jobs = Vec::with_capacity(calls.len());
     for c in &calls {
-        enqueue_reanalysis(pipeline, c.call.id, None).await?;
+        jobs.push(enqueue_reanalysis(pipeline, c.call.id, None).await?);
     }
     ctx.say(t_args(
         ctx.lang,
         "reanalyze-many",
         &[("n", (calls.len() as i64).into())],
     ))
-    .await
+    .await?;
+    let n = jobs.len() as i64;
+    let progress = ctx
+        .bot
+        .send_message(
+            ctx.chat,
+            t_args(
+                ctx.lang,
+                "reanalyze-progress",
+                &[("done", 0i64.into()), ("n", n.into())],
+            ),
+        )
+        .await?;
+    tokio::spawn(track_progress(
+        ctx.bot.clone(),
+        ctx.deps.store.clone(),
+        ctx.lang,
+        (ctx.chat, progress.id),
+        jobs,
+    ));
+    Ok(())
 }
 
 pub async fn users(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
@@ -702,4 +723,57 @@ pub async fn digest(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
         &[("time", time.into()), ("tz", tz.into())],
     ))
     .await
+}
+
+/// Edits one progress message at most every 2 s until every job has finished, then sums up.
+async fn track_progress(
+    bot: Bot,
+    store: std::sync::Arc<dyn crate::store::Store>,
+    lang: Lang,
+    message: (ChatId, teloxide::types::MessageId),
+    jobs: Vec<i64>,
+) {
+    use crate::store::JobState;
+    let n = jobs.len() as i64;
+    let mut shown = 0i64;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3600);
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let (mut ok, mut failed) = (0i64, 0i64);
+        for id in &jobs {
+            match store.job(*id).await {
+                Ok(Some(j)) if j.state == JobState::Done => ok += 1,
+                Ok(Some(j)) if j.state == JobState::Dead => failed += 1,
+                _ => {}
+            }
+        }
+        let done = ok + failed;
+        let finished = done >= n || std::time::Instant::now() > deadline;
+        let text = if finished {
+            t_args(
+                lang,
+                "reanalyze-done",
+                &[
+                    ("ok", ok.into()),
+                    ("n", n.into()),
+                    ("failed", failed.into()),
+                ],
+            )
+        } else if done != shown {
+            t_args(
+                lang,
+                "reanalyze-progress",
+                &[("done", done.into()), ("n", n.into())],
+            )
+        } else {
+            continue;
+        };
+        shown = done;
+        if let Err(e) = bot.edit_message_text(message.0, message.1, text).await {
+            tracing::warn!(error = %e, "progress edit failed");
+        }
+        if finished {
+            return;
+        }
+    }
 }

@@ -61,6 +61,7 @@ pub trait Notifier: Send + Sync + 'static {
         text: &str,
         format: TextFormat,
         keyboard: Option<&Keyboard>,
+        reply_to: Option<i32>,
     ) -> Result<i32, NotifyError>;
     /// Replaces a message's text; "message is not modified" counts as success.
     async fn edit_message(
@@ -105,6 +106,9 @@ pub struct PostRequest {
     /// Buttons under the last part.
     #[serde(default)]
     pub keyboard: Option<Keyboard>,
+    /// A message the first part answers.
+    #[serde(default)]
+    pub reply_to: Option<i32>,
 }
 
 fn default_kind() -> String {
@@ -136,8 +140,9 @@ pub async fn post_once(
         } else {
             None
         };
+        let reply_to = if n == 0 { req.reply_to } else { None };
         let id = notifier
-            .send_message(req.chat_id, part, req.format, keyboard)
+            .send_message(req.chat_id, part, req.format, keyboard, reply_to)
             .await?;
         store
             .record_telegram_post(&TelegramPost {

@@ -12,7 +12,7 @@ use teloxide::payloads::SendDocumentSetters;
 use teloxide::prelude::Requester;
 use teloxide::types::{
     ChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, InputMedia, InputMediaPhoto,
-    MessageId, ParseMode,
+    MessageId, ParseMode, ReplyParameters,
 };
 use teloxide::{ApiError, Bot, RequestError};
 
@@ -114,6 +114,7 @@ impl Notifier for TelegramNotifier {
         text: &str,
         format: TextFormat,
         keyboard: Option<&Keyboard>,
+        reply_to: Option<i32>,
     ) -> Result<i32, NotifyError> {
         let msg = self
             .paced(chat_id, || {
@@ -123,6 +124,11 @@ impl Notifier for TelegramNotifier {
                 }
                 if let Some(k) = keyboard {
                     req = req.reply_markup(markup(k));
+                }
+                if let Some(id) = reply_to {
+                    req = req.reply_parameters(
+                        ReplyParameters::new(MessageId(id)).allow_sending_without_reply(),
+                    );
                 }
                 req.into_future()
             })

@@ -135,6 +135,12 @@ pub trait Store: Send + Sync + 'static {
     /// Stores an analysis as the call's current one; returns its id.
     async fn save_analysis(&self, analysis: &NewAnalysis) -> Result<i64, StoreError>;
     async fn current_analysis(&self, call_id: i64) -> Result<Option<Analysis>, StoreError>;
+    /// The analysis that was current before `analysis_id` (for "what changed").
+    async fn previous_analysis(
+        &self,
+        call_id: i64,
+        analysis_id: i64,
+    ) -> Result<Option<Analysis>, StoreError>;
     async fn add_feedback(&self, feedback: &Feedback) -> Result<(), StoreError>;
     async fn feedback(&self, call_id: i64) -> Result<Vec<Feedback>, StoreError>;
 

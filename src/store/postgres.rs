@@ -759,6 +759,21 @@ impl Store for PgStore {
         Ok(id)
     }
 
+    async fn previous_analysis(
+        &self,
+        call_id: i64,
+        analysis_id: i64,
+    ) -> Result<Option<Analysis>, StoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM analyses WHERE call_id = $1 AND id < $2 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(call_id)
+        .bind(analysis_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(analysis_from_row).transpose()
+    }
+
     async fn current_analysis(&self, call_id: i64) -> Result<Option<Analysis>, StoreError> {
         let row = sqlx::query(
             "SELECT * FROM analyses WHERE call_id = $1 AND is_current ORDER BY id DESC LIMIT 1",

@@ -868,6 +868,21 @@ impl Store for SqliteStore {
         Ok(id)
     }
 
+    async fn previous_analysis(
+        &self,
+        call_id: i64,
+        analysis_id: i64,
+    ) -> Result<Option<Analysis>, StoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM analyses WHERE call_id = ? AND id < ? ORDER BY id DESC LIMIT 1",
+        )
+        .bind(call_id)
+        .bind(analysis_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(analysis_from_row).transpose()
+    }
+
     async fn current_analysis(&self, call_id: i64) -> Result<Option<Analysis>, StoreError> {
         let row = sqlx::query(
             "SELECT * FROM analyses WHERE call_id = ? AND is_current = 1 ORDER BY id DESC LIMIT 1",

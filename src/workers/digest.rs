@@ -225,6 +225,7 @@ impl JobHandler for DigestSend {
             call_id: None,
             kind: "digest".into(),
             keyboard: None,
+            reply_to: None,
         };
         post_once(self.store.as_ref(), self.notifier.as_ref(), &req)
             .await

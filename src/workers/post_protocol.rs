@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::pipeline::PipelineDeps;
 use crate::analysis::protocol::{render, Rendered};
-use crate::domain::{CallbackData, FeedbackChoice, LeadCategory};
+use crate::domain::{Analysis, CallbackData, FeedbackChoice, LeadCategory};
 use crate::i18n::{t, t_args, Lang};
 use crate::jobs::{JobError, JobHandler};
 use crate::notify::{
@@ -106,6 +106,57 @@ pub async fn render_current(
     Ok(Some((rendered, profile.name.clone())))
 }
 
+/// "category ❄️ ХОЛОДНЫЙ → 🔥 ГОРЯЧИЙ ЛИД, rating 3/10 → 8/10", or that nothing changed.
+pub fn what_changed(lang: Lang, before: &Analysis, after: Option<&Analysis>) -> String {
+    let cat = |a: Option<&Analysis>| {
+        a.and_then(|a| a.lead_category.as_deref())
+            .and_then(|c| c.parse::<LeadCategory>().ok())
+            .map(|c| {
+                format!(
+                    "{} {}",
+                    c.emoji(),
+                    t(lang, &format!("category-{}", c.as_str()))
+                )
+            })
+            .unwrap_or_else(|| "—".into())
+    };
+    let rating = |a: Option<&Analysis>| {
+        a.and_then(|a| a.interest_rating)
+            .map(|r| format!("{r}/10"))
+            .unwrap_or_else(|| "—".into())
+    };
+    let mut parts = Vec::new();
+    if before.lead_category != after.and_then(|a| a.lead_category.clone()) {
+        parts.push(t_args(
+            lang,
+            "reanalysis-category",
+            &[
+                ("before", cat(Some(before)).into()),
+                ("after", cat(after).into()),
+            ],
+        ));
+    }
+    if before.interest_rating != after.and_then(|a| a.interest_rating) {
+        parts.push(t_args(
+            lang,
+            "reanalysis-rating",
+            &[
+                ("before", rating(Some(before)).into()),
+                ("after", rating(after).into()),
+            ],
+        ));
+    }
+    if parts.is_empty() {
+        t(lang, "reanalysis-same")
+    } else {
+        t_args(
+            lang,
+            "reanalysis-changed",
+            &[("what", parts.join(", ").into())],
+        )
+    }
+}
+
 pub struct PostProtocol {
     pub deps: Arc<PipelineDeps>,
     pub notifier: Arc<dyn Notifier>,
@@ -154,14 +205,35 @@ impl JobHandler for PostProtocol {
         };
         let lang = self.deps.settings.lang;
         let key = post_key(p.call_id, p.analysis_id);
+        // A re-analysis answers the previous protocol and says what changed.
+        let mut text = rendered.text;
+        let mut reply_to = None;
+        if let Some(prev) = store
+            .previous_analysis(p.call_id, p.analysis_id)
+            .await
+            .map_err(retry)?
+        {
+            if let Some(post) = store
+                .telegram_post(&post_key(p.call_id, prev.id))
+                .await
+                .map_err(retry)?
+            {
+                if post.chat_id == chat {
+                    reply_to = Some(post.message_id);
+                }
+            }
+            let now = current.as_ref();
+            text = format!("{}\n\n{text}", what_changed(lang, &prev, now));
+        }
         let req = PostRequest {
             post_key: key.clone(),
             chat_id: chat,
-            text: rendered.text,
+            text,
             format: TextFormat::Html,
             call_id: Some(p.call_id),
             kind: "protocol".into(),
             keyboard: Some(feedback_keyboard(lang, p.call_id)),
+            reply_to,
         };
         post_once(store, self.notifier.as_ref(), &req)
             .await
@@ -187,5 +259,42 @@ impl JobHandler for PostProtocol {
             .record(latency.max(0) as f64 / 1000.0);
         tracing::info!(call = p.call_id, chat, "protocol posted");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn analysis(cat: Option<&str>, rating: Option<i32>) -> Analysis {
+        Analysis {
+            id: 1,
+            call_id: 1,
+            profile: "realty_lead".into(),
+            result: serde_json::json!({}),
+            lead_category: cat.map(str::to_string),
+            interest_rating: rating,
+            priority: None,
+            agency_name: None,
+            model: None,
+            created_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn what_changed_names_category_and_rating() {
+        let before = analysis(Some("cold"), Some(3));
+        let after = analysis(Some("hot"), Some(8));
+        let s = what_changed(Lang::Ru, &before, Some(&after));
+        assert!(
+            s.contains("❄️ ХОЛОДНЫЙ → 🔥 ГОРЯЧИЙ ЛИД") && s.contains("3/10 → 8/10"),
+            "{s}"
+        );
+        assert!(what_changed(Lang::Ru, &before, Some(&before)).contains("не изменились"));
+        let en = what_changed(Lang::En, &before, Some(&analysis(Some("cold"), Some(5))));
+        assert!(
+            en.contains("rating 3/10 → 5/10") && !en.contains("category"),
+            "{en}"
+        );
     }
 }

@@ -246,6 +246,7 @@ impl ProcessCall {
             call_id: Some(call.id),
             kind: "failure".into(),
             keyboard: None,
+            reply_to: None,
         };
         match super::telegram_send::job(&req) {
             Ok(j) => {
