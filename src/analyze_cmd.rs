@@ -126,7 +126,7 @@ async fn analyze_one(
     store
         .set_call_status(call.id, CallStatus::Analyzed, None)
         .await?;
-    let Some((rendered, _)) = render_current(deps, call.id).await? else {
+    let Some((rendered, _)) = render_current(deps, call.id, deps.settings.lang).await? else {
         anyhow::bail!("the stored analysis could not be rendered");
     };
     println!("{}\n", html_to_text(&rendered.text));

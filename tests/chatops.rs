@@ -423,3 +423,68 @@ async fn a_missed_digest_goes_out_once_on_start_with_charts() {
     assert_eq!(b.tg.state.albums.load(Ordering::SeqCst), 1);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn settings_menu_switches_language_time_zone_and_digest() {
+    let b = start(1).await;
+    assert!(text(&b.ask(TEAM, VIEWER, "/settings").await).contains("доступна роли"));
+    let menu = b.ask(TEAM, ADMIN, "/settings").await;
+    assert!(text(&menu).contains("Настройки этого чата") && text(&menu).contains("Europe/Moscow"));
+    let message_id = menu["assigned_message_id"].as_i64().unwrap();
+    let edits = || b.tg.calls("editMessageText");
+
+    b.tg.press_button(TEAM, message_id, VIEWER, "st:l");
+    common::eventually(10, "viewer alert", || async {
+        !b.tg.calls("answerCallbackQuery").is_empty()
+    })
+    .await;
+    assert_eq!(
+        b.tg.calls("answerCallbackQuery")[0].body["show_alert"],
+        true
+    );
+    assert_eq!(
+        b.app.store.chat_language(TEAM).await.unwrap(),
+        None,
+        "nothing changed"
+    );
+
+    b.tg.press_button(TEAM, message_id, ADMIN, "st:l");
+    common::eventually(10, "language switched", || async { !edits().is_empty() }).await;
+    assert!(edits()[0].body["text"]
+        .as_str()
+        .unwrap()
+        .contains("Settings of this chat"));
+    assert_eq!(
+        b.app.store.chat_language(TEAM).await.unwrap().as_deref(),
+        Some("en")
+    );
+
+    b.tg.press_button(TEAM, message_id, ADMIN, "st:t");
+    common::eventually(10, "zone list", || async { edits().len() >= 2 }).await;
+    let list = edits()[1].body.clone();
+    assert_eq!(
+        list["reply_markup"]["inline_keyboard"][1][1]["callback_data"],
+        "st:t:3"
+    );
+    b.tg.press_button(TEAM, message_id, ADMIN, "st:t:3");
+    common::eventually(10, "zone set", || async { edits().len() >= 3 }).await;
+    assert_eq!(
+        b.app.store.chat_timezone(TEAM).await.unwrap().as_deref(),
+        Some("Asia/Yekaterinburg")
+    );
+
+    b.tg.press_button(TEAM, message_id, ADMIN, "st:d");
+    common::eventually(10, "digest set", || async { edits().len() >= 4 }).await;
+    let schedules = b.app.store.digest_schedules().await.unwrap();
+    assert_eq!(
+        (schedules[0].time.as_str(), schedules[0].timezone.as_str()),
+        ("08:00", "Asia/Yekaterinburg")
+    );
+
+    let lead = text(&b.ask(TEAM, ADMIN, &format!("/lead {}", b.ids[0])).await);
+    assert!(
+        lead.contains("INCOMING CALL") && lead.contains("HOT LEAD"),
+        "the chat now reads English: {lead}"
+    );
+    b.app.stop().await;
+}

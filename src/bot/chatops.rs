@@ -252,7 +252,7 @@ pub async fn show_lead(ctx: &Ctx<'_>, id: i64) -> Result<(), BotError> {
             .say(t_args(ctx.lang, "lead-not-found", &[("id", id.into())]))
             .await;
     };
-    let Some((rendered, _)) = render_current(pipeline, id).await? else {
+    let Some((rendered, _)) = render_current(pipeline, id, ctx.lang).await? else {
         let reason = call.reason.map(|r| format!(": {r}")).unwrap_or_default();
         return ctx
             .say(t_args(

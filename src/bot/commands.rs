@@ -28,6 +28,8 @@ pub enum Command {
     /// `/digest on|off|HH:MM`: the chat's daily digest.
     #[command(parse_with = rest)]
     Digest(String),
+    /// `/settings`: the chat's language, time zone and digest.
+    Settings,
     /// `/export [period] [csv]`: calls with their analysis as XLSX or CSV.
     #[command(parse_with = rest)]
     Export(String),
@@ -54,6 +56,7 @@ impl Command {
         ("stats", Role::Viewer),
         ("chart", Role::Viewer),
         ("digest", Role::Admin),
+        ("settings", Role::Admin),
         ("export", Role::Viewer),
         ("reanalyze", Role::Manager),
         ("users", Role::Admin),
@@ -63,7 +66,7 @@ impl Command {
     pub fn required_role(&self) -> Role {
         match self {
             Command::Reanalyze(_) => Role::Manager,
-            Command::Users(_) | Command::Digest(_) => Role::Admin,
+            Command::Users(_) | Command::Digest(_) | Command::Settings => Role::Admin,
             _ => Role::Viewer,
         }
     }

@@ -10,11 +10,38 @@ use super::handlers::{BotDeps, BotError};
 use crate::domain::{CallbackData, Feedback, Role};
 use crate::i18n::{t, Lang};
 use crate::notify::TextFormat;
-use crate::workers::post_protocol::{feedback_keyboard, render_current};
+use crate::workers::post_protocol::{chat_lang, feedback_keyboard, render_current};
 
 pub async fn on_callback(bot: Bot, q: CallbackQuery, deps: Arc<BotDeps>) -> Result<(), BotError> {
     let lang = Lang::from_code(q.from.language_code.as_deref());
     let parsed = q.data.as_deref().map(str::parse::<CallbackData>);
+    if let (Some(Ok(CallbackData::Settings(action))), Some(message)) = (&parsed, q.message.as_ref())
+    {
+        let chat_id = message.chat().id;
+        let access = resolve_access(
+            deps.store.as_ref(),
+            &deps.admins,
+            deps.team_chat,
+            q.from.id.0,
+            chat_id.0,
+        )
+        .await?;
+        if !matches!(access, Access::Allowed(role) if role.allows(Role::Admin)) {
+            let needed = t(lang, "role-admin");
+            bot.answer_callback_query(q.id.clone())
+                .text(crate::i18n::t_args(
+                    lang,
+                    "role-required",
+                    &[("role", needed.into())],
+                ))
+                .show_alert(true)
+                .await?;
+            return Ok(());
+        }
+        bot.answer_callback_query(q.id.clone()).await?;
+        super::settings::on_press(&bot, &deps, lang, chat_id, message.id(), *action).await?;
+        return Ok(());
+    }
     if let (
         Some(Ok(data @ (CallbackData::LeadsPage { .. } | CallbackData::OpenLead { .. }))),
         Some(message),
@@ -119,8 +146,9 @@ pub async fn on_callback(bot: Bot, q: CallbackQuery, deps: Arc<BotDeps>) -> Resu
         .text(t(lang, "feedback-saved"))
         .await?;
     if let (Some(pipeline), Some(notifier)) = (&deps.pipeline, &deps.notifier) {
-        if let Some((rendered, _)) = render_current(pipeline, call_id).await? {
-            let keyboard = feedback_keyboard(pipeline.settings.lang, call_id);
+        let chat_lang = chat_lang(pipeline, chat_id).await?;
+        if let Some((rendered, _)) = render_current(pipeline, call_id, chat_lang).await? {
+            let keyboard = feedback_keyboard(chat_lang, call_id);
             if let Err(e) = notifier
                 .edit_message(
                     chat_id,

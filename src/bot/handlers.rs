@@ -117,6 +117,7 @@ async fn on_command(
         Command::Stats(args) => super::chatops::stats(&ctx, &args).await?,
         Command::Chart(args) => super::chatops::chart(&ctx, &args).await?,
         Command::Digest(args) => super::chatops::digest(&ctx, &args).await?,
+        Command::Settings => super::settings::settings(&bot, &deps, msg.chat.id, lang).await?,
         Command::Export(args) => super::chatops::export(&ctx, &args).await?,
         Command::Reanalyze(args) => super::chatops::reanalyze(&ctx, &args).await?,
         Command::Users(args) => super::chatops::users(&ctx, &args).await?,

@@ -60,6 +60,21 @@ pub enum CallbackData {
     },
     /// `lo:<call id>`: open a lead from the list.
     OpenLead { call_id: i64 },
+    /// `st:<what>`: a `/settings` button.
+    Settings(SettingsAction),
+}
+
+/// What a `/settings` button does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingsAction {
+    /// Switches the chat's language.
+    ToggleLanguage,
+    /// Shows the time zones to pick from.
+    ChooseTimezone,
+    /// Sets the time zone at this index of the offered list.
+    SetTimezone(u8),
+    /// Cycles the digest time through off and a few presets.
+    CycleDigest,
 }
 
 fn category_code(c: Option<LeadCategory>) -> char {
@@ -88,6 +103,12 @@ impl fmt::Display for CallbackData {
                 last.format("%Y%m%d")
             ),
             CallbackData::OpenLead { call_id } => write!(f, "lo:{call_id}"),
+            CallbackData::Settings(a) => match a {
+                SettingsAction::ToggleLanguage => f.write_str("st:l"),
+                SettingsAction::ChooseTimezone => f.write_str("st:t"),
+                SettingsAction::SetTimezone(i) => write!(f, "st:t:{i}"),
+                SettingsAction::CycleDigest => f.write_str("st:d"),
+            },
         }
     }
 }
@@ -118,6 +139,13 @@ impl FromStr for CallbackData {
                 return Ok(CallbackData::OpenLead {
                     call_id: id.parse().map_err(|_| bad())?,
                 })
+            }
+            ["st", "l"] => return Ok(CallbackData::Settings(SettingsAction::ToggleLanguage)),
+            ["st", "t"] => return Ok(CallbackData::Settings(SettingsAction::ChooseTimezone)),
+            ["st", "d"] => return Ok(CallbackData::Settings(SettingsAction::CycleDigest)),
+            ["st", "t", i] => {
+                let i = i.parse().map_err(|_| bad())?;
+                return Ok(CallbackData::Settings(SettingsAction::SetTimezone(i)));
             }
             _ => {}
         }
@@ -164,6 +192,10 @@ mod tests {
                 page: u32::MAX,
             },
             CallbackData::OpenLead { call_id: i64::MAX },
+            CallbackData::Settings(SettingsAction::ToggleLanguage),
+            CallbackData::Settings(SettingsAction::SetTimezone(11)),
+            CallbackData::Settings(SettingsAction::CycleDigest),
+            CallbackData::Settings(SettingsAction::ChooseTimezone),
         ] {
             let s = data.to_string();
             assert!(s.len() <= 64, "{s}");

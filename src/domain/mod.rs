@@ -9,6 +9,6 @@ mod role;
 
 pub use analysis::{Analysis, Feedback, LeadCategory, NewAnalysis};
 pub use call::{Call, CallFilter, CallStatus, CallSummary, Direction, NewCall, Utterance};
-pub use callback::{CallbackData, FeedbackChoice};
+pub use callback::{CallbackData, FeedbackChoice, SettingsAction};
 pub use phone::{PhoneError, PhoneNumber};
 pub use role::Role;

@@ -95,6 +95,10 @@ pub trait Store: Send + Sync + 'static {
     async fn chat_language(&self, chat_id: i64) -> Result<Option<String>, StoreError>;
     async fn set_chat_language(&self, chat_id: i64, language: &str) -> Result<(), StoreError>;
 
+    /// Sets a chat's time zone (an IANA name such as `Europe/Moscow`).
+    async fn set_chat_timezone(&self, chat_id: i64, timezone: &str) -> Result<(), StoreError>;
+    /// A chat's time zone, when set.
+    async fn chat_timezone(&self, chat_id: i64) -> Result<Option<String>, StoreError>;
     /// Sets (or with `None` clears) a chat's digest time `HH:MM`.
     async fn set_digest_time(&self, chat_id: i64, time: Option<&str>) -> Result<(), StoreError>;
     /// Every chat with a digest time.

@@ -422,6 +422,27 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn set_chat_timezone(&self, chat_id: i64, timezone: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO chat_settings (chat_id, timezone) VALUES ($1, $2)
+             ON CONFLICT (chat_id) DO UPDATE SET timezone = excluded.timezone, updated_at = now()",
+        )
+        .bind(chat_id)
+        .bind(timezone)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn chat_timezone(&self, chat_id: i64) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT timezone FROM chat_settings WHERE chat_id = $1")
+                .bind(chat_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
     async fn set_digest_time(&self, chat_id: i64, time: Option<&str>) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO chat_settings (chat_id, digest_time) VALUES ($1, $2)

@@ -494,6 +494,28 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn set_chat_timezone(&self, chat_id: i64, timezone: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO chat_settings (chat_id, timezone, updated_at) VALUES (?, ?, ?)
+             ON CONFLICT (chat_id) DO UPDATE SET timezone = excluded.timezone, updated_at = excluded.updated_at",
+        )
+        .bind(chat_id)
+        .bind(timezone)
+        .bind(rfc3339(Utc::now()))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn chat_timezone(&self, chat_id: i64) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT timezone FROM chat_settings WHERE chat_id = ?")
+                .bind(chat_id)
+                .fetch_optional(&self.reader)
+                .await?,
+        )
+    }
+
     async fn set_digest_time(&self, chat_id: i64, time: Option<&str>) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO chat_settings (chat_id, digest_time, updated_at) VALUES (?, ?, ?)

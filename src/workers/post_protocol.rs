@@ -78,9 +78,19 @@ pub fn feedback_keyboard(lang: Lang, call_id: i64) -> Keyboard {
 }
 
 /// Renders the current protocol of a call (also used to redraw it after feedback).
+/// The language of a chat: its setting, else the default.
+pub async fn chat_lang(deps: &PipelineDeps, chat_id: i64) -> Result<Lang, StoreError> {
+    Ok(deps
+        .store
+        .chat_language(chat_id)
+        .await?
+        .map_or(deps.settings.lang, |c| Lang::from_code(Some(&c))))
+}
+
 pub async fn render_current(
     deps: &PipelineDeps,
     call_id: i64,
+    lang: Lang,
 ) -> Result<Option<(Rendered, String)>, StoreError> {
     let store = &deps.store;
     let (Some(call), Some(analysis)) = (
@@ -95,7 +105,7 @@ pub async fn render_current(
     let utterances = store.utterances(call_id).await?;
     let feedback = store.feedback(call_id).await?;
     let rendered = render(
-        deps.settings.lang,
+        lang,
         deps.settings.timezone,
         &call,
         profile,
@@ -197,13 +207,15 @@ impl JobHandler for PostProtocol {
         let chat = self.deps.settings.chat_for(&call).ok_or_else(|| {
             JobError::Permanent("no chat for protocols: set TELEGRAM_CHAT_ID".into())
         })?;
-        let Some((rendered, _)) = render_current(&self.deps, p.call_id).await.map_err(retry)?
+        let lang = chat_lang(&self.deps, chat).await.map_err(retry)?;
+        let Some((rendered, _)) = render_current(&self.deps, p.call_id, lang)
+            .await
+            .map_err(retry)?
         else {
             return Err(JobError::Permanent(
                 "the analysis or its profile is gone".into(),
             ));
         };
-        let lang = self.deps.settings.lang;
         let key = post_key(p.call_id, p.analysis_id);
         // A re-analysis answers the previous protocol and says what changed.
         let mut text = rendered.text;
