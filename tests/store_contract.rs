@@ -650,6 +650,10 @@ async fn period_stats_agreement_and_corrections(s: Arc<dyn Store>) {
     assert!((st.avg_rating.unwrap() - 4.75).abs() < 1e-9);
     assert_eq!((st.rated, st.agreed), (3, 2));
     assert!((st.agreement().unwrap() - 66.666).abs() < 0.01);
+    assert_eq!(
+        st.agreement_by_profile,
+        vec![("realty_lead".to_string(), 3, 2)]
+    );
     let empty = s.period_stats(day(25), day(26)).await.unwrap();
     assert_eq!(
         (empty.total(), empty.avg_rating, empty.agreement()),

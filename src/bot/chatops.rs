@@ -370,6 +370,12 @@ pub async fn stats_text(deps: &BotDeps, lang: Lang, period: Period) -> Result<St
             t(lang, "stats-agreement-none")
         )),
     }
+    if st.agreement_by_profile.len() > 1 {
+        for (profile, rated, agreed) in &st.agreement_by_profile {
+            let pct = *agreed as f64 * 100.0 / *rated as f64;
+            lines.push(format!("   {profile}: {pct:.0}% ({agreed}/{rated})"));
+        }
+    }
     lines.push(t_args(
         lang,
         "stats-agreement-before",

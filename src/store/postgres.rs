@@ -908,12 +908,12 @@ impl Store for PgStore {
     ) -> Result<PeriodStats, StoreError> {
         // One pass over the period's calls; the figures are summed up below.
         let groups = sqlx::query(
-            "SELECT status, lead_category, COUNT(*)::bigint AS n, SUM(interest_rating)::bigint AS rating_sum,
+            "SELECT status, lead_category, profile, COUNT(*)::bigint AS n, SUM(interest_rating)::bigint AS rating_sum,
                     COUNT(interest_rating)::bigint AS rating_n,
                     SUM(CASE WHEN last_feedback IS NOT NULL AND lead_category IS NOT NULL THEN 1 ELSE 0 END)::bigint AS rated,
                     SUM(CASE WHEN last_feedback IS NOT NULL AND lead_category IS NOT NULL
                               AND (last_feedback = 'confirm' OR last_feedback = lead_category) THEN 1 ELSE 0 END)::bigint AS agreed
-             FROM calls WHERE started_at >= $1 AND started_at < $2 GROUP BY status, lead_category",
+             FROM calls WHERE started_at >= $1 AND started_at < $2 GROUP BY status, lead_category, profile",
         )
         .bind(from)
         .bind(to)
@@ -922,6 +922,7 @@ impl Store for PgStore {
         let mut by_status: std::collections::BTreeMap<String, i64> = Default::default();
         let mut by_category: std::collections::BTreeMap<String, i64> = Default::default();
         let (mut rating_sum, mut rating_n, mut rated, mut agreed) = (0i64, 0i64, 0i64, 0i64);
+        let mut by_profile: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
         for g in &groups {
             let n: i64 = g.try_get("n")?;
             *by_status
@@ -932,8 +933,17 @@ impl Store for PgStore {
             }
             rating_sum += g.try_get::<Option<i64>, _>("rating_sum")?.unwrap_or(0);
             rating_n += g.try_get::<i64, _>("rating_n")?;
-            rated += g.try_get::<Option<i64>, _>("rated")?.unwrap_or(0);
-            agreed += g.try_get::<Option<i64>, _>("agreed")?.unwrap_or(0);
+            let group_rated = g.try_get::<Option<i64>, _>("rated")?.unwrap_or(0);
+            let group_agreed = g.try_get::<Option<i64>, _>("agreed")?.unwrap_or(0);
+            rated += group_rated;
+            agreed += group_agreed;
+            if group_rated > 0 {
+                if let Some(profile) = g.try_get::<Option<String>, _>("profile")? {
+                    let e = by_profile.entry(profile).or_default();
+                    e.0 += group_rated;
+                    e.1 += group_agreed;
+                }
+            }
         }
         let by_status: Vec<(String, i64)> = by_status.into_iter().collect();
         let by_category: Vec<(String, i64)> = by_category.into_iter().collect();
@@ -952,6 +962,10 @@ impl Store for PgStore {
             avg_rating,
             rated,
             agreed,
+            agreement_by_profile: by_profile
+                .into_iter()
+                .map(|(p, (r, a))| (p, r, a))
+                .collect(),
             tokens: CallTokens {
                 prompt_tokens: tokens.try_get("p")?,
                 completion_tokens: tokens.try_get("c")?,

@@ -191,6 +191,8 @@ pub struct PeriodStats {
     pub rated: i64,
     /// Of those, how many the person confirmed or picked the AI's category.
     pub agreed: i64,
+    /// `(profile, rated, agreed)` for each profile with rated calls.
+    pub agreement_by_profile: Vec<(String, i64, i64)>,
     pub tokens: CallTokens,
 }
 
