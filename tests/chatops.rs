@@ -130,9 +130,12 @@ async fn every_command_refuses_users_without_the_role() {
         "/leads",
         "/lead 1",
         "/stats",
+        "/chart leads",
         "/export",
         "/reanalyze 1",
         "/users",
+        "/digest on",
+        "/settings",
     ] {
         let reply = text(&b.ask(STRANGER as i64, STRANGER, cmd).await);
         assert!(
