@@ -16,9 +16,9 @@ use crate::notify::{
     post_once, send_document_once, ChatPacer, DocumentRequest, PostRequest, TelegramNotifier,
     TextFormat,
 };
-use crate::store::TokenUsage;
 use crate::workers::pipeline::PipelineDeps;
 use crate::workers::post_protocol::{feedback_keyboard, post_key, render_current};
+use crate::workers::process_call::record_tokens;
 
 /// Turns the protocol's Telegram HTML into terminal text.
 pub fn html_to_text(html: &str) -> String {
@@ -96,18 +96,7 @@ async fn analyze_one(
         Ok(a) => a.replies.clone(),
         Err(f) => f.replies.clone(),
     };
-    for r in &replies {
-        store
-            .record_token_usage(&TokenUsage {
-                call_id: Some(call.id),
-                purpose: "analysis".into(),
-                model: r.model.clone(),
-                prompt_tokens: r.prompt_tokens,
-                completion_tokens: r.completion_tokens,
-                cost_usd: r.cost_usd,
-            })
-            .await?;
-    }
+    record_tokens(store.as_ref(), call.id, "analysis", &replies).await;
     let analysed = match analysed {
         Ok(a) => a,
         Err(f) => {

@@ -28,6 +28,18 @@ pub enum JobError {
     Permanent(String),
 }
 
+impl From<crate::notify::NotifyError> for JobError {
+    /// Telegram's 429 waits, a refusal is final, anything else is worth retrying.
+    fn from(e: crate::notify::NotifyError) -> Self {
+        use crate::notify::NotifyError;
+        match e {
+            NotifyError::RetryAfter(d) => JobError::RetryAfter("Telegram 429".into(), d),
+            NotifyError::Rejected(m) => JobError::Permanent(m),
+            other => JobError::Retry(other.to_string()),
+        }
+    }
+}
+
 /// Runs jobs of one kind. Handlers must be idempotent: a job whose worker died after the side
 /// effect but before completion runs again.
 #[async_trait]

@@ -98,6 +98,36 @@ pub fn check_audio_body(content_type: Option<&str>, body: &[u8]) -> Result<(), T
     Ok(())
 }
 
+/// Downloads a recording: a non-2xx answer means "not ready yet", and an HTML or JSON page served
+/// instead of audio is rejected (and retried by the job).
+pub(crate) async fn download_recording(
+    http: &reqwest::Client,
+    url: &str,
+) -> Result<(Vec<u8>, String), TelephonyError> {
+    let resp = http
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| TelephonyError::Transient(e.without_url().to_string()))?;
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(TelephonyError::NotReady(format!(
+            "recording download: HTTP {status}"
+        )));
+    }
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| TelephonyError::Transient(e.without_url().to_string()))?;
+    check_audio_body(ct.as_deref(), &body)?;
+    Ok((body.to_vec(), audio_ext(url, ct.as_deref())))
+}
+
 /// Reads `Retry-After` seconds.
 pub(crate) fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
     resp.headers()

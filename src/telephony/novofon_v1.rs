@@ -14,7 +14,7 @@ use serde_json::Value;
 use sha1::Sha1;
 use tokio::sync::Mutex;
 
-use super::{audio_ext, check_audio_body, retry_after, CallSource, ProviderCall, TelephonyError};
+use super::{download_recording, retry_after, CallSource, ProviderCall, TelephonyError};
 use crate::domain::Direction;
 
 pub const PROVIDER: &str = "novofon";
@@ -311,29 +311,7 @@ impl CallSource for NovofonV1 {
                     .map(str::to_string)
             })
             .ok_or_else(|| TelephonyError::NotReady("no recording link in the answer".into()))?;
-        let resp = self
-            .http
-            .get(&link)
-            .send()
-            .await
-            .map_err(|e| TelephonyError::Transient(e.without_url().to_string()))?;
-        let status = resp.status();
-        if !status.is_success() {
-            return Err(TelephonyError::NotReady(format!(
-                "recording download: HTTP {status}"
-            )));
-        }
-        let ct = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| TelephonyError::Transient(e.without_url().to_string()))?;
-        check_audio_body(ct.as_deref(), &body)?;
-        Ok((body.to_vec(), audio_ext(&link, ct.as_deref())))
+        download_recording(&self.http, &link).await
     }
 }
 

@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use serde_json::{json, Value};
 
 use super::novofon_v1::{number, text, truthy};
-use super::{audio_ext, check_audio_body, retry_after, CallSource, ProviderCall, TelephonyError};
+use super::{download_recording, retry_after, CallSource, ProviderCall, TelephonyError};
 use crate::domain::Direction;
 
 pub const PROVIDER: &str = "novofon2";
@@ -212,29 +212,7 @@ impl CallSource for NovofonV2 {
             self.cfg.media_url.trim_end_matches('/'),
             r.trim_matches('/')
         );
-        let resp = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| TelephonyError::Transient(e.without_url().to_string()))?;
-        let status = resp.status();
-        if !status.is_success() {
-            return Err(TelephonyError::NotReady(format!(
-                "recording download: HTTP {status}"
-            )));
-        }
-        let ct = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| TelephonyError::Transient(e.without_url().to_string()))?;
-        check_audio_body(ct.as_deref(), &body)?;
-        Ok((body.to_vec(), audio_ext(&url, ct.as_deref())))
+        download_recording(&self.http, &url).await
     }
 }
 

@@ -16,7 +16,7 @@ use crate::charts::{chart_png, labels, ChartKind};
 use crate::domain::period::Period;
 use crate::i18n::{t, t_args, Lang};
 use crate::jobs::{JobError, JobHandler};
-use crate::notify::{post_once, Notifier, NotifyError, PostRequest, TextFormat};
+use crate::notify::{post_once, Notifier, PostRequest, TextFormat};
 use crate::store::{Job, NewJob, PeriodStats, Store, StoreError, TelegramPost};
 
 pub const KIND: &str = "digest.send";
@@ -176,14 +176,6 @@ pub struct DigestSend {
     pub lang: Lang,
 }
 
-fn job_error(e: NotifyError) -> JobError {
-    match e {
-        NotifyError::RetryAfter(d) => JobError::RetryAfter("Telegram 429".into(), d),
-        NotifyError::Rejected(m) => JobError::Permanent(m),
-        other => JobError::Retry(other.to_string()),
-    }
-}
-
 #[async_trait]
 impl JobHandler for DigestSend {
     fn kind(&self) -> &'static str {
@@ -229,7 +221,7 @@ impl JobHandler for DigestSend {
         };
         post_once(self.store.as_ref(), self.notifier.as_ref(), &req)
             .await
-            .map_err(job_error)?;
+            .map_err(JobError::from)?;
 
         let album_key = format!("{key}:album");
         if self
@@ -264,7 +256,7 @@ impl JobHandler for DigestSend {
                 .notifier
                 .send_album(p.chat_id, pictures, &caption)
                 .await
-                .map_err(job_error)?;
+                .map_err(JobError::from)?;
             self.store
                 .record_telegram_post(&TelegramPost {
                     post_key: album_key,

@@ -13,8 +13,7 @@ use crate::domain::{Analysis, CallbackData, FeedbackChoice, LeadCategory};
 use crate::i18n::{t, t_args, Lang};
 use crate::jobs::{JobError, JobHandler};
 use crate::notify::{
-    post_once, send_document_once, DocumentRequest, Keyboard, Notifier, NotifyError, PostRequest,
-    TextFormat,
+    post_once, send_document_once, DocumentRequest, Keyboard, Notifier, PostRequest, TextFormat,
 };
 use crate::store::{Job, NewJob, Store, StoreError};
 
@@ -172,14 +171,6 @@ pub struct PostProtocol {
     pub notifier: Arc<dyn Notifier>,
 }
 
-fn job_error(e: NotifyError) -> JobError {
-    match e {
-        NotifyError::RetryAfter(d) => JobError::RetryAfter("Telegram 429".into(), d),
-        NotifyError::Rejected(m) => JobError::Permanent(m),
-        other => JobError::Retry(other.to_string()),
-    }
-}
-
 #[async_trait]
 impl JobHandler for PostProtocol {
     fn kind(&self) -> &'static str {
@@ -249,7 +240,7 @@ impl JobHandler for PostProtocol {
         };
         post_once(store, self.notifier.as_ref(), &req)
             .await
-            .map_err(job_error)?;
+            .map_err(JobError::from)?;
         if let Some(file) = rendered.transcript_file {
             let caption = t_args(lang, "transcript-file-caption", &[("id", p.call_id.into())]);
             let doc = DocumentRequest {
@@ -262,7 +253,7 @@ impl JobHandler for PostProtocol {
             };
             send_document_once(store, self.notifier.as_ref(), doc)
                 .await
-                .map_err(job_error)?;
+                .map_err(JobError::from)?;
         }
         let latency = (chrono::Utc::now()
             - (call.started_at + chrono::Duration::seconds(call.duration_secs)))

@@ -19,7 +19,7 @@ use crate::jobs::{JobError, JobHandler};
 use crate::llm::LlmReply;
 use crate::notify::{PostRequest, TextFormat};
 use crate::speech::SttError;
-use crate::store::{Job, NewJob, StoreError, TokenUsage};
+use crate::store::{Job, NewJob, Store, StoreError, TokenUsage};
 use crate::telephony::{ProviderCall, TelephonyError};
 
 pub const KIND: &str = "call.process";
@@ -83,6 +83,23 @@ pub async fn enqueue_reanalysis(
     Ok(id)
 }
 
+/// Records the tokens and cost of LLM replies against a call (failures are logged, not fatal).
+pub async fn record_tokens(store: &dyn Store, call_id: i64, purpose: &str, replies: &[LlmReply]) {
+    for r in replies {
+        let usage = TokenUsage {
+            call_id: Some(call_id),
+            purpose: purpose.to_string(),
+            model: r.model.clone(),
+            prompt_tokens: r.prompt_tokens,
+            completion_tokens: r.completion_tokens,
+            cost_usd: r.cost_usd,
+        };
+        if let Err(e) = store.record_token_usage(&usage).await {
+            tracing::warn!(call = call_id, error = %e, "recording token usage failed");
+        }
+    }
+}
+
 pub struct ProcessCall {
     pub deps: Arc<PipelineDeps>,
 }
@@ -100,22 +117,6 @@ impl From<StoreError> for Failure {
 }
 
 impl ProcessCall {
-    async fn record_tokens(&self, call_id: i64, purpose: &str, replies: &[LlmReply]) {
-        for r in replies {
-            let usage = TokenUsage {
-                call_id: Some(call_id),
-                purpose: purpose.to_string(),
-                model: r.model.clone(),
-                prompt_tokens: r.prompt_tokens,
-                completion_tokens: r.completion_tokens,
-                cost_usd: r.cost_usd,
-            };
-            if let Err(e) = self.deps.store.record_token_usage(&usage).await {
-                tracing::warn!(call = call_id, error = %e, "recording token usage failed");
-            }
-        }
-    }
-
     async fn process(&self, call: &Call, payload: &Payload) -> Result<(), Failure> {
         let deps = &self.deps;
         let store = &deps.store;
@@ -190,7 +191,7 @@ impl ProcessCall {
                 transient,
                 replies,
             }) => {
-                self.record_tokens(call.id, "analysis", &replies).await;
+                record_tokens(deps.store.as_ref(), call.id, "analysis", &replies).await;
                 return Err(if transient {
                     Failure::Retry(reason)
                 } else {
@@ -198,8 +199,7 @@ impl ProcessCall {
                 });
             }
         };
-        self.record_tokens(call.id, "analysis", &analysed.replies)
-            .await;
+        record_tokens(deps.store.as_ref(), call.id, "analysis", &analysed.replies).await;
         let model = analysed
             .replies
             .last()

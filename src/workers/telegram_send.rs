@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use crate::jobs::{JobError, JobHandler};
-use crate::notify::{post_once, Notifier, NotifyError, PostRequest};
+use crate::notify::{post_once, Notifier, PostRequest};
 use crate::store::{Job, NewJob, Store};
 
 pub const KIND: &str = "telegram.send";
@@ -39,11 +39,7 @@ impl JobHandler for TelegramSend {
                 tracing::info!(job = job.id, post = %req.post_key, chat = req.chat_id, parts = ids.len(), "posted to Telegram");
                 Ok(())
             }
-            Err(NotifyError::RetryAfter(d)) => Err(JobError::RetryAfter("Telegram 429".into(), d)),
-            Err(NotifyError::Rejected(m)) => Err(JobError::Permanent(m)),
-            Err(e @ (NotifyError::Transient(_) | NotifyError::Store(_))) => {
-                Err(JobError::Retry(e.to_string()))
-            }
+            Err(e) => Err(e.into()),
         }
     }
 }
