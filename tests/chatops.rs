@@ -19,7 +19,7 @@ const STRANGER: u64 = 5555;
 
 struct Bot {
     tg: FakeTelegram,
-    _openai: FakeOpenAi,
+    openai: FakeOpenAi,
     app: callops::app::RunningApp,
     _dir: tempfile::TempDir,
     ids: Vec<i64>,
@@ -44,6 +44,7 @@ async fn start(seed: usize) -> Bot {
             ("TELEGRAM_GROUP_INTERVAL_MS", "0"),
             ("OPENAI_API_KEY", fake_openai::KEY),
             ("OPENAI_BASE_URL", &openai.url),
+            ("NOVOFON_NUMBERS", "+7 (495) 123-45-67"),
         ],
         Purpose::Run,
     );
@@ -99,7 +100,7 @@ async fn start(seed: usize) -> Bot {
     }
     Bot {
         tg,
-        _openai: openai,
+        openai,
         app,
         _dir: dir,
         ids,
@@ -488,6 +489,35 @@ async fn settings_menu_switches_language_time_zone_and_digest() {
     assert!(
         lead.contains("INCOMING CALL") && lead.contains("HOT LEAD"),
         "the chat now reads English: {lead}"
+    );
+
+    // Our number's profile: the 🧠 button cycles it; the next analysis of its calls uses it.
+    let row = menu["reply_markup"]["inline_keyboard"][3][0].clone();
+    assert_eq!(row["callback_data"], "st:p:0");
+    assert!(
+        row["text"]
+            .as_str()
+            .unwrap()
+            .contains("+7 (495) 123-45-67: realty_lead"),
+        "{row}"
+    );
+    let before = edits().len();
+    b.tg.press_button(TEAM, message_id, ADMIN, "st:p:0");
+    common::eventually(10, "profile set", || async { edits().len() > before }).await;
+    assert_eq!(
+        b.app.store.number_profiles().await.unwrap(),
+        vec![("+74951234567".to_string(), "cold_call".to_string())]
+    );
+    let asked = b.openai.chat_requests().len();
+    b.ask(TEAM, ADMIN, &format!("/reanalyze {}", b.ids[0]))
+        .await;
+    common::eventually(20, "the re-analysis", || async {
+        b.openai.chat_requests().len() > asked
+    })
+    .await;
+    assert_eq!(
+        b.openai.chat_requests()[asked]["response_format"]["json_schema"]["name"],
+        "cold_call"
     );
     b.app.stop().await;
 }

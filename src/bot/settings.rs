@@ -33,6 +33,52 @@ const DIGEST_PRESETS: [Option<&str>; 5] = [
     Some("18:00"),
 ];
 
+/// Our numbers that can get their own profile (NOVOFON_NUMBERS, then PROFILE_BY_NUMBER).
+fn our_numbers(deps: &BotDeps) -> Vec<crate::domain::PhoneNumber> {
+    let mut out = Vec::new();
+    if let Some(p) = &deps.pipeline {
+        for n in p
+            .settings
+            .our_numbers
+            .iter()
+            .chain(p.settings.profile_by_number.iter().map(|(n, _)| n))
+        {
+            if !out.contains(n) {
+                out.push(n.clone());
+            }
+        }
+    }
+    out.truncate(20);
+    out
+}
+
+/// The profile a number gets: chosen here, else PROFILE_BY_NUMBER, else the default.
+fn profile_of(
+    deps: &BotDeps,
+    chosen: &[(String, String)],
+    number: &crate::domain::PhoneNumber,
+) -> String {
+    chosen
+        .iter()
+        .find(|(n, _)| n == number.as_str())
+        .map(|(_, p)| p.clone())
+        .or_else(|| {
+            deps.pipeline.as_ref().and_then(|p| {
+                p.settings
+                    .profile_by_number
+                    .iter()
+                    .find(|(n, _)| n == number)
+                    .map(|(_, p)| p.clone())
+            })
+        })
+        .or_else(|| {
+            deps.pipeline
+                .as_ref()
+                .map(|p| p.settings.default_profile.clone())
+        })
+        .unwrap_or_default()
+}
+
 fn button(label: String, action: SettingsAction) -> (String, String) {
     (label, CallbackData::Settings(action).to_string())
 }
@@ -98,7 +144,7 @@ pub async fn view(
             t(lang, "settings-profiles-note")
         ));
     }
-    let keyboard = Keyboard(vec![
+    let mut rows = vec![
         vec![button(
             format!("🌐 {lang_name}"),
             SettingsAction::ToggleLanguage,
@@ -108,7 +154,16 @@ pub async fn view(
             format!("📅 {digest_text}"),
             SettingsAction::CycleDigest,
         )],
-    ]);
+    ];
+    let chosen = store.number_profiles().await?;
+    for (i, number) in our_numbers(deps).iter().enumerate() {
+        let profile = profile_of(deps, &chosen, number);
+        rows.push(vec![button(
+            format!("🧠 {}: {profile}", number.pretty()),
+            SettingsAction::CycleProfile(i as u8),
+        )]);
+    }
+    let keyboard = Keyboard(rows);
     Ok((text, keyboard))
 }
 
@@ -187,6 +242,27 @@ pub async fn on_press(
                 .unwrap_or(0);
             let next = DIGEST_PRESETS[(pos + 1) % DIGEST_PRESETS.len()];
             store.set_digest_time(chat.0, next).await?;
+        }
+        SettingsAction::CycleProfile(i) => {
+            let numbers = our_numbers(deps);
+            let (Some(number), Some(pipeline)) = (numbers.get(usize::from(i)), &deps.pipeline)
+            else {
+                return Ok(());
+            };
+            let names = pipeline.profiles.names();
+            let chosen = store.number_profiles().await?;
+            let current = chosen
+                .iter()
+                .find(|(n, _)| n == number.as_str())
+                .map(|(_, p)| p.clone());
+            // The cycle: each profile in turn, then back to the configured default.
+            let next = match current.and_then(|c| names.iter().position(|n| *n == c)) {
+                None => names.first().cloned(),
+                Some(pos) => names.get(pos + 1).cloned(),
+            };
+            store
+                .set_number_profile(number.as_str(), next.as_deref())
+                .await?;
         }
     }
     tracing::info!(chat = chat.0, ?action, "chat settings changed");

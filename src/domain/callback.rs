@@ -75,6 +75,8 @@ pub enum SettingsAction {
     SetTimezone(u8),
     /// Cycles the digest time through off and a few presets.
     CycleDigest,
+    /// Cycles the profile of our number at this index through the profiles and the default.
+    CycleProfile(u8),
 }
 
 fn category_code(c: Option<LeadCategory>) -> char {
@@ -108,6 +110,7 @@ impl fmt::Display for CallbackData {
                 SettingsAction::ChooseTimezone => f.write_str("st:t"),
                 SettingsAction::SetTimezone(i) => write!(f, "st:t:{i}"),
                 SettingsAction::CycleDigest => f.write_str("st:d"),
+                SettingsAction::CycleProfile(i) => write!(f, "st:p:{i}"),
             },
         }
     }
@@ -143,6 +146,10 @@ impl FromStr for CallbackData {
             ["st", "l"] => return Ok(CallbackData::Settings(SettingsAction::ToggleLanguage)),
             ["st", "t"] => return Ok(CallbackData::Settings(SettingsAction::ChooseTimezone)),
             ["st", "d"] => return Ok(CallbackData::Settings(SettingsAction::CycleDigest)),
+            ["st", "p", i] => {
+                let i = i.parse().map_err(|_| bad())?;
+                return Ok(CallbackData::Settings(SettingsAction::CycleProfile(i)));
+            }
             ["st", "t", i] => {
                 let i = i.parse().map_err(|_| bad())?;
                 return Ok(CallbackData::Settings(SettingsAction::SetTimezone(i)));
@@ -195,6 +202,7 @@ mod tests {
             CallbackData::Settings(SettingsAction::ToggleLanguage),
             CallbackData::Settings(SettingsAction::SetTimezone(11)),
             CallbackData::Settings(SettingsAction::CycleDigest),
+            CallbackData::Settings(SettingsAction::CycleProfile(3)),
             CallbackData::Settings(SettingsAction::ChooseTimezone),
         ] {
             let s = data.to_string();

@@ -99,6 +99,14 @@ pub trait Store: Send + Sync + 'static {
     async fn set_chat_timezone(&self, chat_id: i64, timezone: &str) -> Result<(), StoreError>;
     /// A chat's time zone, when set.
     async fn chat_timezone(&self, chat_id: i64) -> Result<Option<String>, StoreError>;
+    /// Profiles chosen per our number (E.164 -> profile).
+    async fn number_profiles(&self) -> Result<Vec<(String, String)>, StoreError>;
+    /// Sets (or with `None` clears) the profile of one of our numbers.
+    async fn set_number_profile(
+        &self,
+        number: &str,
+        profile: Option<&str>,
+    ) -> Result<(), StoreError>;
     /// Sets (or with `None` clears) a chat's digest time `HH:MM`.
     async fn set_digest_time(&self, chat_id: i64, time: Option<&str>) -> Result<(), StoreError>;
     /// Every chat with a digest time.

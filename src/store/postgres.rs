@@ -443,6 +443,41 @@ impl Store for PgStore {
         )
     }
 
+    async fn number_profiles(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT number, profile FROM number_profiles ORDER BY number")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("number")?, r.try_get("profile")?)))
+            .collect()
+    }
+
+    async fn set_number_profile(
+        &self,
+        number: &str,
+        profile: Option<&str>,
+    ) -> Result<(), StoreError> {
+        match profile {
+            Some(p) => {
+                sqlx::query(
+                    "INSERT INTO number_profiles (number, profile) VALUES ($1, $2)
+                     ON CONFLICT (number) DO UPDATE SET profile = excluded.profile, updated_at = now()",
+                )
+                .bind(number)
+                .bind(p)
+                .execute(&self.pool)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM number_profiles WHERE number = $1")
+                    .bind(number)
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     async fn set_digest_time(&self, chat_id: i64, time: Option<&str>) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO chat_settings (chat_id, digest_time) VALUES ($1, $2)

@@ -516,6 +516,42 @@ impl Store for SqliteStore {
         )
     }
 
+    async fn number_profiles(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT number, profile FROM number_profiles ORDER BY number")
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("number")?, r.try_get("profile")?)))
+            .collect()
+    }
+
+    async fn set_number_profile(
+        &self,
+        number: &str,
+        profile: Option<&str>,
+    ) -> Result<(), StoreError> {
+        match profile {
+            Some(p) => {
+                sqlx::query(
+                    "INSERT INTO number_profiles (number, profile, updated_at) VALUES (?, ?, ?)
+                     ON CONFLICT (number) DO UPDATE SET profile = excluded.profile, updated_at = excluded.updated_at",
+                )
+                .bind(number)
+                .bind(p)
+                .bind(rfc3339(Utc::now()))
+                .execute(&self.writer)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM number_profiles WHERE number = ?")
+                    .bind(number)
+                    .execute(&self.writer)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     async fn set_digest_time(&self, chat_id: i64, time: Option<&str>) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO chat_settings (chat_id, digest_time, updated_at) VALUES (?, ?, ?)

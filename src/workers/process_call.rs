@@ -168,9 +168,19 @@ impl ProcessCall {
             (transcript.utterances, transcript.mono)
         };
 
+        let chosen = match super::pipeline::our_side(call) {
+            Some(ours) => store
+                .number_profiles()
+                .await?
+                .into_iter()
+                .find(|(n, _)| n == ours.as_str())
+                .map(|(_, p)| p),
+            None => None,
+        };
         let profile_name = payload
             .profile
             .clone()
+            .or(chosen)
             .unwrap_or_else(|| deps.settings.profile_for(call));
         let profile = deps
             .profiles
