@@ -57,6 +57,7 @@ contract!(
     cursors_and_token_usage,
     analyses_feedback_and_listing,
     period_stats_agreement_and_corrections,
+    chart_rows_carry_the_current_state,
 );
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -677,4 +678,110 @@ async fn period_stats_agreement_and_corrections(s: Arc<dyn Store>) {
     );
     assert_eq!(s.corrections("realty_lead", 1).await.unwrap().len(), 1);
     assert!(s.corrections("qa_checklist", 5).await.unwrap().is_empty());
+}
+
+async fn chart_rows_carry_the_current_state(s: Arc<dyn Store>) {
+    let at = Utc.with_ymd_and_hms(2026, 11, 20, 9, 30, 0).unwrap();
+    let (a, _) = s
+        .insert_call(&NewCall {
+            started_at: at,
+            ..new_call("c1")
+        })
+        .await
+        .unwrap();
+    let (b, _) = s
+        .insert_call(&NewCall {
+            started_at: at + chrono::Duration::hours(1),
+            duration_secs: 0,
+            ..new_call("c2")
+        })
+        .await
+        .unwrap();
+    s.set_call_status(b.id, CallStatus::Skipped, Some("not answered"))
+        .await
+        .unwrap();
+    s.save_analysis(&NewAnalysis {
+        call_id: a.id,
+        profile: "realty_lead".into(),
+        result: json!({}),
+        lead_category: Some("warm".into()),
+        interest_rating: Some(6),
+        priority: None,
+        agency_name: None,
+        model: None,
+    })
+    .await
+    .unwrap();
+    s.set_call_status(a.id, CallStatus::Analyzed, None)
+        .await
+        .unwrap();
+    s.add_feedback(&Feedback {
+        call_id: a.id,
+        user_id: 1,
+        user_name: None,
+        choice: "hot".into(),
+        created_at: Utc::now(),
+    })
+    .await
+    .unwrap();
+    s.record_telegram_post(&TelegramPost {
+        post_key: "call:a:protocol".into(),
+        call_id: Some(a.id),
+        kind: "protocol".into(),
+        chat_id: -1,
+        message_id: 10,
+        extra_ids: vec![],
+    })
+    .await
+    .unwrap();
+    let rows = s
+        .chart_rows(
+            at - chrono::Duration::hours(1),
+            at + chrono::Duration::hours(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    let first = &rows[0];
+    assert_eq!(first.started_at, at);
+    assert_eq!(
+        (first.status.as_str(), first.direction.as_str()),
+        ("analyzed", "incoming")
+    );
+    assert_eq!(
+        (first.caller.as_str(), first.called.as_str()),
+        ("+79161234567", "+74951234567")
+    );
+    assert_eq!(
+        (
+            first.profile.as_deref(),
+            first.category.as_deref(),
+            first.rating
+        ),
+        (Some("realty_lead"), Some("warm"), Some(6))
+    );
+    assert_eq!(first.last_feedback.as_deref(), Some("hot"));
+    assert!(first.posted_at.is_some());
+    let second = &rows[1];
+    assert_eq!(
+        (second.status.as_str(), second.duration_secs),
+        ("skipped", 0)
+    );
+    assert_eq!(
+        (
+            second.profile.clone(),
+            second.category.clone(),
+            second.rating,
+            second.posted_at
+        ),
+        (None, None, None, None)
+    );
+    assert!(s
+        .chart_rows(
+            at + chrono::Duration::days(1),
+            at + chrono::Duration::days(2)
+        )
+        .await
+        .unwrap()
+        .is_empty());
 }

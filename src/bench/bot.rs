@@ -108,6 +108,15 @@ async fn measure(store: Arc<dyn Store>) -> anyhow::Result<()> {
         }
     })
     .await?;
+    time("chart rows query (week)", |_| {
+        let deps = &deps;
+        async move {
+            let (from, to) = week.bounds(tz);
+            deps.store.chart_rows(from, to).await?;
+            Ok(())
+        }
+    })
+    .await?;
     for kind in ChartKind::ALL {
         time(&format!("/chart {kind} week"), |_| {
             let deps = &deps;
