@@ -201,13 +201,14 @@ impl JobHandler for DigestSend {
             .analysis_results(from, to, 5000)
             .await
             .map_err(retry)?;
-        let text = digest_text(
-            self.lang,
-            yesterday,
-            &st,
-            &prev,
-            &top_objections(&results, 3),
-        );
+        // The chat's language when it chose one in /settings, else the default.
+        let lang = self
+            .store
+            .chat_language(p.chat_id)
+            .await
+            .map_err(retry)?
+            .map_or(self.lang, |c| Lang::from_code(Some(&c)));
+        let text = digest_text(lang, yesterday, &st, &prev, &top_objections(&results, 3));
         let key = format!("digest:{}:{}", p.chat_id, p.date);
         let req = PostRequest {
             post_key: key.clone(),
@@ -237,7 +238,6 @@ impl JobHandler for DigestSend {
             };
             let (wf, wt) = week.bounds(tz);
             let rows = self.store.chart_rows(wf, wt).await.map_err(retry)?;
-            let lang = self.lang;
             let pictures = tokio::task::spawn_blocking(move || {
                 [ChartKind::Leads, ChartKind::Funnel, ChartKind::Ratings]
                     .into_iter()
