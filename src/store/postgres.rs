@@ -205,24 +205,44 @@ impl Store for PgStore {
         if kinds.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
-        let sql = "WITH picked AS (
+        // Urgent jobs (priority > 0) first, then the rest, each oldest first from its own index;
+        // a single ORDER BY priority made every claim slower under load.
+        const CLAIM_URGENT: &str = "WITH picked AS (
                  SELECT id FROM jobs
-                 WHERE state IN ('queued', 'failed') AND run_after <= now() AND kind = ANY($1)
-                 ORDER BY priority DESC, run_after, id
-                 LIMIT $2
-                 FOR UPDATE SKIP LOCKED)
+                 WHERE state IN ('queued', 'failed') AND priority > 0 AND run_after <= now() AND kind = ANY($1)
+                 ORDER BY run_after, id LIMIT $2 FOR UPDATE SKIP LOCKED)
              UPDATE jobs j SET state = 'running', attempts = j.attempts + 1,
                     lease_until = now() + make_interval(secs => $3), lease_token = $4, updated_at = now()
              FROM picked WHERE j.id = picked.id
              RETURNING j.id, j.kind, j.payload, j.state, j.attempts, j.max_attempts, j.lease_token,
                        j.last_error, j.idempotency_key, j.run_after, j.priority";
-        let rows = sqlx::query(sql)
+        const CLAIM_NORMAL: &str = "WITH picked AS (
+                 SELECT id FROM jobs
+                 WHERE state IN ('queued', 'failed') AND priority = 0 AND run_after <= now() AND kind = ANY($1)
+                 ORDER BY run_after, id LIMIT $2 FOR UPDATE SKIP LOCKED)
+             UPDATE jobs j SET state = 'running', attempts = j.attempts + 1,
+                    lease_until = now() + make_interval(secs => $3), lease_token = $4, updated_at = now()
+             FROM picked WHERE j.id = picked.id
+             RETURNING j.id, j.kind, j.payload, j.state, j.attempts, j.max_attempts, j.lease_token,
+                       j.last_error, j.idempotency_key, j.run_after, j.priority";
+        let token = Uuid::new_v4();
+        let mut rows = sqlx::query(CLAIM_URGENT)
             .bind(kinds)
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .bind(secs(lease))
-            .bind(Uuid::new_v4())
+            .bind(token)
             .fetch_all(&self.pool)
             .await?;
+        if rows.len() < limit {
+            let rest = sqlx::query(CLAIM_NORMAL)
+                .bind(kinds)
+                .bind(i64::try_from(limit - rows.len()).unwrap_or(i64::MAX))
+                .bind(secs(lease))
+                .bind(token)
+                .fetch_all(&self.pool)
+                .await?;
+            rows.extend(rest);
+        }
         let mut jobs = rows
             .iter()
             .map(job_from_row)
