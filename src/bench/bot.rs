@@ -51,10 +51,7 @@ async fn measure(store: Arc<dyn Store>) -> anyhow::Result<()> {
         timezone: tz,
     };
     let day = today(tz);
-    let week = Period {
-        first: day - chrono::Days::new(6),
-        last: day,
-    };
+    let week = Period::last_days(day, 7);
     time("/leads hot week (page i)", |i| {
         let deps = &deps;
         async move {

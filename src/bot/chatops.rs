@@ -31,6 +31,13 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Whether `id` is an administrator from TELEGRAM_ADMINS (changed only in the configuration).
+    fn is_config_admin(&self, id: i64) -> bool {
+        self.deps
+            .admins
+            .iter()
+            .any(|a| i64::try_from(*a).ok() == Some(id))
+    }
     fn tz(&self) -> Tz {
         self.deps.timezone
     }
@@ -190,10 +197,7 @@ pub async fn leads(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
             None => rest.push(w),
         }
     }
-    let week = parse_period("week", today(ctx.tz())).unwrap_or(Period {
-        first: today(ctx.tz()),
-        last: today(ctx.tz()),
-    });
+    let week = Period::last_days(today(ctx.tz()), 7);
     let period = match read_period(ctx, &rest, week) {
         Ok(p) => p,
         Err(msg) => return ctx.say(msg).await,
@@ -295,10 +299,7 @@ fn pct(lang: Lang, v: Option<f64>) -> String {
 
 pub async fn stats(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
     let words: Vec<&str> = args.split_whitespace().collect();
-    let todays = Period {
-        first: today(ctx.tz()),
-        last: today(ctx.tz()),
-    };
+    let todays = Period::last_days(today(ctx.tz()), 1);
     let period = match read_period(ctx, &words, todays) {
         Ok(p) => p,
         Err(msg) => return ctx.say(msg).await,
@@ -406,10 +407,7 @@ pub async fn export(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
             words.push(w);
         }
     }
-    let month = parse_period("month", today(ctx.tz())).unwrap_or(Period {
-        first: today(ctx.tz()),
-        last: today(ctx.tz()),
-    });
+    let month = Period::last_days(today(ctx.tz()), 30);
     let period = match read_period(ctx, &words, month) {
         Ok(p) => p,
         Err(msg) => return ctx.say(msg).await,
@@ -499,14 +497,7 @@ pub async fn reanalyze(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
             ..Default::default()
         }
     } else {
-        let period = match read_period(
-            ctx,
-            &words,
-            Period {
-                first: today(ctx.tz()),
-                last: today(ctx.tz()),
-            },
-        ) {
+        let period = match read_period(ctx, &words, Period::last_days(today(ctx.tz()), 1)) {
             Ok(p) => p,
             Err(_) => return ctx.say(t(ctx.lang, "reanalyze-usage")).await,
         };
@@ -590,12 +581,7 @@ pub async fn users(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
             let (Some(id), Some(role)) = (target, role) else {
                 return ctx.say(t(lang, "users-usage")).await;
             };
-            if ctx
-                .deps
-                .admins
-                .iter()
-                .any(|a| i64::try_from(*a).ok() == Some(id))
-            {
+            if ctx.is_config_admin(id) {
                 return ctx
                     .say(t_args(lang, "users-protected", &[("id", id.into())]))
                     .await;
@@ -622,12 +608,7 @@ pub async fn users(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
             let Ok(id) = id.parse::<i64>() else {
                 return ctx.say(t(lang, "users-usage")).await;
             };
-            if ctx
-                .deps
-                .admins
-                .iter()
-                .any(|a| i64::try_from(*a).ok() == Some(id))
-            {
+            if ctx.is_config_admin(id) {
                 return ctx
                     .say(t_args(lang, "users-protected", &[("id", id.into())]))
                     .await;
@@ -672,10 +653,7 @@ pub async fn chart(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
     else {
         return ctx.say(t(ctx.lang, "chart-usage")).await;
     };
-    let week = parse_period("week", today(ctx.tz())).unwrap_or(Period {
-        first: today(ctx.tz()),
-        last: today(ctx.tz()),
-    });
+    let week = Period::last_days(today(ctx.tz()), 7);
     let period = match read_period(ctx, &words[1..], week) {
         Ok(p) => p,
         Err(msg) => return ctx.say(msg).await,

@@ -13,6 +13,14 @@ pub struct Period {
 }
 
 impl Period {
+    /// The `n` days ending with `today` (n = 1 is today alone).
+    pub fn last_days(today: NaiveDate, n: u64) -> Period {
+        Period {
+            first: today - Days::new(n.max(1) - 1),
+            last: today,
+        }
+    }
+
     /// `[from, to)` in UTC.
     pub fn bounds(&self, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
         let start = |d: NaiveDate| {

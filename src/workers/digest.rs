@@ -232,10 +232,7 @@ impl JobHandler for DigestSend {
             .map_err(retry)?
             .is_none()
         {
-            let week = Period {
-                first: yesterday - Days::new(6),
-                last: yesterday,
-            };
+            let week = Period::last_days(yesterday, 7);
             let (wf, wt) = week.bounds(tz);
             let rows = self.store.chart_rows(wf, wt).await.map_err(retry)?;
             let pictures = tokio::task::spawn_blocking(move || {
