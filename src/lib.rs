@@ -2,6 +2,7 @@
 //! decisions. This library holds everything; `main.rs` only calls [`cli::main`].
 #![forbid(unsafe_code)]
 
+pub mod agent;
 pub mod analysis;
 pub mod analyze_cmd;
 pub mod app;

@@ -108,10 +108,10 @@ pub enum LlmError {
 }
 
 pub struct LlmClient {
-    client: Client<OpenAIConfig>,
+    pub(super) client: Client<OpenAIConfig>,
     pub model: String,
     pub json_mode: JsonMode,
-    prices: PriceTable,
+    pub(super) prices: PriceTable,
 }
 
 impl LlmClient {
@@ -240,7 +240,7 @@ fn strip_url(s: &str) -> String {
     }
 }
 
-fn classify(e: &OpenAIError) -> (bool, String) {
+pub(super) fn classify(e: &OpenAIError) -> (bool, String) {
     match e {
         OpenAIError::Reqwest(r) => (true, strip_url(&r.to_string())),
         OpenAIError::ApiError(api) => {

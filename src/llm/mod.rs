@@ -5,5 +5,6 @@
 mod client;
 pub mod repair;
 pub mod schema;
+pub mod stream;
 
 pub use client::{ChatMessage, JsonMode, LlmClient, LlmError, LlmReply, PriceTable};

@@ -1,11 +1,18 @@
-//! Speech: audio helpers and speech-to-text behind the [`Stt`] trait (OpenAI-compatible first).
+//! Speech: audio helpers, speech-to-text behind [`Stt`] (whole files) and [`Recognizer`] (one
+//! live utterance), and text-to-speech behind [`Tts`]; OpenAI-compatible first.
 
 pub mod audio;
 mod openai_stt;
+mod openai_tts;
+pub mod tts;
+pub mod utterance;
 
 use async_trait::async_trait;
 
 pub use openai_stt::OpenAiStt;
+pub use openai_tts::OpenAiTts;
+pub use tts::{Tts, TtsError, TtsFormat, TtsStream};
+pub use utterance::{BatchRecognizer, RecognitionSession, Recognizer};
 
 /// A transcribed stretch of speech.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,4 +37,26 @@ pub enum SttError {
 pub trait Stt: Send + Sync + 'static {
     /// `wav` is 16-bit mono; `duration_ms` is its length (used when the model gives no timings).
     async fn transcribe(&self, wav: Vec<u8>, duration_ms: i64) -> Result<Vec<Segment>, SttError>;
+
+    /// Transcribes a file in another container the provider accepts as is (a Telegram voice
+    /// note is OGG/Opus); the extension of `file_name` tells its type.
+    async fn transcribe_file(
+        &self,
+        audio: Vec<u8>,
+        file_name: &str,
+        duration_ms: i64,
+    ) -> Result<Vec<Segment>, SttError> {
+        let _ = file_name;
+        self.transcribe(audio, duration_ms).await
+    }
+}
+
+/// Joins segments into one line of text.
+pub fn joined_text(segments: &[Segment]) -> String {
+    segments
+        .iter()
+        .map(|s| s.text.trim())
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -50,10 +50,21 @@ impl OpenAiStt {
         self.model.starts_with("whisper")
     }
 
-    async fn attempt(&self, wav: &[u8]) -> Result<reqwest::Response, reqwest::Error> {
-        let file = Part::bytes(wav.to_vec())
-            .file_name("audio.wav")
-            .mime_str("audio/wav")?;
+    /// At most `n` attempts per request (live calls cannot wait long).
+    pub fn with_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n.max(1);
+        self
+    }
+
+    async fn attempt(&self, audio: &[u8], name: &str) -> Result<reqwest::Response, reqwest::Error> {
+        let mime = match name.rsplit('.').next() {
+            Some("ogg" | "oga" | "opus") => "audio/ogg",
+            Some("mp3") => "audio/mpeg",
+            _ => "audio/wav",
+        };
+        let file = Part::bytes(audio.to_vec())
+            .file_name(name.to_string())
+            .mime_str(mime)?;
         let mut form = Form::new()
             .part("file", file)
             .text("model", self.model.clone())
@@ -115,9 +126,18 @@ fn parse_answer(body: &str, duration_ms: i64) -> Result<Vec<Segment>, SttError> 
 #[async_trait]
 impl Stt for OpenAiStt {
     async fn transcribe(&self, wav: Vec<u8>, duration_ms: i64) -> Result<Vec<Segment>, SttError> {
+        self.transcribe_file(wav, "audio.wav", duration_ms).await
+    }
+
+    async fn transcribe_file(
+        &self,
+        audio: Vec<u8>,
+        file_name: &str,
+        duration_ms: i64,
+    ) -> Result<Vec<Segment>, SttError> {
         let mut last = String::new();
         for attempt in 1..=self.max_attempts {
-            let wait = match self.attempt(&wav).await {
+            let wait = match self.attempt(&audio, file_name).await {
                 Ok(resp) => {
                     let status = resp.status();
                     let retry_after = resp

@@ -1,8 +1,11 @@
 //! Telephony providers: each PBX is a [`CallSource`] (list calls in a window, fetch a recording),
 //! one file per vendor, plus a webhook parser per vendor.
 
+pub mod line;
+pub mod media;
 pub mod novofon_v1;
 pub mod novofon_v2;
+pub mod simulated;
 
 use std::time::Duration;
 

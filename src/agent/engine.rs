@@ -1,0 +1,819 @@
+//! The live dialog of one call. Frames from the line go through VAD and turn detection; a
+//! finished caller turn is transcribed and answered by the LLM, whose reply is spoken sentence by
+//! sentence into the playout queue, which a paced writer drains to the line. Caller speech of the
+//! barge-in length while the agent talks flushes the playout and cancels the reply, keeping in
+//! the history only what was heard. Silence is reprompted; opt-outs, limits and `end_call` end
+//! the call after a goodbye.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::script::Script;
+use super::speaker::{Source, SpeakEvent, Speaker};
+use super::state::{CallState, EndReason};
+use crate::domain::Utterance;
+use crate::llm::LlmClient;
+use crate::speech::{RecognitionSession, Recognizer, SttError, Tts};
+use crate::telephony::line::{Line, LineEvent};
+use crate::telephony::media::{
+    Frame, Pacer, PlayoutQueue, TurnConfig, TurnDetector, TurnEvent, Vad, FRAME_MS,
+};
+
+/// Limits and timings of the dialog.
+#[derive(Debug, Clone)]
+pub struct AgentSettings {
+    pub turn: TurnConfig,
+    pub vad_threshold: f32,
+    /// Silence after the agent finished speaking before a reprompt.
+    pub reprompt_after: Duration,
+    /// Unanswered reprompts before goodbye.
+    pub max_reprompts: u32,
+    pub max_duration: Duration,
+    pub max_turns: u32,
+    /// Playout queue length in frames.
+    pub playout_frames: usize,
+    pub max_tokens: u32,
+}
+
+impl Default for AgentSettings {
+    fn default() -> Self {
+        Self {
+            turn: TurnConfig::default(),
+            vad_threshold: 0.5,
+            reprompt_after: Duration::from_secs(5),
+            max_reprompts: 3,
+            max_duration: Duration::from_secs(300),
+            max_turns: 20,
+            playout_frames: 25,
+            max_tokens: 300,
+        }
+    }
+}
+
+/// The providers a call talks to.
+#[derive(Clone)]
+pub struct AgentDeps {
+    pub recognizer: Arc<dyn Recognizer>,
+    pub llm: Arc<LlmClient>,
+    pub tts: Arc<dyn Tts>,
+}
+
+/// Milestones of one caller turn, in ms from the start of the call.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TurnTiming {
+    pub turn: u32,
+    pub caller_end_ms: i64,
+    pub stt_done_ms: Option<i64>,
+    pub llm_first_token_ms: Option<i64>,
+    pub first_sentence_ms: Option<i64>,
+    pub tts_first_byte_ms: Option<i64>,
+    pub first_audio_ms: Option<i64>,
+    /// When the caller's speech interrupted this reply.
+    pub barge_in_ms: Option<i64>,
+}
+
+impl TurnTiming {
+    /// End of caller speech → first agent audio frame out.
+    pub fn voice_to_voice_ms(&self) -> Option<i64> {
+        self.first_audio_ms.map(|a| a - self.caller_end_ms)
+    }
+}
+
+/// Everything a finished call produced.
+#[derive(Debug, Clone)]
+pub struct CallReport {
+    pub started_at: DateTime<Utc>,
+    pub duration: Duration,
+    pub state: CallState,
+    pub transcript: Vec<Utterance>,
+    pub turns: Vec<TurnTiming>,
+    /// Caller speech start → agent audio stopped, for every barge-in.
+    pub barge_ins: Vec<Duration>,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub cost_usd: f64,
+}
+
+/// What the playout writer has sent.
+#[derive(Default)]
+struct Played {
+    frames: HashMap<u64, u32>,
+    first_at: HashMap<u64, Instant>,
+    last_at: Option<Instant>,
+}
+
+/// A reply being spoken.
+struct Reply {
+    id: u64,
+    task: JoinHandle<()>,
+    /// Sentence tag → text and frames queued (once known).
+    sentences: BTreeMap<u64, (String, Option<u32>)>,
+    done: bool,
+    interruptible: bool,
+    /// The caller turn this answers.
+    timing: Option<usize>,
+    /// Tags before this one belong to older replies.
+    first_tag: u64,
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Runs the dialog of one call until it ends.
+pub async fn run_call(
+    line: &mut dyn Line,
+    script: &Script,
+    deps: &AgentDeps,
+    settings: &AgentSettings,
+) -> CallReport {
+    Dialog::new(line.sample_rate(), script, deps, settings)
+        .run(line)
+        .await
+}
+
+struct Dialog<'a> {
+    rate: u32,
+    script: &'a Script,
+    deps: &'a AgentDeps,
+    settings: &'a AgentSettings,
+    start: Instant,
+    started_at: DateTime<Utc>,
+    state: Arc<Mutex<CallState>>,
+    queue: PlayoutQueue,
+    played: Arc<Mutex<Played>>,
+    history: Vec<Value>,
+    transcript: Vec<Utterance>,
+    timings: Vec<TurnTiming>,
+    barge_ins: Vec<Duration>,
+    reply: Option<Reply>,
+    next_reply: u64,
+    next_tag: u64,
+    events_tx: mpsc::Sender<(u64, SpeakEvent)>,
+    events_rx: mpsc::Receiver<(u64, SpeakEvent)>,
+    stt_tx: mpsc::Sender<(usize, Result<String, SttError>)>,
+    stt_rx: mpsc::Receiver<(usize, Result<String, SttError>)>,
+    session: Option<Box<dyn RecognitionSession>>,
+    stt_pending: usize,
+    speech_started: Option<Instant>,
+    overlapped: bool,
+    barged: bool,
+    silence_deadline: Option<Instant>,
+    reprompts: u32,
+    llm_failures: u32,
+    tokens: (i64, i64, f64),
+    hangup_now: bool,
+}
+
+impl<'a> Dialog<'a> {
+    fn new(
+        rate: u32,
+        script: &'a Script,
+        deps: &'a AgentDeps,
+        settings: &'a AgentSettings,
+    ) -> Self {
+        let (events_tx, events_rx) = mpsc::channel(256);
+        let (stt_tx, stt_rx) = mpsc::channel(8);
+        Self {
+            rate,
+            script,
+            deps,
+            settings,
+            start: Instant::now(),
+            started_at: Utc::now(),
+            state: Arc::new(Mutex::new(CallState::default())),
+            queue: PlayoutQueue::new(settings.playout_frames),
+            played: Arc::new(Mutex::new(Played::default())),
+            history: Vec::new(),
+            transcript: Vec::new(),
+            timings: Vec::new(),
+            barge_ins: Vec::new(),
+            reply: None,
+            next_reply: 1,
+            next_tag: 1,
+            events_tx,
+            events_rx,
+            stt_tx,
+            stt_rx,
+            session: None,
+            stt_pending: 0,
+            speech_started: None,
+            overlapped: false,
+            barged: false,
+            silence_deadline: None,
+            reprompts: 0,
+            llm_failures: 0,
+            tokens: (0, 0, 0.0),
+            hangup_now: false,
+        }
+    }
+
+    fn ms(&self, at: Instant) -> i64 {
+        at.saturating_duration_since(self.start).as_millis() as i64
+    }
+
+    async fn run(mut self, line: &mut dyn Line) -> CallReport {
+        let (speaking_tx, mut speaking_rx) = watch::channel(false);
+        let stop_writer = CancellationToken::new();
+        let writer = tokio::spawn(write_playout(
+            self.queue.clone(),
+            line.sender(),
+            self.played.clone(),
+            speaking_tx,
+            stop_writer.clone(),
+        ));
+        let mut vad = Vad::new(self.rate, self.settings.vad_threshold);
+        let mut turns = TurnDetector::new(self.settings.turn.clone());
+        let max_end = self.start + self.settings.max_duration;
+        let hard_end = max_end + Duration::from_secs(20);
+        let mut limit_hit = false;
+        let mut writer_alive = true;
+
+        loop {
+            if self.hangup_now {
+                break;
+            }
+            let silence = self.silence_deadline;
+            tokio::select! {
+                ev = line.recv() => match ev {
+                    Some(LineEvent::Frame(frame)) => {
+                        let voiced = vad.is_speech(&frame);
+                        if let Some(s) = self.session.as_mut() {
+                            if turns.in_speech() {
+                                s.push(&frame.samples);
+                            }
+                        }
+                        for te in turns.push(&frame, voiced) {
+                            self.on_turn_event(te);
+                        }
+                    }
+                    Some(LineEvent::Answered) => {
+                        tracing::info!("call answered");
+                        let greeting = self.script.greeting.clone();
+                        self.say(Source::Fixed(greeting), true, None);
+                    }
+                    Some(LineEvent::Dtmf(d)) => tracing::info!(digit = %d, "DTMF from the caller"),
+                    Some(LineEvent::Hangup) | None => {
+                        tracing::info!("the other side hung up");
+                        let mut st = lock(&self.state);
+                        if st.ending.is_none() {
+                            st.ending = Some(EndReason::Hangup);
+                        }
+                        break;
+                    }
+                },
+                Some((reply, ev)) = self.events_rx.recv() => self.on_speak_event(reply, ev),
+                Some((idx, result)) = self.stt_rx.recv() => self.on_transcript(idx, result),
+                changed = speaking_rx.changed(), if writer_alive => {
+                    if changed.is_err() {
+                        writer_alive = false;
+                    } else if !*speaking_rx.borrow() {
+                        self.maybe_finish_reply();
+                    }
+                }
+                _ = sleep_until_opt(silence) => {
+                    self.silence_deadline = None;
+                    self.on_silence();
+                }
+                _ = tokio::time::sleep_until(max_end), if !limit_hit => {
+                    limit_hit = true;
+                    if lock(&self.state).ending.is_none() {
+                        tracing::info!("maximum call duration reached");
+                        self.cancel_reply(false);
+                        lock(&self.state).ending = Some(EndReason::MaxDuration);
+                        let text = self.script.goodbye_limit.clone();
+                        self.say(Source::Fixed(text), false, None);
+                    }
+                }
+                _ = tokio::time::sleep_until(hard_end) => {
+                    tracing::warn!("the goodbye did not finish in time; hanging up");
+                    break;
+                }
+            }
+        }
+        // Let the last frames go out, then stop the writer and hang up.
+        self.reply = None;
+        stop_writer.cancel();
+        let _ = writer.await;
+        line.hangup().await;
+        let duration = self.start.elapsed();
+        let state = lock(&self.state).clone();
+        tracing::info!(
+            outcome = ?state.outcome.as_ref().map(|o| &o.0),
+            ended = ?state.ending.as_ref().map(EndReason::code),
+            secs = duration.as_secs_f64(),
+            turns = state.turns,
+            "call finished"
+        );
+        CallReport {
+            started_at: self.started_at,
+            duration,
+            state,
+            transcript: self.transcript,
+            turns: self.timings,
+            barge_ins: self.barge_ins,
+            prompt_tokens: self.tokens.0,
+            completion_tokens: self.tokens.1,
+            cost_usd: self.tokens.2,
+        }
+    }
+
+    fn agent_busy(&self) -> bool {
+        self.reply.is_some() || !self.queue.is_empty()
+    }
+
+    fn on_turn_event(&mut self, ev: TurnEvent) {
+        let now = Instant::now();
+        match ev {
+            TurnEvent::SpeechStarted { audio } => {
+                let started = now
+                    - Duration::from_millis(
+                        (audio.len() as u64 * 1000 / u64::from(self.rate))
+                            .saturating_sub(self.settings.turn.pre_roll.as_millis() as u64),
+                    );
+                self.speech_started = Some(started);
+                self.overlapped = self.agent_busy();
+                self.barged = false;
+                self.silence_deadline = None;
+                let mut s = self.deps.recognizer.open(self.rate);
+                s.push(&audio);
+                self.session = Some(s);
+            }
+            TurnEvent::Sustained => {
+                let interruptible = self.reply.as_ref().is_some_and(|r| r.interruptible);
+                if self.overlapped && interruptible {
+                    self.barged = true;
+                    let flushed = self.queue.flush();
+                    if let Some(started) = self.speech_started {
+                        let took = now.saturating_duration_since(started)
+                            + Duration::from_millis(FRAME_MS / 2);
+                        self.barge_ins.push(took);
+                        metrics::histogram!("callops_agent_barge_in_seconds")
+                            .record(took.as_secs_f64());
+                    }
+                    tracing::info!(flushed, "barge-in: the caller interrupted");
+                    self.cancel_reply(true);
+                }
+            }
+            TurnEvent::Ended {
+                trailing_ms,
+                cut,
+                speech_ms,
+                ..
+            } => {
+                let session = self.session.take();
+                if self.overlapped && !self.barged {
+                    tracing::debug!(
+                        speech_ms,
+                        "speech over the agent without interrupting; ignored"
+                    );
+                    return;
+                }
+                if cut {
+                    tracing::info!("a caller utterance reached the maximum length and was cut");
+                }
+                let end = now - Duration::from_millis(trailing_ms);
+                self.timings.push(TurnTiming {
+                    turn: self.timings.len() as u32 + 1,
+                    caller_end_ms: self.ms(end),
+                    ..Default::default()
+                });
+                let idx = self.timings.len() - 1;
+                if let Some(session) = session {
+                    self.stt_pending += 1;
+                    let tx = self.stt_tx.clone();
+                    tokio::spawn(async move {
+                        let r = session.finish().await;
+                        let _ = tx.send((idx, r)).await;
+                    });
+                }
+                let start_ms = self.speech_started.map_or(self.ms(end), |s| self.ms(s));
+                self.transcript.push(Utterance {
+                    speaker: "client".into(),
+                    start_ms,
+                    end_ms: self.ms(end),
+                    text: String::new(),
+                });
+            }
+            TurnEvent::Dropped { speech_ms } => {
+                tracing::debug!(speech_ms, "short sound dropped (backchannel or noise)");
+                self.session = None;
+                if !self.agent_busy() && self.stt_pending == 0 && lock(&self.state).ending.is_none()
+                {
+                    self.arm_silence();
+                }
+            }
+        }
+    }
+
+    fn on_transcript(&mut self, idx: usize, result: Result<String, SttError>) {
+        self.stt_pending = self.stt_pending.saturating_sub(1);
+        let now = Instant::now();
+        if let Some(t) = self.timings.get_mut(idx) {
+            t.stt_done_ms = Some(now.saturating_duration_since(self.start).as_millis() as i64);
+            metrics::histogram!("callops_agent_stage_seconds", "stage" => "stt")
+                .record((t.stt_done_ms.unwrap_or(0) - t.caller_end_ms) as f64 / 1000.0);
+        }
+        let caller_end = self.timings.get(idx).map(|t| t.caller_end_ms);
+        // Fill the matching client line of the transcript.
+        let slot =
+            self.transcript.iter_mut().rev().find(|u| {
+                u.speaker == "client" && Some(u.end_ms) == caller_end && u.text.is_empty()
+            });
+        let text = match result {
+            Ok(t) => t.trim().to_string(),
+            Err(e) => {
+                tracing::warn!(error = %e, "speech-to-text failed for a caller turn");
+                String::new()
+            }
+        };
+        match slot {
+            Some(u) => u.text = text.clone(),
+            None => {}
+        }
+        self.transcript.retain(|u| {
+            !(u.speaker == "client" && u.text.is_empty() && Some(u.end_ms) == caller_end)
+        });
+        if lock(&self.state).ending.is_some() {
+            return;
+        }
+        if text.is_empty() {
+            if !self.agent_busy() {
+                self.arm_silence();
+            }
+            return;
+        }
+        self.reprompts = 0;
+        self.history.push(json!({"role": "user", "content": text}));
+        let turns = {
+            let mut st = lock(&self.state);
+            st.turns += 1;
+            st.turns
+        };
+        if self.script.is_opt_out(&text) {
+            tracing::info!("the caller opted out");
+            self.cancel_reply(false);
+            {
+                let mut st = lock(&self.state);
+                st.opted_out = true;
+                st.outcome = Some(("not_interested".into(), "просит больше не звонить".into()));
+                st.ending = Some(EndReason::OptOut);
+            }
+            let bye = self.script.goodbye_opt_out.clone();
+            self.say(Source::Fixed(bye), false, Some(idx));
+            return;
+        }
+        if turns >= self.settings.max_turns {
+            tracing::info!(turns, "maximum dialog turns reached");
+            self.cancel_reply(false);
+            lock(&self.state).ending = Some(EndReason::MaxTurns);
+            let bye = self.script.goodbye_limit.clone();
+            self.say(Source::Fixed(bye), false, Some(idx));
+            return;
+        }
+        self.answer(Some(idx));
+    }
+
+    /// Asks the model for the next reply.
+    fn answer(&mut self, timing: Option<usize>) {
+        self.cancel_reply(false);
+        let system = self.script.system_prompt(&lock(&self.state));
+        let mut messages = vec![json!({"role": "system", "content": system})];
+        messages.extend(self.history.iter().cloned());
+        self.say(Source::Llm(messages), true, timing);
+    }
+
+    fn say(&mut self, source: Source, interruptible: bool, timing: Option<usize>) {
+        self.silence_deadline = None;
+        let id = self.next_reply;
+        self.next_reply += 1;
+        let first_tag = self.next_tag;
+        // Leave room for the tags this reply may use.
+        self.next_tag += 1000;
+        if let Source::Fixed(text) = &source {
+            tracing::debug!(chars = text.len(), "agent says a fixed phrase");
+        }
+        let speaker = Speaker {
+            llm: self.deps.llm.clone(),
+            tts: self.deps.tts.clone(),
+            queue: self.queue.clone(),
+            rate: self.rate,
+            state: self.state.clone(),
+            max_tokens: self.settings.max_tokens,
+            max_rounds: 3,
+        };
+        let events = self.events_tx.clone();
+        let task = tokio::spawn(speaker.run(source, first_tag, events, id));
+        self.reply = Some(Reply {
+            id,
+            task,
+            sentences: BTreeMap::new(),
+            done: false,
+            interruptible,
+            timing,
+            first_tag,
+        });
+    }
+
+    fn timing_mut(&mut self, reply: u64) -> Option<&mut TurnTiming> {
+        let r = self.reply.as_ref().filter(|r| r.id == reply)?;
+        let idx = r.timing?;
+        self.timings.get_mut(idx)
+    }
+
+    fn on_speak_event(&mut self, reply: u64, ev: SpeakEvent) {
+        if self.reply.as_ref().map(|r| r.id) != Some(reply) {
+            return; // a cancelled reply
+        }
+        let start = self.start;
+        let ms = |at: Instant| at.saturating_duration_since(start).as_millis() as i64;
+        match ev {
+            SpeakEvent::FirstToken(at) => {
+                self.llm_failures = 0;
+                if let Some(t) = self.timing_mut(reply) {
+                    t.llm_first_token_ms.get_or_insert(ms(at));
+                }
+            }
+            SpeakEvent::SentenceReady { tag, text, at } => {
+                if let Some(t) = self.timing_mut(reply) {
+                    t.first_sentence_ms.get_or_insert(ms(at));
+                }
+                if let Some(r) = self.reply.as_mut() {
+                    r.sentences.insert(tag, (text, None));
+                }
+            }
+            SpeakEvent::TtsFirstByte { at, .. } => {
+                if let Some(t) = self.timing_mut(reply) {
+                    t.tts_first_byte_ms.get_or_insert(ms(at));
+                }
+            }
+            SpeakEvent::SentenceQueued { tag, frames } => {
+                if let Some(r) = self.reply.as_mut() {
+                    if let Some(s) = r.sentences.get_mut(&tag) {
+                        s.1 = Some(frames);
+                    }
+                }
+            }
+            SpeakEvent::Tools { messages, results } => {
+                self.history.extend(messages);
+                if results.iter().any(|r| r.opted_out) {
+                    if let Some(r) = self.reply.as_mut() {
+                        r.interruptible = false;
+                    }
+                }
+            }
+            SpeakEvent::Usage {
+                prompt_tokens,
+                completion_tokens,
+                cost_usd,
+            } => {
+                self.tokens.0 += prompt_tokens;
+                self.tokens.1 += completion_tokens;
+                self.tokens.2 += cost_usd;
+            }
+            SpeakEvent::Failed(e) => {
+                tracing::warn!(error = %e, "the agent's reply failed");
+                self.llm_failures += 1;
+                let timing = self.reply.as_ref().and_then(|r| r.timing);
+                let nothing_said = self.reply.as_ref().is_some_and(|r| r.sentences.is_empty());
+                self.reply = None;
+                if self.llm_failures >= 2 {
+                    let mut st = lock(&self.state);
+                    if st.ending.is_none() {
+                        st.ending = Some(EndReason::Failure(e.chars().take(200).collect()));
+                    }
+                    drop(st);
+                    let bye = format!("{} {}", self.script.apology, self.script.goodbye_limit);
+                    self.say(Source::Fixed(bye), false, timing);
+                } else if nothing_said && lock(&self.state).ending.is_none() {
+                    self.answer(timing);
+                } else {
+                    self.maybe_finish_reply();
+                }
+            }
+            SpeakEvent::Done => {
+                if let Some(r) = self.reply.as_mut() {
+                    r.done = true;
+                }
+                self.maybe_finish_reply();
+            }
+        }
+    }
+
+    /// A reply is over when its task is done and the playout has drained.
+    fn maybe_finish_reply(&mut self) {
+        let finished = self.reply.as_ref().is_some_and(|r| r.done) && self.queue.is_empty();
+        if !finished {
+            return;
+        }
+        self.commit_reply(false);
+        if lock(&self.state).ending.is_some() {
+            self.hangup_now = true;
+            return;
+        }
+        if self.stt_pending == 0 && self.session.is_none() {
+            self.arm_silence();
+        }
+    }
+
+    fn cancel_reply(&mut self, barge_in: bool) {
+        if self.reply.is_none() {
+            return;
+        }
+        self.queue.flush();
+        self.commit_reply(barge_in);
+    }
+
+    /// Puts what was actually played of the current reply into the history and transcript.
+    fn commit_reply(&mut self, interrupted: bool) {
+        let Some(reply) = self.reply.take() else {
+            return;
+        };
+        let now = Instant::now();
+        let played = lock(&self.played);
+        let mut text = Vec::new();
+        let mut first_at: Option<Instant> = None;
+        for (tag, (sentence, total)) in &reply.sentences {
+            let n = played.frames.get(tag).copied().unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            if first_at.is_none() {
+                first_at = played.first_at.get(tag).copied();
+            }
+            match total {
+                Some(total) if n >= *total => text.push(sentence.clone()),
+                Some(total) => {
+                    text.push(partial(sentence, n, *total));
+                    break;
+                }
+                None => {
+                    // Still being synthesised when cut: estimate by speech rate (~70 ms per char).
+                    let est = (sentence.chars().count() as u32 * 70 / FRAME_MS as u32).max(1);
+                    text.push(partial(sentence, n.min(est), est));
+                    break;
+                }
+            }
+        }
+        let last_at = played.last_at;
+        drop(played);
+        if let (Some(idx), Some(first)) = (reply.timing, first_at) {
+            if let Some(t) = self.timings.get_mut(idx) {
+                let first_ms = first.saturating_duration_since(self.start).as_millis() as i64;
+                t.first_audio_ms.get_or_insert(first_ms);
+                let v2v = first_ms - t.caller_end_ms;
+                metrics::histogram!("callops_agent_voice_to_voice_seconds")
+                    .record(v2v as f64 / 1000.0);
+                for (stage, at) in [
+                    ("llm_first_token", t.llm_first_token_ms),
+                    ("first_sentence", t.first_sentence_ms),
+                    ("tts_first_byte", t.tts_first_byte_ms),
+                ] {
+                    if let Some(at) = at {
+                        metrics::histogram!("callops_agent_stage_seconds", "stage" => stage)
+                            .record((at - t.caller_end_ms) as f64 / 1000.0);
+                    }
+                }
+                if interrupted {
+                    t.barge_in_ms =
+                        Some(now.saturating_duration_since(self.start).as_millis() as i64);
+                }
+            }
+        }
+        let _ = reply.first_tag;
+        let spoken = text.join(" ");
+        if spoken.is_empty() {
+            return;
+        }
+        self.history
+            .push(json!({"role": "assistant", "content": spoken}));
+        let start_ms = first_at.map_or(self.ms(now), |f| self.ms(f));
+        let end_ms = if interrupted {
+            self.ms(now)
+        } else {
+            last_at.map_or(self.ms(now), |l| self.ms(l) + FRAME_MS as i64)
+        };
+        self.transcript.push(Utterance {
+            speaker: "agent".into(),
+            start_ms,
+            end_ms,
+            text: spoken,
+        });
+        self.transcript.sort_by_key(|u| u.start_ms);
+    }
+
+    fn arm_silence(&mut self) {
+        self.silence_deadline = Some(Instant::now() + self.settings.reprompt_after);
+    }
+
+    fn on_silence(&mut self) {
+        if self.agent_busy() || self.stt_pending > 0 || self.session.is_some() {
+            return;
+        }
+        if lock(&self.state).ending.is_some() {
+            self.hangup_now = true;
+            return;
+        }
+        if self.reprompts < self.settings.max_reprompts {
+            let text = self.script.reprompts[self.reprompts as usize % self.script.reprompts.len()]
+                .clone();
+            self.reprompts += 1;
+            tracing::info!(n = self.reprompts, "caller silent; reprompting");
+            self.say(Source::Fixed(text), true, None);
+        } else {
+            tracing::info!("no answer to reprompts; saying goodbye");
+            {
+                let mut st = lock(&self.state);
+                st.ending = Some(EndReason::Silence);
+                if st.outcome.is_none() {
+                    st.outcome = Some(("no_conversation".into(), "собеседник не отвечает".into()));
+                }
+            }
+            let bye = self.script.goodbye_silence.clone();
+            self.say(Source::Fixed(bye), false, None);
+        }
+    }
+}
+
+/// The first `played/total` share of a sentence's words, marked as cut off.
+fn partial(sentence: &str, played: u32, total: u32) -> String {
+    let words: Vec<&str> = sentence.split_whitespace().collect();
+    let n = (words.len() as u64 * u64::from(played) / u64::from(total.max(1))) as usize;
+    if n == 0 {
+        return String::new();
+    }
+    format!("{}…", words[..n.min(words.len())].join(" "))
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Drains the playout queue to the line at one frame per 20 ms. Starts a fresh clock when audio
+/// starts after silence, so the first frame of a reply goes out at once.
+async fn write_playout(
+    queue: PlayoutQueue,
+    out: mpsc::Sender<Frame>,
+    played: Arc<Mutex<Played>>,
+    speaking: watch::Sender<bool>,
+    stop: CancellationToken,
+) {
+    let mut pacer = Pacer::new();
+    loop {
+        tokio::select! {
+            _ = queue.readable() => {}
+            _ = stop.cancelled() => return,
+        }
+        pacer.restart();
+        let _ = speaking.send(true);
+        loop {
+            tokio::select! {
+                _ = pacer.tick() => {}
+                _ = stop.cancelled() => return,
+            }
+            let Some(q) = queue.pop() else {
+                break;
+            };
+            let now = Instant::now();
+            {
+                let mut p = lock(&played);
+                *p.frames.entry(q.tag).or_insert(0) += 1;
+                p.first_at.entry(q.tag).or_insert(now);
+                p.last_at = Some(now);
+            }
+            if out.send(q.frame).await.is_err() {
+                return;
+            }
+        }
+        let _ = speaking.send(false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_keeps_the_played_share_of_words() {
+        assert_eq!(partial("раз два три четыре", 2, 4), "раз два…");
+        assert_eq!(partial("раз два", 0, 4), "");
+    }
+}

@@ -1,0 +1,13 @@
+//! The live voice agent: a call script, the call state changed by tool calls, a sentence
+//! splitter for streamed LLM text, the reply speaker (LLM → sentences → TTS → playout) and the
+//! dialog engine with turn-taking and barge-in. Media and lines come from `telephony`.
+
+pub mod engine;
+pub mod script;
+pub mod sentences;
+pub mod speaker;
+pub mod state;
+
+pub use engine::{run_call, AgentDeps, AgentSettings, CallReport, TurnTiming};
+pub use script::{Script, Scripts};
+pub use state::{CallState, EndReason, Stage};

@@ -1,0 +1,370 @@
+//! One agent reply, spoken: text (fixed, or streamed from the LLM with tool calls) is cut into
+//! sentences; each sentence is synthesised (streamed PCM), resampled to the line rate, cut into
+//! frames and queued for playout. Synthesis of a sentence starts as soon as it is complete, so
+//! the first sentence plays while the model is still writing the rest. Dropping the task (barge-in)
+//! cancels the LLM request and the synthesis in flight.
+
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::sentences::SentenceSplitter;
+use super::state::{tool_definitions, CallState, ToolResult};
+use crate::llm::stream::StreamEvent;
+use crate::llm::LlmClient;
+use crate::speech::{Tts, TtsFormat};
+use crate::telephony::media::{Flushed, Framer, PlayoutQueue, StreamResampler};
+
+/// What to say.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Fixed(String),
+    /// Ask the model with these messages (system prompt first).
+    Llm(Vec<Value>),
+}
+
+/// Progress of a reply, sent to the dialog engine.
+#[derive(Debug)]
+pub enum SpeakEvent {
+    FirstToken(Instant),
+    SentenceReady {
+        tag: u64,
+        text: String,
+        at: Instant,
+    },
+    TtsFirstByte {
+        tag: u64,
+        at: Instant,
+    },
+    SentenceQueued {
+        tag: u64,
+        frames: u32,
+    },
+    /// Tool calls were applied; `messages` go into the history as they are.
+    Tools {
+        messages: Vec<Value>,
+        results: Vec<ToolResult>,
+    },
+    Usage {
+        prompt_tokens: i64,
+        completion_tokens: i64,
+        cost_usd: f64,
+    },
+    Done,
+    Failed(String),
+}
+
+/// What a reply needs.
+#[derive(Clone)]
+pub struct Speaker {
+    pub llm: Arc<LlmClient>,
+    pub tts: Arc<dyn Tts>,
+    pub queue: PlayoutQueue,
+    pub rate: u32,
+    pub state: Arc<Mutex<CallState>>,
+    pub max_tokens: u32,
+    /// At most this many model rounds per reply (tool call → follow-up text).
+    pub max_rounds: u32,
+}
+
+fn lock(state: &Mutex<CallState>) -> std::sync::MutexGuard<'_, CallState> {
+    state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Speaker {
+    /// Speaks `source`; events go to `events` tagged with `reply`. Sentence tags start at `first_tag`.
+    pub async fn run(
+        self,
+        source: Source,
+        first_tag: u64,
+        events: mpsc::Sender<(u64, SpeakEvent)>,
+        reply: u64,
+    ) {
+        let generation = self.queue.generation();
+        let (sent_tx, mut sent_rx) = mpsc::channel::<(u64, String)>(16);
+        let ev = events.clone();
+        let producer = {
+            let this = self.clone();
+            async move {
+                match source {
+                    Source::Fixed(text) => {
+                        let mut sp = SentenceSplitter::new();
+                        let mut tag = first_tag;
+                        for s in sp.push(&text).into_iter().chain(sp.finish()) {
+                            let _ = ev
+                                .send((
+                                    reply,
+                                    SpeakEvent::SentenceReady {
+                                        tag,
+                                        text: s.clone(),
+                                        at: Instant::now(),
+                                    },
+                                ))
+                                .await;
+                            if sent_tx.send((tag, s)).await.is_err() {
+                                return;
+                            }
+                            tag += 1;
+                        }
+                    }
+                    Source::Llm(messages) => {
+                        if let Err(e) = this
+                            .converse(messages, first_tag, &sent_tx, &ev, reply)
+                            .await
+                        {
+                            let _ = ev.send((reply, SpeakEvent::Failed(e))).await;
+                        }
+                    }
+                }
+            }
+        };
+        let consumer = async {
+            while let Some((tag, text)) = sent_rx.recv().await {
+                match self
+                    .say_sentence(tag, &text, generation, &events, reply)
+                    .await
+                {
+                    Ok(()) => {}
+                    Err(SayError::Flushed) => return,
+                    Err(SayError::Failed(e)) => {
+                        let _ = events.send((reply, SpeakEvent::Failed(e))).await;
+                        return;
+                    }
+                }
+            }
+        };
+        tokio::join!(producer, consumer);
+        let _ = events.send((reply, SpeakEvent::Done)).await;
+    }
+
+    /// The model loop: stream text into sentences, apply tool calls, ask again if the model
+    /// called tools without saying anything.
+    async fn converse(
+        &self,
+        mut messages: Vec<Value>,
+        first_tag: u64,
+        sentences: &mpsc::Sender<(u64, String)>,
+        events: &mpsc::Sender<(u64, SpeakEvent)>,
+        reply: u64,
+    ) -> Result<(), String> {
+        let tools = tool_definitions();
+        let mut tag = first_tag;
+        let mut first_token = true;
+        for _round in 0..self.max_rounds.max(1) {
+            let mut stream = self
+                .llm
+                .stream_chat(&messages, &tools, self.max_tokens)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut splitter = SentenceSplitter::new();
+            let mut text = String::new();
+            let mut calls = Vec::new();
+            let emit = |s: String, tag: &mut u64| {
+                let t = *tag;
+                *tag += 1;
+                (t, s)
+            };
+            while let Some(item) = stream.next().await {
+                match item.map_err(|e| e.to_string())? {
+                    StreamEvent::Text(t) => {
+                        if first_token {
+                            first_token = false;
+                            let _ = events
+                                .send((reply, SpeakEvent::FirstToken(Instant::now())))
+                                .await;
+                        }
+                        text.push_str(&t);
+                        for s in splitter.push(&t) {
+                            let (t, s) = emit(s, &mut tag);
+                            let _ = events
+                                .send((
+                                    reply,
+                                    SpeakEvent::SentenceReady {
+                                        tag: t,
+                                        text: s.clone(),
+                                        at: Instant::now(),
+                                    },
+                                ))
+                                .await;
+                            if sentences.send((t, s)).await.is_err() {
+                                return Ok(());
+                            }
+                        }
+                    }
+                    StreamEvent::ToolCalls(c) => calls = c,
+                    StreamEvent::Usage {
+                        prompt_tokens,
+                        completion_tokens,
+                        cost_usd,
+                    } => {
+                        let _ = events
+                            .send((
+                                reply,
+                                SpeakEvent::Usage {
+                                    prompt_tokens,
+                                    completion_tokens,
+                                    cost_usd,
+                                },
+                            ))
+                            .await;
+                    }
+                }
+            }
+            if let Some(s) = splitter.finish() {
+                let (t, s) = emit(s, &mut tag);
+                let _ = events
+                    .send((
+                        reply,
+                        SpeakEvent::SentenceReady {
+                            tag: t,
+                            text: s.clone(),
+                            at: Instant::now(),
+                        },
+                    ))
+                    .await;
+                if sentences.send((t, s)).await.is_err() {
+                    return Ok(());
+                }
+            }
+            if calls.is_empty() {
+                return Ok(());
+            }
+            let assistant = json!({
+                "role": "assistant",
+                "content": if text.is_empty() { Value::Null } else { Value::String(text.clone()) },
+                "tool_calls": calls.iter().map(|c| json!({
+                    "id": c.id, "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments}
+                })).collect::<Vec<_>>(),
+            });
+            let mut added = vec![assistant];
+            let mut results = Vec::new();
+            for c in &calls {
+                let r = lock(&self.state).apply(&c.name, &c.arguments);
+                tracing::info!(tool = %c.name, "agent tool call");
+                added.push(json!({"role": "tool", "tool_call_id": c.id, "content": r.content}));
+                results.push(r);
+            }
+            let ends = results.iter().any(|r| r.ends_call);
+            messages.extend(added.iter().cloned());
+            let _ = events
+                .send((
+                    reply,
+                    SpeakEvent::Tools {
+                        messages: added,
+                        results,
+                    },
+                ))
+                .await;
+            // Spoke already, or the call is over and there is nothing more to ask: done.
+            if !text.trim().is_empty() || ends {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    async fn say_sentence(
+        &self,
+        tag: u64,
+        text: &str,
+        generation: u64,
+        events: &mpsc::Sender<(u64, SpeakEvent)>,
+        reply: u64,
+    ) -> Result<(), SayError> {
+        let mut stream = self
+            .tts
+            .synthesize(text, TtsFormat::Pcm)
+            .await
+            .map_err(|e| SayError::Failed(e.to_string()))?;
+        let mut rs = StreamResampler::new(stream.sample_rate, self.rate)
+            .map_err(|e| SayError::Failed(e.to_string()))?;
+        let mut framer = Framer::new(self.rate);
+        let mut carry: Option<u8> = None;
+        let mut frames = 0u32;
+        let mut first = true;
+        while let Some(chunk) = stream.chunks.next().await {
+            let chunk = chunk.map_err(|e| SayError::Failed(e.to_string()))?;
+            if chunk.is_empty() {
+                continue;
+            }
+            if first {
+                first = false;
+                let _ = events
+                    .send((
+                        reply,
+                        SpeakEvent::TtsFirstByte {
+                            tag,
+                            at: Instant::now(),
+                        },
+                    ))
+                    .await;
+            }
+            let samples = le_samples(&mut carry, &chunk);
+            let out = rs
+                .push(&samples)
+                .map_err(|e| SayError::Failed(e.to_string()))?;
+            for f in framer.push(&out) {
+                self.queue.push(f, tag, generation).await?;
+                frames += 1;
+            }
+        }
+        let tail = rs.finish().map_err(|e| SayError::Failed(e.to_string()))?;
+        for f in framer.push(&tail).into_iter().chain(framer.finish()) {
+            self.queue.push(f, tag, generation).await?;
+            frames += 1;
+        }
+        let _ = events
+            .send((reply, SpeakEvent::SentenceQueued { tag, frames }))
+            .await;
+        Ok(())
+    }
+}
+
+enum SayError {
+    Flushed,
+    Failed(String),
+}
+
+impl From<Flushed> for SayError {
+    fn from(_: Flushed) -> Self {
+        SayError::Flushed
+    }
+}
+
+/// Little-endian 16-bit samples from a byte chunk, carrying an odd byte to the next chunk.
+fn le_samples(carry: &mut Option<u8>, chunk: &[u8]) -> Vec<i16> {
+    let mut bytes = Vec::with_capacity(chunk.len() + 1);
+    if let Some(b) = carry.take() {
+        bytes.push(b);
+    }
+    bytes.extend_from_slice(chunk);
+    if bytes.len() % 2 == 1 {
+        *carry = bytes.pop();
+    }
+    bytes
+        .chunks_exact(2)
+        .map(|p| i16::from_le_bytes([p[0], p[1]]))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn odd_chunks_keep_sample_alignment() {
+        let samples: Vec<i16> = vec![1, -2, 300, -32768, 32767];
+        let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+        let mut carry = None;
+        let mut out = Vec::new();
+        for c in bytes.chunks(3) {
+            out.extend(le_samples(&mut carry, c));
+        }
+        assert_eq!(out, samples);
+        assert!(carry.is_none());
+    }
+}

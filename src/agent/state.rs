@@ -1,0 +1,318 @@
+//! What a live call has established so far: the stage, the captured contact, a callback time,
+//! the outcome, an opt-out, and why it ended. The LLM changes it only through tool calls, each
+//! checked here.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    #[default]
+    Greeting,
+    Qualification,
+    Presentation,
+    Objections,
+    Contact,
+    Closing,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Greeting => "greeting",
+            Stage::Qualification => "qualification",
+            Stage::Presentation => "presentation",
+            Stage::Objections => "objections",
+            Stage::Contact => "contact",
+            Stage::Closing => "closing",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(Value::String(s.trim().to_lowercase())).ok()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Contact {
+    pub name: Option<String>,
+    pub role: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+}
+
+/// Why a call ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// The agent said goodbye (`end_call`).
+    Completed(String),
+    OptOut,
+    /// Nobody answered the reprompts.
+    Silence,
+    MaxDuration,
+    MaxTurns,
+    /// The other side hung up.
+    Hangup,
+    /// A provider failed for good.
+    Failure(String),
+}
+
+impl EndReason {
+    pub fn code(&self) -> &'static str {
+        match self {
+            EndReason::Completed(_) => "completed",
+            EndReason::OptOut => "opt_out",
+            EndReason::Silence => "silence",
+            EndReason::MaxDuration => "max_duration",
+            EndReason::MaxTurns => "max_turns",
+            EndReason::Hangup => "hangup",
+            EndReason::Failure(_) => "failure",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CallState {
+    pub stage: Stage,
+    pub contact: Contact,
+    pub callback: Option<String>,
+    /// `(category, reason)` as the agent judged it.
+    pub outcome: Option<(String, String)>,
+    pub opted_out: bool,
+    /// Set when the agent decided to end (the goodbye may still be playing).
+    pub ending: Option<EndReason>,
+    /// Caller turns so far.
+    pub turns: u32,
+}
+
+/// Outcome categories the agent may set.
+pub const OUTCOMES: &[&str] = &[
+    "interested",
+    "callback",
+    "not_interested",
+    "wrong_person",
+    "no_conversation",
+];
+
+/// What a tool call did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolResult {
+    /// The JSON text returned to the model.
+    pub content: String,
+    /// The call should end after the current reply is spoken.
+    pub ends_call: bool,
+    pub opted_out: bool,
+}
+
+fn text_arg(args: &Value, key: &str) -> Option<String> {
+    args.get(key)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.chars().take(200).collect())
+}
+
+impl CallState {
+    /// One line for the system prompt.
+    pub fn summary(&self) -> String {
+        let mut parts = vec![format!("этап {}", self.stage.as_str())];
+        let c = &self.contact;
+        let captured: Vec<String> = [
+            ("имя", &c.name),
+            ("должность", &c.role),
+            ("телефон", &c.phone),
+            ("почта", &c.email),
+        ]
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}: {v}")))
+        .collect();
+        if !captured.is_empty() {
+            parts.push(format!("контакт — {}", captured.join(", ")));
+        }
+        if let Some(cb) = &self.callback {
+            parts.push(format!("перезвонить: {cb}"));
+        }
+        if let Some((cat, _)) = &self.outcome {
+            parts.push(format!("исход: {cat}"));
+        }
+        parts.push(format!("реплик собеседника: {}", self.turns));
+        parts.join("; ")
+    }
+
+    /// Applies a tool call from the model. Bad arguments get an error the model can read.
+    pub fn apply(&mut self, name: &str, arguments: &str) -> ToolResult {
+        let args: Value = serde_json::from_str(arguments).unwrap_or(Value::Null);
+        let ok = |v: Value| ToolResult {
+            content: v.to_string(),
+            ends_call: false,
+            opted_out: false,
+        };
+        match name {
+            "save_contact" => {
+                let c = Contact {
+                    name: text_arg(&args, "name").or(self.contact.name.clone()),
+                    role: text_arg(&args, "role").or(self.contact.role.clone()),
+                    phone: text_arg(&args, "phone").or(self.contact.phone.clone()),
+                    email: text_arg(&args, "email").or(self.contact.email.clone()),
+                };
+                if c == Contact::default() {
+                    return ok(json!({"ok": false, "error": "no contact fields given"}));
+                }
+                self.contact = c;
+                if matches!(
+                    self.stage,
+                    Stage::Greeting
+                        | Stage::Qualification
+                        | Stage::Presentation
+                        | Stage::Objections
+                ) {
+                    self.stage = Stage::Contact;
+                }
+                ok(json!({"ok": true, "saved": self.contact}))
+            }
+            "schedule_callback" => match text_arg(&args, "when") {
+                Some(when) => {
+                    self.callback = Some(when.clone());
+                    if self.outcome.is_none() {
+                        self.outcome =
+                            Some(("callback".into(), format!("просит перезвонить: {when}")));
+                    }
+                    ok(json!({"ok": true, "callback": when}))
+                }
+                None => ok(json!({"ok": false, "error": "`when` is required"})),
+            },
+            "set_outcome" => {
+                let category = text_arg(&args, "category").unwrap_or_default();
+                if !OUTCOMES.contains(&category.as_str()) {
+                    return ok(
+                        json!({"ok": false, "error": format!("category must be one of {OUTCOMES:?}")}),
+                    );
+                }
+                let reason = text_arg(&args, "reason").unwrap_or_default();
+                self.outcome = Some((category.clone(), reason));
+                ok(json!({"ok": true, "outcome": category}))
+            }
+            "set_stage" => match text_arg(&args, "stage").and_then(|s| Stage::parse(&s)) {
+                Some(stage) => {
+                    self.stage = stage;
+                    ok(json!({"ok": true, "stage": stage.as_str()}))
+                }
+                None => ok(json!({"ok": false, "error": "unknown stage"})),
+            },
+            "opt_out" => {
+                self.opted_out = true;
+                self.outcome = Some(("not_interested".into(), "просит больше не звонить".into()));
+                self.ending = Some(EndReason::OptOut);
+                ToolResult {
+                    content: json!({"ok": true, "note": "say a short polite goodbye"}).to_string(),
+                    ends_call: true,
+                    opted_out: true,
+                }
+            }
+            "end_call" => {
+                let reason =
+                    text_arg(&args, "reason").unwrap_or_else(|| "разговор завершён".into());
+                self.stage = Stage::Closing;
+                if self.ending.is_none() {
+                    self.ending = Some(EndReason::Completed(reason));
+                }
+                ToolResult {
+                    content: json!({"ok": true}).to_string(),
+                    ends_call: true,
+                    opted_out: false,
+                }
+            }
+            other => ok(json!({"ok": false, "error": format!("unknown tool {other}")})),
+        }
+    }
+}
+
+/// The tool definitions sent with every request (OpenAI `tools`).
+pub fn tool_definitions() -> Value {
+    let f = |name: &str, description: &str, properties: Value, required: Value| {
+        json!({"type": "function", "function": {
+            "name": name, "description": description,
+            "parameters": {"type": "object", "properties": properties, "required": required}
+        }})
+    };
+    let s = json!({"type": "string"});
+    json!([
+        f(
+            "save_contact",
+            "Сохранить контакт собеседника или ответственного лица.",
+            json!({"name": s, "role": s, "phone": s, "email": s}),
+            json!([])
+        ),
+        f(
+            "schedule_callback",
+            "Договорились перезвонить: когда (как сказал собеседник).",
+            json!({"when": s}),
+            json!(["when"])
+        ),
+        f(
+            "set_outcome",
+            "Исход звонка.",
+            json!({"category": {"type": "string", "enum": OUTCOMES}, "reason": s}),
+            json!(["category"])
+        ),
+        f(
+            "set_stage",
+            "Перейти к этапу разговора.",
+            json!({"stage": {"type": "string", "enum": ["greeting","qualification","presentation","objections","contact","closing"]}}),
+            json!(["stage"])
+        ),
+        f(
+            "opt_out",
+            "Собеседник просит больше не звонить.",
+            json!({}),
+            json!([])
+        ),
+        f(
+            "end_call",
+            "Завершить звонок после прощания.",
+            json!({"reason": s}),
+            json!([])
+        ),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tools_change_the_state_and_bad_arguments_are_explained() {
+        let mut st = CallState::default();
+        let r = st.apply(
+            "save_contact",
+            r#"{"name":"Иван","role":"директор","phone":"+79161234567"}"#,
+        );
+        assert!(r.content.contains("\"ok\":true"));
+        assert_eq!(st.contact.name.as_deref(), Some("Иван"));
+        assert_eq!(st.stage, Stage::Contact);
+        let r = st.apply("save_contact", r#"{"email":"ivan@example.ru"}"#);
+        assert!(!r.ends_call);
+        assert_eq!(st.contact.name.as_deref(), Some("Иван"));
+        assert_eq!(st.contact.email.as_deref(), Some("ivan@example.ru"));
+        assert!(st
+            .apply("set_outcome", r#"{"category":"great"}"#)
+            .content
+            .contains("must be one of"));
+        assert!(st
+            .apply("schedule_callback", "not json")
+            .content
+            .contains("required"));
+        st.apply("schedule_callback", r#"{"when":"завтра в 10"}"#);
+        assert_eq!(st.outcome.as_ref().unwrap().0, "callback");
+        let r = st.apply("opt_out", "{}");
+        assert!(r.ends_call && r.opted_out && st.opted_out);
+        assert_eq!(st.ending, Some(EndReason::OptOut));
+        assert!(st
+            .apply("launch_rocket", "{}")
+            .content
+            .contains("unknown tool"));
+        assert_eq!(tool_definitions().as_array().unwrap().len(), 6);
+    }
+}

@@ -1,0 +1,103 @@
+//! Live speech-to-text, one caller utterance at a time. A [`RecognitionSession`] takes audio as
+//! the caller speaks and gives the text when the turn ends: a streaming provider (SaluteSpeech,
+//! SpeechKit) sends the audio as it comes; [`BatchRecognizer`] buffers it and uploads one WAV to
+//! any [`Stt`] when the turn ends.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{joined_text, Stt, SttError};
+
+#[async_trait]
+pub trait Recognizer: Send + Sync + 'static {
+    /// Opens a session for audio at `rate` Hz.
+    fn open(&self, rate: u32) -> Box<dyn RecognitionSession>;
+}
+
+#[async_trait]
+pub trait RecognitionSession: Send {
+    /// More of the caller's audio.
+    fn push(&mut self, samples: &[i16]);
+    /// The utterance is over: its text (empty when nothing was recognised).
+    async fn finish(self: Box<Self>) -> Result<String, SttError>;
+}
+
+/// Uploads each utterance to an [`Stt`] as one WAV file.
+pub struct BatchRecognizer {
+    stt: Arc<dyn Stt>,
+}
+
+impl BatchRecognizer {
+    pub fn new(stt: Arc<dyn Stt>) -> Self {
+        Self { stt }
+    }
+}
+
+struct BatchSession {
+    stt: Arc<dyn Stt>,
+    rate: u32,
+    samples: Vec<i16>,
+}
+
+impl Recognizer for BatchRecognizer {
+    fn open(&self, rate: u32) -> Box<dyn RecognitionSession> {
+        Box::new(BatchSession {
+            stt: self.stt.clone(),
+            rate,
+            samples: Vec::with_capacity(rate as usize * 5),
+        })
+    }
+}
+
+#[async_trait]
+impl RecognitionSession for BatchSession {
+    fn push(&mut self, samples: &[i16]) {
+        self.samples.extend_from_slice(samples);
+    }
+
+    async fn finish(self: Box<Self>) -> Result<String, SttError> {
+        if self.samples.is_empty() {
+            return Ok(String::new());
+        }
+        let duration_ms = self.samples.len() as i64 * 1000 / i64::from(self.rate.max(1));
+        let wav = wav_i16(&self.samples, self.rate);
+        let segments = self.stt.transcribe(wav, duration_ms).await?;
+        Ok(joined_text(&segments))
+    }
+}
+
+/// A 16-bit mono WAV file.
+pub fn wav_i16(samples: &[i16], rate: u32) -> Vec<u8> {
+    let data_len = (samples.len() * 2) as u32;
+    let mut out = Vec::with_capacity(44 + samples.len() * 2);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data_len).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&rate.to_le_bytes());
+    out.extend_from_slice(&(rate * 2).to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data_len.to_le_bytes());
+    for s in samples {
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wav_header_is_readable() {
+        let wav = wav_i16(&[0, 1000, -1000, 5], 8000);
+        let pcm = crate::speech::audio::decode(&wav, Some("wav")).unwrap();
+        assert_eq!(pcm.sample_rate, 8000);
+        assert_eq!(pcm.channels[0].len(), 4);
+    }
+}

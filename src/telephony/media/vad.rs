@@ -1,0 +1,56 @@
+//! Voice activity per 20 ms frame with earshot (a small pure-Rust network working on 16 ms
+//! frames at 16 kHz). 8 kHz line audio is upsampled first; the frame is speech when any of the
+//! detector's windows inside it scores at or above the threshold.
+
+use earshot::Detector;
+
+use super::frame::Frame;
+use super::resample::StreamResampler;
+
+const WINDOW: usize = 256;
+
+pub struct Vad {
+    detector: Box<Detector>,
+    upsample: Option<StreamResampler>,
+    buf: Vec<i16>,
+    threshold: f32,
+}
+
+impl Vad {
+    /// A detector for frames at `rate` (8 or 16 kHz).
+    pub fn new(rate: u32, threshold: f32) -> Self {
+        Self {
+            detector: Detector::default_boxed(),
+            upsample: if rate == 16000 {
+                None
+            } else {
+                StreamResampler::new(rate, 16000).ok()
+            },
+            buf: Vec::with_capacity(WINDOW * 3),
+            threshold,
+        }
+    }
+
+    /// The highest score in this frame, 0..=1.
+    pub fn score(&mut self, frame: &Frame) -> f32 {
+        match self.upsample.as_mut() {
+            Some(rs) => match rs.push(&frame.samples) {
+                Ok(s) => self.buf.extend_from_slice(&s),
+                Err(_) => return 0.0,
+            },
+            None => self.buf.extend_from_slice(&frame.samples),
+        }
+        let mut best: f32 = 0.0;
+        let mut pos = 0;
+        while self.buf.len() - pos >= WINDOW {
+            best = best.max(self.detector.predict_i16(&self.buf[pos..pos + WINDOW]));
+            pos += WINDOW;
+        }
+        self.buf.drain(..pos);
+        best
+    }
+
+    pub fn is_speech(&mut self, frame: &Frame) -> bool {
+        self.score(frame) >= self.threshold
+    }
+}
