@@ -289,6 +289,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
             pipeline: pipeline.clone(),
             notifier: notifier.clone(),
             timezone: cfg.timezone,
+            rehearsal: build_rehearsal(&cfg, pipeline.as_deref())?,
         });
         match &cfg.telegram_webhook_url {
             None => tasks.push(("bot", tokio::spawn(run_bot(bot, deps, shutdown.clone())))),
@@ -500,4 +501,37 @@ async fn run_bot(bot: Bot, deps: Arc<bot::BotDeps>, shutdown: CancellationToken)
     tracing::info!("bot polling for updates");
     dispatcher.dispatch().await;
     stopper.abort();
+}
+
+/// Rehearsals use the pipeline's LLM and speech-to-text plus a text-to-speech client.
+fn build_rehearsal(
+    cfg: &Config,
+    pipeline: Option<&PipelineDeps>,
+) -> anyhow::Result<Option<Arc<crate::agent::rehearsal::RehearsalDeps>>> {
+    let (Some(p), Some(key)) = (pipeline, cfg.openai_api_key.as_ref()) else {
+        return Ok(None);
+    };
+    let scripts = crate::agent::Scripts::load(cfg.agent_scripts_dir.as_deref())
+        .context("loading agent scripts")?;
+    if scripts.get(&cfg.agent_script).is_none() {
+        anyhow::bail!(
+            "AGENT_SCRIPT={:?} is not a known script ({})",
+            cfg.agent_script,
+            scripts.names().join(", ")
+        );
+    }
+    let tts = crate::speech::OpenAiTts::new(
+        &cfg.openai_base_url,
+        key.expose(),
+        &cfg.tts_model,
+        &cfg.tts_voice,
+    );
+    Ok(Some(Arc::new(crate::agent::rehearsal::RehearsalDeps::new(
+        p.llm.clone(),
+        p.stt.clone(),
+        Arc::new(tts),
+        Arc::new(scripts),
+        cfg.agent_script.clone(),
+        cfg.max_dialog_turns,
+    ))))
 }

@@ -84,6 +84,21 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 0.0)]
         rate: f64,
     },
+    /// Live-call conversations over the simulated line against in-process fake providers.
+    Agent {
+        /// Caller turns in total (5 per conversation).
+        #[arg(long, default_value_t = 200)]
+        turns: usize,
+        #[arg(long, default_value_t = 300)]
+        stt_ms: u64,
+        #[arg(long, default_value_t = 400)]
+        llm_ttft_ms: u64,
+        #[arg(long, default_value_t = 150)]
+        tts_ttfb_ms: u64,
+        /// Conversations at the same time.
+        #[arg(long, default_value_t = 20)]
+        concurrency: usize,
+    },
 }
 
 /// The whole program; returns the process exit code.
@@ -211,6 +226,31 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("callops bench pipeline: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Cmd::Bench {
+            what:
+                BenchCmd::Agent {
+                    turns,
+                    stt_ms,
+                    llm_ttft_ms,
+                    tts_ttfb_ms,
+                    concurrency,
+                },
+        } => {
+            let args = crate::bench::agent::AgentBench {
+                turns: *turns,
+                stt_ms: *stt_ms,
+                llm_ttft_ms: *llm_ttft_ms,
+                tts_ttfb_ms: *tts_ttfb_ms,
+                concurrency: (*concurrency).max(1),
+            };
+            match crate::bench::agent::run(args).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("callops bench agent: {e:#}");
                     ExitCode::FAILURE
                 }
             }

@@ -105,6 +105,17 @@ pub struct Config {
     pub job_retry_base_ms: u64,
     /// Recent corrections per profile given to the LLM as examples.
     pub fewshot_examples: i64,
+
+    // ---- the voice agent ----
+    pub tts_model: String,
+    pub tts_voice: String,
+    /// The call script used when none is named (`prompts/agent/<name>.toml`).
+    pub agent_script: String,
+    pub agent_scripts_dir: Option<PathBuf>,
+    pub max_call_duration_sec: u64,
+    pub max_dialog_turns: u32,
+    /// Silence before the agent reprompts, in seconds.
+    pub agent_reprompt_sec: u64,
 }
 
 /// What the process is about to do: decides which settings are required.
@@ -197,6 +208,13 @@ impl Default for Config {
             retry_base_ms: 2000,
             job_retry_base_ms: 5000,
             fewshot_examples: 5,
+            tts_model: "gpt-4o-mini-tts".into(),
+            tts_voice: "coral".into(),
+            agent_script: "realty_cold".into(),
+            agent_scripts_dir: None,
+            max_call_duration_sec: 300,
+            max_dialog_turns: 20,
+            agent_reprompt_sec: 5,
         }
     }
 }
@@ -245,6 +263,13 @@ pub const VARIABLES: &[&str] = &[
     "RETRY_BASE_MS",
     "JOB_RETRY_BASE_MS",
     "FEWSHOT_EXAMPLES",
+    "TTS_MODEL",
+    "TTS_VOICE",
+    "AGENT_SCRIPT",
+    "AGENT_SCRIPTS_DIR",
+    "MAX_CALL_DURATION_SEC",
+    "MAX_DIALOG_TURNS",
+    "AGENT_REPROMPT_SEC",
 ];
 
 impl Config {
@@ -485,6 +510,34 @@ impl Config {
             }
         }
         cfg.prompts_dir = get("PROMPTS_DIR").map(PathBuf::from);
+        if let Some(v) = get("TTS_MODEL") {
+            cfg.tts_model = v;
+        }
+        if let Some(v) = get("TTS_VOICE") {
+            cfg.tts_voice = v;
+        }
+        if let Some(v) = get("AGENT_SCRIPT") {
+            cfg.agent_script = v;
+        }
+        cfg.agent_scripts_dir = get("AGENT_SCRIPTS_DIR").map(PathBuf::from);
+        parse_num(
+            &get,
+            "MAX_CALL_DURATION_SEC",
+            &mut cfg.max_call_duration_sec,
+            &mut invalid,
+        );
+        parse_num(
+            &get,
+            "MAX_DIALOG_TURNS",
+            &mut cfg.max_dialog_turns,
+            &mut invalid,
+        );
+        parse_num(
+            &get,
+            "AGENT_REPROMPT_SEC",
+            &mut cfg.agent_reprompt_sec,
+            &mut invalid,
+        );
         if !(cfg.database_url.starts_with("sqlite:")
             || cfg.database_url.starts_with("postgres://")
             || cfg.database_url.starts_with("postgresql://"))

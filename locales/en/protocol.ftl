@@ -81,3 +81,6 @@ feedback-denied = Only managers and administrators can rate protocols.
 feedback-unknown-call = This call was not found.
 call-failed = ⚠️ Call #{ $id } ({ $phone }) could not be processed: { $reason }
     Retry: POST /api/calls/{ $id }/reanalyze
+section-timings = Agent response times
+timing-turn = Turn { $turn }: answered after { $total } s (speech-to-text { $stt } s, model's first token { $llm } s, first synthesised audio { $tts } s)
+timing-interrupted = interrupted

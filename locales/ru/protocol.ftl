@@ -81,3 +81,6 @@ feedback-denied = Оценивать протоколы могут только 
 feedback-unknown-call = Этот звонок не найден.
 call-failed = ⚠️ Не удалось обработать звонок №{ $id } ({ $phone }): { $reason }
     Повторить: POST /api/calls/{ $id }/reanalyze
+section-timings = Скорость ответов агента
+timing-turn = Ход { $turn }: ответ через { $total } с (распознавание { $stt } с, первое слово модели { $llm } с, первый звук синтеза { $tts } с)
+timing-interrupted = перебили

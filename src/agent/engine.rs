@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -20,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::script::Script;
 use super::speaker::{Source, SpeakEvent, Speaker};
 use super::state::{CallState, EndReason};
+pub use crate::domain::TurnTiming;
 use crate::domain::Utterance;
 use crate::llm::LlmClient;
 use crate::speech::{RecognitionSession, Recognizer, SttError, Tts};
@@ -65,27 +65,6 @@ pub struct AgentDeps {
     pub recognizer: Arc<dyn Recognizer>,
     pub llm: Arc<LlmClient>,
     pub tts: Arc<dyn Tts>,
-}
-
-/// Milestones of one caller turn, in ms from the start of the call.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct TurnTiming {
-    pub turn: u32,
-    pub caller_end_ms: i64,
-    pub stt_done_ms: Option<i64>,
-    pub llm_first_token_ms: Option<i64>,
-    pub first_sentence_ms: Option<i64>,
-    pub tts_first_byte_ms: Option<i64>,
-    pub first_audio_ms: Option<i64>,
-    /// When the caller's speech interrupted this reply.
-    pub barge_in_ms: Option<i64>,
-}
-
-impl TurnTiming {
-    /// End of caller speech → first agent audio frame out.
-    pub fn voice_to_voice_ms(&self) -> Option<i64> {
-        self.first_audio_ms.map(|a| a - self.caller_end_ms)
-    }
 }
 
 /// Everything a finished call produced.
@@ -442,9 +421,8 @@ impl<'a> Dialog<'a> {
                 String::new()
             }
         };
-        match slot {
-            Some(u) => u.text = text.clone(),
-            None => {}
+        if let Some(u) = slot {
+            u.text = text.clone();
         }
         self.transcript.retain(|u| {
             !(u.speaker == "client" && u.text.is_empty() && Some(u.end_ms) == caller_end)

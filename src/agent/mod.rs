@@ -2,7 +2,9 @@
 //! splitter for streamed LLM text, the reply speaker (LLM → sentences → TTS → playout) and the
 //! dialog engine with turn-taking and barge-in. Media and lines come from `telephony`.
 
+pub mod after_call;
 pub mod engine;
+pub mod rehearsal;
 pub mod script;
 pub mod sentences;
 pub mod speaker;

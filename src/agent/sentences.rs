@@ -63,18 +63,14 @@ impl SentenceSplitter {
                     j += 1;
                 }
                 // Need to see what follows before deciding.
-                let Some(&(_, next)) = chars.get(j) else {
-                    return None;
-                };
+                let &(_, next) = chars.get(j)?;
                 if next.is_whitespace() {
                     // Find the next visible character.
                     let mut k = j;
                     while k < chars.len() && chars[k].1.is_whitespace() {
                         k += 1;
                     }
-                    let Some(&(_, after)) = chars.get(k) else {
-                        return None;
-                    };
+                    let &(_, after) = chars.get(k)?;
                     if c == '.' && !self.ends_sentence(&chars, i, after) {
                         i = j;
                         continue;

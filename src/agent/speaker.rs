@@ -92,8 +92,9 @@ impl Speaker {
                 match source {
                     Source::Fixed(text) => {
                         let mut sp = SentenceSplitter::new();
-                        let mut tag = first_tag;
-                        for s in sp.push(&text).into_iter().chain(sp.finish()) {
+                        let all: Vec<String> =
+                            sp.push(&text).into_iter().chain(sp.finish()).collect();
+                        for (tag, s) in (first_tag..).zip(all) {
                             let _ = ev
                                 .send((
                                     reply,
@@ -107,7 +108,6 @@ impl Speaker {
                             if sent_tx.send((tag, s)).await.is_err() {
                                 return;
                             }
-                            tag += 1;
                         }
                     }
                     Source::Llm(messages) => {
@@ -142,7 +142,7 @@ impl Speaker {
 
     /// The model loop: stream text into sentences, apply tool calls, ask again if the model
     /// called tools without saying anything.
-    async fn converse(
+    pub(crate) async fn converse(
         &self,
         mut messages: Vec<Value>,
         first_tag: u64,

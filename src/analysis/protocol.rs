@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
 
-use crate::domain::{Call, Direction, Feedback, LeadCategory, PhoneNumber, Utterance};
+use crate::domain::{Call, Direction, Feedback, LeadCategory, PhoneNumber, TurnTiming, Utterance};
 use crate::i18n::{t, t_args, Lang};
 use crate::notify::{utf16_len, TELEGRAM_TEXT_LIMIT};
 
@@ -140,6 +140,34 @@ fn render_field(lang: Lang, kind: FieldKind, name: &str, v: &Value) -> Option<St
     }
 }
 
+/// One line per agent turn: how long the caller waited for the answer, and its parts.
+pub fn timing_lines(lang: Lang, timings: &[TurnTiming]) -> Vec<String> {
+    let secs = |ms: Option<i64>, from: i64| {
+        ms.map(|m| format!("{:.2}", (m - from) as f64 / 1000.0).replace('.', ","))
+            .unwrap_or_else(|| "—".into())
+    };
+    timings
+        .iter()
+        .map(|tm| {
+            let mut line = t_args(
+                lang,
+                "timing-turn",
+                &[
+                    ("turn", i64::from(tm.turn).into()),
+                    ("total", secs(tm.first_audio_ms, tm.caller_end_ms).into()),
+                    ("stt", secs(tm.stt_done_ms, tm.caller_end_ms).into()),
+                    ("llm", secs(tm.llm_first_token_ms, tm.caller_end_ms).into()),
+                    ("tts", secs(tm.tts_first_byte_ms, tm.caller_end_ms).into()),
+                ],
+            );
+            if tm.barge_in_ms.is_some() {
+                line.push_str(&format!(" · {}", t(lang, "timing-interrupted")));
+            }
+            line
+        })
+        .collect()
+}
+
 /// The speaker-labelled transcript as plain text lines.
 pub fn transcript_lines(lang: Lang, utterances: &[Utterance]) -> Vec<String> {
     utterances
@@ -184,6 +212,7 @@ pub fn feedback_footer(lang: Lang, feedback: &[Feedback]) -> String {
 }
 
 /// Renders the protocol of `call` analysed by `profile`.
+#[allow(clippy::too_many_arguments)]
 pub fn render(
     lang: Lang,
     tz: Tz,
@@ -192,6 +221,7 @@ pub fn render(
     result: &Value,
     utterances: &[Utterance],
     feedback: &[Feedback],
+    timings: &[TurnTiming],
 ) -> Rendered {
     let mut text = header(lang, call, result["agency_name"].as_str(), tz);
     for section in &profile.sections {
@@ -208,6 +238,13 @@ pub fn render(
             section.emoji,
             t(lang, &format!("section-{}", section.id)),
             lines.join("\n")
+        ));
+    }
+    if !timings.is_empty() {
+        text.push_str(&format!(
+            "\n\n⏱ <b>{}</b>\n{}",
+            t(lang, "section-timings"),
+            timing_lines(lang, timings).join("\n")
         ));
     }
     let footer = feedback_footer(lang, feedback);
@@ -329,6 +366,7 @@ mod tests {
             &result(),
             &u,
             &[],
+            &[],
         );
         let text = &r.text;
         for needle in [
@@ -360,6 +398,7 @@ mod tests {
             p,
             &result(),
             &u,
+            &[],
             &[],
         );
         assert!(
@@ -396,6 +435,7 @@ mod tests {
             &result(),
             &u,
             &fb,
+            &[],
         );
         assert!(utf16_len(&r.text) <= TELEGRAM_TEXT_LIMIT);
         assert!(r.text.contains("в файле ниже") && r.text.contains("ГОРЯЧИЙ ЛИД"));

@@ -374,7 +374,11 @@ async fn chat(
         }
         for (i, (name, args)) in tools.iter().enumerate() {
             let a = args.to_string();
-            let (a1, a2) = a.split_at(a.len() / 2);
+            let mut mid = a.len() / 2;
+            while !a.is_char_boundary(mid) {
+                mid += 1;
+            }
+            let (a1, a2) = a.split_at(mid);
             let _ = tx.send(sse(chunk(json!({"tool_calls": [{"index": i, "id": format!("call_{i}"), "type": "function", "function": {"name": name, "arguments": a1}}]}), Value::Null))).await;
             let _ = tx
                 .send(sse(chunk(

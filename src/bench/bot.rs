@@ -49,6 +49,7 @@ async fn measure(store: Arc<dyn Store>) -> anyhow::Result<()> {
         pipeline: None,
         notifier: None,
         timezone: tz,
+        rehearsal: None,
     };
     let day = today(tz);
     let week = Period::last_days(day, 7);

@@ -1,6 +1,7 @@
 //! `callops bench ...`: benchmark commands that print figures (never timed assertions in tests).
 //! This file: durable job throughput; `pipeline`: the call-analysis pipeline.
 
+pub mod agent;
 pub mod agent_fakes;
 pub mod bot;
 pub mod pipeline;

@@ -39,6 +39,11 @@ pub enum Command {
     /// `/users [add ID role | remove ID]`.
     #[command(parse_with = rest)]
     Users(String),
+    /// `/rehearse [script]`: talk to the voice agent here, by voice notes or text.
+    #[command(parse_with = rest)]
+    Rehearse(String),
+    /// `/stop`: end the rehearsal and get its protocol.
+    Stop,
 }
 
 /// Takes the rest of the message as one argument (possibly empty).
@@ -60,12 +65,14 @@ impl Command {
         ("export", Role::Viewer),
         ("reanalyze", Role::Manager),
         ("users", Role::Admin),
+        ("rehearse", Role::Manager),
+        ("stop", Role::Manager),
     ];
 
     /// The role this command needs.
     pub fn required_role(&self) -> Role {
         match self {
-            Command::Reanalyze(_) => Role::Manager,
+            Command::Reanalyze(_) | Command::Rehearse(_) | Command::Stop => Role::Manager,
             Command::Users(_) | Command::Digest(_) | Command::Settings => Role::Admin,
             _ => Role::Viewer,
         }

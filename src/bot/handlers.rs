@@ -24,6 +24,8 @@ pub struct BotDeps {
     pub notifier: Option<Arc<dyn Notifier>>,
     /// Time zone of periods and dates in replies.
     pub timezone: chrono_tz::Tz,
+    /// Voice-agent rehearsals, when the providers are configured.
+    pub rehearsal: Option<Arc<crate::agent::rehearsal::RehearsalDeps>>,
 }
 
 /// Errors a handler can end with (logged by the dispatcher).
@@ -41,16 +43,21 @@ pub enum BotError {
 pub fn schema() -> UpdateHandler<BotError> {
     dptree::entry()
         .branch(
-            Update::filter_message().branch(
-                dptree::entry()
-                    .filter_command::<Command>()
-                    .endpoint(on_command),
-            ),
+            Update::filter_message()
+                .branch(
+                    dptree::entry()
+                        .filter_command::<Command>()
+                        .endpoint(on_command),
+                )
+                .branch(
+                    dptree::filter(super::rehearse::is_rehearsal_message)
+                        .endpoint(super::rehearse::on_message),
+                ),
         )
         .branch(Update::filter_callback_query().endpoint(super::feedback::on_callback))
 }
 
-async fn language(deps: &BotDeps, msg: &Message) -> Lang {
+pub(super) async fn language(deps: &BotDeps, msg: &Message) -> Lang {
     if let Ok(Some(code)) = deps.store.chat_language(msg.chat.id.0).await {
         return Lang::from_code(Some(&code));
     }
@@ -121,6 +128,8 @@ async fn on_command(
         Command::Export(args) => super::chatops::export(&ctx, &args).await?,
         Command::Reanalyze(args) => super::chatops::reanalyze(&ctx, &args).await?,
         Command::Users(args) => super::chatops::users(&ctx, &args).await?,
+        Command::Rehearse(args) => super::rehearse::start(&bot, &deps, &msg, &args, lang).await?,
+        Command::Stop => super::rehearse::stop(&bot, &deps, &msg, lang).await?,
         Command::Start => {
             let text = format!(
                 "{}\n\n{}",

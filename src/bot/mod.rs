@@ -6,6 +6,7 @@ pub mod chatops;
 mod commands;
 mod feedback;
 mod handlers;
+mod rehearse;
 mod settings;
 
 pub use access::{resolve_access, Access};

@@ -127,3 +127,24 @@ pub struct Utterance {
     pub end_ms: i64,
     pub text: String,
 }
+
+/// Milestones of one caller turn, in ms from the start of the call.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TurnTiming {
+    pub turn: u32,
+    pub caller_end_ms: i64,
+    pub stt_done_ms: Option<i64>,
+    pub llm_first_token_ms: Option<i64>,
+    pub first_sentence_ms: Option<i64>,
+    pub tts_first_byte_ms: Option<i64>,
+    pub first_audio_ms: Option<i64>,
+    /// When the caller's speech interrupted this reply.
+    pub barge_in_ms: Option<i64>,
+}
+
+impl TurnTiming {
+    /// End of caller speech → first agent audio frame out.
+    pub fn voice_to_voice_ms(&self) -> Option<i64> {
+        self.first_audio_ms.map(|a| a - self.caller_end_ms)
+    }
+}

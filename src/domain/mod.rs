@@ -8,7 +8,9 @@ mod phone;
 mod role;
 
 pub use analysis::{Analysis, Feedback, LeadCategory, NewAnalysis};
-pub use call::{Call, CallFilter, CallStatus, CallSummary, Direction, NewCall, Utterance};
+pub use call::{
+    Call, CallFilter, CallStatus, CallSummary, Direction, NewCall, TurnTiming, Utterance,
+};
 pub use callback::{CallbackData, FeedbackChoice, SettingsAction};
 pub use phone::{PhoneError, PhoneNumber};
 pub use role::Role;

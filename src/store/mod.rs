@@ -156,6 +156,22 @@ pub trait Store: Send + Sync + 'static {
     async fn add_feedback(&self, feedback: &Feedback) -> Result<(), StoreError>;
     async fn feedback(&self, call_id: i64) -> Result<Vec<Feedback>, StoreError>;
 
+    // ---- the voice agent ----
+    /// Stores the per-turn timings of an agent call (replacing any stored before).
+    async fn save_agent_turns(
+        &self,
+        call_id: i64,
+        turns: &[crate::domain::TurnTiming],
+    ) -> Result<(), StoreError>;
+    async fn agent_turns(&self, call_id: i64)
+        -> Result<Vec<crate::domain::TurnTiming>, StoreError>;
+    /// The chat a call's protocol goes to instead of the routing default (rehearsals).
+    async fn set_call_chat(&self, call_id: i64, chat_id: i64) -> Result<(), StoreError>;
+    async fn call_chat(&self, call_id: i64) -> Result<Option<i64>, StoreError>;
+    /// Adds a number (E.164) to the do-not-call list; false if it was there already.
+    async fn add_do_not_call(&self, phone: &str, reason: &str) -> Result<bool, StoreError>;
+    async fn is_do_not_call(&self, phone: &str) -> Result<bool, StoreError>;
+
     // ---- provider cursors and accounting ----
     async fn cursor(&self, provider: &str) -> Result<Option<String>, StoreError>;
     async fn set_cursor(&self, provider: &str, value: &str) -> Result<(), StoreError>;

@@ -253,8 +253,6 @@ async fn callee(
     hangup: CancellationToken,
     log: Arc<Mutex<CalleeLog>>,
 ) {
-    let lock = |log: &Arc<Mutex<CalleeLog>>| log.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let _ = lock;
     tokio::select! {
         _ = tokio::time::sleep(answer_after) => {}
         _ = hangup.cancelled() => return,
@@ -273,30 +271,24 @@ async fn callee(
     let n = Frame::len_at(rate);
     let mut pacer = Pacer::new();
     loop {
+        // Agent frames are taken as they arrive (exact arrival times); our own frames every 20 ms.
         tokio::select! {
             _ = pacer.tick() => {}
+            f = rx.recv() => {
+                let Some(f) = f else { return };
+                let now = Instant::now();
+                if f.is_audible() {
+                    if agent_last.is_none_or(|l| now - l > Duration::from_millis(200)) {
+                        agent_since = Some(now);
+                    }
+                    agent_last = Some(now);
+                    log.lock().unwrap_or_else(|p| p.into_inner()).heard.push((now, f));
+                }
+                continue;
+            }
             _ = hangup.cancelled() => return,
         }
         let now = Instant::now();
-        // What the agent sent since the last tick.
-        loop {
-            match rx.try_recv() {
-                Ok(f) => {
-                    if f.is_audible() {
-                        if agent_last.is_none_or(|l| now - l > Duration::from_millis(200)) {
-                            agent_since = Some(now);
-                        }
-                        agent_last = Some(now);
-                        log.lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .heard
-                            .push((now, f));
-                    }
-                }
-                Err(mpsc::error::TryRecvError::Empty) => break,
-                Err(mpsc::error::TryRecvError::Disconnected) => return,
-            }
-        }
         let agent_talking = agent_last.is_some_and(|l| now - l < Duration::from_millis(60));
         if speaking.is_none() {
             let due = match &next {
@@ -348,9 +340,6 @@ async fn callee(
             }
             None => Frame::silence(rate),
         };
-        if speaking.is_some() || next.is_some() {
-            idle_since = idle_since.max(step_at);
-        }
         if tx.send(LineEvent::Frame(frame)).await.is_err() {
             return;
         }

@@ -54,6 +54,19 @@ pub fn our_side(call: &Call) -> Option<PhoneNumber> {
     PhoneNumber::parse(raw).ok()
 }
 
+impl PipelineDeps {
+    /// The chat of a call's protocol: the call's own chat (a rehearsal), else by routing.
+    pub async fn chat_for_call(
+        &self,
+        call: &Call,
+    ) -> Result<Option<i64>, crate::store::StoreError> {
+        Ok(match self.store.call_chat(call.id).await? {
+            Some(chat) => Some(chat),
+            None => self.settings.chat_for(call),
+        })
+    }
+}
+
 impl PipelineSettings {
     /// The profile for a call: by our number, else the default.
     pub fn profile_for(&self, call: &Call) -> String {

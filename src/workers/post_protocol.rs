@@ -103,6 +103,11 @@ pub async fn render_current(
     };
     let utterances = store.utterances(call_id).await?;
     let feedback = store.feedback(call_id).await?;
+    let timings = if matches!(call.provider.as_str(), "agent" | "rehearsal") {
+        store.agent_turns(call_id).await?
+    } else {
+        Vec::new()
+    };
     let rendered = render(
         lang,
         deps.settings.timezone,
@@ -111,6 +116,7 @@ pub async fn render_current(
         &analysis.result,
         &utterances,
         &feedback,
+        &timings,
     );
     Ok(Some((rendered, profile.name.clone())))
 }
@@ -195,9 +201,14 @@ impl JobHandler for PostProtocol {
             );
             return Ok(());
         }
-        let chat = self.deps.settings.chat_for(&call).ok_or_else(|| {
-            JobError::Permanent("no chat for protocols: set TELEGRAM_CHAT_ID".into())
-        })?;
+        let chat = self
+            .deps
+            .chat_for_call(&call)
+            .await
+            .map_err(retry)?
+            .ok_or_else(|| {
+                JobError::Permanent("no chat for protocols: set TELEGRAM_CHAT_ID".into())
+            })?;
         let lang = chat_lang(&self.deps, chat).await.map_err(retry)?;
         let Some((rendered, _)) = render_current(&self.deps, p.call_id, lang)
             .await

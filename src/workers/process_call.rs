@@ -232,7 +232,7 @@ impl ProcessCall {
         {
             tracing::error!(call = call.id, error = %e, "marking the call failed did not work");
         }
-        let Some(chat) = self.deps.settings.chat_for(call) else {
+        let Ok(Some(chat)) = self.deps.chat_for_call(call).await else {
             return;
         };
         let lang = self.deps.settings.lang;

@@ -8,6 +8,8 @@ use super::frame::Frame;
 use super::resample::StreamResampler;
 
 const WINDOW: usize = 256;
+/// RMS below which a frame is silence whatever the detector says (about -54 dBFS).
+const ENERGY_FLOOR: f32 = 64.0;
 
 pub struct Vad {
     detector: Box<Detector>,
@@ -50,7 +52,10 @@ impl Vad {
         best
     }
 
+    /// Voiced when the detector says so and the frame is not near-silent. The level gate ends a
+    /// turn on the first truly quiet frame instead of after the detector's context lag (~100 ms).
     pub fn is_speech(&mut self, frame: &Frame) -> bool {
-        self.score(frame) >= self.threshold
+        let score = self.score(frame);
+        score >= self.threshold && frame.rms() >= ENERGY_FLOOR
     }
 }

@@ -1,0 +1,117 @@
+//! After every agent call, real or rehearsed: the call is stored with its labelled transcript and
+//! per-turn timings, an opt-out puts the number on the do-not-call list, and the `cold_call`
+//! analysis is queued so the protocol reaches the chat like any inbound call's.
+
+use super::engine::CallReport;
+use crate::domain::{Direction, NewCall};
+use crate::store::{NewJob, StoreError, TokenUsage};
+use crate::workers::pipeline::PipelineDeps;
+use crate::workers::process_call;
+
+/// Where the call came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    /// Over a real line.
+    Live,
+    /// A rehearsal in Telegram.
+    Rehearsal,
+}
+
+impl CallKind {
+    fn provider(self) -> &'static str {
+        match self {
+            CallKind::Live => "agent",
+            CallKind::Rehearsal => "rehearsal",
+        }
+    }
+}
+
+/// Who was called and where the protocol goes.
+#[derive(Debug, Clone)]
+pub struct CallParty {
+    /// Our number (the caller ID), or the script name for rehearsals.
+    pub ours: String,
+    /// The callee: an E.164 number, or `tg:<user id>` for rehearsals.
+    pub callee: String,
+    /// Overrides the routing chat (rehearsals post to the manager's private chat).
+    pub chat: Option<i64>,
+}
+
+/// Stores a finished call and queues its analysis; returns the call id. Idempotent per `key`.
+pub async fn record_call(
+    deps: &PipelineDeps,
+    kind: CallKind,
+    key: &str,
+    party: &CallParty,
+    report: &CallReport,
+) -> Result<i64, StoreError> {
+    let store = &deps.store;
+    let (call, _new) = store
+        .insert_call(&NewCall {
+            provider: kind.provider().into(),
+            provider_call_id: key.to_string(),
+            direction: Direction::Outgoing,
+            caller: party.ours.clone(),
+            called: party.callee.clone(),
+            started_at: report.started_at,
+            duration_secs: report.duration.as_secs() as i64,
+            recording_ref: None,
+        })
+        .await?;
+    if let Some(chat) = party.chat {
+        store.set_call_chat(call.id, chat).await?;
+    }
+    let transcript: Vec<_> = report
+        .transcript
+        .iter()
+        .filter(|u| !u.text.trim().is_empty())
+        .cloned()
+        .collect();
+    store.replace_utterances(call.id, &transcript).await?;
+    store.save_agent_turns(call.id, &report.turns).await?;
+    if report.prompt_tokens + report.completion_tokens > 0 {
+        store
+            .record_token_usage(&TokenUsage {
+                call_id: Some(call.id),
+                purpose: "agent".into(),
+                model: deps.llm.model.clone(),
+                prompt_tokens: report.prompt_tokens,
+                completion_tokens: report.completion_tokens,
+                cost_usd: report.cost_usd,
+            })
+            .await?;
+    }
+    if report.state.opted_out
+        && kind == CallKind::Live
+        && store
+            .add_do_not_call(&party.callee, "просил больше не звонить")
+            .await?
+    {
+        tracing::info!(call = call.id, "number added to the do-not-call list");
+    }
+    if transcript.is_empty() {
+        store
+            .set_call_status(
+                call.id,
+                crate::domain::CallStatus::Skipped,
+                Some("no conversation took place"),
+            )
+            .await?;
+        return Ok(call.id);
+    }
+    let payload = serde_json::to_value(process_call::Payload {
+        call_id: call.id,
+        force: true,
+        profile: Some("cold_call".into()),
+    })
+    .unwrap_or_default();
+    store
+        .enqueue(
+            NewJob::new(process_call::KIND, payload)
+                .key(format!("call:{}:process", call.id))
+                .max_attempts(6),
+        )
+        .await?;
+    deps.waker.notify_waiters();
+    Ok(call.id)
+}

@@ -1,0 +1,360 @@
+//! Rehearsals in Telegram: a manager plays the callee in a private chat, by voice notes or text;
+//! the agent answers with the same brain as on a live line (script, tools, state) and with voice
+//! notes. `/stop` turns the rehearsal into a call with a transcript and timings, analysed with
+//! `cold_call` and posted back to that chat. Sessions live in memory: a restart ends them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::engine::CallReport;
+use super::script::{Script, Scripts};
+use super::speaker::{SpeakEvent, Speaker};
+use super::state::{CallState, EndReason};
+use crate::domain::{TurnTiming, Utterance};
+use crate::llm::LlmClient;
+use crate::speech::{joined_text, Stt, Tts, TtsFormat};
+use crate::telephony::media::PlayoutQueue;
+
+/// What rehearsals need.
+pub struct RehearsalDeps {
+    pub llm: Arc<LlmClient>,
+    pub stt: Arc<dyn Stt>,
+    pub tts: Arc<dyn Tts>,
+    pub scripts: Arc<Scripts>,
+    pub default_script: String,
+    pub max_turns: u32,
+    sessions: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<Session>>>>,
+}
+
+pub struct Session {
+    pub script: Script,
+    state: Arc<Mutex<CallState>>,
+    history: Vec<Value>,
+    transcript: Vec<Utterance>,
+    turns: Vec<TurnTiming>,
+    start: Instant,
+    started_at: DateTime<Utc>,
+    tokens: (i64, i64, f64),
+}
+
+/// One agent answer.
+pub struct Answer {
+    pub text: String,
+    /// OGG/Opus voice note, when synthesis worked.
+    pub voice: Option<Vec<u8>>,
+    /// The agent ended the conversation (goodbye, opt-out).
+    pub ended: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RehearsalError {
+    #[error("unknown script {0:?}; available: {1}")]
+    UnknownScript(String, String),
+    #[error("no rehearsal is running in this chat")]
+    NotRunning,
+    #[error("speech recognition failed: {0}")]
+    Stt(String),
+    #[error("the model failed: {0}")]
+    Llm(String),
+}
+
+impl RehearsalDeps {
+    pub fn new(
+        llm: Arc<LlmClient>,
+        stt: Arc<dyn Stt>,
+        tts: Arc<dyn Tts>,
+        scripts: Arc<Scripts>,
+        default_script: String,
+        max_turns: u32,
+    ) -> Self {
+        Self {
+            llm,
+            stt,
+            tts,
+            scripts,
+            default_script,
+            max_turns,
+            sessions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn sessions(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<i64, Arc<tokio::sync::Mutex<Session>>>> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn is_running(&self, chat: i64) -> bool {
+        self.sessions().contains_key(&chat)
+    }
+
+    /// Starts (or restarts) a rehearsal; returns the greeting.
+    pub async fn start(&self, chat: i64, script: Option<&str>) -> Result<Answer, RehearsalError> {
+        let name = script
+            .filter(|s| !s.is_empty())
+            .unwrap_or(&self.default_script);
+        let script = self
+            .scripts
+            .get(name)
+            .or_else(|| {
+                script
+                    .is_none()
+                    .then(|| self.scripts.default_script())
+                    .flatten()
+            })
+            .cloned()
+            .ok_or_else(|| {
+                RehearsalError::UnknownScript(name.into(), self.scripts.names().join(", "))
+            })?;
+        let greeting = script.greeting.clone();
+        let mut session = Session {
+            script,
+            state: Arc::new(Mutex::new(CallState::default())),
+            history: Vec::new(),
+            transcript: Vec::new(),
+            turns: Vec::new(),
+            start: Instant::now(),
+            started_at: Utc::now(),
+            tokens: (0, 0, 0.0),
+        };
+        session
+            .history
+            .push(json!({"role": "assistant", "content": greeting}));
+        session.transcript.push(Utterance {
+            speaker: "agent".into(),
+            start_ms: 0,
+            end_ms: 0,
+            text: greeting.clone(),
+        });
+        self.sessions()
+            .insert(chat, Arc::new(tokio::sync::Mutex::new(session)));
+        let voice = self.voice(&greeting).await;
+        Ok(Answer {
+            text: greeting,
+            voice,
+            ended: false,
+        })
+    }
+
+    /// The manager's voice note (OGG/Opus as Telegram sends it).
+    pub async fn voice_turn(
+        &self,
+        chat: i64,
+        ogg: Vec<u8>,
+        duration_secs: u32,
+    ) -> Result<Answer, RehearsalError> {
+        let received = Instant::now();
+        let segments = self
+            .stt
+            .transcribe_file(ogg, "voice.ogg", i64::from(duration_secs) * 1000)
+            .await
+            .map_err(|e| RehearsalError::Stt(e.to_string()))?;
+        let text = joined_text(&segments);
+        self.turn(chat, &text, received, true).await
+    }
+
+    /// The manager's text message.
+    pub async fn text_turn(&self, chat: i64, text: &str) -> Result<Answer, RehearsalError> {
+        self.turn(chat, text, Instant::now(), false).await
+    }
+
+    async fn turn(
+        &self,
+        chat: i64,
+        text: &str,
+        received: Instant,
+        spoken: bool,
+    ) -> Result<Answer, RehearsalError> {
+        let session = self
+            .sessions()
+            .get(&chat)
+            .cloned()
+            .ok_or(RehearsalError::NotRunning)?;
+        let mut s = session.lock().await;
+        let ms =
+            |at: Instant, s: &Session| at.saturating_duration_since(s.start).as_millis() as i64;
+        let mut timing = TurnTiming {
+            turn: s.turns.len() as u32 + 1,
+            caller_end_ms: ms(received, &s),
+            ..Default::default()
+        };
+        if spoken {
+            timing.stt_done_ms = Some(ms(Instant::now(), &s));
+        }
+        let text = text.trim().to_string();
+        let now_ms = ms(Instant::now(), &s);
+        s.transcript.push(Utterance {
+            speaker: "client".into(),
+            start_ms: now_ms,
+            end_ms: now_ms,
+            text: text.clone(),
+        });
+        s.history.push(json!({"role": "user", "content": text}));
+        let turns = {
+            let mut st = s.state.lock().unwrap_or_else(|p| p.into_inner());
+            st.turns += 1;
+            st.turns
+        };
+        let (reply, ended) = if s.script.is_opt_out(&text) {
+            let mut st = s.state.lock().unwrap_or_else(|p| p.into_inner());
+            st.opted_out = true;
+            st.ending = Some(EndReason::OptOut);
+            st.outcome = Some(("not_interested".into(), "просит больше не звонить".into()));
+            (s.script.goodbye_opt_out.clone(), true)
+        } else if turns >= self.max_turns {
+            s.state.lock().unwrap_or_else(|p| p.into_inner()).ending = Some(EndReason::MaxTurns);
+            (s.script.goodbye_limit.clone(), true)
+        } else {
+            let system = s
+                .script
+                .system_prompt(&s.state.lock().unwrap_or_else(|p| p.into_inner()));
+            let mut messages = vec![json!({"role": "system", "content": system})];
+            messages.extend(s.history.iter().cloned());
+            let (reply, added, first_token, tokens) = self.think(s.state.clone(), messages).await?;
+            timing.llm_first_token_ms = first_token.map(|t| ms(t, &s));
+            timing.first_sentence_ms = timing.llm_first_token_ms;
+            s.history.extend(added);
+            s.tokens.0 += tokens.0;
+            s.tokens.1 += tokens.1;
+            s.tokens.2 += tokens.2;
+            let ended = s
+                .state
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .ending
+                .is_some();
+            (reply, ended)
+        };
+        let tts_start = Instant::now();
+        let voice = self.voice(&reply).await;
+        if voice.is_some() {
+            timing.tts_first_byte_ms = Some(ms(tts_start, &s));
+        }
+        timing.first_audio_ms = Some(ms(Instant::now(), &s));
+        let at = ms(Instant::now(), &s);
+        if !reply.is_empty() {
+            s.history
+                .push(json!({"role": "assistant", "content": reply}));
+            s.transcript.push(Utterance {
+                speaker: "agent".into(),
+                start_ms: at,
+                end_ms: at,
+                text: reply.clone(),
+            });
+        }
+        s.turns.push(timing);
+        Ok(Answer {
+            text: reply,
+            voice,
+            ended,
+        })
+    }
+
+    /// Runs the live brain (same tools and loop as on a call) and collects the reply.
+    async fn think(
+        &self,
+        state: Arc<Mutex<CallState>>,
+        messages: Vec<Value>,
+    ) -> Result<(String, Vec<Value>, Option<Instant>, (i64, i64, f64)), RehearsalError> {
+        let speaker = Speaker {
+            llm: self.llm.clone(),
+            tts: self.tts.clone(),
+            queue: PlayoutQueue::new(1),
+            rate: 8000,
+            state,
+            max_tokens: 300,
+            max_rounds: 3,
+        };
+        let (sent_tx, mut sent_rx) = mpsc::channel(64);
+        let (ev_tx, mut ev_rx) = mpsc::channel(256);
+        let work = speaker.converse(messages, 1, &sent_tx, &ev_tx, 1);
+        let result = tokio::time::timeout(Duration::from_secs(60), work)
+            .await
+            .map_err(|_| RehearsalError::Llm("timed out".into()))?;
+        drop(sent_tx);
+        drop(ev_tx);
+        result.map_err(RehearsalError::Llm)?;
+        let mut sentences = Vec::new();
+        while let Some((_, s)) = sent_rx.recv().await {
+            sentences.push(s);
+        }
+        let (mut added, mut first, mut tokens) = (Vec::new(), None, (0, 0, 0.0));
+        while let Some((_, ev)) = ev_rx.recv().await {
+            match ev {
+                SpeakEvent::FirstToken(at) => first = first.or(Some(at)),
+                SpeakEvent::Tools { messages, .. } => added.extend(messages),
+                SpeakEvent::Usage {
+                    prompt_tokens,
+                    completion_tokens,
+                    cost_usd,
+                } => {
+                    tokens.0 += prompt_tokens;
+                    tokens.1 += completion_tokens;
+                    tokens.2 += cost_usd;
+                }
+                _ => {}
+            }
+        }
+        Ok((sentences.join(" "), added, first, tokens))
+    }
+
+    /// A voice note of `text`, or `None` if synthesis failed (the text is still sent).
+    async fn voice(&self, text: &str) -> Option<Vec<u8>> {
+        if text.trim().is_empty() {
+            return None;
+        }
+        let stream = match self.tts.synthesize(text, TtsFormat::Opus).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "voice note synthesis failed");
+                return None;
+            }
+        };
+        let mut bytes = Vec::new();
+        let mut chunks = stream.chunks;
+        while let Some(c) = chunks.next().await {
+            match c {
+                Ok(c) => bytes.extend_from_slice(&c),
+                Err(e) => {
+                    tracing::warn!(error = %e, "voice note synthesis broke off");
+                    return None;
+                }
+            }
+        }
+        (!bytes.is_empty()).then_some(bytes)
+    }
+
+    /// Ends a rehearsal; its report is ready to be recorded.
+    pub async fn stop(&self, chat: i64) -> Result<(String, CallReport), RehearsalError> {
+        let session = self
+            .sessions()
+            .remove(&chat)
+            .ok_or(RehearsalError::NotRunning)?;
+        let s = session.lock().await;
+        let mut state = s.state.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if state.ending.is_none() {
+            state.ending = Some(EndReason::Completed("репетиция остановлена".into()));
+        }
+        Ok((
+            s.script.name.clone(),
+            CallReport {
+                started_at: s.started_at,
+                duration: s.start.elapsed(),
+                state,
+                transcript: s.transcript.clone(),
+                turns: s.turns.clone(),
+                barge_ins: Vec::new(),
+                prompt_tokens: s.tokens.0,
+                completion_tokens: s.tokens.1,
+                cost_usd: s.tokens.2,
+            },
+        ))
+    }
+}

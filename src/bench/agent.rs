@@ -1,0 +1,223 @@
+//! `callops bench agent`: conversations over the simulated line with in-process fake providers at
+//! set latencies. Prints voice-to-voice (end of caller speech → first agent audio frame), the
+//! engine's overhead over the unavoidable part (end-of-turn silence + STT + LLM first token + TTS
+//! first byte), barge-in reaction, and CPU per simulated call. Figures are taken on the callee's
+//! side of the line (what a person would experience) and, for comparison, from the engine's own
+//! per-turn timings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::agent_fakes::{AgentFakes, Latencies};
+use crate::agent::{run_call, AgentDeps, AgentSettings, CallReport, Scripts};
+use crate::llm::{JsonMode, LlmClient, PriceTable};
+use crate::speech::{BatchRecognizer, OpenAiStt, OpenAiTts};
+use crate::telephony::simulated::{clip, CalleeLog, Cue, SimulatedLine, Step};
+
+pub struct AgentBench {
+    pub turns: usize,
+    pub stt_ms: u64,
+    pub llm_ttft_ms: u64,
+    pub tts_ttfb_ms: u64,
+    pub concurrency: usize,
+}
+
+const TURNS_PER_CALL: usize = 5;
+
+fn conversation() -> Vec<Step> {
+    let quiet = || Cue::AgentQuietFor(Duration::from_millis(300));
+    let step = |name: &str, cue: Cue| clip(name).map(|c| Step::Say(c, cue));
+    [
+        step("hello", quiet()),
+        step("interested", quiet()),
+        step(
+            "interrupt",
+            Cue::AgentTalkingFor(Duration::from_millis(800)),
+        ),
+        step("expensive", quiet()),
+        step("callback", quiet()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+fn percentile(v: &mut [f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let idx = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[idx.min(v.len() - 1)]
+}
+
+/// Process CPU time (user + system) from /proc, in seconds.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// Callee-side figures of one call: voice-to-voice per answered utterance, barge-in reaction.
+fn callee_figures(log: &CalleeLog) -> (Vec<f64>, Vec<f64>) {
+    let mut v2v = Vec::new();
+    let mut barge = Vec::new();
+    for (text, start, end) in &log.said {
+        if text.contains("Подождите") {
+            // Agent audio heard after the callee started talking over it, until it went quiet.
+            let last = log
+                .heard
+                .iter()
+                .map(|(at, _)| *at)
+                .filter(|at| *at >= *start && *at < *start + Duration::from_millis(1500))
+                .max();
+            if let Some(last) = last {
+                barge.push((last - *start).as_secs_f64() * 1000.0 + 20.0);
+            }
+            continue;
+        }
+        if let Some((first, _)) = log.heard.iter().find(|(at, _)| at > end) {
+            v2v.push((*first - *end).as_secs_f64() * 1000.0);
+        }
+    }
+    (v2v, barge)
+}
+
+pub async fn run(args: AgentBench) -> anyhow::Result<()> {
+    let lat = Latencies {
+        stt: Duration::from_millis(args.stt_ms),
+        llm_ttft: Duration::from_millis(args.llm_ttft_ms),
+        tts_ttfb: Duration::from_millis(args.tts_ttfb_ms),
+        tts_ms_per_char: 40,
+    };
+    let fakes = AgentFakes::start(lat)
+        .await
+        .context("starting the fake providers")?;
+    let stt = OpenAiStt::new(&fakes.base_url, "sk-bench", "gpt-4o-mini-transcribe")
+        .with_backoff(Duration::from_millis(100), Duration::from_secs(10))
+        .with_attempts(2);
+    let deps = AgentDeps {
+        recognizer: Arc::new(BatchRecognizer::new(Arc::new(stt))),
+        llm: Arc::new(LlmClient::with_timeout(
+            &fakes.base_url,
+            "sk-bench",
+            "gpt-4o-mini",
+            JsonMode::JsonSchema,
+            PriceTable::default(),
+            Duration::from_secs(30),
+        )),
+        tts: Arc::new(OpenAiTts::new(
+            &fakes.base_url,
+            "sk-bench",
+            "gpt-4o-mini-tts",
+            "coral",
+        )),
+    };
+    let settings = AgentSettings::default();
+    let script = Scripts::load(None)?
+        .default_script()
+        .cloned()
+        .context("no agent script")?;
+    let calls = args.turns.div_ceil(TURNS_PER_CALL).max(1);
+    println!(
+        "bench agent: {calls} conversations × {TURNS_PER_CALL} caller turns, {} at a time; STT {} ms, LLM first token {} ms, TTS first byte {} ms, end-of-turn silence {} ms",
+        args.concurrency,
+        args.stt_ms,
+        args.llm_ttft_ms,
+        args.tts_ttfb_ms,
+        settings.turn.end_silence.as_millis()
+    );
+    let cpu0 = cpu_seconds();
+    let wall0 = std::time::Instant::now();
+    let sem = Arc::new(tokio::sync::Semaphore::new(args.concurrency));
+    let mut tasks = Vec::new();
+    for _ in 0..calls {
+        let permit = sem.clone().acquire_owned().await?;
+        let (deps, script, settings) = (deps.clone(), script.clone(), settings.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut line, callee) = SimulatedLine::start(
+                conversation(),
+                Duration::from_millis(50),
+                Duration::from_secs(10),
+            );
+            let report: CallReport = run_call(&mut line, &script, &deps, &settings).await;
+            drop(permit);
+            (report, callee.log())
+        }));
+    }
+    let mut v2v = Vec::new();
+    let mut barge = Vec::new();
+    let mut engine_v2v = Vec::new();
+    let mut engine_barge = Vec::new();
+    let mut call_secs = 0.0;
+    let mut turns = 0usize;
+    let mut completed = 0usize;
+    for t in tasks {
+        let (report, log) = t.await?;
+        let (v, b) = callee_figures(&log);
+        v2v.extend(v);
+        barge.extend(b);
+        engine_v2v.extend(
+            report
+                .turns
+                .iter()
+                .filter(|t| t.barge_in_ms.is_none())
+                .filter_map(|t| t.voice_to_voice_ms())
+                .map(|x| x as f64),
+        );
+        engine_barge.extend(report.barge_ins.iter().map(|d| d.as_secs_f64() * 1000.0));
+        call_secs += report.duration.as_secs_f64();
+        turns += report.state.turns as usize;
+        if report.state.callback.is_some() {
+            completed += 1;
+        }
+    }
+    let wall = wall0.elapsed().as_secs_f64();
+    let cpu = match (cpu0, cpu_seconds()) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
+    let floor = settings.turn.end_silence.as_millis() as f64
+        + (args.stt_ms + args.llm_ttft_ms + args.tts_ttfb_ms) as f64;
+    let (p50, p95) = (percentile(&mut v2v, 0.5), percentile(&mut v2v, 0.95));
+    println!(
+        "caller turns: {turns} in {calls} calls ({completed} reached the callback and ended normally); wall {wall:.1} s"
+    );
+    println!(
+        "voice-to-voice (callee side, {} replies): p50 {p50:.0} ms, p95 {p95:.0} ms; floor {floor:.0} ms → overhead p50 {:.0} ms, p95 {:.0} ms",
+        v2v.len(),
+        p50 - floor,
+        p95 - floor
+    );
+    let (e50, e95) = (
+        percentile(&mut engine_v2v, 0.5),
+        percentile(&mut engine_v2v, 0.95),
+    );
+    println!(
+        "voice-to-voice (engine timings, {} turns): p50 {e50:.0} ms, p95 {e95:.0} ms → overhead p50 {:.0} ms, p95 {:.0} ms",
+        engine_v2v.len(),
+        e50 - floor,
+        e95 - floor
+    );
+    println!(
+        "barge-in, caller speech start → agent audio stops (callee side, {}): p50 {:.0} ms, p95 {:.0} ms; engine-side detection p95 {:.0} ms",
+        barge.len(),
+        percentile(&mut barge, 0.5),
+        percentile(&mut barge, 0.95),
+        percentile(&mut engine_barge, 0.95)
+    );
+    if let Some(cpu) = cpu {
+        let per_call = cpu / call_secs.max(1e-9);
+        println!(
+            "CPU: {cpu:.2} s for {call_secs:.0} call-seconds = {:.2} % of one core per simulated call (includes the fake providers and the simulated callees) → {:.0} concurrent calls per core",
+            per_call * 100.0,
+            1.0 / per_call.max(1e-9)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! `/rehearse`, `/stop` and the messages of a running rehearsal: voice notes are fetched from
+//! Telegram and sent to speech-to-text as they are (OGG/Opus); the agent answers with a voice note
+//! captioned with its words (or the words alone when synthesis fails).
+
+use std::sync::Arc;
+
+use teloxide::net::Download;
+use teloxide::prelude::*;
+use teloxide::types::InputFile;
+
+use super::handlers::{BotDeps, BotError};
+use crate::agent::after_call::{record_call, CallKind, CallParty};
+use crate::agent::rehearsal::Answer;
+use crate::i18n::{t, t_args, Lang};
+
+async fn reply(bot: &Bot, chat: ChatId, answer: &Answer, lang: Lang) -> Result<(), BotError> {
+    let caption: String = answer.text.chars().take(1000).collect();
+    match &answer.voice {
+        Some(v) => {
+            bot.send_voice(chat, InputFile::memory(v.clone()).file_name("agent.ogg"))
+                .caption(caption)
+                .await?;
+        }
+        None => {
+            bot.send_message(chat, format!("🗣 {}", answer.text)).await?;
+        }
+    }
+    if answer.ended {
+        bot.send_message(chat, t(lang, "rehearsal-ended-by-agent"))
+            .await?;
+    }
+    Ok(())
+}
+
+/// `/rehearse [script]`.
+pub async fn start(
+    bot: &Bot,
+    deps: &BotDeps,
+    msg: &Message,
+    args: &str,
+    lang: Lang,
+) -> Result<(), BotError> {
+    if !msg.chat.is_private() {
+        bot.send_message(msg.chat.id, t(lang, "rehearsal-private-only"))
+            .await?;
+        return Ok(());
+    }
+    let (Some(r), Some(_)) = (deps.rehearsal.as_ref(), deps.pipeline.as_ref()) else {
+        bot.send_message(msg.chat.id, t(lang, "rehearsal-unavailable"))
+            .await?;
+        return Ok(());
+    };
+    let script = args.split_whitespace().next();
+    match r.start(msg.chat.id.0, script).await {
+        Ok(answer) => {
+            let name = script.unwrap_or(&r.default_script).to_string();
+            bot.send_message(
+                msg.chat.id,
+                t_args(lang, "rehearsal-started", &[("script", name.into())]),
+            )
+            .await?;
+            reply(bot, msg.chat.id, &answer, lang).await
+        }
+        Err(e) => {
+            bot.send_message(msg.chat.id, e.to_string()).await?;
+            Ok(())
+        }
+    }
+}
+
+/// `/stop`.
+pub async fn stop(bot: &Bot, deps: &BotDeps, msg: &Message, lang: Lang) -> Result<(), BotError> {
+    let (Some(r), Some(pipeline)) = (deps.rehearsal.as_ref(), deps.pipeline.as_ref()) else {
+        bot.send_message(msg.chat.id, t(lang, "rehearsal-unavailable"))
+            .await?;
+        return Ok(());
+    };
+    let Ok((script, report)) = r.stop(msg.chat.id.0).await else {
+        bot.send_message(msg.chat.id, t(lang, "rehearsal-not-running"))
+            .await?;
+        return Ok(());
+    };
+    let user = msg.from.as_ref().map_or(0, |u| u.id.0);
+    let party = CallParty {
+        ours: script,
+        callee: format!("tg:{user}"),
+        chat: Some(msg.chat.id.0),
+    };
+    let key = format!(
+        "rehearsal:{}:{}",
+        msg.chat.id.0,
+        uuid::Uuid::new_v4().simple()
+    );
+    let id = record_call(pipeline, CallKind::Rehearsal, &key, &party, &report).await?;
+    bot.send_message(
+        msg.chat.id,
+        t_args(lang, "rehearsal-stopped", &[("id", id.into())]),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Whether a message belongs to a running rehearsal (private chat, not a command).
+pub fn is_rehearsal_message(msg: Message, deps: Arc<BotDeps>) -> bool {
+    msg.chat.is_private()
+        && !msg.text().is_some_and(|t| t.starts_with('/'))
+        && (msg.text().is_some() || msg.voice().is_some())
+        && deps
+            .rehearsal
+            .as_ref()
+            .is_some_and(|r| r.is_running(msg.chat.id.0))
+}
+
+/// A line of the manager's part: text or a voice note.
+pub async fn on_message(bot: Bot, msg: Message, deps: Arc<BotDeps>) -> Result<(), BotError> {
+    let Some(r) = deps.rehearsal.as_ref() else {
+        return Ok(());
+    };
+    let lang = super::handlers::language(&deps, &msg).await;
+    let Some(user) = msg.from.as_ref() else {
+        return Ok(());
+    };
+    let access = super::access::resolve_access(
+        deps.store.as_ref(),
+        &deps.admins,
+        deps.team_chat,
+        user.id.0,
+        msg.chat.id.0,
+    )
+    .await?;
+    if !matches!(access, super::access::Access::Allowed(role) if role.allows(crate::domain::Role::Manager))
+    {
+        return Ok(());
+    }
+    let _ = bot
+        .send_chat_action(msg.chat.id, teloxide::types::ChatAction::RecordVoice)
+        .await;
+    let result = if let Some(voice) = msg.voice() {
+        let file = bot.get_file(voice.file.id.clone()).await?;
+        let mut bytes = Vec::new();
+        if let Err(e) = bot.download_file(&file.path, &mut bytes).await {
+            tracing::warn!(error = %e, "downloading a voice note failed");
+            bot.send_message(
+                msg.chat.id,
+                t_args(
+                    lang,
+                    "rehearsal-failed",
+                    &[("reason", e.to_string().into())],
+                ),
+            )
+            .await?;
+            return Ok(());
+        }
+        r.voice_turn(msg.chat.id.0, bytes, voice.duration.seconds())
+            .await
+    } else {
+        r.text_turn(msg.chat.id.0, msg.text().unwrap_or("")).await
+    };
+    match result {
+        Ok(answer) => reply(&bot, msg.chat.id, &answer, lang).await,
+        Err(e) => {
+            tracing::warn!(error = %e, "rehearsal turn failed");
+            bot.send_message(
+                msg.chat.id,
+                t_args(
+                    lang,
+                    "rehearsal-failed",
+                    &[("reason", e.to_string().into())],
+                ),
+            )
+            .await?;
+            Ok(())
+        }
+    }
+}
