@@ -28,7 +28,7 @@ impl Default for TurnConfig {
             max_utterance: Duration::from_secs(15),
             barge_in: Duration::from_millis(300),
             pre_roll: Duration::from_millis(200),
-            blip_gap: Duration::from_millis(200),
+            blip_gap: Duration::from_millis(350),
         }
     }
 }
@@ -236,7 +236,7 @@ mod tests {
     fn a_short_backchannel_is_dropped() {
         let mut d = TurnDetector::new(TurnConfig::default());
         run(&mut d, true, 10);
-        let ev = run(&mut d, false, 10);
+        let ev = run(&mut d, false, 20);
         assert_eq!(ev, vec![TurnEvent::Dropped { speech_ms: 200 }]);
         assert!(!d.in_speech());
     }
