@@ -66,7 +66,14 @@ struct Harness {
 
 impl Harness {
     async fn new(calls: Vec<FakeCall>, extra: &[(&str, &str)]) -> Self {
-        let mut h = Harness {
+        let mut h = Self::prepared(calls, extra).await;
+        h.start().await;
+        h
+    }
+
+    /// The fakes, not yet the app: faults can be armed before anything runs.
+    async fn prepared(calls: Vec<FakeCall>, extra: &[(&str, &str)]) -> Self {
+        Harness {
             tg: FakeTelegram::start().await,
             novofon: FakeNovofon::start(calls).await,
             openai: FakeOpenAi::start().await,
@@ -76,9 +83,7 @@ impl Harness {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-        };
-        h.start().await;
-        h
+        }
     }
 
     async fn start(&mut self) {
@@ -460,26 +465,24 @@ async fn webhooks_are_verified_and_enqueue_at_once_and_a_later_poll_adds_nothing
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn provider_faults_are_retried_and_still_give_exactly_one_protocol() {
-    let h = {
-        let calls = vec![call(
-            "3001.1",
-            "in_fault",
-            "79160001122",
-            "74951234567",
-            "answered",
-            30,
-            true,
-        )];
-        let h = Harness::new(calls, &[("NOVOFON_POLL_SECS", "1")]).await;
-        h
-    };
-    // Faults armed right after start: the first poll may already be under way, the rest see them.
+    let calls = vec![call(
+        "3001.1",
+        "in_fault",
+        "79160001122",
+        "74951234567",
+        "answered",
+        30,
+        true,
+    )];
+    let mut h = Harness::prepared(calls, &[("NOVOFON_POLL_SECS", "1")]).await;
+    // Faults armed before the app starts, so every one of them is met.
     h.novofon.state.stats_429.store(2, Ordering::SeqCst);
     h.novofon.state.html_downloads.store(2, Ordering::SeqCst);
     h.openai.state.stt_429.store(1, Ordering::SeqCst);
     h.openai.state.stt_500.store(1, Ordering::SeqCst);
     h.openai.state.chat_500.store(1, Ordering::SeqCst);
     h.openai.state.chat_429.store(1, Ordering::SeqCst);
+    h.start().await;
     h.wait_protocols(1).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(h.protocols().len(), 1);
