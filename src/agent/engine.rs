@@ -100,8 +100,6 @@ struct Reply {
     interruptible: bool,
     /// The caller turn this answers.
     timing: Option<usize>,
-    /// Tags before this one belong to older replies.
-    first_tag: u64,
 }
 
 impl Drop for Reply {
@@ -504,7 +502,6 @@ impl<'a> Dialog<'a> {
             done: false,
             interruptible,
             timing,
-            first_tag,
         });
     }
 
@@ -673,7 +670,6 @@ impl<'a> Dialog<'a> {
                 }
             }
         }
-        let _ = reply.first_tag;
         let spoken = text.join(" ");
         if spoken.is_empty() {
             return;

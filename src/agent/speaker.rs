@@ -95,17 +95,7 @@ impl Speaker {
                         let all: Vec<String> =
                             sp.push(&text).into_iter().chain(sp.finish()).collect();
                         for (tag, s) in (first_tag..).zip(all) {
-                            let _ = ev
-                                .send((
-                                    reply,
-                                    SpeakEvent::SentenceReady {
-                                        tag,
-                                        text: s.clone(),
-                                        at: Instant::now(),
-                                    },
-                                ))
-                                .await;
-                            if sent_tx.send((tag, s)).await.is_err() {
+                            if !hand_over(tag, s, &sent_tx, &ev, reply).await {
                                 return;
                             }
                         }
@@ -179,17 +169,7 @@ impl Speaker {
                         text.push_str(&t);
                         for s in splitter.push(&t) {
                             let (t, s) = emit(s, &mut tag);
-                            let _ = events
-                                .send((
-                                    reply,
-                                    SpeakEvent::SentenceReady {
-                                        tag: t,
-                                        text: s.clone(),
-                                        at: Instant::now(),
-                                    },
-                                ))
-                                .await;
-                            if sentences.send((t, s)).await.is_err() {
+                            if !hand_over(t, s, sentences, events, reply).await {
                                 return Ok(());
                             }
                         }
@@ -215,17 +195,7 @@ impl Speaker {
             }
             if let Some(s) = splitter.finish() {
                 let (t, s) = emit(s, &mut tag);
-                let _ = events
-                    .send((
-                        reply,
-                        SpeakEvent::SentenceReady {
-                            tag: t,
-                            text: s.clone(),
-                            at: Instant::now(),
-                        },
-                    ))
-                    .await;
-                if sentences.send((t, s)).await.is_err() {
+                if !hand_over(t, s, sentences, events, reply).await {
                     return Ok(());
                 }
             }
@@ -322,6 +292,23 @@ impl Speaker {
             .await;
         Ok(())
     }
+}
+
+/// Announces a finished sentence and passes it to synthesis; false once synthesis has stopped.
+async fn hand_over(
+    tag: u64,
+    text: String,
+    sentences: &mpsc::Sender<(u64, String)>,
+    events: &mpsc::Sender<(u64, SpeakEvent)>,
+    reply: u64,
+) -> bool {
+    let ready = SpeakEvent::SentenceReady {
+        tag,
+        text: text.clone(),
+        at: Instant::now(),
+    };
+    let _ = events.send((reply, ready)).await;
+    sentences.send((tag, text)).await.is_ok()
 }
 
 enum SayError {
