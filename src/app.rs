@@ -282,6 +282,14 @@ pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
     // Bot: long polling, or a webhook route on our HTTP server.
     let mut webhook_router = None;
     if let Some((bot, _)) = telegram {
+        let rehearsal = build_rehearsal(&cfg, pipeline.as_deref())?;
+        if let Some(r) = &rehearsal {
+            match r.restore().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rehearsals = n, "rehearsals restored"),
+                Err(e) => tracing::warn!(error = %e, "restoring rehearsals failed"),
+            }
+        }
         let deps = Arc::new(bot::BotDeps {
             store: store.clone(),
             admins: cfg.telegram_admins.clone(),
@@ -289,7 +297,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
             pipeline: pipeline.clone(),
             notifier: notifier.clone(),
             timezone: cfg.timezone,
-            rehearsal: build_rehearsal(&cfg, pipeline.as_deref())?,
+            rehearsal,
         });
         match &cfg.telegram_webhook_url {
             None => tasks.push(("bot", tokio::spawn(run_bot(bot, deps, shutdown.clone())))),
@@ -533,5 +541,6 @@ fn build_rehearsal(
         Arc::new(scripts),
         cfg.agent_script.clone(),
         cfg.max_dialog_turns,
+        p.store.clone(),
     ))))
 }

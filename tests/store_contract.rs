@@ -58,6 +58,8 @@ contract!(
     analyses_feedback_and_listing,
     period_stats_agreement_and_corrections,
     chart_rows_carry_the_current_state,
+    agent_calls_timings_chats_and_do_not_call,
+    rehearsals_are_kept_per_chat,
 );
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -784,4 +786,62 @@ async fn chart_rows_carry_the_current_state(s: Arc<dyn Store>) {
         .await
         .unwrap()
         .is_empty());
+}
+
+async fn agent_calls_timings_chats_and_do_not_call(s: Arc<dyn Store>) {
+    let (call, _) = s.insert_call(&new_call("agent_1")).await.unwrap();
+    let turn = |n: u32, end: i64| callops::domain::TurnTiming {
+        turn: n,
+        caller_end_ms: end,
+        stt_done_ms: Some(end + 300),
+        llm_first_token_ms: Some(end + 700),
+        first_sentence_ms: Some(end + 800),
+        tts_first_byte_ms: Some(end + 950),
+        first_audio_ms: Some(end + 960),
+        barge_in_ms: None,
+    };
+    s.save_agent_turns(call.id, &[turn(1, 1000), turn(2, 5000)])
+        .await
+        .unwrap();
+    let mut second = turn(2, 6000);
+    second.barge_in_ms = Some(7000);
+    s.save_agent_turns(call.id, &[turn(1, 1000), second.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.agent_turns(call.id).await.unwrap(),
+        vec![turn(1, 1000), second],
+        "saving again replaces the turns"
+    );
+    assert_eq!(s.call_chat(call.id).await.unwrap(), None);
+    s.set_call_chat(call.id, 42).await.unwrap();
+    s.set_call_chat(call.id, 43).await.unwrap();
+    assert_eq!(s.call_chat(call.id).await.unwrap(), Some(43));
+    assert!(!s.is_do_not_call("+79161234567").await.unwrap());
+    assert!(s.add_do_not_call("+79161234567", "opt-out").await.unwrap());
+    assert!(!s.add_do_not_call("+79161234567", "again").await.unwrap());
+    assert!(s.is_do_not_call("+79161234567").await.unwrap());
+}
+
+async fn rehearsals_are_kept_per_chat(s: Arc<dyn Store>) {
+    assert!(s.rehearsals().await.unwrap().is_empty());
+    s.save_rehearsal(7, &json!({"script": "realty_cold", "turns": []}))
+        .await
+        .unwrap();
+    s.save_rehearsal(-5, &json!({"script": "other"}))
+        .await
+        .unwrap();
+    s.save_rehearsal(7, &json!({"script": "realty_cold", "turns": [1]}))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.rehearsals().await.unwrap(),
+        vec![
+            (-5, json!({"script": "other"})),
+            (7, json!({"script": "realty_cold", "turns": [1]}))
+        ]
+    );
+    s.delete_rehearsal(-5).await.unwrap();
+    s.delete_rehearsal(-5).await.unwrap();
+    assert_eq!(s.rehearsals().await.unwrap().len(), 1);
 }

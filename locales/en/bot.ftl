@@ -20,5 +20,5 @@ rehearsal-unavailable = Rehearsals are not available: OPENAI_API_KEY or call ana
 rehearsal-started = 🎭 Rehearsal of the "{ $script }" script. You are the client: answer with voice notes or text. /stop ends it and posts the protocol.
 rehearsal-not-running = No rehearsal is running. Start one with /rehearse.
 rehearsal-stopped = The rehearsal is over. Its protocol will arrive here shortly (call #{ $id }).
-rehearsal-ended-by-agent = The agent ended the conversation. Send /stop to get the protocol.
+rehearsal-ended-by-agent = The agent ended the conversation, so the rehearsal is over. Its protocol will arrive here shortly (call #{ $id }).
 rehearsal-failed = Could not answer: { $reason }. Please try again.

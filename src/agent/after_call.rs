@@ -46,7 +46,7 @@ pub async fn record_call(
     report: &CallReport,
 ) -> Result<i64, StoreError> {
     let store = &deps.store;
-    let (call, _new) = store
+    let (call, new) = store
         .insert_call(&NewCall {
             provider: kind.provider().into(),
             provider_call_id: key.to_string(),
@@ -69,7 +69,7 @@ pub async fn record_call(
         .collect();
     store.replace_utterances(call.id, &transcript).await?;
     store.save_agent_turns(call.id, &report.turns).await?;
-    if report.prompt_tokens + report.completion_tokens > 0 {
+    if new && report.prompt_tokens + report.completion_tokens > 0 {
         store
             .record_token_usage(&TokenUsage {
                 call_id: Some(call.id),

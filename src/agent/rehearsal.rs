@@ -1,7 +1,8 @@
 //! Rehearsals in Telegram: a manager plays the callee in a private chat, by voice notes or text;
 //! the agent answers with the same brain as on a live line (script, tools, state) and with voice
 //! notes. `/stop` turns the rehearsal into a call with a transcript and timings, analysed with
-//! `cold_call` and posted back to that chat. Sessions live in memory: a restart ends them.
+//! `cold_call` and posted back to that chat. Each session is saved to the database after every
+//! turn and restored at start-up, so a restart does not end a rehearsal.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -20,6 +22,7 @@ use super::state::{CallState, EndReason};
 use crate::domain::{TurnTiming, Utterance};
 use crate::llm::LlmClient;
 use crate::speech::{joined_text, Stt, Tts, TtsFormat};
+use crate::store::Store;
 use crate::telephony::media::PlayoutQueue;
 
 /// What rehearsals need.
@@ -30,6 +33,7 @@ pub struct RehearsalDeps {
     pub scripts: Arc<Scripts>,
     pub default_script: String,
     pub max_turns: u32,
+    store: Arc<dyn Store>,
     sessions: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<Session>>>>,
 }
 
@@ -42,6 +46,46 @@ pub struct Session {
     start: Instant,
     started_at: DateTime<Utc>,
     tokens: (i64, i64, f64),
+}
+
+/// What is stored of a session between turns.
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    script: String,
+    state: CallState,
+    history: Vec<Value>,
+    transcript: Vec<Utterance>,
+    turns: Vec<TurnTiming>,
+    started_at: DateTime<Utc>,
+    tokens: (i64, i64, f64),
+}
+
+impl Session {
+    fn saved(&self) -> Saved {
+        Saved {
+            script: self.script.name.clone(),
+            state: self.state.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            history: self.history.clone(),
+            transcript: self.transcript.clone(),
+            turns: self.turns.clone(),
+            started_at: self.started_at,
+            tokens: self.tokens,
+        }
+    }
+
+    fn restored(saved: Saved, script: Script) -> Self {
+        let age = (Utc::now() - saved.started_at).to_std().unwrap_or_default();
+        Self {
+            script,
+            state: Arc::new(Mutex::new(saved.state)),
+            history: saved.history,
+            transcript: saved.transcript,
+            turns: saved.turns,
+            start: Instant::now().checked_sub(age).unwrap_or_else(Instant::now),
+            started_at: saved.started_at,
+            tokens: saved.tokens,
+        }
+    }
 }
 
 /// One agent answer.
@@ -73,6 +117,7 @@ impl RehearsalDeps {
         scripts: Arc<Scripts>,
         default_script: String,
         max_turns: u32,
+        store: Arc<dyn Store>,
     ) -> Self {
         Self {
             llm,
@@ -81,7 +126,42 @@ impl RehearsalDeps {
             scripts,
             default_script,
             max_turns,
+            store,
             sessions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Brings back the rehearsals that were running before a restart; returns how many.
+    pub async fn restore(&self) -> Result<usize, crate::store::StoreError> {
+        let mut restored = 0;
+        for (chat, value) in self.store.rehearsals().await? {
+            let saved: Saved = match serde_json::from_value(value) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(chat, error = %e, "a stored rehearsal cannot be read; dropped");
+                    self.store.delete_rehearsal(chat).await?;
+                    continue;
+                }
+            };
+            let Some(script) = self.scripts.get(&saved.script).cloned() else {
+                tracing::warn!(chat, script = %saved.script, "a stored rehearsal's script is gone; dropped");
+                self.store.delete_rehearsal(chat).await?;
+                continue;
+            };
+            self.sessions().insert(
+                chat,
+                Arc::new(tokio::sync::Mutex::new(Session::restored(saved, script))),
+            );
+            restored += 1;
+        }
+        Ok(restored)
+    }
+
+    /// Saves a session; a failure is logged (the rehearsal goes on in memory).
+    async fn persist(&self, chat: i64, session: &Session) {
+        let value = serde_json::to_value(session.saved()).unwrap_or_default();
+        if let Err(e) = self.store.save_rehearsal(chat, &value).await {
+            tracing::warn!(chat, error = %e, "saving the rehearsal failed; it lives on in memory");
         }
     }
 
@@ -133,6 +213,7 @@ impl RehearsalDeps {
             end_ms: 0,
             text: greeting.clone(),
         });
+        self.persist(chat, &session).await;
         self.sessions()
             .insert(chat, Arc::new(tokio::sync::Mutex::new(session)));
         let voice = self.voice(&greeting).await;
@@ -250,6 +331,7 @@ impl RehearsalDeps {
             });
         }
         s.turns.push(timing);
+        self.persist(chat, &s).await;
         Ok(Answer {
             text: reply,
             voice,
@@ -331,11 +413,14 @@ impl RehearsalDeps {
         (!bytes.is_empty()).then_some(bytes)
     }
 
-    /// Ends a rehearsal; its report is ready to be recorded.
-    pub async fn stop(&self, chat: i64) -> Result<(String, CallReport), RehearsalError> {
+    /// The report of a rehearsal, ready to be recorded: the script name, a key that is the same
+    /// for every call on this session (so recording twice stores one call) and the report. The
+    /// session stays until [`Self::forget`], so a failure to record loses nothing.
+    pub async fn report(&self, chat: i64) -> Result<(String, String, CallReport), RehearsalError> {
         let session = self
             .sessions()
-            .remove(&chat)
+            .get(&chat)
+            .cloned()
             .ok_or(RehearsalError::NotRunning)?;
         let s = session.lock().await;
         let mut state = s.state.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -344,6 +429,7 @@ impl RehearsalDeps {
         }
         Ok((
             s.script.name.clone(),
+            format!("rehearsal:{chat}:{}", s.started_at.timestamp_millis()),
             CallReport {
                 started_at: s.started_at,
                 duration: s.start.elapsed(),
@@ -356,5 +442,11 @@ impl RehearsalDeps {
                 cost_usd: s.tokens.2,
             },
         ))
+    }
+
+    /// Ends a rehearsal for good (after it was recorded).
+    pub async fn forget(&self, chat: i64) -> Result<(), crate::store::StoreError> {
+        self.sessions().remove(&chat);
+        self.store.delete_rehearsal(chat).await
     }
 }

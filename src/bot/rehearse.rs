@@ -13,7 +13,14 @@ use crate::agent::after_call::{record_call, CallKind, CallParty};
 use crate::agent::rehearsal::Answer;
 use crate::i18n::{t, t_args, Lang};
 
-async fn reply(bot: &Bot, chat: ChatId, answer: &Answer, lang: Lang) -> Result<(), BotError> {
+async fn reply(
+    bot: &Bot,
+    deps: &BotDeps,
+    msg: &Message,
+    answer: &Answer,
+    lang: Lang,
+) -> Result<(), BotError> {
+    let chat = msg.chat.id;
     let caption: String = answer.text.chars().take(1000).collect();
     match &answer.voice {
         Some(v) => {
@@ -26,8 +33,14 @@ async fn reply(bot: &Bot, chat: ChatId, answer: &Answer, lang: Lang) -> Result<(
         }
     }
     if answer.ended {
-        bot.send_message(chat, t(lang, "rehearsal-ended-by-agent"))
+        let user = msg.from.as_ref().map_or(0, |u| u.id.0);
+        if let Some(id) = finish(deps, chat, user).await? {
+            bot.send_message(
+                chat,
+                t_args(lang, "rehearsal-ended-by-agent", &[("id", id.into())]),
+            )
             .await?;
+        }
     }
     Ok(())
 }
@@ -59,7 +72,7 @@ pub async fn start(
                 t_args(lang, "rehearsal-started", &[("script", name.into())]),
             )
             .await?;
-            reply(bot, msg.chat.id, &answer, lang).await
+            reply(bot, deps, msg, &answer, lang).await
         }
         Err(e) => {
             bot.send_message(msg.chat.id, e.to_string()).await?;
@@ -70,34 +83,52 @@ pub async fn start(
 
 /// `/stop`.
 pub async fn stop(bot: &Bot, deps: &BotDeps, msg: &Message, lang: Lang) -> Result<(), BotError> {
-    let (Some(r), Some(pipeline)) = (deps.rehearsal.as_ref(), deps.pipeline.as_ref()) else {
+    if deps.rehearsal.is_none() || deps.pipeline.is_none() {
         bot.send_message(msg.chat.id, t(lang, "rehearsal-unavailable"))
             .await?;
         return Ok(());
-    };
-    let Ok((script, report)) = r.stop(msg.chat.id.0).await else {
-        bot.send_message(msg.chat.id, t(lang, "rehearsal-not-running"))
-            .await?;
-        return Ok(());
-    };
+    }
     let user = msg.from.as_ref().map_or(0, |u| u.id.0);
+    match finish(deps, msg.chat.id, user).await {
+        Err(e) => {
+            // The session stays: the manager can send /stop again.
+            tracing::warn!(error = %e, "recording a rehearsal failed");
+            bot.send_message(msg.chat.id, t(lang, "internal-error"))
+                .await?;
+        }
+        Ok(Some(id)) => {
+            bot.send_message(
+                msg.chat.id,
+                t_args(lang, "rehearsal-stopped", &[("id", id.into())]),
+            )
+            .await?;
+        }
+        Ok(None) => {
+            bot.send_message(msg.chat.id, t(lang, "rehearsal-not-running"))
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Records a rehearsal as a call (its protocol is queued for this chat) and ends it; `None`
+/// when none is running. Recording is idempotent, and the session is dropped only after it.
+async fn finish(deps: &BotDeps, chat: ChatId, user: u64) -> Result<Option<i64>, BotError> {
+    let (Some(r), Some(pipeline)) = (deps.rehearsal.as_ref(), deps.pipeline.as_ref()) else {
+        return Ok(None);
+    };
+    let Ok((script, key, report)) = r.report(chat.0).await else {
+        return Ok(None);
+    };
     let party = CallParty {
         ours: script,
         callee: format!("tg:{user}"),
-        chat: Some(msg.chat.id.0),
+        chat: Some(chat.0),
     };
-    let key = format!(
-        "rehearsal:{}:{}",
-        msg.chat.id.0,
-        uuid::Uuid::new_v4().simple()
-    );
     let id = record_call(pipeline, CallKind::Rehearsal, &key, &party, &report).await?;
-    bot.send_message(
-        msg.chat.id,
-        t_args(lang, "rehearsal-stopped", &[("id", id.into())]),
-    )
-    .await?;
-    Ok(())
+    r.forget(chat.0).await?;
+    tracing::info!(call = id, chat = chat.0, "rehearsal recorded");
+    Ok(Some(id))
 }
 
 /// Whether a message belongs to a running rehearsal (private chat, not a command).
@@ -157,7 +188,7 @@ pub async fn on_message(bot: Bot, msg: Message, deps: Arc<BotDeps>) -> Result<()
         r.text_turn(msg.chat.id.0, msg.text().unwrap_or("")).await
     };
     match result {
-        Ok(answer) => reply(&bot, msg.chat.id, &answer, lang).await,
+        Ok(answer) => reply(&bot, &deps, &msg, &answer, lang).await,
         Err(e) => {
             tracing::warn!(error = %e, "rehearsal turn failed");
             bot.send_message(

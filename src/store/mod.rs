@@ -171,6 +171,15 @@ pub trait Store: Send + Sync + 'static {
     /// Adds a number (E.164) to the do-not-call list; false if it was there already.
     async fn add_do_not_call(&self, phone: &str, reason: &str) -> Result<bool, StoreError>;
     async fn is_do_not_call(&self, phone: &str) -> Result<bool, StoreError>;
+    /// Saves the state of a running rehearsal in a chat (replacing the previous one).
+    async fn save_rehearsal(
+        &self,
+        chat_id: i64,
+        session: &serde_json::Value,
+    ) -> Result<(), StoreError>;
+    async fn delete_rehearsal(&self, chat_id: i64) -> Result<(), StoreError>;
+    /// Every running rehearsal, by chat.
+    async fn rehearsals(&self) -> Result<Vec<(i64, serde_json::Value)>, StoreError>;
 
     // ---- provider cursors and accounting ----
     async fn cursor(&self, provider: &str) -> Result<Option<String>, StoreError>;

@@ -752,7 +752,7 @@ impl Store for PgStore {
             Option<i64>,
         );
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT turn, caller_end_ms, stt_done_ms, llm_first_token_ms, first_sentence_ms, tts_first_byte_ms, first_audio_ms, barge_in_ms FROM agent_turns WHERE call_id = $1 ORDER BY turn",
+            "SELECT turn::BIGINT, caller_end_ms, stt_done_ms, llm_first_token_ms, first_sentence_ms, tts_first_byte_ms, first_audio_ms, barge_in_ms FROM agent_turns WHERE call_id = $1 ORDER BY turn",
         )
         .bind(call_id)
         .fetch_all(&self.pool)
@@ -790,6 +790,37 @@ impl Store for PgStore {
                 .fetch_optional(&self.pool)
                 .await?,
         )
+    }
+
+    async fn save_rehearsal(
+        &self,
+        chat_id: i64,
+        session: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO rehearsals (chat_id, session, updated_at) VALUES ($1, $2, now()) ON CONFLICT (chat_id) DO UPDATE SET session = excluded.session, updated_at = excluded.updated_at",
+        )
+        .bind(chat_id)
+        .bind(Json(session))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_rehearsal(&self, chat_id: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM rehearsals WHERE chat_id = $1")
+            .bind(chat_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn rehearsals(&self) -> Result<Vec<(i64, serde_json::Value)>, StoreError> {
+        let rows: Vec<(i64, Json<serde_json::Value>)> =
+            sqlx::query_as("SELECT chat_id, session FROM rehearsals ORDER BY chat_id")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|(chat, v)| (chat, v.0)).collect())
     }
 
     async fn add_do_not_call(&self, phone: &str, reason: &str) -> Result<bool, StoreError> {

@@ -858,6 +858,47 @@ impl Store for SqliteStore {
         )
     }
 
+    async fn save_rehearsal(
+        &self,
+        chat_id: i64,
+        session: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO rehearsals (chat_id, session, updated_at) VALUES (?, ?, ?) ON CONFLICT (chat_id) DO UPDATE SET session = excluded.session, updated_at = excluded.updated_at",
+        )
+        .bind(chat_id)
+        .bind(session.to_string())
+        .bind(rfc3339(Utc::now()))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_rehearsal(&self, chat_id: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM rehearsals WHERE chat_id = ?")
+            .bind(chat_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn rehearsals(&self) -> Result<Vec<(i64, serde_json::Value)>, StoreError> {
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT chat_id, session FROM rehearsals ORDER BY chat_id")
+                .fetch_all(&self.reader)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(chat, text)| match serde_json::from_str(&text) {
+                Ok(v) => Some((chat, v)),
+                Err(e) => {
+                    tracing::warn!(chat, error = %e, "a stored rehearsal is not valid JSON; dropped");
+                    None
+                }
+            })
+            .collect())
+    }
+
     async fn add_do_not_call(&self, phone: &str, reason: &str) -> Result<bool, StoreError> {
         let q = sqlx::query("INSERT INTO do_not_call (phone, reason, created_at) VALUES (?, ?, ?) ON CONFLICT (phone) DO NOTHING")
             .bind(phone)

@@ -2,15 +2,16 @@
 //! case-insensitively, as teloxide sends PascalCase), long-polled `getUpdates`, Telegram's length
 //! limits, 429 with `retry_after`, and switches to stall or fail sends.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use tokio::sync::Notify;
@@ -43,6 +44,12 @@ pub struct FakeState {
     pub documents: AtomicI64,
     pub photos: AtomicI64,
     pub albums: AtomicI64,
+    /// Files users "uploaded" (voice notes), by file_id; served by getFile and `/file/bot…/path`.
+    files: Mutex<HashMap<String, Vec<u8>>>,
+    /// sendVoice requests: their multipart fields, the voice bytes under `"voice_bytes"`.
+    pub voices: Mutex<Vec<Value>>,
+    /// Answer file downloads with 404 (the file expired on Telegram's side).
+    pub files_gone: AtomicBool,
 }
 
 pub struct FakeTelegram {
@@ -60,6 +67,7 @@ impl FakeTelegram {
         });
         let app = Router::new()
             .route("/{token}/{method}", post(handle))
+            .route("/file/{token}/{*path}", get(download))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -103,6 +111,53 @@ impl FakeTelegram {
             .expect("lock")
             .push_back(json!({"update_id": id, "message": message}));
         self.state.new_update.notify_waiters();
+    }
+
+    /// Queues a voice note (OGG bytes as Telegram would store them) from a user in a private chat.
+    pub fn send_voice(&self, chat_id: i64, user_id: u64, ogg: &[u8], duration: u32) {
+        let id = self.state.next_update_id.fetch_add(1, Ordering::SeqCst);
+        let file_id = format!("AwACAgIAAxkBAAI{id}");
+        self.state
+            .files
+            .lock()
+            .expect("lock")
+            .insert(file_id.clone(), ogg.to_vec());
+        let message = json!({
+            "message_id": 1000 + id,
+            "date": 1_763_700_000,
+            "chat": {"id": chat_id, "type": "private", "first_name": "Иван"},
+            "from": {"id": user_id, "is_bot": false, "first_name": "Иван", "language_code": "ru"},
+            "voice": {"file_id": file_id, "file_unique_id": format!("u{id}"), "duration": duration,
+                      "mime_type": "audio/ogg", "file_size": ogg.len()},
+        });
+        self.state
+            .updates
+            .lock()
+            .expect("lock")
+            .push_back(json!({"update_id": id, "message": message}));
+        self.state.new_update.notify_waiters();
+    }
+
+    /// sendVoice requests to `chat_id`: (caption, voice bytes).
+    pub fn voices_to(&self, chat_id: i64) -> Vec<(String, Vec<u8>)> {
+        self.state
+            .voices
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|v| v["chat_id"].as_str().and_then(|c| c.parse::<i64>().ok()) == Some(chat_id))
+            .map(|v| {
+                let bytes = v["voice_bytes"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|b| b.as_u64().map(|b| b as u8))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (v["caption"].as_str().unwrap_or("").to_string(), bytes)
+            })
+            .collect()
     }
 
     /// Queues a press of an inline button under message `message_id` in `chat_id`.
@@ -178,15 +233,114 @@ fn utf16_len(s: &str) -> usize {
     s.chars().map(char::len_utf16).sum()
 }
 
+/// The fields of a `multipart/form-data` body: text fields as strings, file fields as byte arrays
+/// (under `"<name>_bytes"`, with the file name under `"<name>"`).
+fn multipart_fields(content_type: &str, body: &[u8]) -> Value {
+    let mut out = json!({});
+    let Some(boundary) = content_type
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("boundary="))
+    else {
+        return out;
+    };
+    let delimiter = format!("--{}", boundary.trim_matches('"'));
+    let d = delimiter.as_bytes();
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while i + d.len() <= body.len() {
+        if &body[i..i + d.len()] == d {
+            starts.push(i);
+            i += d.len();
+        } else {
+            i += 1;
+        }
+    }
+    for w in starts.windows(2) {
+        let part = &body[w[0] + d.len()..w[1]];
+        let part = part.strip_prefix(b"\r\n").unwrap_or(part);
+        let part = part.strip_suffix(b"\r\n").unwrap_or(part);
+        let Some(split) = part.windows(4).position(|x| x == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&part[..split]).to_string();
+        let content = &part[split + 4..];
+        let attr = |key: &str| {
+            head.split(';').find_map(|p| {
+                p.trim()
+                    .strip_prefix(&format!("{key}=\""))
+                    .and_then(|v| v.split('"').next())
+                    .map(str::to_string)
+            })
+        };
+        let Some(name) = attr("name") else { continue };
+        match attr("filename") {
+            Some(file) => {
+                out[&name] = json!(file);
+                out[format!("{name}_bytes")] = json!(content);
+            }
+            None => out[&name] = json!(String::from_utf8_lossy(content)),
+        }
+    }
+    // `"voice": "attach://<part>"` names the part that carries the file.
+    let attached: Vec<(String, Value)> = out
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .filter_map(|(k, v)| {
+                    let part = v.as_str()?.strip_prefix("attach://")?;
+                    Some((
+                        format!("{k}_bytes"),
+                        o.get(&format!("{part}_bytes"))?.clone(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for (k, v) in attached {
+        out[k] = v;
+    }
+    out
+}
+
+async fn download(
+    State(st): State<Arc<FakeState>>,
+    Path((token, path)): Path<(String, String)>,
+) -> Response {
+    if token != format!("bot{TOKEN}") {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    if st.files_gone.load(Ordering::SeqCst) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let id = path
+        .rsplit('/')
+        .next()
+        .unwrap_or("")
+        .trim_end_matches(".oga");
+    match st.files.lock().expect("lock").get(id) {
+        Some(bytes) => bytes.clone().into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 async fn handle(
     State(st): State<Arc<FakeState>>,
     Path((token, method)): Path<(String, String)>,
+    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     if token != format!("bot{TOKEN}") {
         return err(StatusCode::UNAUTHORIZED, 401, "Unauthorized", None);
     }
-    let body: Value = serde_json::from_slice(&body).unwrap_or(json!({}));
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let body: Value = if content_type.starts_with("multipart/form-data") {
+        multipart_fields(content_type, &body)
+    } else {
+        serde_json::from_slice(&body).unwrap_or(json!({}))
+    };
     let m = method.to_ascii_lowercase();
     if m != "getupdates" {
         st.requests.lock().expect("lock").push(Recorded {
@@ -277,6 +431,31 @@ async fn handle(
             st.documents.fetch_add(1, Ordering::SeqCst);
             let id = st.next_message_id.fetch_add(1, Ordering::SeqCst);
             ok(message_json(id, &json!({"chat_id": 0, "text": "document"})))
+        }
+        "getfile" => {
+            let id = body["file_id"].as_str().unwrap_or("").to_string();
+            match st.files.lock().expect("lock").get(&id) {
+                Some(bytes) => ok(json!({"file_id": id, "file_unique_id": format!("u-{id}"),
+                    "file_size": bytes.len(), "file_path": format!("voice/{id}.oga")})),
+                None => err(
+                    StatusCode::BAD_REQUEST,
+                    400,
+                    "Bad Request: invalid file_id",
+                    None,
+                ),
+            }
+        }
+        "sendvoice" => {
+            let id = st.next_message_id.fetch_add(1, Ordering::SeqCst);
+            st.voices.lock().expect("lock").push(body.clone());
+            let chat_id = body["chat_id"]
+                .as_str()
+                .and_then(|c| c.parse::<i64>().ok())
+                .unwrap_or(0);
+            ok(message_json(
+                id,
+                &json!({"chat_id": chat_id, "text": body["caption"].clone()}),
+            ))
         }
         "editmessagetext" => {
             let id = body["message_id"].as_i64().unwrap_or(0);

@@ -37,6 +37,30 @@ pub async fn pg_store(test: &str) -> Option<(Arc<dyn Store>, Cleanup)> {
     Some((store, Box::pin(cleanup)))
 }
 
+/// A `DATABASE_URL` for the app on a fresh PostgreSQL schema, or `None` (with a message) without
+/// `TEST_DATABASE_URL`.
+pub async fn pg_app_url(test: &str) -> Option<(String, Cleanup)> {
+    let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
+        eprintln!("skipped: TEST_DATABASE_URL not set ({test} on PostgreSQL)");
+        return None;
+    };
+    let schema = format!("callops_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(&url).await.expect("postgres");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&admin)
+        .await
+        .expect("create schema");
+    let scoped = store::postgres_url_with_schema(&url, &schema).expect("schema url");
+    let cleanup = async move {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+            .execute(&admin)
+            .await?;
+        admin.close().await;
+        Ok(())
+    };
+    Some((scoped, Box::pin(cleanup)))
+}
+
 /// A config from `NAME=value` pairs (nothing read from the environment).
 pub fn config(pairs: &[(&str, &str)], purpose: Purpose) -> Config {
     let values: BTreeMap<String, String> = pairs
