@@ -116,6 +116,12 @@ pub struct Config {
     pub max_dialog_turns: u32,
     /// Silence before the agent reprompts, in seconds.
     pub agent_reprompt_sec: u64,
+    /// Speech shorter than this is not a turn (ms).
+    pub agent_min_speech_ms: u64,
+    /// Silence that ends the caller's turn (ms).
+    pub agent_end_silence_ms: u64,
+    /// Caller speech this long interrupts the agent (ms).
+    pub agent_barge_in_ms: u64,
 }
 
 /// What the process is about to do: decides which settings are required.
@@ -215,6 +221,9 @@ impl Default for Config {
             max_call_duration_sec: 300,
             max_dialog_turns: 20,
             agent_reprompt_sec: 5,
+            agent_min_speech_ms: 250,
+            agent_end_silence_ms: 600,
+            agent_barge_in_ms: 300,
         }
     }
 }
@@ -270,6 +279,9 @@ pub const VARIABLES: &[&str] = &[
     "MAX_CALL_DURATION_SEC",
     "MAX_DIALOG_TURNS",
     "AGENT_REPROMPT_SEC",
+    "AGENT_MIN_SPEECH_MS",
+    "AGENT_END_SILENCE_MS",
+    "AGENT_BARGE_IN_MS",
 ];
 
 impl Config {
@@ -538,6 +550,25 @@ impl Config {
             &mut cfg.agent_reprompt_sec,
             &mut invalid,
         );
+        for (name, field) in [
+            ("AGENT_MIN_SPEECH_MS", &mut cfg.agent_min_speech_ms),
+            ("AGENT_END_SILENCE_MS", &mut cfg.agent_end_silence_ms),
+            ("AGENT_BARGE_IN_MS", &mut cfg.agent_barge_in_ms),
+        ] {
+            parse_num(&get, name, field, &mut invalid);
+            if *field < 20 || *field > 10_000 {
+                invalid.push(format!("{name}: must be 20..10000 ms"));
+            }
+        }
+        for (name, value) in [
+            ("MAX_CALL_DURATION_SEC", cfg.max_call_duration_sec),
+            ("AGENT_REPROMPT_SEC", cfg.agent_reprompt_sec),
+            ("MAX_DIALOG_TURNS", u64::from(cfg.max_dialog_turns)),
+        ] {
+            if value == 0 {
+                invalid.push(format!("{name}: must be above 0"));
+            }
+        }
         if !(cfg.database_url.starts_with("sqlite:")
             || cfg.database_url.starts_with("postgres://")
             || cfg.database_url.starts_with("postgresql://"))

@@ -59,6 +59,25 @@ impl Default for AgentSettings {
     }
 }
 
+impl AgentSettings {
+    /// The settings a live call uses, from the configuration.
+    pub fn from_config(cfg: &crate::config::Config) -> Self {
+        let defaults = Self::default();
+        Self {
+            turn: TurnConfig {
+                min_speech: Duration::from_millis(cfg.agent_min_speech_ms),
+                end_silence: Duration::from_millis(cfg.agent_end_silence_ms),
+                barge_in: Duration::from_millis(cfg.agent_barge_in_ms),
+                ..defaults.turn
+            },
+            reprompt_after: Duration::from_secs(cfg.agent_reprompt_sec),
+            max_duration: Duration::from_secs(cfg.max_call_duration_sec),
+            max_turns: cfg.max_dialog_turns,
+            ..defaults
+        }
+    }
+}
+
 /// The providers a call talks to.
 #[derive(Clone)]
 pub struct AgentDeps {
@@ -784,6 +803,45 @@ async fn write_playout(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_come_from_the_configuration() {
+        use std::collections::BTreeMap;
+        let values: BTreeMap<String, String> = [
+            ("MAX_CALL_DURATION_SEC", "120"),
+            ("MAX_DIALOG_TURNS", "8"),
+            ("AGENT_REPROMPT_SEC", "7"),
+            ("AGENT_MIN_SPEECH_MS", "200"),
+            ("AGENT_END_SILENCE_MS", "700"),
+            ("AGENT_BARGE_IN_MS", "400"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let cfg = crate::config::Config::from_values(&values, crate::config::Purpose::Tooling)
+            .expect("config");
+        let s = AgentSettings::from_config(&cfg);
+        assert_eq!(s.max_duration, Duration::from_secs(120));
+        assert_eq!(s.max_turns, 8);
+        assert_eq!(s.reprompt_after, Duration::from_secs(7));
+        assert_eq!(s.turn.min_speech, Duration::from_millis(200));
+        assert_eq!(s.turn.end_silence, Duration::from_millis(700));
+        assert_eq!(s.turn.barge_in, Duration::from_millis(400));
+        assert_eq!(s.turn.max_utterance, Duration::from_secs(15));
+
+        let bad: BTreeMap<String, String> =
+            [("AGENT_END_SILENCE_MS", "5"), ("MAX_DIALOG_TURNS", "0")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        let err = crate::config::Config::from_values(&bad, crate::config::Purpose::Tooling)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("AGENT_END_SILENCE_MS") && err.contains("MAX_DIALOG_TURNS"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn partial_keeps_the_played_share_of_words() {
