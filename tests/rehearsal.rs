@@ -57,6 +57,30 @@ async fn start_app(tg: &FakeTelegram, fakes: &AgentFakes, db: &str) -> callops::
     app
 }
 
+/// The fakes and the app on a fresh SQLite database.
+struct Rig {
+    tg: FakeTelegram,
+    fakes: AgentFakes,
+    app: callops::app::RunningApp,
+    _dir: tempfile::TempDir,
+}
+
+impl Rig {
+    async fn sqlite() -> Self {
+        let tg = FakeTelegram::start().await;
+        let fakes = AgentFakes::start(Latencies::default()).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let db = format!("sqlite://{}/rehearsal.db", dir.path().display());
+        let app = start_app(&tg, &fakes, &db).await;
+        Self {
+            tg,
+            fakes,
+            app,
+            _dir: dir,
+        }
+    }
+}
+
 /// Waits for the `n`-th voice note (1-based) to `chat` and returns its caption.
 async fn nth_voice(tg: &FakeTelegram, chat: i64, n: usize) -> String {
     common::eventually(15, &format!("voice note #{n} to {chat}"), || async {
@@ -194,11 +218,12 @@ async fn rehearse_and_stop(db: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_agent_ending_the_conversation_ends_the_rehearsal() {
-    let tg = FakeTelegram::start().await;
-    let fakes = AgentFakes::start(Latencies::default()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}/rehearsal.db", dir.path().display());
-    let app = start_app(&tg, &fakes, &db).await;
+    let Rig {
+        tg,
+        fakes,
+        app,
+        _dir,
+    } = Rig::sqlite().await;
     let chat = MANAGER as i64;
 
     tg.send_text(chat, MANAGER, "ru", "/rehearse realty_cold");
@@ -265,11 +290,12 @@ async fn a_rehearsal_survives_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bad_voice_notes_and_strangers_get_clear_answers() {
-    let tg = FakeTelegram::start().await;
-    let fakes = AgentFakes::start(Latencies::default()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}/rehearsal.db", dir.path().display());
-    let app = start_app(&tg, &fakes, &db).await;
+    let Rig {
+        tg,
+        fakes: _,
+        app,
+        _dir,
+    } = Rig::sqlite().await;
     let chat = MANAGER as i64;
 
     // Only in a private chat, and only for managers.

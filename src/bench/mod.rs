@@ -203,14 +203,26 @@ pub async fn fresh_postgres_schema(
     Arc<dyn Store>,
     impl std::future::Future<Output = anyhow::Result<()>>,
 )> {
+    let (scoped, cleanup) = fresh_postgres_schema_url(url).await?;
+    let store = store::connect(&scoped).await?;
+    store.migrate().await?;
+    Ok((store, cleanup))
+}
+
+/// A new, empty schema of the database at `url`: a URL that uses it (for a whole app) and a
+/// future that drops it.
+pub async fn fresh_postgres_schema_url(
+    url: &str,
+) -> anyhow::Result<(
+    String,
+    impl std::future::Future<Output = anyhow::Result<()>>,
+)> {
     let schema = format!("callops_{}", uuid::Uuid::new_v4().simple());
     let admin = sqlx::PgPool::connect(url).await?;
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
         .execute(&admin)
         .await?;
     let scoped = store::postgres_url_with_schema(url, &schema)?;
-    let store = store::connect(&scoped).await?;
-    store.migrate().await?;
     let cleanup = async move {
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
             .execute(&admin)
@@ -218,5 +230,5 @@ pub async fn fresh_postgres_schema(
         admin.close().await;
         Ok(())
     };
-    Ok((store, cleanup))
+    Ok((scoped, cleanup))
 }

@@ -83,13 +83,14 @@ impl FakeTelegram {
         }
     }
 
+    fn push_update(&self, update: Value) {
+        self.state.updates.lock().expect("lock").push_back(update);
+        self.state.new_update.notify_waiters();
+    }
+
     /// Queues a text message from a user in a chat.
     pub fn send_text(&self, chat_id: i64, user_id: u64, lang: &str, text: &str) {
-        let chat = if chat_id > 0 {
-            json!({"id": chat_id, "type": "private", "first_name": "Иван"})
-        } else {
-            json!({"id": chat_id, "type": "supergroup", "title": "Отдел продаж"})
-        };
+        let chat = chat_json(chat_id);
         let id = self.state.next_update_id.fetch_add(1, Ordering::SeqCst);
         let mut message = json!({
             "message_id": 1000 + id,
@@ -105,12 +106,7 @@ impl FakeTelegram {
                 .map_or(0, |w| w.chars().count());
             message["entities"] = json!([{"type": "bot_command", "offset": 0, "length": len}]);
         }
-        self.state
-            .updates
-            .lock()
-            .expect("lock")
-            .push_back(json!({"update_id": id, "message": message}));
-        self.state.new_update.notify_waiters();
+        self.push_update(json!({"update_id": id, "message": message}));
     }
 
     /// Queues a voice note (OGG bytes as Telegram would store them) from a user in a private chat.
@@ -125,17 +121,12 @@ impl FakeTelegram {
         let message = json!({
             "message_id": 1000 + id,
             "date": 1_763_700_000,
-            "chat": {"id": chat_id, "type": "private", "first_name": "Иван"},
+            "chat": chat_json(chat_id),
             "from": {"id": user_id, "is_bot": false, "first_name": "Иван", "language_code": "ru"},
             "voice": {"file_id": file_id, "file_unique_id": format!("u{id}"), "duration": duration,
                       "mime_type": "audio/ogg", "file_size": ogg.len()},
         });
-        self.state
-            .updates
-            .lock()
-            .expect("lock")
-            .push_back(json!({"update_id": id, "message": message}));
-        self.state.new_update.notify_waiters();
+        self.push_update(json!({"update_id": id, "message": message}));
     }
 
     /// sendVoice requests to `chat_id`: (caption, voice bytes).
@@ -163,11 +154,7 @@ impl FakeTelegram {
     /// Queues a press of an inline button under message `message_id` in `chat_id`.
     pub fn press_button(&self, chat_id: i64, message_id: i64, user_id: u64, data: &str) {
         let id = self.state.next_update_id.fetch_add(1, Ordering::SeqCst);
-        let chat = if chat_id > 0 {
-            json!({"id": chat_id, "type": "private", "first_name": "Иван"})
-        } else {
-            json!({"id": chat_id, "type": "supergroup", "title": "Отдел продаж"})
-        };
+        let chat = chat_json(chat_id);
         let update = json!({"update_id": id, "callback_query": {
             "id": format!("cb{id}"),
             "from": {"id": user_id, "is_bot": false, "first_name": "Ольга", "username": format!("user{user_id}"), "language_code": "ru"},
@@ -176,8 +163,7 @@ impl FakeTelegram {
             "message": {"message_id": message_id, "date": 1_763_700_000, "chat": chat, "text": "protocol",
                         "from": {"id": 123456, "is_bot": true, "first_name": "callops"}},
         }});
-        self.state.updates.lock().expect("lock").push_back(update);
-        self.state.new_update.notify_waiters();
+        self.push_update(update);
     }
 
     /// Bodies of successful sendMessage calls to `chat_id`.
@@ -465,13 +451,18 @@ async fn handle(
     }
 }
 
-fn message_json(id: i64, body: &Value) -> Value {
-    let chat_id = body["chat_id"].as_i64().unwrap_or(0);
-    let chat = if chat_id > 0 {
+/// A private chat for positive ids (users), the team supergroup otherwise.
+fn chat_json(chat_id: i64) -> Value {
+    if chat_id > 0 {
         json!({"id": chat_id, "type": "private", "first_name": "Иван"})
     } else {
         json!({"id": chat_id, "type": "supergroup", "title": "Отдел продаж"})
-    };
+    }
+}
+
+fn message_json(id: i64, body: &Value) -> Value {
+    let chat_id = body["chat_id"].as_i64().unwrap_or(0);
+    let chat = chat_json(chat_id);
     json!({
         "message_id": id, "date": 1_763_700_000, "chat": chat,
         "from": {"id": 123456, "is_bot": true, "first_name": "callops", "username": "callops_test_bot"},

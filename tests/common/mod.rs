@@ -44,20 +44,9 @@ pub async fn pg_app_url(test: &str) -> Option<(String, Cleanup)> {
         eprintln!("skipped: TEST_DATABASE_URL not set ({test} on PostgreSQL)");
         return None;
     };
-    let schema = format!("callops_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::PgPool::connect(&url).await.expect("postgres");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .execute(&admin)
+    let (scoped, cleanup) = callops::bench::fresh_postgres_schema_url(&url)
         .await
-        .expect("create schema");
-    let scoped = store::postgres_url_with_schema(&url, &schema).expect("schema url");
-    let cleanup = async move {
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-            .execute(&admin)
-            .await?;
-        admin.close().await;
-        Ok(())
-    };
+        .expect("postgres schema");
     Some((scoped, Box::pin(cleanup)))
 }
 
