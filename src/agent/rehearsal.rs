@@ -270,6 +270,10 @@ impl RehearsalDeps {
             timing.stt_done_ms = Some(ms(Instant::now(), &s));
         }
         let text = text.trim().to_string();
+        if text.is_empty() {
+            return Err(RehearsalError::Stt("nothing was recognised".into()));
+        }
+        let before = (s.history.len(), s.transcript.len());
         let now_ms = ms(Instant::now(), &s);
         s.transcript.push(Utterance {
             speaker: "client".into(),
@@ -298,7 +302,19 @@ impl RehearsalDeps {
                 .system_prompt(&s.state.lock().unwrap_or_else(|p| p.into_inner()));
             let mut messages = vec![json!({"role": "system", "content": system})];
             messages.extend(s.history.iter().cloned());
-            let (reply, added, first_token, tokens) = self.think(s.state.clone(), messages).await?;
+            // The client already retried 429/5xx with backoff; a failure now takes the turn
+            // back, so the manager can simply send it again.
+            let result = self.think(s.state.clone(), messages).await;
+            let (reply, added, first_token, tokens) = match result {
+                Ok(r) => r,
+                Err(e) => {
+                    s.history.truncate(before.0);
+                    s.transcript.truncate(before.1);
+                    let mut st = s.state.lock().unwrap_or_else(|p| p.into_inner());
+                    st.turns = st.turns.saturating_sub(1);
+                    return Err(e);
+                }
+            };
             timing.llm_first_token_ms = first_token.map(|t| ms(t, &s));
             timing.first_sentence_ms = timing.llm_first_token_ms;
             s.history.extend(added);

@@ -10,7 +10,7 @@ use teloxide::types::InputFile;
 
 use super::handlers::{BotDeps, BotError};
 use crate::agent::after_call::{record_call, CallKind, CallParty};
-use crate::agent::rehearsal::Answer;
+use crate::agent::rehearsal::{Answer, RehearsalError};
 use crate::i18n::{t, t_args, Lang};
 
 async fn reply(
@@ -45,6 +45,23 @@ async fn reply(
     Ok(())
 }
 
+/// What the manager reads when a rehearsal step fails (the technical detail goes to the log).
+fn explain(e: &RehearsalError, lang: Lang) -> String {
+    match e {
+        RehearsalError::UnknownScript(name, available) => t_args(
+            lang,
+            "rehearsal-unknown-script",
+            &[
+                ("script", name.clone().into()),
+                ("available", available.clone().into()),
+            ],
+        ),
+        RehearsalError::NotRunning => t(lang, "rehearsal-not-running"),
+        RehearsalError::Stt(_) => t(lang, "rehearsal-stt-failed"),
+        RehearsalError::Llm(_) => t(lang, "rehearsal-llm-failed"),
+    }
+}
+
 /// `/rehearse [script]`.
 pub async fn start(
     bot: &Bot,
@@ -75,7 +92,7 @@ pub async fn start(
             reply(bot, deps, msg, &answer, lang).await
         }
         Err(e) => {
-            bot.send_message(msg.chat.id, e.to_string()).await?;
+            bot.send_message(msg.chat.id, explain(&e, lang)).await?;
             Ok(())
         }
     }
@@ -171,15 +188,8 @@ pub async fn on_message(bot: Bot, msg: Message, deps: Arc<BotDeps>) -> Result<()
         let mut bytes = Vec::new();
         if let Err(e) = bot.download_file(&file.path, &mut bytes).await {
             tracing::warn!(error = %e, "downloading a voice note failed");
-            bot.send_message(
-                msg.chat.id,
-                t_args(
-                    lang,
-                    "rehearsal-failed",
-                    &[("reason", e.to_string().into())],
-                ),
-            )
-            .await?;
+            bot.send_message(msg.chat.id, t(lang, "rehearsal-download-failed"))
+                .await?;
             return Ok(());
         }
         r.voice_turn(msg.chat.id.0, bytes, voice.duration.seconds())
@@ -191,15 +201,7 @@ pub async fn on_message(bot: Bot, msg: Message, deps: Arc<BotDeps>) -> Result<()
         Ok(answer) => reply(&bot, &deps, &msg, &answer, lang).await,
         Err(e) => {
             tracing::warn!(error = %e, "rehearsal turn failed");
-            bot.send_message(
-                msg.chat.id,
-                t_args(
-                    lang,
-                    "rehearsal-failed",
-                    &[("reason", e.to_string().into())],
-                ),
-            )
-            .await?;
+            bot.send_message(msg.chat.id, explain(&e, lang)).await?;
             Ok(())
         }
     }
