@@ -8,7 +8,7 @@ use anyhow::Context;
 use chrono::Utc;
 use md5::{Digest, Md5};
 
-use crate::analysis::analyze::{analyse, promote};
+use crate::analysis::analyze::analyse;
 use crate::analysis::transcribe::transcribe;
 use crate::config::Config;
 use crate::domain::{CallStatus, Direction, NewCall};
@@ -18,7 +18,7 @@ use crate::notify::{
 };
 use crate::workers::pipeline::PipelineDeps;
 use crate::workers::post_protocol::{feedback_keyboard, post_key, render_current};
-use crate::workers::process_call::record_tokens;
+use crate::workers::process_call::{record_tokens, save_analysed};
 
 /// Turns the protocol's Telegram HTML into terminal text.
 pub fn html_to_text(html: &str) -> String {
@@ -106,15 +106,7 @@ async fn analyze_one(
             anyhow::bail!("{}: analysis failed: {}", file.display(), f.reason);
         }
     };
-    let model = replies
-        .last()
-        .map_or(deps.llm.model.clone(), |r| r.model.clone());
-    let analysis_id = store
-        .save_analysis(&promote(call.id, profile, &analysed.result, &model))
-        .await?;
-    store
-        .set_call_status(call.id, CallStatus::Analyzed, None)
-        .await?;
+    let analysis_id = save_analysed(deps, call.id, profile, &analysed.result, &replies).await?;
     let Some((rendered, _)) = render_current(deps, call.id, deps.settings.lang).await? else {
         anyhow::bail!("the stored analysis could not be rendered");
     };

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use teloxide::prelude::*;
 
-use super::access::{resolve_access, Access};
+use super::access::Access;
 use super::handlers::{BotDeps, BotError};
 use crate::domain::{CallbackData, Feedback, Role};
 use crate::i18n::{t, Lang};
@@ -18,14 +18,7 @@ pub async fn on_callback(bot: Bot, q: CallbackQuery, deps: Arc<BotDeps>) -> Resu
     if let (Some(Ok(CallbackData::Settings(action))), Some(message)) = (&parsed, q.message.as_ref())
     {
         let chat_id = message.chat().id;
-        let access = resolve_access(
-            deps.store.as_ref(),
-            &deps.admins,
-            deps.team_chat,
-            q.from.id.0,
-            chat_id.0,
-        )
-        .await?;
+        let access = deps.access(q.from.id.0, chat_id.0).await?;
         if !matches!(access, Access::Allowed(role) if role.allows(Role::Admin)) {
             let needed = t(lang, "role-admin");
             bot.answer_callback_query(q.id.clone())
@@ -48,14 +41,7 @@ pub async fn on_callback(bot: Bot, q: CallbackQuery, deps: Arc<BotDeps>) -> Resu
     ) = (&parsed, q.message.as_ref())
     {
         let chat_id = message.chat().id;
-        let access = resolve_access(
-            deps.store.as_ref(),
-            &deps.admins,
-            deps.team_chat,
-            q.from.id.0,
-            chat_id.0,
-        )
-        .await?;
+        let access = deps.access(q.from.id.0, chat_id.0).await?;
         if !matches!(access, Access::Allowed(_)) {
             bot.answer_callback_query(q.id.clone())
                 .text(crate::i18n::t_args(
@@ -94,14 +80,7 @@ pub async fn on_callback(bot: Bot, q: CallbackQuery, deps: Arc<BotDeps>) -> Resu
         return Ok(());
     };
     let chat_id = message.chat().id.0;
-    let access = resolve_access(
-        deps.store.as_ref(),
-        &deps.admins,
-        deps.team_chat,
-        q.from.id.0,
-        chat_id,
-    )
-    .await?;
+    let access = deps.access(q.from.id.0, chat_id).await?;
     if !matches!(access, Access::Allowed(role) if role.allows(Role::Manager)) {
         tracing::info!(
             user = q.from.id.0,

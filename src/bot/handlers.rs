@@ -6,7 +6,7 @@ use teloxide::dispatching::{HandlerExt, UpdateFilterExt, UpdateHandler};
 use teloxide::prelude::*;
 use teloxide::types::BotCommandScope;
 
-use super::access::{resolve_access, Access};
+use super::access::Access;
 use super::commands::Command;
 use crate::domain::Role;
 use crate::i18n::{t, t_args, Lang};
@@ -26,6 +26,20 @@ pub struct BotDeps {
     pub timezone: chrono_tz::Tz,
     /// Voice-agent rehearsals, when the providers are configured.
     pub rehearsal: Option<Arc<crate::agent::rehearsal::RehearsalDeps>>,
+}
+
+impl BotDeps {
+    /// What `user` may do in `chat`.
+    pub async fn access(&self, user: u64, chat: i64) -> Result<Access, crate::store::StoreError> {
+        super::access::resolve_access(
+            self.store.as_ref(),
+            &self.admins,
+            self.team_chat,
+            user,
+            chat,
+        )
+        .await
+    }
 }
 
 /// Errors a handler can end with (logged by the dispatcher).
@@ -78,14 +92,7 @@ async fn on_command(
     let Some(user) = msg.from.as_ref() else {
         return Ok(());
     };
-    let access = resolve_access(
-        deps.store.as_ref(),
-        &deps.admins,
-        deps.team_chat,
-        user.id.0,
-        msg.chat.id.0,
-    )
-    .await?;
+    let access = deps.access(user.id.0, msg.chat.id.0).await?;
     let role = match access {
         Access::Allowed(role) => role,
         Access::Denied => {

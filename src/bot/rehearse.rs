@@ -168,14 +168,7 @@ pub async fn on_message(bot: Bot, msg: Message, deps: Arc<BotDeps>) -> Result<()
     let Some(user) = msg.from.as_ref() else {
         return Ok(());
     };
-    let access = super::access::resolve_access(
-        deps.store.as_ref(),
-        &deps.admins,
-        deps.team_chat,
-        user.id.0,
-        msg.chat.id.0,
-    )
-    .await?;
+    let access = deps.access(user.id.0, msg.chat.id.0).await?;
     if !matches!(access, super::access::Access::Allowed(role) if role.allows(crate::domain::Role::Manager))
     {
         return Ok(());

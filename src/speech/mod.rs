@@ -45,10 +45,7 @@ pub trait Stt: Send + Sync + 'static {
         audio: Vec<u8>,
         file_name: &str,
         duration_ms: i64,
-    ) -> Result<Vec<Segment>, SttError> {
-        let _ = file_name;
-        self.transcribe(audio, duration_ms).await
-    }
+    ) -> Result<Vec<Segment>, SttError>;
 }
 
 /// Joins segments into one line of text.

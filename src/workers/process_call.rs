@@ -100,6 +100,28 @@ pub async fn record_tokens(store: &dyn Store, call_id: i64, purpose: &str, repli
     }
 }
 
+/// Stores an analysis as the call's current one (with the model that answered last) and marks
+/// the call analysed; returns the analysis id.
+pub async fn save_analysed(
+    deps: &PipelineDeps,
+    call_id: i64,
+    profile: &crate::analysis::profile::Profile,
+    result: &serde_json::Value,
+    replies: &[LlmReply],
+) -> Result<i64, StoreError> {
+    let model = replies
+        .last()
+        .map_or(deps.llm.model.clone(), |r| r.model.clone());
+    let id = deps
+        .store
+        .save_analysis(&promote(call_id, profile, result, &model))
+        .await?;
+    deps.store
+        .set_call_status(call_id, CallStatus::Analyzed, None)
+        .await?;
+    Ok(id)
+}
+
 pub struct ProcessCall {
     pub deps: Arc<PipelineDeps>,
 }
@@ -210,16 +232,8 @@ impl ProcessCall {
             }
         };
         record_tokens(deps.store.as_ref(), call.id, "analysis", &analysed.replies).await;
-        let model = analysed
-            .replies
-            .last()
-            .map_or(deps.llm.model.clone(), |r| r.model.clone());
-        let analysis_id = store
-            .save_analysis(&promote(call.id, profile, &analysed.result, &model))
-            .await?;
-        store
-            .set_call_status(call.id, CallStatus::Analyzed, None)
-            .await?;
+        let analysis_id =
+            save_analysed(deps, call.id, profile, &analysed.result, &analysed.replies).await?;
         post_protocol::enqueue(deps, call.id, analysis_id).await?;
         Ok(())
     }
