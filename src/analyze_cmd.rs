@@ -1,6 +1,7 @@
 //! `callops analyze FILE...`: runs local recordings through the same transcription and analysis as
 //! PBX calls, stores them (provider `local`), prints each protocol, and with `--post` posts it.
 
+use crate::speech::audio::AudioLimits;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -51,9 +52,10 @@ async fn analyze_one(
         .map(str::to_ascii_lowercase);
     let transcript = transcribe(
         deps.stt.as_ref(),
-        &bytes,
+        bytes.clone(),
         ext.as_deref(),
         &deps.settings.channel_roles,
+        AudioLimits::absolute(deps.settings.max_recording),
     )
     .await
     .with_context(|| format!("{}", file.display()))?;

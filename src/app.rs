@@ -104,6 +104,7 @@ pub fn call_sources(cfg: &Config) -> HashMap<String, Arc<dyn CallSource>> {
             stats_interval: Duration::from_millis(cfg.novofon_stats_interval_ms),
             backoff: backoff.max(Duration::from_millis(100)),
             page_size: 1000,
+            max_recording_bytes: cfg.max_recording_bytes(),
         });
         sources.insert(src.name().to_string(), Arc::new(src));
     }
@@ -115,6 +116,7 @@ pub fn call_sources(cfg: &Config) -> HashMap<String, Arc<dyn CallSource>> {
             timezone: cfg.novofon_timezone,
             backoff: backoff.max(Duration::from_millis(100)),
             page_size: 1000,
+            max_recording_bytes: cfg.max_recording_bytes(),
         });
         sources.insert(src.name().to_string(), Arc::new(src));
     }
@@ -161,6 +163,7 @@ pub fn build_pipeline(
             our_numbers: cfg.novofon_numbers.clone(),
             min_call_secs: cfg.min_call_secs,
             recording_delay: Duration::from_secs(cfg.recording_delay_secs),
+            max_recording: Duration::from_secs(cfg.max_recording_minutes.saturating_mul(60)),
             channel_roles: cfg.channel_roles.clone(),
             default_profile: cfg.profile.clone(),
             profile_by_number: cfg.profile_by_number.clone(),

@@ -84,6 +84,8 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 0.0)]
         rate: f64,
     },
+    /// Hostile and long recordings through the transcription path: outcome and peak RSS.
+    Recordings,
     /// Live-call conversations over the simulated line against in-process fake providers.
     Agent {
         /// Caller turns in total (5 per conversation).
@@ -193,6 +195,15 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 }
             }
         }
+        Cmd::Bench {
+            what: BenchCmd::Recordings,
+        } => match crate::bench::recordings::run().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("callops bench recordings: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Cmd::Bench {
             what: BenchCmd::Bot {
                 calls,

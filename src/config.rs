@@ -90,6 +90,10 @@ pub struct Config {
     pub novofon_access_token: Option<Secret>,
     pub min_call_secs: i64,
     pub recording_delay_secs: u64,
+    /// Recordings larger than this many MB are refused before their body is read.
+    pub max_recording_mb: u64,
+    /// The longest recording analysed, in minutes (also capped by the call's own duration).
+    pub max_recording_minutes: u64,
     pub channel_roles: Vec<String>,
     pub profile: String,
     pub profile_by_number: Vec<(PhoneNumber, String)>,
@@ -203,6 +207,8 @@ impl Default for Config {
             novofon_access_token: None,
             min_call_secs: 10,
             recording_delay_secs: 40,
+            max_recording_mb: 100,
+            max_recording_minutes: 180,
             channel_roles: vec!["manager".into(), "client".into()],
             profile: "realty_lead".into(),
             profile_by_number: Vec::new(),
@@ -261,6 +267,8 @@ pub const VARIABLES: &[&str] = &[
     "NOVOFON_ACCESS_TOKEN",
     "MIN_CALL_SECS",
     "RECORDING_DELAY_SECS",
+    "MAX_RECORDING_MB",
+    "MAX_RECORDING_MINUTES",
     "CHANNEL_ROLES",
     "PROFILE",
     "PROFILE_BY_NUMBER",
@@ -285,6 +293,11 @@ pub const VARIABLES: &[&str] = &[
 ];
 
 impl Config {
+    /// The largest recording download, in bytes.
+    pub fn max_recording_bytes(&self) -> u64 {
+        self.max_recording_mb.saturating_mul(1024 * 1024)
+    }
+
     /// Loads `.env`, the optional TOML file and the process environment.
     pub fn load(config_file: Option<&Path>, purpose: Purpose) -> Result<Self, ConfigError> {
         let _ = dotenvy::dotenv();
@@ -481,6 +494,21 @@ impl Config {
             &mut cfg.recording_delay_secs,
             &mut invalid,
         );
+        parse_num(
+            &get,
+            "MAX_RECORDING_MB",
+            &mut cfg.max_recording_mb,
+            &mut invalid,
+        );
+        parse_num(
+            &get,
+            "MAX_RECORDING_MINUTES",
+            &mut cfg.max_recording_minutes,
+            &mut invalid,
+        );
+        if cfg.max_recording_mb == 0 || cfg.max_recording_minutes == 0 {
+            invalid.push("MAX_RECORDING_MB and MAX_RECORDING_MINUTES must be above 0".into());
+        }
         parse_num(&get, "RETRY_BASE_MS", &mut cfg.retry_base_ms, &mut invalid);
         parse_num(
             &get,

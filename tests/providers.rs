@@ -220,7 +220,9 @@ async fn transcription_uses_json_for_gpt4o_models_and_labels_stereo_channels() {
     let stt = OpenAiStt::new(&fake.url, fake_openai::KEY, "gpt-4o-transcribe")
         .with_backoff(Duration::from_millis(10), Duration::from_secs(10));
     let roles = vec!["client".to_string(), "manager".to_string()];
-    let t = transcribe(&stt, &wav, Some("wav"), &roles).await.unwrap();
+    let t = transcribe(&stt, wav, Some("wav"), &roles, Default::default())
+        .await
+        .unwrap();
     assert!(!t.mono);
     assert_eq!(t.utterances.len(), 2);
     assert!(
@@ -235,16 +237,22 @@ async fn transcription_uses_json_for_gpt4o_models_and_labels_stereo_channels() {
     let mono = callops::speech::audio::wav_bytes(&tone(880.0, 2.0, 16000), 16000);
     let whisper = OpenAiStt::new(&fake.url, fake_openai::KEY, "whisper-1")
         .with_backoff(Duration::from_millis(10), Duration::from_secs(10));
-    let t = transcribe(&whisper, &mono, Some("wav"), &roles)
+    let t = transcribe(&whisper, mono, Some("wav"), &roles, Default::default())
         .await
         .unwrap();
     assert!(t.mono);
     assert_eq!(t.utterances[0].speaker, "unknown");
     assert_eq!(t.utterances[0].start_ms, 2500);
 
-    let err = transcribe(&whisper, b"<html>oops</html>", Some("mp3"), &roles)
-        .await
-        .unwrap_err();
+    let err = transcribe(
+        &whisper,
+        &b"<html>oops</html>"[..],
+        Some("mp3"),
+        &roles,
+        Default::default(),
+    )
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("bad audio"), "{err}");
 }
 
@@ -277,6 +285,7 @@ fn v1(url: &str, secret: &str) -> NovofonV1 {
         stats_interval: Duration::from_millis(5),
         backoff: Duration::from_millis(10),
         page_size: 2,
+        max_recording_bytes: 1024 * 1024,
     })
 }
 
@@ -369,6 +378,7 @@ async fn novofon_v2_pages_maps_errors_and_guards_recordings() {
         timezone: chrono_tz::Europe::Moscow,
         backoff: Duration::from_millis(10),
         page_size: 2,
+        max_recording_bytes: 1024 * 1024,
     };
     let client = NovofonV2::new(cfg(fake_novofon::V2_TOKEN));
     let now = Utc::now();

@@ -5,6 +5,7 @@ pub mod agent;
 pub mod agent_fakes;
 pub mod bot;
 pub mod pipeline;
+pub mod recordings;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

@@ -266,6 +266,7 @@ pub async fn run(args: PipelineBench) -> anyhow::Result<()> {
             our_numbers: Vec::new(),
             min_call_secs: 10,
             recording_delay: Duration::ZERO,
+            max_recording: Duration::from_secs(3 * 3600),
             channel_roles: vec!["manager".into(), "client".into()],
             default_profile: "realty_lead".into(),
             profile_by_number: Vec::new(),

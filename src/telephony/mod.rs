@@ -44,6 +44,8 @@ pub enum TelephonyError {
     NotReady(String),
     #[error("the provider refused: {0}")]
     Rejected(String),
+    #[error("{0}")]
+    TooLarge(String),
 }
 
 impl TelephonyError {
@@ -102,12 +104,14 @@ pub fn check_audio_body(content_type: Option<&str>, body: &[u8]) -> Result<(), T
 }
 
 /// Downloads a recording: a non-2xx answer means "not ready yet", and an HTML or JSON page served
-/// instead of audio is rejected (and retried by the job).
+/// instead of audio is rejected (and retried by the job). A body over `max_bytes` is refused by its
+/// `Content-Length` before it is read, or as soon as the bytes read pass the limit.
 pub(crate) async fn download_recording(
     http: &reqwest::Client,
     url: &str,
+    max_bytes: u64,
 ) -> Result<(Vec<u8>, String), TelephonyError> {
-    let resp = http
+    let mut resp = http
         .get(url)
         .send()
         .await
@@ -118,17 +122,36 @@ pub(crate) async fn download_recording(
             "recording download: HTTP {status}"
         )));
     }
+    let too_big = |n: u64| {
+        TelephonyError::TooLarge(format!(
+            "the recording is over {} MB ({} MB or more); MAX_RECORDING_MB",
+            max_bytes / (1024 * 1024),
+            n.div_ceil(1024 * 1024)
+        ))
+    };
+    if let Some(len) = resp.content_length().filter(|n| *n > max_bytes) {
+        return Err(too_big(len));
+    }
     let ct = resp
         .headers()
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let body = resp
-        .bytes()
+    let mut body = Vec::with_capacity(
+        usize::try_from(resp.content_length().unwrap_or(0).min(max_bytes)).unwrap_or(0),
+    );
+    while let Some(piece) = resp
+        .chunk()
         .await
-        .map_err(|e| TelephonyError::Transient(e.without_url().to_string()))?;
+        .map_err(|e| TelephonyError::Transient(e.without_url().to_string()))?
+    {
+        if (body.len() + piece.len()) as u64 > max_bytes {
+            return Err(too_big((body.len() + piece.len()) as u64));
+        }
+        body.extend_from_slice(&piece);
+    }
     check_audio_body(ct.as_deref(), &body)?;
-    Ok((body.to_vec(), audio_ext(url, ct.as_deref())))
+    Ok((body, audio_ext(url, ct.as_deref())))
 }
 
 /// Reads `Retry-After` seconds.

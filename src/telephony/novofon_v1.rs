@@ -73,6 +73,8 @@ pub struct NovofonV1Config {
     pub backoff: Duration,
     /// Rows per page (1000 in production; smaller in tests).
     pub page_size: usize,
+    /// Recordings larger than this are refused before their body is read (`MAX_RECORDING_MB`).
+    pub max_recording_bytes: u64,
 }
 
 pub struct NovofonV1 {
@@ -311,7 +313,7 @@ impl CallSource for NovofonV1 {
                     .map(str::to_string)
             })
             .ok_or_else(|| TelephonyError::NotReady("no recording link in the answer".into()))?;
-        download_recording(&self.http, &link).await
+        download_recording(&self.http, &link, self.cfg.max_recording_bytes).await
     }
 }
 

@@ -26,6 +26,8 @@ pub struct NovofonV2Config {
     pub backoff: Duration,
     /// Rows per page (1000 in production; smaller in tests).
     pub page_size: usize,
+    /// Recordings larger than this are refused before their body is read (`MAX_RECORDING_MB`).
+    pub max_recording_bytes: u64,
 }
 
 pub struct NovofonV2 {
@@ -212,7 +214,7 @@ impl CallSource for NovofonV2 {
             self.cfg.media_url.trim_end_matches('/'),
             r.trim_matches('/')
         );
-        download_recording(&self.http, &url).await
+        download_recording(&self.http, &url, self.cfg.max_recording_bytes).await
     }
 }
 

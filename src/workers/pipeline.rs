@@ -22,6 +22,8 @@ pub struct PipelineSettings {
     pub our_numbers: Vec<PhoneNumber>,
     pub min_call_secs: i64,
     pub recording_delay: Duration,
+    /// The longest recording analysed (`MAX_RECORDING_MINUTES`); a call's own duration caps it too.
+    pub max_recording: Duration,
     pub channel_roles: Vec<String>,
     pub default_profile: String,
     pub profile_by_number: Vec<(PhoneNumber, String)>,

@@ -18,6 +18,7 @@ use crate::i18n::t_args;
 use crate::jobs::{JobError, JobHandler};
 use crate::llm::LlmReply;
 use crate::notify::{PostRequest, TextFormat};
+use crate::speech::audio::AudioLimits;
 use crate::speech::SttError;
 use crate::store::{Job, NewJob, Store, StoreError, TokenUsage};
 use crate::telephony::{ProviderCall, TelephonyError};
@@ -168,13 +169,16 @@ impl ProcessCall {
                     TelephonyError::Rejected(m) => {
                         Failure::Final(format!("the recording is not available: {m}"))
                     }
+                    TelephonyError::TooLarge(m) => Failure::Final(m),
                     other => Failure::Retry(other.to_string()),
                 })?;
+            let limits = AudioLimits::for_call(call.duration_secs, deps.settings.max_recording);
             let transcript = transcribe(
                 deps.stt.as_ref(),
-                &bytes,
+                bytes,
                 Some(&ext),
                 &deps.settings.channel_roles,
+                limits,
             )
             .await
             .map_err(|e| match e {
