@@ -142,7 +142,7 @@ async fn analyze_one(
             keyboard: Some(feedback_keyboard(deps.settings.lang, call.id)),
             reply_to: None,
         };
-        post_once(store.as_ref(), &notifier, &req).await?;
+        post_once(store.as_ref(), &notifier, &req, None).await?;
         if let Some(f) = rendered.transcript_file {
             let doc = DocumentRequest {
                 post_key: format!("{key}:transcript"),
@@ -152,7 +152,7 @@ async fn analyze_one(
                 bytes: f,
                 caption: name.to_string(),
             };
-            send_document_once(store.as_ref(), &notifier, doc).await?;
+            send_document_once(store.as_ref(), &notifier, doc, None).await?;
         }
         println!("posted to chat {chat}");
     }

@@ -91,6 +91,14 @@ fn telegram_bot(cfg: &Config) -> anyhow::Result<Option<(Bot, String)>> {
     Ok(Some((bot, token.expose().to_string())))
 }
 
+/// The private chats of the administrators (a user's private chat id is their user id).
+fn admin_chats(cfg: &Config) -> Vec<i64> {
+    cfg.telegram_admins
+        .iter()
+        .filter_map(|&a| i64::try_from(a).ok())
+        .collect()
+}
+
 /// The call sources configured (Novofon 1.0 and/or 2.0).
 pub fn call_sources(cfg: &Config) -> HashMap<String, Arc<dyn CallSource>> {
     let mut sources: HashMap<String, Arc<dyn CallSource>> = HashMap::new();
@@ -168,6 +176,7 @@ pub fn build_pipeline(
             default_profile: cfg.profile.clone(),
             profile_by_number: cfg.profile_by_number.clone(),
             team_chat: cfg.telegram_chat_id,
+            admins: admin_chats(cfg),
             chat_by_number: cfg.chat_by_number.clone(),
             timezone: cfg.timezone,
             lang: Lang::Ru,
@@ -231,6 +240,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
         pool.register(Arc::new(TelegramSend {
             store: store.clone(),
             notifier: n.clone(),
+            admins: admin_chats(&cfg),
         }));
         pool.register(Arc::new(DigestSend {
             store: store.clone(),

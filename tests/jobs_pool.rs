@@ -348,3 +348,137 @@ async fn shutdown_releases_unfinished_jobs_within_the_grace_period() {
         "released, attempt not counted"
     );
 }
+
+/// Kills its worker on every run (hangs until the pool is aborted); records its give-up step.
+#[derive(Default)]
+struct KillsItsWorker {
+    runs: AtomicUsize,
+    gave_up: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl JobHandler for KillsItsWorker {
+    fn kind(&self) -> &'static str {
+        "poison"
+    }
+    async fn run(&self, _job: &Job, _c: CancellationToken) -> Result<(), JobError> {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        std::future::pending::<()>().await;
+        Ok(())
+    }
+    async fn give_up(&self, _job: &Job, reason: &str) -> Result<(), JobError> {
+        self.gave_up.lock().unwrap().push(reason.to_string());
+        Ok(())
+    }
+}
+
+/// A job that takes its worker down is quarantined after its second crash: its give-up step runs
+/// (the same path as an ordinary final failure), the job itself never runs again.
+async fn a_poison_job_is_quarantined_after_two_crashes(store: Arc<dyn Store>) {
+    let id = store
+        .enqueue(NewJob::new("poison", json!({})).max_attempts(6))
+        .await
+        .unwrap()
+        .id;
+    let handler = Arc::new(KillsItsWorker::default());
+    let mut opts = fast_opts("victim", 1);
+    opts.lease = Duration::from_millis(400);
+    for crash in 1..=2 {
+        let mut pool = WorkerPool::new(store.clone(), opts.clone());
+        pool.register(handler.clone());
+        let task = tokio::spawn(pool.run(CancellationToken::new()));
+        common::eventually(10, "the job runs", || async {
+            handler.runs.load(Ordering::SeqCst) == crash
+        })
+        .await;
+        task.abort(); // the process dies mid-job
+        let _ = task.await;
+        tokio::time::sleep(Duration::from_millis(500)).await; // the lease runs out
+    }
+    let mut pool = WorkerPool::new(store.clone(), opts);
+    pool.register(handler.clone());
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(pool.run(stop.clone()));
+    common::eventually(10, "the job is dead-lettered", || {
+        let s = store.clone();
+        async move { s.job(id).await.unwrap().unwrap().state == JobState::Dead }
+    })
+    .await;
+    stop.cancel();
+    task.await.unwrap();
+    assert_eq!(
+        handler.runs.load(Ordering::SeqCst),
+        2,
+        "not run a third time"
+    );
+    let gave_up = handler.gave_up.lock().unwrap().clone();
+    assert_eq!(gave_up.len(), 1, "{gave_up:?}");
+    assert!(gave_up[0].starts_with("quarantined"), "{gave_up:?}");
+    let job = store.job(id).await.unwrap().unwrap();
+    assert_eq!((job.attempts, job.crashes), (2, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_job_sqlite() {
+    let (store, _d) = common::sqlite_store().await;
+    a_poison_job_is_quarantined_after_two_crashes(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_job_postgres() {
+    let Some((store, cleanup)) = common::pg_store("poison_job_postgres").await else {
+        return;
+    };
+    a_poison_job_is_quarantined_after_two_crashes(store.clone()).await;
+    store.close().await;
+    cleanup.await.unwrap();
+}
+
+/// Fails for good; records its give-up step.
+#[derive(Default)]
+struct FailsForGood {
+    gave_up: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl JobHandler for FailsForGood {
+    fn kind(&self) -> &'static str {
+        "doomed"
+    }
+    async fn run(&self, _job: &Job, _c: CancellationToken) -> Result<(), JobError> {
+        Err(JobError::Permanent("the file is broken".into()))
+    }
+    async fn give_up(&self, _job: &Job, reason: &str) -> Result<(), JobError> {
+        self.gave_up.lock().unwrap().push(reason.to_string());
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ordinary_final_failure_runs_the_give_up_step_once() {
+    let (store, _d) = common::sqlite_store().await;
+    let id = store
+        .enqueue(NewJob::new("doomed", json!({})))
+        .await
+        .unwrap()
+        .id;
+    let handler = Arc::new(FailsForGood::default());
+    let mut pool = WorkerPool::new(store.clone(), fast_opts("p", 2));
+    pool.register(handler.clone());
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(pool.run(stop.clone()));
+    common::eventually(10, "dead", || {
+        let s = store.clone();
+        async move { s.job(id).await.unwrap().unwrap().state == JobState::Dead }
+    })
+    .await;
+    stop.cancel();
+    task.await.unwrap();
+    assert_eq!(
+        handler.gave_up.lock().unwrap().clone(),
+        vec!["the file is broken".to_string()]
+    );
+    let job = store.job(id).await.unwrap().unwrap();
+    assert_eq!(job.attempts, 1);
+    assert_eq!(job.last_error.as_deref(), Some("the file is broken"));
+}

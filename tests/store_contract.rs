@@ -9,7 +9,7 @@ use std::time::Duration;
 use callops::domain::{
     CallFilter, CallStatus, Direction, Feedback, NewAnalysis, NewCall, Role, Utterance,
 };
-use callops::store::{JobState, NewJob, Store, TelegramPost, TokenUsage, User};
+use callops::store::{EffectClaim, JobState, NewJob, Store, TelegramPost, TokenUsage, User};
 use chrono::{TimeZone, Utc};
 use serde_json::json;
 
@@ -60,6 +60,7 @@ contract!(
     chart_rows_carry_the_current_state,
     agent_calls_timings_chats_and_do_not_call,
     rehearsals_are_kept_per_chat,
+    effects_are_claimed_once,
 );
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -166,6 +167,18 @@ async fn failures_retry_then_dead_letter(s: Arc<dyn Store>) {
         .fail(id, j.lease_token.unwrap(), "boom 2", Some(Duration::ZERO))
         .await
         .unwrap());
+    // Out of attempts: the give-up step is due at once, then the job is dead.
+    let due = s.job(id).await.unwrap().unwrap();
+    assert_eq!(
+        (due.state, due.give_up.as_deref()),
+        (JobState::Failed, Some("boom 2"))
+    );
+    let j = s.claim(&kinds(&["k"]), 1, LEASE).await.unwrap().remove(0);
+    assert_eq!((j.attempts, j.give_up.as_deref()), (2, Some("boom 2")));
+    assert!(s
+        .fail(id, j.lease_token.unwrap(), "boom 2", None)
+        .await
+        .unwrap());
     let dead = s.job(id).await.unwrap().unwrap();
     assert_eq!(
         (dead.state, dead.last_error.as_deref()),
@@ -196,6 +209,15 @@ async fn permanent_failure_dead_letters_at_once(s: Arc<dyn Store>) {
         .unwrap()
         .id;
     let j = s.claim(&kinds(&["k"]), 1, LEASE).await.unwrap().remove(0);
+    s.fail(id, j.lease_token.unwrap(), "bad input", None)
+        .await
+        .unwrap();
+    let j = s.claim(&kinds(&["k"]), 1, LEASE).await.unwrap().remove(0);
+    assert_eq!(
+        j.give_up.as_deref(),
+        Some("bad input"),
+        "no retry, give-up at once"
+    );
     s.fail(id, j.lease_token.unwrap(), "bad input", None)
         .await
         .unwrap();
@@ -247,10 +269,65 @@ async fn expired_leases_are_reclaimed(s: Arc<dyn Store>) {
         .unwrap();
     tokio::time::sleep(Duration::from_millis(80)).await;
     s.reclaim_expired().await.unwrap();
+    let out = s.job(id2).await.unwrap().unwrap();
+    assert_eq!(out.state, JobState::Failed);
+    assert!(
+        out.give_up.unwrap().starts_with("out of attempts"),
+        "out of attempts: its give-up step is due"
+    );
+
+    // A second crash quarantines a job whatever its attempts; a give-up step that keeps
+    // crashing too ends dead without it.
+    let id3 = s
+        .enqueue(NewJob::new("q", json!({})).max_attempts(9))
+        .await
+        .unwrap()
+        .id;
+    for crash in 1..=4 {
+        let j = s
+            .claim(&kinds(&["q"]), 1, Duration::from_millis(20))
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!(j.give_up.is_some(), crash > 2, "crash {crash}");
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        s.reclaim_expired().await.unwrap();
+        let after = s.job(id3).await.unwrap().unwrap();
+        assert_eq!(after.crashes, crash);
+        if crash >= 2 {
+            assert!(after.give_up.unwrap().starts_with("quarantined"));
+        }
+    }
+    let dead = s.job(id3).await.unwrap().unwrap();
+    assert_eq!((dead.state, dead.attempts), (JobState::Dead, 2));
+    assert!(s.requeue(id3).await.unwrap());
+    let fresh = s.job(id3).await.unwrap().unwrap();
+    assert_eq!((fresh.crashes, fresh.give_up), (0, None));
+}
+
+async fn effects_are_claimed_once(s: Arc<dyn Store>) {
+    assert_eq!(s.begin_effect("post:1").await.unwrap(), EffectClaim::Begun);
+    assert!(matches!(
+        s.begin_effect("post:1").await.unwrap(),
+        EffectClaim::InDoubt { .. }
+    ));
+    s.finish_effect("post:1", "501").await.unwrap();
     assert_eq!(
-        s.job(id2).await.unwrap().unwrap().state,
-        JobState::Dead,
-        "out of attempts"
+        s.begin_effect("post:1").await.unwrap(),
+        EffectClaim::Done(Some("501".into()))
+    );
+    s.abandon_effect("post:1").await.unwrap();
+    assert_eq!(
+        s.begin_effect("post:1").await.unwrap(),
+        EffectClaim::Done(Some("501".into())),
+        "a finished effect cannot be withdrawn"
+    );
+    assert_eq!(s.begin_effect("post:2").await.unwrap(), EffectClaim::Begun);
+    s.abandon_effect("post:2").await.unwrap();
+    assert_eq!(
+        s.begin_effect("post:2").await.unwrap(),
+        EffectClaim::Begun,
+        "a withdrawn claim can be made again"
     );
 }
 

@@ -84,3 +84,14 @@ call-failed = ⚠️ Call #{ $id } ({ $phone }) could not be processed: { $reaso
 section-timings = Agent response times
 timing-turn = Turn { $turn }: answered after { $total } s (speech-to-text { $stt } s, model's first token { $llm } s, first synthesised audio { $tts } s)
 timing-interrupted = interrupted
+failure-bad-rate = the recording is damaged: its file claims an impossible sample rate
+failure-too-long = the recording is too long for this call; such files are not processed
+failure-too-large = the recording file is too large (limit MAX_RECORDING_MB)
+failure-crashed = processing this call was cut short by a crash several times; the call is set aside so the others go on
+failure-bad-audio = the recording file could not be read
+alert-protocol-failed = ⚠️ The protocol of call #{ $id } could not be posted to the chat: { $reason }
+    You can see it with /lead { $id }.
+alert-protocol-in-doubt = ⚠️ The protocol of call #{ $id } may not have reached the chat: the send was cut off with no answer from Telegram. I am not sending it again, to avoid a duplicate.
+    Check the chat; if it is missing, see it with /lead { $id }.
+alert-post-failed = ⚠️ A message to chat { $chat } (call { $call }) could not be sent: { $reason }
+alert-post-in-doubt = ⚠️ A message to chat { $chat } (call { $call }) may not have arrived: the send was cut off with no answer from Telegram. I am not sending it again, to avoid a duplicate.

@@ -271,6 +271,7 @@ pub async fn run(args: PipelineBench) -> anyhow::Result<()> {
             default_profile: "realty_lead".into(),
             profile_by_number: Vec::new(),
             team_chat: Some(-1),
+            admins: Vec::new(),
             chat_by_number: Vec::new(),
             timezone: chrono_tz::Europe::Moscow,
             lang: Lang::Ru,

@@ -29,12 +29,15 @@ pub enum JobError {
 }
 
 impl From<crate::notify::NotifyError> for JobError {
-    /// Telegram's 429 waits, a refusal is final, anything else is worth retrying.
+    /// Telegram's 429 waits, a refusal is final, a send in doubt is never repeated (it is given
+    /// up, and the give-up step tells an admin), anything else is worth retrying.
     fn from(e: crate::notify::NotifyError) -> Self {
         use crate::notify::NotifyError;
         match e {
             NotifyError::RetryAfter(d) => JobError::RetryAfter("Telegram 429".into(), d),
-            NotifyError::Rejected(m) => JobError::Permanent(m),
+            NotifyError::Rejected(_) | NotifyError::InDoubt(_) => {
+                JobError::Permanent(e.to_string())
+            }
             other => JobError::Retry(other.to_string()),
         }
     }
@@ -48,4 +51,12 @@ pub trait JobHandler: Send + Sync + 'static {
     fn kind(&self) -> &'static str;
     /// Runs one attempt. `cancel` fires when the process shuts down or the lease is lost.
     async fn run(&self, job: &Job, cancel: CancellationToken) -> Result<(), JobError>;
+
+    /// The job's last step when it is given up: after a permanent error, after its last attempt,
+    /// and when its workers kept dying (quarantine: `run` is not tried again). It makes the failure
+    /// visible (mark the call failed, tell the chat). It must be idempotent: it runs again if the
+    /// process dies during it. Default: nothing.
+    async fn give_up(&self, _job: &Job, _reason: &str) -> Result<(), JobError> {
+        Ok(())
+    }
 }

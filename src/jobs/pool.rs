@@ -155,6 +155,7 @@ impl WorkerPool {
                             opts: self.opts.clone(),
                             stats: self.stats.clone(),
                             abandon: abandon.clone(),
+                            wake: self.wake.clone(),
                         };
                         tasks.spawn(async move {
                             ctx.run_one(handler, job).await;
@@ -212,15 +213,40 @@ struct RunCtx {
     opts: PoolOptions,
     stats: Arc<PoolStats>,
     abandon: CancellationToken,
+    wake: Arc<Notify>,
 }
 
 enum Outcome {
     Finished(Result<(), JobError>),
+    GaveUp(String),
     Abandoned,
     LeaseLost,
 }
 
+/// Tries of a give-up step that fails (it is dead-lettered after them either way).
+const GIVE_UP_TRIES: i32 = 3;
+
 impl RunCtx {
+    /// The handler's give-up step, retried a few times; a panic counts as a failed try.
+    async fn give_up(&self, handler: &dyn JobHandler, job: &Job, reason: &str) {
+        for attempt in 1..=GIVE_UP_TRIES {
+            let step = AssertUnwindSafe(handler.give_up(job, reason)).catch_unwind();
+            match step.await {
+                Ok(Ok(())) => return,
+                Ok(Err(e)) => {
+                    tracing::warn!(job = job.id, kind = %job.kind, attempt, error = %e, "give-up step failed")
+                }
+                Err(_) => {
+                    tracing::warn!(job = job.id, kind = %job.kind, attempt, "give-up step panicked")
+                }
+            }
+            if attempt < GIVE_UP_TRIES {
+                tokio::time::sleep(self.opts.backoff.delay(attempt)).await;
+            }
+        }
+        tracing::error!(job = job.id, kind = %job.kind, "give-up step failed every time; dead-lettering without it");
+    }
+
     async fn run_one(&self, handler: Arc<dyn JobHandler>, job: Job) {
         use std::sync::atomic::Ordering::Relaxed;
         let Some(token) = job.lease_token else {
@@ -238,15 +264,24 @@ impl RunCtx {
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(lease / 3);
                 tick.tick().await;
+                let mut last_renewed = Instant::now();
                 loop {
                     tick.tick().await;
                     match store.renew(id, token, lease).await {
-                        Ok(true) => {}
+                        Ok(true) => last_renewed = Instant::now(),
                         Ok(false) => {
                             tracing::warn!(
                                 job = id,
                                 "lease lost: another worker may own this job now"
                             );
+                            lease_lost.cancel();
+                            job_cancel.cancel();
+                            return;
+                        }
+                        Err(e) if last_renewed.elapsed() >= lease / 2 => {
+                            // Half the lease without a renewal: another worker may soon take the
+                            // job over, so this one stops before it acts for a job it may not own.
+                            tracing::warn!(job = id, error = %e, "lease renewals failing for half the lease: stopping the job");
                             lease_lost.cancel();
                             job_cancel.cancel();
                             return;
@@ -258,11 +293,23 @@ impl RunCtx {
         });
 
         let started = Instant::now();
-        let work = AssertUnwindSafe(handler.run(&job, job_cancel.clone())).catch_unwind();
-        let outcome = tokio::select! {
-            r = work => Outcome::Finished(r.unwrap_or_else(|_| Err(JobError::Retry("job handler panicked".into())))),
-            _ = self.abandon.cancelled() => Outcome::Abandoned,
-            _ = lease_lost.cancelled() => Outcome::LeaseLost,
+        let outcome = match job.give_up.clone() {
+            Some(reason) => {
+                let step = self.give_up(handler.as_ref(), &job, &reason);
+                tokio::select! {
+                    () = step => Outcome::GaveUp(reason),
+                    _ = self.abandon.cancelled() => Outcome::Abandoned,
+                    _ = lease_lost.cancelled() => Outcome::LeaseLost,
+                }
+            }
+            None => {
+                let work = AssertUnwindSafe(handler.run(&job, job_cancel.clone())).catch_unwind();
+                tokio::select! {
+                    r = work => Outcome::Finished(r.unwrap_or_else(|_| Err(JobError::Retry("job handler panicked".into())))),
+                    _ = self.abandon.cancelled() => Outcome::Abandoned,
+                    _ = lease_lost.cancelled() => Outcome::LeaseLost,
+                }
+            }
         };
         drop(heartbeat);
         let elapsed = started.elapsed().as_secs_f64();
@@ -273,6 +320,10 @@ impl RunCtx {
                 self.stats.lost_leases.fetch_add(1, Relaxed);
                 ("lease_lost", Ok(false))
             }
+            Outcome::GaveUp(reason) => {
+                tracing::error!(job = job.id, kind = %job.kind, attempts = job.attempts, crashes = job.crashes, reason = %reason, "job given up (dead-lettered)");
+                ("dead", self.store.fail(job.id, token, &reason, None).await)
+            }
             Outcome::Finished(Ok(())) => ("done", self.store.complete(job.id, token).await),
             Outcome::Finished(Err(err)) => {
                 let retry_in = match &err {
@@ -280,20 +331,22 @@ impl RunCtx {
                     JobError::RetryAfter(_, d) => Some((*d).max(self.opts.backoff.delay(1) / 4)),
                     JobError::Permanent(_) => None,
                 };
-                let dead = retry_in.is_none() || job.attempts >= job.max_attempts;
-                if dead {
-                    tracing::error!(job = job.id, kind = %job.kind, attempts = job.attempts, error = %err, "job failed for good (dead-lettered)");
+                let giving_up = retry_in.is_none() || job.attempts >= job.max_attempts;
+                if giving_up {
+                    tracing::warn!(job = job.id, kind = %job.kind, attempts = job.attempts, error = %err, "job failed for good; its give-up step runs next");
                 } else {
                     tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempts, max = job.max_attempts, retry_in = ?retry_in, error = %err, "job attempt failed; will retry");
                 }
                 self.stats.failed.fetch_add(1, Relaxed);
-                let label = if dead { "dead" } else { "retry" };
-                (
-                    label,
-                    self.store
-                        .fail(job.id, token, &err.to_string(), retry_in)
-                        .await,
-                )
+                let label = if giving_up { "give_up" } else { "retry" };
+                let stored = self
+                    .store
+                    .fail(job.id, token, &err.to_string(), retry_in)
+                    .await;
+                if giving_up {
+                    self.wake.notify_one();
+                }
+                (label, stored)
             }
         };
         match result {

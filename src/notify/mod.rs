@@ -1,6 +1,15 @@
 //! How workers post to chats: the [`Notifier`] trait (one Telegram message at a time), the
 //! Telegram implementation with pacing and 429 handling, and [`post_once`], which splits a long
 //! text and records every part so a retried job never posts a part twice.
+//!
+//! Every send is a side effect outside the process, so [`send_once`] claims it durably before the
+//! request ("started"), checks the job's lease right before it, and stores the message id right
+//! after. When a send fails in a way that proves nothing was posted (Telegram answered with an
+//! error, or could not be reached), the claim is withdrawn and a retry may send. When it is unclear
+//! (the request may have reached Telegram: a timeout, a connection cut mid-answer, a worker that
+//! stalled or died during the request), the claim stays and the post is **in doubt**: we take the
+//! conservative side and never send it again, because Telegram has no idempotency key and a
+//! duplicate protocol misleads a team more than a missing one that an admin is told about.
 
 mod pacer;
 mod split;
@@ -10,7 +19,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::store::{Store, StoreError, TelegramPost};
+use crate::store::{EffectClaim, LeaseFence, Store, StoreError, TelegramPost};
 
 pub use pacer::ChatPacer;
 pub use split::{split_message, utf16_len, TELEGRAM_TEXT_LIMIT};
@@ -37,8 +46,21 @@ pub enum NotifyError {
     /// Telegram refused the request (chat not found, bot blocked, bad text): retrying won't help.
     #[error("Telegram refused the message: {0}")]
     Rejected(String),
+    /// The request may have reached Telegram and no answer came back: the message may be there.
+    #[error("the message may or may not have been delivered: {0}")]
+    InDoubt(String),
+    /// This worker no longer holds its job's lease, so it must not send for the job.
+    #[error("the job's lease was lost before sending")]
+    LeaseLost,
     #[error(transparent)]
     Store(#[from] std::sync::Arc<StoreError>),
+}
+
+impl NotifyError {
+    /// Whether the failed request provably posted nothing (so sending again is safe).
+    pub fn nothing_sent(&self) -> bool {
+        !matches!(self, NotifyError::InDoubt(_))
+    }
 }
 
 impl From<StoreError> for NotifyError {
@@ -115,13 +137,80 @@ fn default_kind() -> String {
     "notice".into()
 }
 
-/// Posts `req`, split at Telegram's limit on line boundaries. Each part is recorded under
-/// `post_key#n` right after Telegram accepts it, so a retry sends only the parts still missing.
-/// Returns the message ids of all parts.
+/// Sends one message at most once under `key`: an existing record is returned as is; otherwise the
+/// job's lease (`fence`) is checked and renewed, the send is claimed, `send` runs, and its message
+/// id is stored. See the module header for what happens when a send is in doubt.
+pub async fn send_once<F, Fut>(
+    store: &dyn Store,
+    key: &str,
+    meta: (Option<i64>, &str, i64),
+    fence: Option<&LeaseFence>,
+    send: F,
+) -> Result<i32, NotifyError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<i32, NotifyError>>,
+{
+    let (call_id, kind, chat_id) = meta;
+    if let Some(existing) = store.telegram_post(key).await? {
+        return Ok(existing.message_id);
+    }
+    if let Some(f) = fence {
+        if !store.renew(f.job_id, f.token, f.lease).await? {
+            return Err(NotifyError::LeaseLost);
+        }
+    }
+    let record = |message_id: i32| TelegramPost {
+        post_key: key.to_string(),
+        call_id,
+        kind: kind.to_string(),
+        chat_id,
+        message_id,
+        extra_ids: Vec::new(),
+    };
+    match store.begin_effect(key).await? {
+        EffectClaim::Begun => {}
+        EffectClaim::Done(result) => {
+            if let Some(id) = result.and_then(|r| r.parse::<i32>().ok()) {
+                store.record_telegram_post(&record(id)).await?;
+                return Ok(id);
+            }
+            return Err(NotifyError::InDoubt(format!(
+                "{key} was sent but its message id was not kept"
+            )));
+        }
+        EffectClaim::InDoubt { since } => {
+            return Err(NotifyError::InDoubt(format!(
+                "an earlier attempt began sending {key} at {} and never recorded the result; not sending it again",
+                since.format("%Y-%m-%d %H:%M:%S UTC")
+            )));
+        }
+    }
+    match send().await {
+        Ok(id) => {
+            store.record_telegram_post(&record(id)).await?;
+            store.finish_effect(key, &id.to_string()).await?;
+            Ok(id)
+        }
+        Err(e) if e.nothing_sent() => {
+            store.abandon_effect(key).await?;
+            Err(e)
+        }
+        Err(e) => {
+            tracing::error!(post = key, chat = chat_id, error = %e, "a send is in doubt: it will not be repeated");
+            Err(e)
+        }
+    }
+}
+
+/// Posts `req`, split at Telegram's limit on line boundaries, each part once under `post_key#n`
+/// (see [`send_once`]), so a retry sends only the parts still missing. `fence` is the posting
+/// job's lease (none outside jobs). Returns the message ids of all parts.
 pub async fn post_once(
     store: &dyn Store,
     notifier: &dyn Notifier,
     req: &PostRequest,
+    fence: Option<&LeaseFence>,
 ) -> Result<Vec<i32>, NotifyError> {
     let parts = split_message(&req.text, TELEGRAM_TEXT_LIMIT);
     let mut ids = Vec::with_capacity(parts.len());
@@ -131,29 +220,20 @@ pub async fn post_once(
         } else {
             format!("{}#{n}", req.post_key)
         };
-        if let Some(existing) = store.telegram_post(&key).await? {
-            ids.push(existing.message_id);
-            continue;
-        }
         let keyboard = if n + 1 == parts.len() {
             req.keyboard.as_ref()
         } else {
             None
         };
         let reply_to = if n == 0 { req.reply_to } else { None };
-        let id = notifier
-            .send_message(req.chat_id, part, req.format, keyboard, reply_to)
-            .await?;
-        store
-            .record_telegram_post(&TelegramPost {
-                post_key: key,
-                call_id: req.call_id,
-                kind: req.kind.clone(),
-                chat_id: req.chat_id,
-                message_id: id,
-                extra_ids: Vec::new(),
-            })
-            .await?;
+        let id = send_once(
+            store,
+            &key,
+            (req.call_id, &req.kind, req.chat_id),
+            fence,
+            || notifier.send_message(req.chat_id, part, req.format, keyboard, reply_to),
+        )
+        .await?;
         ids.push(id);
     }
     Ok(ids)
@@ -170,27 +250,27 @@ pub struct DocumentRequest {
     pub caption: String,
 }
 
-/// Sends a document exactly once under its `post_key`.
+/// Sends a document once under its `post_key` (see [`send_once`]).
 pub async fn send_document_once(
     store: &dyn Store,
     notifier: &dyn Notifier,
     doc: DocumentRequest,
+    fence: Option<&LeaseFence>,
 ) -> Result<i32, NotifyError> {
-    if let Some(existing) = store.telegram_post(&doc.post_key).await? {
-        return Ok(existing.message_id);
-    }
-    let id = notifier
-        .send_document(doc.chat_id, &doc.file_name, doc.bytes, &doc.caption)
-        .await?;
-    store
-        .record_telegram_post(&TelegramPost {
-            post_key: doc.post_key,
-            call_id: doc.call_id,
-            kind: "document".into(),
-            chat_id: doc.chat_id,
-            message_id: id,
-            extra_ids: Vec::new(),
-        })
-        .await?;
-    Ok(id)
+    let DocumentRequest {
+        post_key,
+        call_id,
+        chat_id,
+        file_name,
+        bytes,
+        caption,
+    } = doc;
+    send_once(
+        store,
+        &post_key,
+        (call_id, "document", chat_id),
+        fence,
+        || notifier.send_document(chat_id, &file_name, bytes, &caption),
+    )
+    .await
 }

@@ -76,17 +76,54 @@ impl TelegramNotifier {
     }
 
     fn classify(&self, e: RequestError) -> NotifyError {
+        let text = self.redact(e.to_string());
         match e {
-            RequestError::Network(_) | RequestError::Io(_) | RequestError::InvalidJson { .. } => {
-                NotifyError::Transient(self.redact(e.to_string()))
+            // Refused before anything reached Telegram.
+            RequestError::Network(n) if n.is_connect() || n.is_builder() => {
+                NotifyError::Transient(text)
+            }
+            // A timeout or a connection cut after the request went out: it may have been posted.
+            RequestError::Network(_) => NotifyError::InDoubt(text),
+            RequestError::Io(_) => NotifyError::Transient(text),
+            // Not Telegram's JSON: a proxy's error page. A gateway timeout may hide a delivery.
+            RequestError::InvalidJson { raw, .. } => {
+                if raw.contains("504") || raw.to_ascii_lowercase().contains("timeout") {
+                    NotifyError::InDoubt(text)
+                } else {
+                    NotifyError::Transient(text)
+                }
             }
             RequestError::MigrateToChatId(id) => NotifyError::Rejected(format!(
                 "the group became a supergroup; use chat id {} instead",
                 id.0
             )),
             RequestError::RetryAfter(s) => NotifyError::RetryAfter(s.duration()),
-            RequestError::Api(api) => NotifyError::Rejected(self.redact(api.to_string())),
+            RequestError::Api(api) => classify_api(api, text),
         }
+    }
+}
+
+/// Telegram's own error answers: 400 (bad request), 401, 403 (bot blocked or removed from the
+/// chat), 404 and 409 are final; 5xx ("Internal Server Error", "Bad Gateway") and anything
+/// unrecognised are passing faults, retried a bounded number of times by the job.
+fn classify_api(api: ApiError, text: String) -> NotifyError {
+    match api {
+        ApiError::Unknown(description) => {
+            let final_prefixes = [
+                "Bad Request",
+                "Unauthorized",
+                "Forbidden",
+                "Not Found",
+                "Conflict",
+            ];
+            if final_prefixes.iter().any(|p| description.starts_with(p)) {
+                NotifyError::Rejected(text)
+            } else {
+                NotifyError::Transient(text)
+            }
+        }
+        // Every error teloxide recognises by name is a 400/403-class refusal.
+        _ => NotifyError::Rejected(text),
     }
 }
 

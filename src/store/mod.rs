@@ -20,9 +20,14 @@ use crate::domain::{
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use types::{
-    CallTokens, ChartRow, Correction, DigestSchedule, Enqueued, Job, JobCount, JobState, NewJob,
-    PeriodStats, Stats, TelegramPost, TokenUsage, User,
+    CallTokens, ChartRow, Correction, DigestSchedule, EffectClaim, Enqueued, Job, JobCount,
+    JobState, LeaseFence, NewJob, PeriodStats, Stats, TelegramPost, TokenUsage, User,
 };
+
+/// A job whose worker stopped mid-job this many times is quarantined: given up, not run again.
+pub const QUARANTINE_AFTER_CRASHES: i32 = 2;
+/// A job whose give-up step keeps crashing too is dead-lettered without it at this count.
+pub const DEAD_AFTER_CRASHES: i32 = 4;
 
 /// Errors from a storage backend.
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +75,9 @@ pub trait Store: Send + Sync + 'static {
     async fn renew(&self, id: i64, token: Uuid, lease: Duration) -> Result<bool, StoreError>;
     /// Marks a job done; false when the lease was lost (someone else owns it now).
     async fn complete(&self, id: i64, token: Uuid) -> Result<bool, StoreError>;
-    /// Records a failed attempt: retried after `retry_in`, or dead-lettered when `None`.
+    /// Records a failed attempt: retried after `retry_in`. With `None`, or past its attempts, the
+    /// job is set to be given up (runnable at once for its give-up step, reason `error`); a job
+    /// whose give-up step has run is dead-lettered.
     async fn fail(
         &self,
         id: i64,
@@ -80,12 +87,22 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     /// Gives a job back unrun (shutdown): queued again, the attempt not counted.
     async fn release(&self, id: i64, token: Uuid) -> Result<bool, StoreError>;
-    /// Turns jobs whose lease ran out into retryable failures (or dead ones past max attempts).
+    /// Turns jobs whose lease ran out into retryable failures, counting the crash. Past their
+    /// attempts, or on their second crash (quarantine), they are set to be given up; a give-up
+    /// step that itself keeps crashing is dead-lettered.
     async fn reclaim_expired(&self) -> Result<u64, StoreError>;
     async fn job(&self, id: i64) -> Result<Option<Job>, StoreError>;
     async fn job_counts(&self) -> Result<Vec<JobCount>, StoreError>;
     /// Puts a dead or failed job back in the queue with fresh attempts.
     async fn requeue(&self, id: i64) -> Result<bool, StoreError>;
+
+    // ---- side effects outside the process ----
+    /// Claims `key` before performing its effect (see [`EffectClaim`]).
+    async fn begin_effect(&self, key: &str) -> Result<EffectClaim, StoreError>;
+    /// Records that the effect happened, with its result.
+    async fn finish_effect(&self, key: &str, result: &str) -> Result<(), StoreError>;
+    /// Withdraws a claim whose effect provably did not happen, so a retry may perform it.
+    async fn abandon_effect(&self, key: &str) -> Result<(), StoreError>;
 
     // ---- users and chats ----
     async fn user_role(&self, telegram_id: i64) -> Result<Option<Role>, StoreError>;

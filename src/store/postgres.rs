@@ -12,8 +12,9 @@ use uuid::Uuid;
 
 use super::types::{join_ids, split_ids};
 use super::{
-    Backend, CallTokens, ChartRow, Correction, DigestSchedule, Enqueued, Job, JobCount, JobState,
-    NewJob, PeriodStats, Stats, Store, StoreError, TelegramPost, TokenUsage, User,
+    Backend, CallTokens, ChartRow, Correction, DigestSchedule, EffectClaim, Enqueued, Job,
+    JobCount, JobState, NewJob, PeriodStats, Stats, Store, StoreError, TelegramPost, TokenUsage,
+    User,
 };
 use crate::domain::{
     Analysis, Call, CallFilter, CallStatus, CallSummary, Direction, Feedback, NewAnalysis, NewCall,
@@ -29,7 +30,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 
 macro_rules! job_columns {
     () => {
-        "id, kind, payload, state, attempts, max_attempts, lease_token, last_error, idempotency_key, run_after, priority"
+        "id, kind, payload, state, attempts, max_attempts, lease_token, last_error, idempotency_key, run_after, priority, crashes, give_up"
     };
 }
 
@@ -110,6 +111,9 @@ fn job_from_row(row: &PgRow) -> Result<Job, StoreError> {
         idempotency_key: row.try_get("idempotency_key")?,
         priority: row.try_get("priority")?,
         run_after: row.try_get("run_after")?,
+        crashes: row.try_get("crashes")?,
+        give_up: row.try_get("give_up")?,
+        lease: None,
     })
 }
 
@@ -211,20 +215,22 @@ impl Store for PgStore {
                  SELECT id FROM jobs
                  WHERE state IN ('queued', 'failed') AND priority > 0 AND run_after <= now() AND kind = ANY($1)
                  ORDER BY run_after, id LIMIT $2 FOR UPDATE SKIP LOCKED)
-             UPDATE jobs j SET state = 'running', attempts = j.attempts + 1,
+             UPDATE jobs j SET state = 'running',
+                    attempts = j.attempts + CASE WHEN j.give_up IS NULL THEN 1 ELSE 0 END,
                     lease_until = now() + make_interval(secs => $3), lease_token = $4, updated_at = now()
              FROM picked WHERE j.id = picked.id
              RETURNING j.id, j.kind, j.payload, j.state, j.attempts, j.max_attempts, j.lease_token,
-                       j.last_error, j.idempotency_key, j.run_after, j.priority";
+                       j.last_error, j.idempotency_key, j.run_after, j.priority, j.crashes, j.give_up";
         const CLAIM_NORMAL: &str = "WITH picked AS (
                  SELECT id FROM jobs
                  WHERE state IN ('queued', 'failed') AND priority = 0 AND run_after <= now() AND kind = ANY($1)
                  ORDER BY run_after, id LIMIT $2 FOR UPDATE SKIP LOCKED)
-             UPDATE jobs j SET state = 'running', attempts = j.attempts + 1,
+             UPDATE jobs j SET state = 'running',
+                    attempts = j.attempts + CASE WHEN j.give_up IS NULL THEN 1 ELSE 0 END,
                     lease_until = now() + make_interval(secs => $3), lease_token = $4, updated_at = now()
              FROM picked WHERE j.id = picked.id
              RETURNING j.id, j.kind, j.payload, j.state, j.attempts, j.max_attempts, j.lease_token,
-                       j.last_error, j.idempotency_key, j.run_after, j.priority";
+                       j.last_error, j.idempotency_key, j.run_after, j.priority, j.crashes, j.give_up";
         let token = Uuid::new_v4();
         let mut rows = sqlx::query(CLAIM_URGENT)
             .bind(kinds)
@@ -245,7 +251,12 @@ impl Store for PgStore {
         }
         let mut jobs = rows
             .iter()
-            .map(job_from_row)
+            .map(|r| {
+                job_from_row(r).map(|j| Job {
+                    lease: Some(lease),
+                    ..j
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         jobs.sort_by_key(|j| (std::cmp::Reverse(j.priority), j.run_after, j.id));
         Ok(jobs)
@@ -286,10 +297,12 @@ impl Store for PgStore {
     ) -> Result<bool, StoreError> {
         let r = sqlx::query(
             "UPDATE jobs SET
-                 state = CASE WHEN $1::float8 IS NULL OR attempts >= max_attempts THEN 'dead' ELSE 'failed' END,
-                 run_after = CASE WHEN $1::float8 IS NULL THEN run_after
-                                  ELSE now() + make_interval(secs => $1::float8) END,
-                 finished_at = CASE WHEN $1::float8 IS NULL OR attempts >= max_attempts THEN now() ELSE NULL END,
+                 state = CASE WHEN give_up IS NOT NULL THEN 'dead' ELSE 'failed' END,
+                 give_up = CASE WHEN give_up IS NULL AND ($1::float8 IS NULL OR attempts >= max_attempts)
+                                THEN $2 ELSE give_up END,
+                 run_after = CASE WHEN give_up IS NULL AND $1::float8 IS NOT NULL AND attempts < max_attempts
+                                  THEN now() + make_interval(secs => $1::float8) ELSE now() END,
+                 finished_at = CASE WHEN give_up IS NOT NULL THEN now() ELSE NULL END,
                  lease_until = NULL, lease_token = NULL, last_error = $2, updated_at = now()
              WHERE id = $3 AND lease_token = $4 AND state = 'running'",
         )
@@ -318,12 +331,19 @@ impl Store for PgStore {
     async fn reclaim_expired(&self) -> Result<u64, StoreError> {
         let r = sqlx::query(
             "UPDATE jobs SET
-                 state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'failed' END,
-                 finished_at = CASE WHEN attempts >= max_attempts THEN now() ELSE NULL END,
+                 crashes = crashes + 1,
+                 state = CASE WHEN crashes + 1 >= $1 THEN 'dead' ELSE 'failed' END,
+                 finished_at = CASE WHEN crashes + 1 >= $1 THEN now() ELSE NULL END,
+                 give_up = COALESCE(give_up, CASE
+                     WHEN crashes + 1 >= $2 THEN 'quarantined: its worker stopped mid-job ' || (crashes + 1) || ' times (crash or lost lease)'
+                     WHEN attempts >= max_attempts THEN 'out of attempts: the last worker stopped mid-job'
+                 END),
                  last_error = 'lease expired: the worker stopped or lost contact mid-job',
                  lease_until = NULL, lease_token = NULL, run_after = now(), updated_at = now()
              WHERE state = 'running' AND lease_until < now()",
         )
+        .bind(super::DEAD_AFTER_CRASHES)
+        .bind(super::QUARANTINE_AFTER_CRASHES)
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected())
@@ -361,13 +381,61 @@ impl Store for PgStore {
     async fn requeue(&self, id: i64) -> Result<bool, StoreError> {
         let r = sqlx::query(
             "UPDATE jobs SET state = 'queued', attempts = 0, run_after = now(), updated_at = now(),
-                    finished_at = NULL
+                    finished_at = NULL, crashes = 0, give_up = NULL
              WHERE id = $1 AND state IN ('dead', 'failed', 'done')",
         )
         .bind(id)
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected() == 1)
+    }
+
+    async fn begin_effect(&self, key: &str) -> Result<EffectClaim, StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO effects (key, state) VALUES ($1, 'started') ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .execute(&self.pool)
+        .await?;
+        if inserted.rows_affected() == 1 {
+            return Ok(EffectClaim::Begun);
+        }
+        let row = sqlx::query("SELECT state, started_at, result FROM effects WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else {
+            // Withdrawn between the two statements: try once more.
+            return Box::pin(self.begin_effect(key)).await;
+        };
+        let state: String = row.try_get("state")?;
+        Ok(if state == "done" {
+            EffectClaim::Done(row.try_get("result")?)
+        } else {
+            EffectClaim::InDoubt {
+                since: row.try_get("started_at")?,
+            }
+        })
+    }
+
+    async fn finish_effect(&self, key: &str, result: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO effects (key, state, result) VALUES ($1, 'done', $2)
+             ON CONFLICT (key) DO UPDATE SET state = 'done', result = $2",
+        )
+        .bind(key)
+        .bind(result)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn abandon_effect(&self, key: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM effects WHERE key = $1 AND state = 'started'")
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn user_role(&self, telegram_id: i64) -> Result<Option<Role>, StoreError> {

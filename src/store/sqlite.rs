@@ -15,8 +15,9 @@ use uuid::Uuid;
 
 use super::types::{join_ids, split_ids};
 use super::{
-    millis, Backend, CallTokens, ChartRow, Correction, DigestSchedule, Enqueued, Job, JobCount,
-    JobState, NewJob, PeriodStats, Stats, Store, StoreError, TelegramPost, TokenUsage, User,
+    millis, Backend, CallTokens, ChartRow, Correction, DigestSchedule, EffectClaim, Enqueued, Job,
+    JobCount, JobState, NewJob, PeriodStats, Stats, Store, StoreError, TelegramPost, TokenUsage,
+    User,
 };
 use crate::domain::{
     Analysis, Call, CallFilter, CallStatus, CallSummary, Direction, Feedback, NewAnalysis, NewCall,
@@ -33,7 +34,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 
 macro_rules! job_columns {
     () => {
-        "id, kind, payload, state, attempts, max_attempts, lease_token, last_error, idempotency_key, run_after, priority"
+        "id, kind, payload, state, attempts, max_attempts, lease_token, last_error, idempotency_key, run_after, priority, crashes, give_up"
     };
 }
 
@@ -143,6 +144,9 @@ fn job_from_row(row: &SqliteRow) -> Result<Job, StoreError> {
         idempotency_key: row.try_get("idempotency_key")?,
         priority: row.try_get("priority")?,
         run_after: ms_to_time(row.try_get("run_after")?),
+        crashes: row.try_get("crashes")?,
+        give_up: row.try_get("give_up")?,
+        lease: None,
     })
 }
 
@@ -261,7 +265,8 @@ impl Store for SqliteStore {
         let kinds_json =
             serde_json::to_string(kinds).map_err(|e| StoreError::Corrupt(format!("kinds: {e}")))?;
         let sql = concat!(
-            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = ?1,
+            "UPDATE jobs SET state = 'running',
+                    attempts = attempts + CASE WHEN give_up IS NULL THEN 1 ELSE 0 END, lease_until = ?1,
                     lease_token = ?2, updated_at = ?3
              WHERE id IN (
                  SELECT id FROM jobs
@@ -281,7 +286,12 @@ impl Store for SqliteStore {
             .await?;
         let mut jobs = rows
             .iter()
-            .map(job_from_row)
+            .map(|r| {
+                job_from_row(r).map(|j| Job {
+                    lease: Some(lease),
+                    ..j
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         jobs.sort_by_key(|j| (std::cmp::Reverse(j.priority), j.run_after, j.id));
         Ok(jobs)
@@ -328,9 +338,12 @@ impl Store for SqliteStore {
         let now = now_ms();
         let r = sqlx::query(
             "UPDATE jobs SET
-                 state = CASE WHEN ?1 IS NULL OR attempts >= max_attempts THEN 'dead' ELSE 'failed' END,
-                 run_after = CASE WHEN ?1 IS NULL THEN run_after ELSE ?2 + ?1 END,
-                 finished_at = CASE WHEN ?1 IS NULL OR attempts >= max_attempts THEN ?2 ELSE NULL END,
+                 state = CASE WHEN give_up IS NOT NULL THEN 'dead' ELSE 'failed' END,
+                 give_up = CASE WHEN give_up IS NULL AND (?1 IS NULL OR attempts >= max_attempts)
+                                THEN ?3 ELSE give_up END,
+                 run_after = CASE WHEN give_up IS NULL AND ?1 IS NOT NULL AND attempts < max_attempts
+                                  THEN ?2 + ?1 ELSE ?2 END,
+                 finished_at = CASE WHEN give_up IS NOT NULL THEN ?2 ELSE NULL END,
                  lease_until = NULL, lease_token = NULL, last_error = ?3, updated_at = ?2
              WHERE id = ?4 AND lease_token = ?5 AND state = 'running'",
         )
@@ -364,13 +377,20 @@ impl Store for SqliteStore {
         let now = now_ms();
         let r = sqlx::query(
             "UPDATE jobs SET
-                 state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'failed' END,
-                 finished_at = CASE WHEN attempts >= max_attempts THEN ?1 ELSE NULL END,
+                 crashes = crashes + 1,
+                 state = CASE WHEN crashes + 1 >= ?2 THEN 'dead' ELSE 'failed' END,
+                 finished_at = CASE WHEN crashes + 1 >= ?2 THEN ?1 ELSE NULL END,
+                 give_up = COALESCE(give_up, CASE
+                     WHEN crashes + 1 >= ?3 THEN 'quarantined: its worker stopped mid-job ' || (crashes + 1) || ' times (crash or lost lease)'
+                     WHEN attempts >= max_attempts THEN 'out of attempts: the last worker stopped mid-job'
+                 END),
                  last_error = 'lease expired: the worker stopped or lost contact mid-job',
                  lease_until = NULL, lease_token = NULL, run_after = ?1, updated_at = ?1
              WHERE state = 'running' AND lease_until < ?1",
         )
         .bind(now)
+        .bind(super::DEAD_AFTER_CRASHES)
+        .bind(super::QUARANTINE_AFTER_CRASHES)
         .execute(&self.writer)
         .await?;
         Ok(r.rows_affected())
@@ -409,7 +429,7 @@ impl Store for SqliteStore {
         let now = now_ms();
         let r = sqlx::query(
             "UPDATE jobs SET state = 'queued', attempts = 0, run_after = ?, updated_at = ?,
-                    finished_at = NULL
+                    finished_at = NULL, crashes = 0, give_up = NULL
              WHERE id = ? AND state IN ('dead', 'failed', 'done')",
         )
         .bind(now)
@@ -418,6 +438,57 @@ impl Store for SqliteStore {
         .execute(&self.writer)
         .await?;
         Ok(r.rows_affected() == 1)
+    }
+
+    async fn begin_effect(&self, key: &str) -> Result<EffectClaim, StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO effects (key, state, started_at) VALUES (?, 'started', ?)
+             ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(now_ms())
+        .execute(&self.writer)
+        .await?;
+        if inserted.rows_affected() == 1 {
+            return Ok(EffectClaim::Begun);
+        }
+        let row = sqlx::query("SELECT state, started_at, result FROM effects WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.writer)
+            .await?;
+        let Some(row) = row else {
+            // Withdrawn between the two statements: try once more.
+            return Box::pin(self.begin_effect(key)).await;
+        };
+        let state: String = row.try_get("state")?;
+        Ok(if state == "done" {
+            EffectClaim::Done(row.try_get("result")?)
+        } else {
+            EffectClaim::InDoubt {
+                since: ms_to_time(row.try_get("started_at")?),
+            }
+        })
+    }
+
+    async fn finish_effect(&self, key: &str, result: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO effects (key, state, started_at, result) VALUES (?1, 'done', ?2, ?3)
+             ON CONFLICT (key) DO UPDATE SET state = 'done', result = ?3",
+        )
+        .bind(key)
+        .bind(now_ms())
+        .bind(result)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn abandon_effect(&self, key: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM effects WHERE key = ? AND state = 'started'")
+            .bind(key)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
     }
 
     async fn user_role(&self, telegram_id: i64) -> Result<Option<Role>, StoreError> {

@@ -114,6 +114,43 @@ pub struct Job {
     pub idempotency_key: Option<String>,
     pub run_after: DateTime<Utc>,
     pub priority: i32,
+    /// Times a worker stopped mid-job (its lease expired).
+    pub crashes: i32,
+    /// Set when the job is to be given up: its handler's give-up step runs with this reason.
+    pub give_up: Option<String>,
+    /// The lease this claim holds (set by `claim`).
+    pub lease: Option<std::time::Duration>,
+}
+
+impl Job {
+    /// The fence of this claim: a side effect outside the process checks it right before it runs.
+    pub fn fence(&self) -> Option<LeaseFence> {
+        Some(LeaseFence {
+            job_id: self.id,
+            token: self.lease_token?,
+            lease: self.lease?,
+        })
+    }
+}
+
+/// A job's claim, checked (and renewed to its full length) right before a side effect, so a worker
+/// that stalled past its lease does not act for a job someone else now owns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseFence {
+    pub job_id: i64,
+    pub token: Uuid,
+    pub lease: std::time::Duration,
+}
+
+/// What claiming a side effect found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EffectClaim {
+    /// Ours to perform now.
+    Begun,
+    /// Already performed; its stored result.
+    Done(Option<String>),
+    /// Someone began it and never said how it ended: it may or may not have happened.
+    InDoubt { since: DateTime<Utc> },
 }
 
 /// How many jobs of a kind are in a state.

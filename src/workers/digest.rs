@@ -16,8 +16,8 @@ use crate::charts::{chart_png, labels, ChartKind};
 use crate::domain::period::Period;
 use crate::i18n::{t, t_args, Lang};
 use crate::jobs::{JobError, JobHandler};
-use crate::notify::{post_once, Notifier, PostRequest, TextFormat};
-use crate::store::{Job, NewJob, PeriodStats, Store, StoreError, TelegramPost};
+use crate::notify::{post_once, send_once, Notifier, PostRequest, TextFormat};
+use crate::store::{Job, NewJob, PeriodStats, Store, StoreError};
 
 pub const KIND: &str = "digest.send";
 
@@ -220,9 +220,14 @@ impl JobHandler for DigestSend {
             keyboard: None,
             reply_to: None,
         };
-        post_once(self.store.as_ref(), self.notifier.as_ref(), &req)
-            .await
-            .map_err(JobError::from)?;
+        post_once(
+            self.store.as_ref(),
+            self.notifier.as_ref(),
+            &req,
+            job.fence().as_ref(),
+        )
+        .await
+        .map_err(JobError::from)?;
 
         let album_key = format!("{key}:album");
         if self
@@ -249,22 +254,15 @@ impl JobHandler for DigestSend {
             .map_err(|e| JobError::Retry(e.to_string()))?
             .map_err(|e| JobError::Permanent(e.to_string()))?;
             let caption = t_args(lang, "digest-charts", &[("period", week.label().into())]);
-            let id = self
-                .notifier
-                .send_album(p.chat_id, pictures, &caption)
-                .await
-                .map_err(JobError::from)?;
-            self.store
-                .record_telegram_post(&TelegramPost {
-                    post_key: album_key,
-                    call_id: None,
-                    kind: "digest".into(),
-                    chat_id: p.chat_id,
-                    message_id: id,
-                    extra_ids: Vec::new(),
-                })
-                .await
-                .map_err(retry)?;
+            send_once(
+                self.store.as_ref(),
+                &album_key,
+                (None, "digest", p.chat_id),
+                job.fence().as_ref(),
+                || self.notifier.send_album(p.chat_id, pictures, &caption),
+            )
+            .await
+            .map_err(JobError::from)?;
         }
         self.store
             .mark_digest(p.chat_id, &p.date.format("%Y-%m-%d").to_string())

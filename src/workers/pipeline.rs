@@ -28,6 +28,8 @@ pub struct PipelineSettings {
     pub default_profile: String,
     pub profile_by_number: Vec<(PhoneNumber, String)>,
     pub team_chat: Option<i64>,
+    /// Administrators, told in private when a protocol cannot be posted.
+    pub admins: Vec<i64>,
     pub chat_by_number: Vec<(PhoneNumber, i64)>,
     pub timezone: Tz,
     pub lang: Lang,

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+use super::alerts::{alert_admins, in_doubt};
 use super::pipeline::PipelineDeps;
 use crate::analysis::protocol::{render, Rendered};
 use crate::domain::{Analysis, CallbackData, FeedbackChoice, LeadCategory};
@@ -249,7 +250,7 @@ impl JobHandler for PostProtocol {
             keyboard: Some(feedback_keyboard(lang, p.call_id)),
             reply_to,
         };
-        post_once(store, self.notifier.as_ref(), &req)
+        post_once(store, self.notifier.as_ref(), &req, job.fence().as_ref())
             .await
             .map_err(JobError::from)?;
         if let Some(file) = rendered.transcript_file {
@@ -262,7 +263,7 @@ impl JobHandler for PostProtocol {
                 bytes: file,
                 caption,
             };
-            send_document_once(store, self.notifier.as_ref(), doc)
+            send_document_once(store, self.notifier.as_ref(), doc, job.fence().as_ref())
                 .await
                 .map_err(JobError::from)?;
         }
@@ -272,6 +273,35 @@ impl JobHandler for PostProtocol {
         metrics::histogram!("callops_call_to_protocol_seconds")
             .record(latency.max(0) as f64 / 1000.0);
         tracing::info!(call = p.call_id, chat, "protocol posted");
+        Ok(())
+    }
+
+    /// Tells the admins in private that the protocol was not posted (or may not have been).
+    async fn give_up(&self, job: &Job, reason: &str) -> Result<(), JobError> {
+        let Ok(p) = serde_json::from_value::<Payload>(job.payload.clone()) else {
+            return Ok(());
+        };
+        let key = if in_doubt(reason) {
+            "alert-protocol-in-doubt"
+        } else {
+            "alert-protocol-failed"
+        };
+        alert_admins(
+            self.deps.store.as_ref(),
+            &self.deps.settings.admins,
+            &post_key(p.call_id, p.analysis_id),
+            key,
+            &[
+                ("id", p.call_id.into()),
+                (
+                    "reason",
+                    reason.chars().take(300).collect::<String>().into(),
+                ),
+            ],
+        )
+        .await
+        .map_err(|e| JobError::Retry(e.to_string()))?;
+        self.deps.waker.notify_waiters();
         Ok(())
     }
 }

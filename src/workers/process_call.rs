@@ -14,7 +14,7 @@ use crate::analysis::analyze::{analyse, examples_text, promote, AnalysisFailure}
 use crate::analysis::protocol::client_phone;
 use crate::analysis::transcribe::{transcribe, TranscribeError};
 use crate::domain::{Call, CallStatus};
-use crate::i18n::t_args;
+use crate::i18n::{t, t_args};
 use crate::jobs::{JobError, JobHandler};
 use crate::llm::LlmReply;
 use crate::notify::{PostRequest, TextFormat};
@@ -242,28 +242,23 @@ impl ProcessCall {
         Ok(())
     }
 
-    async fn give_up(&self, job: &Job, call: &Call, reason: &str) {
+    /// Marks the call failed and tells its chat, once per job.
+    async fn fail_call(&self, job: &Job, call: &Call, reason: &str) -> Result<(), StoreError> {
         let store = &self.deps.store;
-        if let Err(e) = store
+        store
             .set_call_status(call.id, CallStatus::Failed, Some(reason))
-            .await
-        {
-            tracing::error!(call = call.id, error = %e, "marking the call failed did not work");
-        }
-        let Ok(Some(chat)) = self.deps.chat_for_call(call).await else {
-            return;
+            .await?;
+        let Some(chat) = self.deps.chat_for_call(call).await? else {
+            return Ok(());
         };
-        let lang = self.deps.settings.lang;
+        let lang = post_protocol::chat_lang(&self.deps, chat).await?;
         let text = t_args(
             lang,
             "call-failed",
             &[
                 ("id", call.id.into()),
                 ("phone", client_phone(call).into()),
-                (
-                    "reason",
-                    reason.chars().take(500).collect::<String>().into(),
-                ),
+                ("reason", explain_failure(lang, reason).into()),
             ],
         );
         let req = PostRequest {
@@ -278,12 +273,35 @@ impl ProcessCall {
         };
         match super::telegram_send::job(&req) {
             Ok(j) => {
-                if let Err(e) = store.enqueue(j).await {
-                    tracing::error!(call = call.id, error = %e, "queueing the failure notice failed");
-                }
+                store.enqueue(j).await?;
+                self.deps.waker.notify_waiters();
             }
             Err(e) => tracing::error!(error = %e, "failure notice payload"),
         }
+        Ok(())
+    }
+}
+
+/// A failure reason as a Russian sales manager reads it: what happened in words, then the
+/// technical detail (kept short).
+pub fn explain_failure(lang: crate::i18n::Lang, reason: &str) -> String {
+    let key = if reason.contains("sample rate") {
+        Some("failure-bad-rate")
+    } else if reason.contains("longer than the allowed") {
+        Some("failure-too-long")
+    } else if reason.contains("MAX_RECORDING_MB") {
+        Some("failure-too-large")
+    } else if reason.starts_with("quarantined") || reason.starts_with("out of attempts") {
+        Some("failure-crashed")
+    } else if reason.starts_with("bad audio") {
+        Some("failure-bad-audio")
+    } else {
+        None
+    };
+    let detail: String = reason.chars().take(300).collect();
+    match key {
+        Some(k) => format!("{} ({detail})", t(lang, k)),
+        None => detail,
     }
 }
 
@@ -338,9 +356,20 @@ impl JobHandler for ProcessCall {
             }
             Err(Failure::Retry(m)) | Err(Failure::Final(m)) => {
                 tracing::warn!(call = call.id, reason = %m, "call failed");
-                self.give_up(job, &call, &m).await;
                 Err(JobError::Permanent(m))
             }
         }
+    }
+
+    /// Also runs when the job was quarantined (its worker kept dying on this call).
+    async fn give_up(&self, job: &Job, reason: &str) -> Result<(), JobError> {
+        let Ok(payload) = serde_json::from_value::<Payload>(job.payload.clone()) else {
+            return Ok(());
+        };
+        let retry = |e: StoreError| JobError::Retry(e.to_string());
+        let Some(call) = self.deps.store.call(payload.call_id).await.map_err(retry)? else {
+            return Ok(());
+        };
+        self.fail_call(job, &call, reason).await.map_err(retry)
     }
 }
