@@ -482,6 +482,8 @@ async fn provider_faults_are_retried_and_still_give_exactly_one_protocol() {
     h.openai.state.stt_500.store(1, Ordering::SeqCst);
     h.openai.state.chat_500.store(1, Ordering::SeqCst);
     h.openai.state.chat_429.store(1, Ordering::SeqCst);
+    // Telegram itself answers a JSON 500 once: the post is retried, not dropped.
+    h.tg.state.fail_next_500.store(1, Ordering::SeqCst);
     h.start().await;
     h.wait_protocols(1).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -495,6 +497,7 @@ async fn provider_faults_are_retried_and_still_give_exactly_one_protocol() {
         ("STT 500", ai.stt_500.load(Ordering::SeqCst)),
         ("chat 500", ai.chat_500.load(Ordering::SeqCst)),
         ("chat 429", ai.chat_429.load(Ordering::SeqCst)),
+        ("Telegram 500", h.tg.state.fail_next_500.load(Ordering::SeqCst)),
     ] {
         assert_eq!(left, 0, "the {name} fault was never hit");
     }
@@ -505,6 +508,38 @@ async fn provider_faults_are_retried_and_still_give_exactly_one_protocol() {
     let detail = h.api("/api/calls?status=analyzed").await;
     assert_eq!(detail["total"], 1);
     let mut h = h;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_chat_that_refuses_the_bot_fails_the_post_and_the_admin_is_told_in_private() {
+    let calls = vec![call(
+        "3101.1",
+        "in_kicked",
+        "79160001133",
+        "74951234567",
+        "answered",
+        30,
+        true,
+    )];
+    let mut h = Harness::prepared(calls, &[]).await;
+    h.tg.state.forbidden_chat.store(TEAM, Ordering::SeqCst);
+    h.start().await;
+    common::eventually(30, "the admin is told", || async {
+        !h.tg.texts_to(ADMIN as i64).is_empty()
+    })
+    .await;
+    let alert = h.tg.texts_to(ADMIN as i64).remove(0);
+    assert!(
+        alert.contains("не удалось отправить") && alert.contains("/lead"),
+        "{alert}"
+    );
+    let posts_to_team =
+        h.tg.calls("sendMessage")
+            .into_iter()
+            .filter(|c| c.body["chat_id"] == TEAM)
+            .count();
+    assert_eq!(posts_to_team, 1, "a 403 is not retried");
     h.stop().await;
 }
 

@@ -40,6 +40,13 @@ pub struct FakeState {
     pub stall_sends: AtomicBool,
     /// Count of sendMessage requests answered successfully.
     pub sent_ok: AtomicI64,
+    /// Answer the next N sendMessage calls with a JSON 500 (as Telegram does when it is unwell).
+    pub fail_next_500: AtomicU32,
+    /// sendMessage to this chat answers 403 (the bot was removed from it). 0 = off.
+    pub forbidden_chat: AtomicI64,
+    /// Once: deliver the next sendMessage, then SIGSTOP this process id before answering (a worker
+    /// that stalls mid-send, as a paused VM does). 0 = off.
+    pub stop_pid_on_send: AtomicI64,
     /// Count of sendDocument requests.
     pub documents: AtomicI64,
     pub photos: AtomicI64,
@@ -380,6 +387,39 @@ async fn handle(
             }
             if st.stall_sends.load(Ordering::SeqCst) {
                 std::future::pending::<()>().await;
+            }
+            let forbidden = st.forbidden_chat.load(Ordering::SeqCst);
+            if forbidden != 0 && body["chat_id"].as_i64() == Some(forbidden) {
+                return err(
+                    StatusCode::FORBIDDEN,
+                    403,
+                    "Forbidden: bot was kicked from the supergroup chat",
+                    None,
+                );
+            }
+            if st
+                .fail_next_500
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                return err(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    500,
+                    "Internal Server Error",
+                    None,
+                );
+            }
+            let stop = st.stop_pid_on_send.swap(0, Ordering::SeqCst);
+            if stop != 0 {
+                st.sent_ok.fetch_add(1, Ordering::SeqCst);
+                let id = st.next_message_id.fetch_add(1, Ordering::SeqCst);
+                let mut recorded = body.clone();
+                recorded["assigned_message_id"] = json!(id);
+                st.delivered.lock().expect("lock").push(recorded);
+                let _ = std::process::Command::new("kill")
+                    .args(["-STOP", &stop.to_string()])
+                    .status();
+                return ok(message_json(id, &body));
             }
             if st
                 .rate_limit_next
