@@ -362,7 +362,11 @@ pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
         api_key: cfg.api_key.clone(),
         pipeline,
         schedules,
-        novofon_secret: cfg.novofon_api_secret.clone(),
+        novofon_secret: cfg
+            .novofon_api_key
+            .as_ref()
+            .and(cfg.novofon_api_secret.clone()),
+        novofon_window: Duration::from_secs(cfg.novofon_window_mins.max(1) * 60),
         novofon_timezone: cfg.novofon_timezone,
         timezone: cfg.timezone,
     });

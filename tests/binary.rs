@@ -207,7 +207,9 @@ async fn a_job_killed_mid_send_is_not_sent_twice_and_the_admin_is_told() {
     })
     .await;
     common::eventually(20, "the admin is told", || async {
-        tg.texts_to(ADMIN).iter().any(|t| t.contains("возможно, не дошло"))
+        tg.texts_to(ADMIN)
+            .iter()
+            .any(|t| t.contains("возможно, не дошло"))
     })
     .await;
     stop_gracefully(&mut second);
@@ -277,7 +279,11 @@ async fn a_worker_stalled_mid_send_past_its_lease_posts_once() {
         vec!["Протокол звонка".to_string()],
         "one protocol after the stall"
     );
-    assert_eq!(tg.state.sent_ok.load(Ordering::SeqCst), 2, "the protocol and one alert");
+    assert_eq!(
+        tg.state.sent_ok.load(Ordering::SeqCst),
+        2,
+        "the protocol and one alert"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

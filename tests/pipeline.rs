@@ -368,7 +368,7 @@ fn webhook_signature(s: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn webhooks_are_verified_and_enqueue_at_once_and_a_later_poll_adds_nothing() {
+async fn webhooks_are_verified_bounded_and_confirmed_by_the_poll_before_analysis() {
     let mut c = call(
         "2001.1",
         "in_hook",
@@ -432,34 +432,78 @@ async fn webhooks_are_verified_and_enqueue_at_once_and_a_later_poll_adds_nothing
     let sig = webhook_signature(&format!("+79167778899{}{}", "74951234567", c.callstart));
     let ok = http
         .post(format!("{}/webhooks/novofon", h.base()))
-        .header("Signature", sig)
+        .header("Signature", &sig)
         .form(&form)
         .send()
         .await
         .unwrap();
     assert_eq!(ok.status(), 200);
+    // A webhook only announces a call: it waits for the statistics to confirm it.
+    let stored = h.api("/api/calls").await;
+    assert_eq!(stored["total"], 1);
+    assert_eq!(stored["calls"][0]["status"], "unconfirmed");
+
+    // The same captured webhook replayed with another call id: the signature still matches.
+    let mut forged = form;
+    forged[2] = ("pbx_call_id", "in_forged");
+    let replay = http
+        .post(format!("{}/webhooks/novofon", h.base()))
+        .header("Signature", &sig)
+        .form(&forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 200, "the signature cannot tell");
+    // An old one (outside the polling window) is refused outright.
+    let old = moscow(24 * 60);
+    let mut stale = form;
+    stale[1] = ("call_start", old.as_str());
+    let stale_sig = webhook_signature(&format!("+79167778899{}{}", "74951234567", old));
+    let refused = http
+        .post(format!("{}/webhooks/novofon", h.base()))
+        .header("Signature", stale_sig)
+        .form(&stale)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    // A correctly signed duration that overflows any clock arithmetic is refused, not a panic.
+    let mut huge = form;
+    huge[6] = ("duration", "9223372036854775807");
+    let overflow = http
+        .post(format!("{}/webhooks/novofon", h.base()))
+        .header("Signature", &sig)
+        .form(&huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(overflow.status(), 400);
+    assert!(overflow.text().await.unwrap().contains("duration"));
+    assert_eq!(
+        h.api("/api/calls").await["total"],
+        2,
+        "the server still answers"
+    );
+
+    // The poll is the truth: the real call is confirmed and analysed; the forged one is not.
+    h.stop().await;
+    h.extra.retain(|(k, _)| k != "NOVOFON_POLL_SECS");
+    h.start().await;
     h.wait_protocols(1).await;
     assert!(h.protocols()[0]["text"]
         .as_str()
         .unwrap()
         .contains("+7 (916) 777-88-99"));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
-        h.novofon.state.stats_requests.load(Ordering::SeqCst),
+        h.protocols().len(),
         1,
-        "no poll was needed"
+        "nothing posted twice, nothing forged"
     );
-
-    // The safety-net poll now sees the same call: nothing new is posted.
-    h.stop().await;
-    h.extra.retain(|(k, _)| k != "NOVOFON_POLL_SECS");
-    h.start().await;
-    common::eventually(10, "a poll after restart", || async {
-        h.novofon.state.stats_requests.load(Ordering::SeqCst) >= 2
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(h.protocols().len(), 1);
-    assert_eq!(h.api("/api/calls").await["total"], 1);
+    let forged = h.api("/api/calls?status=unconfirmed").await;
+    assert_eq!(forged["total"], 1);
+    assert_eq!(forged["calls"][0]["provider_call_id"], "in_forged");
+    assert_eq!(h.api("/api/calls?status=analyzed").await["total"], 1);
     h.stop().await;
 }
 
@@ -497,7 +541,10 @@ async fn provider_faults_are_retried_and_still_give_exactly_one_protocol() {
         ("STT 500", ai.stt_500.load(Ordering::SeqCst)),
         ("chat 500", ai.chat_500.load(Ordering::SeqCst)),
         ("chat 429", ai.chat_429.load(Ordering::SeqCst)),
-        ("Telegram 500", h.tg.state.fail_next_500.load(Ordering::SeqCst)),
+        (
+            "Telegram 500",
+            h.tg.state.fail_next_500.load(Ordering::SeqCst),
+        ),
     ] {
         assert_eq!(left, 0, "the {name} fault was never hit");
     }
@@ -540,6 +587,90 @@ async fn a_chat_that_refuses_the_bot_fails_the_post_and_the_admin_is_told_in_pri
             .filter(|c| c.body["chat_id"] == TEAM)
             .count();
     assert_eq!(posts_to_team, 1, "a 403 is not retried");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hostile_recordings_fail_their_calls_with_a_readable_reason() {
+    let mut absurd = call(
+        "4101.1",
+        "in_absurd",
+        "79160007711",
+        "74951234567",
+        "answered",
+        120,
+        true,
+    );
+    absurd.audio = callops::bench::recordings::stereo_wav_claiming(4_294_967_291, 1000);
+    let mut huge = call(
+        "4102.2",
+        "in_huge",
+        "79160007722",
+        "74951234567",
+        "answered",
+        120,
+        true,
+    );
+    huge.audio = callops::bench::recordings::stereo_wav_claiming(8000, 1_000_000);
+    let mut long = call(
+        "4103.3",
+        "in_long",
+        "79160007733",
+        "74951234567",
+        "answered",
+        20,
+        true,
+    );
+    long.audio = callops::bench::recordings::stereo_wav_claiming(8000, 8000 * 90);
+    let mut h = Harness::new(vec![absurd, huge, long], &[("MAX_RECORDING_MB", "3")]).await;
+    common::eventually(30, "three failure notices", || async {
+        h.tg.texts_to(TEAM)
+            .iter()
+            .filter(|t| t.contains("Не удалось обработать"))
+            .count()
+            == 3
+    })
+    .await;
+    let failed = h.api("/api/calls?status=failed").await;
+    assert_eq!(failed["total"], 3);
+    let reason = |pbx: &str| {
+        failed["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["provider_call_id"] == pbx)
+            .unwrap()["reason"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        reason("in_absurd").contains("4294967291 Hz"),
+        "{}",
+        reason("in_absurd")
+    );
+    assert!(
+        reason("in_huge").contains("MAX_RECORDING_MB"),
+        "{}",
+        reason("in_huge")
+    );
+    assert!(
+        reason("in_long").contains("longer than the allowed 82 s"),
+        "{}",
+        reason("in_long")
+    );
+    let notices = h.tg.texts_to(TEAM).join("\n");
+    for words in [
+        "невозможная частота дискретизации",
+        "слишком большой",
+        "слишком длинная",
+    ] {
+        assert!(notices.contains(words), "{words}: {notices}");
+    }
+    assert!(
+        h.openai.state.stt_requests.load(Ordering::SeqCst) == 0,
+        "nothing uploaded"
+    );
     h.stop().await;
 }
 

@@ -3,6 +3,21 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// The longest call duration believed from a provider (a day); anything else is malformed.
+pub const MAX_CALL_SECS: i64 = 86_400;
+
+/// A provider's duration within 0..=[`MAX_CALL_SECS`].
+pub fn bounded_call_secs(secs: i64) -> i64 {
+    secs.clamp(0, MAX_CALL_SECS)
+}
+
+/// When a call ended, without overflow whatever the inputs.
+pub fn call_end(started_at: DateTime<Utc>, duration_secs: i64) -> DateTime<Utc> {
+    chrono::Duration::try_seconds(bounded_call_secs(duration_secs))
+        .and_then(|d| started_at.checked_add_signed(d))
+        .unwrap_or(started_at)
+}
+
 /// Who placed the call, seen from the company.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -41,9 +56,20 @@ pub enum CallStatus {
     Skipped,
     /// Failed after retries: see the reason; can be re-run.
     Failed,
+    /// Known only from a webhook, not (yet) confirmed by the PBX's statistics: not analysed.
+    Unconfirmed,
 }
 
 impl CallStatus {
+    pub const ALL: [CallStatus; 6] = [
+        CallStatus::New,
+        CallStatus::Processing,
+        CallStatus::Analyzed,
+        CallStatus::Skipped,
+        CallStatus::Failed,
+        CallStatus::Unconfirmed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             CallStatus::New => "new",
@@ -51,6 +77,7 @@ impl CallStatus {
             CallStatus::Analyzed => "analyzed",
             CallStatus::Skipped => "skipped",
             CallStatus::Failed => "failed",
+            CallStatus::Unconfirmed => "unconfirmed",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -60,6 +87,7 @@ impl CallStatus {
             "analyzed" => CallStatus::Analyzed,
             "skipped" => CallStatus::Skipped,
             "failed" => CallStatus::Failed,
+            "unconfirmed" => CallStatus::Unconfirmed,
             _ => return None,
         })
     }
@@ -146,5 +174,28 @@ impl TurnTiming {
     /// End of caller speech → first agent audio frame out.
     pub fn voice_to_voice_ms(&self) -> Option<i64> {
         self.first_audio_ms.map(|a| a - self.caller_end_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_end_never_overflows() {
+        let t = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 1, 2, 3, 4, 5).unwrap();
+        assert_eq!(call_end(t, 60), t + chrono::Duration::seconds(60));
+        assert_eq!(
+            call_end(t, i64::MAX),
+            t + chrono::Duration::seconds(MAX_CALL_SECS)
+        );
+        assert_eq!(call_end(t, -5), t);
+        assert_eq!(
+            call_end(DateTime::<Utc>::MAX_UTC, 3600),
+            DateTime::<Utc>::MAX_UTC
+        );
+        for s in CallStatus::ALL {
+            assert_eq!(CallStatus::parse(s.as_str()), Some(s));
+        }
     }
 }

@@ -9,7 +9,8 @@ mod role;
 
 pub use analysis::{Analysis, Feedback, LeadCategory, NewAnalysis};
 pub use call::{
-    Call, CallFilter, CallStatus, CallSummary, Direction, NewCall, TurnTiming, Utterance,
+    bounded_call_secs, call_end, Call, CallFilter, CallStatus, CallSummary, Direction, NewCall,
+    TurnTiming, Utterance, MAX_CALL_SECS,
 };
 pub use callback::{CallbackData, FeedbackChoice, SettingsAction};
 pub use phone::{PhoneError, PhoneNumber};

@@ -15,7 +15,7 @@ use sha1::Sha1;
 use tokio::sync::Mutex;
 
 use super::{download_recording, retry_after, CallSource, ProviderCall, TelephonyError};
-use crate::domain::Direction;
+use crate::domain::{Direction, MAX_CALL_SECS};
 
 pub const PROVIDER: &str = "novofon";
 const STATS_METHOD: &str = "/v1/statistics/pbx/";
@@ -423,7 +423,7 @@ pub fn parse_webhook(
                 }
                 .to_string(),
                 started_at: started(get("call_start"))?,
-                duration_secs: get("duration").trim().parse().unwrap_or(0),
+                duration_secs: duration(get("duration"))?,
                 answered: disposition.eq_ignore_ascii_case("answered"),
                 disposition,
                 recorded: matches!(get("is_recorded").trim(), "1" | "true"),
@@ -436,6 +436,20 @@ pub fn parse_webhook(
             recording_ref: get("call_id_with_rec").to_string(),
         }),
         other => Ok(WebhookEvent::Other(other.to_string())),
+    }
+}
+
+/// A webhook's duration: lenient about missing or odd text (0), strict about impossible numbers.
+fn duration(raw: &str) -> Result<i64, WebhookError> {
+    match raw.trim().parse::<i64>() {
+        Ok(n) if (0..=MAX_CALL_SECS).contains(&n) => Ok(n),
+        Ok(n) => Err(WebhookError::Malformed(format!(
+            "duration {n} is outside 0–{MAX_CALL_SECS} s"
+        ))),
+        Err(_) if raw.trim().chars().all(|c| c.is_ascii_digit()) && !raw.trim().is_empty() => {
+            Err(WebhookError::Malformed("duration is out of range".into()))
+        }
+        Err(_) => Ok(0),
     }
 }
 

@@ -31,8 +31,13 @@ pub struct WebState {
     /// The analysis pipeline, when configured.
     pub pipeline: Option<Arc<PipelineDeps>>,
     pub schedules: Arc<Schedules>,
+    /// Verifies Novofon webhooks; set only when the statistics are polled too (they confirm
+    /// every webhook call).
     pub novofon_secret: Option<Secret>,
     pub novofon_timezone: chrono_tz::Tz,
+    /// The polling window: a webhook about a call that started earlier (or in the future) is a
+    /// replay and is refused.
+    pub novofon_window: std::time::Duration,
     pub timezone: chrono_tz::Tz,
 }
 

@@ -1,5 +1,10 @@
 //! Provider webhooks. Novofon 1.0: `GET ?zd_echo=` is echoed (URL validation); `POST` form events
-//! are verified with the API secret (401 otherwise, nothing enqueued) and ingested at once.
+//! are verified with the API secret (401 otherwise, nothing enqueued) and stored at once.
+//!
+//! Novofon's signature covers only caller, callee and call start, so a captured webhook could be
+//! replayed with another `pbx_call_id`. A webhook is therefore only an announcement: its
+//! `call_start` must lie within the polling window (not older, not in the future), and the call is
+//! analysed once the polled statistics confirm it (until then it is `unconfirmed`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -12,7 +17,7 @@ use axum::Form;
 use super::auth::error;
 use super::WebState;
 use crate::telephony::novofon_v1::{parse_webhook, WebhookError, WebhookEvent, PROVIDER};
-use crate::workers::ingest::{ingest, recording_ready};
+use crate::workers::ingest::{ingest, recording_ready, Origin};
 
 pub async fn novofon_echo(Query(q): Query<HashMap<String, String>>) -> Response {
     match q.get("zd_echo") {
@@ -27,7 +32,7 @@ pub async fn novofon_event(
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Response {
     let (Some(pipeline), Some(secret)) = (&state.pipeline, &state.novofon_secret) else {
-        tracing::warn!("Novofon webhook refused: NOVOFON_API_SECRET or the analysis pipeline is not configured");
+        tracing::warn!("Novofon webhook refused: NOVOFON_API_KEY/NOVOFON_API_SECRET (the statistics confirm webhook calls) or the analysis pipeline is not configured");
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
             "Novofon webhooks are not configured",
@@ -41,12 +46,26 @@ pub async fn novofon_event(
             metrics::counter!("callops_webhooks_total", "provider" => PROVIDER, "outcome" => "unauthorized").increment(1);
             return error(StatusCode::UNAUTHORIZED, &e.to_string());
         }
-        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(e) => {
+            tracing::warn!(error = %e, "Novofon webhook refused as malformed");
+            metrics::counter!("callops_webhooks_total", "provider" => PROVIDER, "outcome" => "malformed").increment(1);
+            return error(StatusCode::BAD_REQUEST, &e.to_string());
+        }
     };
+    if let WebhookEvent::CallEnded(pc) = &event {
+        if let Err(why) = within_window(pc.started_at, state.novofon_window) {
+            tracing::warn!(
+                reason = why,
+                "Novofon webhook refused: call_start outside the polling window (a replay?)"
+            );
+            metrics::counter!("callops_webhooks_total", "provider" => PROVIDER, "outcome" => "stale").increment(1);
+            return error(StatusCode::BAD_REQUEST, why);
+        }
+    }
     metrics::counter!("callops_webhooks_total", "provider" => PROVIDER, "outcome" => "accepted")
         .increment(1);
     let result = match &event {
-        WebhookEvent::CallEnded(pc) => ingest(pipeline, PROVIDER, pc)
+        WebhookEvent::CallEnded(pc) => ingest(pipeline, PROVIDER, pc, Origin::Webhook)
             .await
             .map(|r| format!("{r:?}")),
         WebhookEvent::RecordReady {
@@ -67,5 +86,39 @@ pub async fn novofon_event(
             // A non-2xx answer makes Novofon retry; the poller is the safety net too.
             error(StatusCode::SERVICE_UNAVAILABLE, "storage unavailable")
         }
+    }
+}
+
+/// Clock skew allowed for a call_start "in the future".
+const SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// Whether a webhook's call start is recent enough to be genuine news.
+fn within_window(
+    started_at: chrono::DateTime<chrono::Utc>,
+    window: std::time::Duration,
+) -> Result<(), &'static str> {
+    let now = chrono::Utc::now();
+    let window = chrono::Duration::from_std(window).unwrap_or(chrono::TimeDelta::hours(2));
+    if started_at > now + SKEW {
+        return Err("call_start is in the future");
+    }
+    if started_at < now - window {
+        return Err("call_start is older than the polling window (NOVOFON_WINDOW_MINS)");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_recent_call_starts_are_news() {
+        let w = std::time::Duration::from_secs(7200);
+        let now = chrono::Utc::now();
+        assert!(within_window(now - chrono::TimeDelta::minutes(3), w).is_ok());
+        assert!(within_window(now + chrono::TimeDelta::minutes(2), w).is_ok());
+        assert!(within_window(now + chrono::TimeDelta::minutes(30), w).is_err());
+        assert!(within_window(now - chrono::TimeDelta::hours(3), w).is_err());
     }
 }

@@ -6,9 +6,17 @@ use chrono::Utc;
 
 use super::pipeline::PipelineDeps;
 use super::process_call;
-use crate::domain::{CallStatus, Direction, NewCall, PhoneNumber};
+use crate::domain::{bounded_call_secs, call_end, CallStatus, Direction, NewCall, PhoneNumber};
 use crate::store::StoreError;
 use crate::telephony::ProviderCall;
+
+/// Where a provider call came from: the polled statistics are the truth; a webhook alone only
+/// announces a call (its signature covers too little to trust the rest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Poll,
+    Webhook,
+}
 
 /// What happened to an ingested call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +27,8 @@ pub enum Ingested {
     Skipped(i64, String),
     /// Already known; nothing new to do.
     Known(i64),
+    /// Announced by a webhook; analysed once the PBX's statistics confirm it.
+    Unconfirmed(i64),
 }
 
 pub const NO_RECORDING: &str = "no recording";
@@ -34,6 +44,7 @@ pub async fn ingest(
     deps: &PipelineDeps,
     provider: &str,
     pc: &ProviderCall,
+    origin: Origin,
 ) -> Result<Ingested, StoreError> {
     let s = &deps.settings;
     let caller = e164_or_raw(&pc.caller);
@@ -60,7 +71,7 @@ pub async fn ingest(
                     caller: caller.clone(),
                     called: called.clone(),
                     started_at: pc.started_at,
-                    duration_secs: pc.duration_secs,
+                    duration_secs: bounded_call_secs(pc.duration_secs),
                     recording_ref: pc.recording_ref.clone(),
                 })
                 .await?
@@ -76,7 +87,15 @@ pub async fn ingest(
         let revive = call.status == CallStatus::Skipped
             && call.reason.as_deref() == Some(NO_RECORDING)
             && pc.recorded;
-        if revive {
+        let confirmed = origin == Origin::Poll && call.status == CallStatus::Unconfirmed;
+        if confirmed {
+            tracing::info!(
+                call = call.id,
+                provider,
+                "webhook call confirmed by the statistics"
+            );
+        }
+        if revive || confirmed {
             deps.store
                 .set_call_status(call.id, CallStatus::New, None)
                 .await?;
@@ -119,6 +138,23 @@ pub async fn ingest(
             metrics::counter!("callops_calls_ingested_total", "outcome" => "skipped").increment(1);
             Ok(Ingested::Skipped(call.id, r))
         }
+        None if origin == Origin::Webhook => {
+            deps.store
+                .set_call_status(
+                    call.id,
+                    CallStatus::Unconfirmed,
+                    Some("announced by a webhook, not confirmed by the PBX statistics"),
+                )
+                .await?;
+            tracing::info!(
+                call = call.id,
+                provider,
+                "webhook call stored; analysed once the statistics confirm it"
+            );
+            metrics::counter!("callops_calls_ingested_total", "outcome" => "unconfirmed")
+                .increment(1);
+            Ok(Ingested::Unconfirmed(call.id))
+        }
         None => {
             process_call::enqueue(deps, call.id, pc, false).await?;
             tracing::info!(call = call.id, provider, "call queued for analysis");
@@ -130,9 +166,11 @@ pub async fn ingest(
 
 /// How long to wait before fetching the recording: at least `recording_delay` after the call ended.
 pub fn recording_wait(deps: &PipelineDeps, pc: &ProviderCall) -> std::time::Duration {
-    let ended = pc.started_at + chrono::Duration::seconds(pc.duration_secs.max(0));
-    let ready =
-        ended + chrono::Duration::from_std(deps.settings.recording_delay).unwrap_or_default();
+    let ended = call_end(pc.started_at, pc.duration_secs);
+    let ready = chrono::Duration::from_std(deps.settings.recording_delay)
+        .ok()
+        .and_then(|d| ended.checked_add_signed(d))
+        .unwrap_or(ended);
     (ready - Utc::now()).to_std().unwrap_or_default()
 }
 

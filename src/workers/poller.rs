@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
-use super::ingest::{ingest, Ingested};
+use super::ingest::{ingest, Ingested, Origin};
 use super::pipeline::PipelineDeps;
 use super::schedule::Schedules;
 use crate::telephony::{CallSource, TelephonyError};
@@ -34,10 +34,10 @@ pub async fn run(
                 let (mut queued, mut skipped) = (0, 0);
                 let mut store_error = None;
                 for pc in &calls {
-                    match ingest(&deps, source.name(), pc).await {
+                    match ingest(&deps, source.name(), pc, Origin::Poll).await {
                         Ok(Ingested::Queued(_)) => queued += 1,
                         Ok(Ingested::Skipped(..)) => skipped += 1,
-                        Ok(Ingested::Known(_)) => {}
+                        Ok(Ingested::Known(_)) | Ok(Ingested::Unconfirmed(_)) => {}
                         Err(e) => store_error = Some(e.to_string()),
                     }
                 }

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::alerts::{alert_admins, in_doubt};
 use super::pipeline::PipelineDeps;
 use crate::analysis::protocol::{render, Rendered};
-use crate::domain::{Analysis, CallbackData, FeedbackChoice, LeadCategory};
+use crate::domain::{call_end, Analysis, CallbackData, FeedbackChoice, LeadCategory};
 use crate::i18n::{t, t_args, Lang};
 use crate::jobs::{JobError, JobHandler};
 use crate::notify::{
@@ -267,9 +267,8 @@ impl JobHandler for PostProtocol {
                 .await
                 .map_err(JobError::from)?;
         }
-        let latency = (chrono::Utc::now()
-            - (call.started_at + chrono::Duration::seconds(call.duration_secs)))
-        .num_milliseconds();
+        let latency =
+            (chrono::Utc::now() - call_end(call.started_at, call.duration_secs)).num_milliseconds();
         metrics::histogram!("callops_call_to_protocol_seconds")
             .record(latency.max(0) as f64 / 1000.0);
         tracing::info!(call = p.call_id, chat, "protocol posted");
