@@ -307,6 +307,11 @@ pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
             store: store.clone(),
             admins: cfg.telegram_admins.clone(),
             team_chat: cfg.telegram_chat_id,
+            team_chats: cfg
+                .telegram_chat_id
+                .into_iter()
+                .chain(cfg.chat_by_number.iter().map(|(_, c)| *c))
+                .collect(),
             pipeline: pipeline.clone(),
             notifier: notifier.clone(),
             timezone: cfg.timezone,

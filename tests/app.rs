@@ -47,7 +47,7 @@ async fn start_app(
 
 #[tokio::test]
 async fn health_reports_version_and_turns_503_without_database() {
-    let (app, _d) = start_app(None, None).await;
+    let (app, _d) = start_app(None, Some("k3y")).await;
     let base = format!("http://{}", app.http_addr);
     let resp = reqwest::get(format!("{base}/health")).await.unwrap();
     assert_eq!(resp.status(), 200);
@@ -62,6 +62,21 @@ async fn health_reports_version_and_turns_503_without_database() {
     assert_eq!(resp.status(), 503);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["status"], "unavailable");
+    assert_eq!(
+        body["database"], "error",
+        "no database error text for anyone: {body}"
+    );
+    let resp = reqwest::Client::new()
+        .get(format!("{base}/health"))
+        .header("X-API-Key", "k3y")
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert!(
+        body["database"].as_str().unwrap().len() > "error: ".len(),
+        "details for a logged-in caller: {body}"
+    );
     app.stop().await;
 }
 

@@ -482,3 +482,61 @@ async fn an_ordinary_final_failure_runs_the_give_up_step_once() {
     assert_eq!(job.attempts, 1);
     assert_eq!(job.last_error.as_deref(), Some("the file is broken"));
 }
+
+/// Runs long; records when it is stopped (its future dropped).
+#[derive(Default)]
+struct WaitsForCancel {
+    started: AtomicUsize,
+    stopped: AtomicUsize,
+}
+
+#[async_trait]
+impl JobHandler for WaitsForCancel {
+    fn kind(&self) -> &'static str {
+        "long"
+    }
+    async fn run(&self, _job: &Job, _cancel: CancellationToken) -> Result<(), JobError> {
+        struct OnStop<'a>(&'a AtomicUsize);
+        impl Drop for OnStop<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        self.started.fetch_add(1, Ordering::SeqCst);
+        let _stop = OnStop(&self.stopped);
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        Ok(())
+    }
+}
+
+/// A worker that cannot renew its lease (the database is gone) stops its handler after half the
+/// lease, before another worker could take the job over and both act.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_renewals_stop_the_handler_within_half_the_lease() {
+    let (store, _d) = common::sqlite_store().await;
+    store.enqueue(NewJob::new("long", json!({}))).await.unwrap();
+    let handler = Arc::new(WaitsForCancel::default());
+    let mut opts = fast_opts("cut-off", 1);
+    opts.lease = Duration::from_millis(900);
+    let mut pool = WorkerPool::new(store.clone(), opts);
+    pool.register(handler.clone());
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(pool.run(stop.clone()));
+    common::eventually(10, "the job runs", || async {
+        handler.started.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    let cut = std::time::Instant::now();
+    store.close().await; // every renewal fails from now on
+    common::eventually(5, "the handler is told to stop", || async {
+        handler.stopped.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    assert!(
+        cut.elapsed() < Duration::from_millis(900),
+        "stopped after {:?}, before the lease ran out",
+        cut.elapsed()
+    );
+    stop.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+}

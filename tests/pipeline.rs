@@ -727,9 +727,11 @@ async fn corrupt_audio_and_hopeless_llm_answers_fail_the_call_visibly_without_st
         "{\"lead_category\": \"lukewarm\"}",
         "```json\n[1,2]\n```",
     ]);
+    // The body is optional, even when a client labels an empty body as JSON (curl -H ...).
     let resp = reqwest::Client::new()
         .post(format!("{}/api/calls/{id}/reanalyze", h.base()))
         .header("X-API-Key", API_KEY)
+        .header("Content-Type", "application/json")
         .send()
         .await
         .unwrap();
@@ -881,6 +883,25 @@ async fn feedback_buttons_store_and_redraw_for_managers_only() {
     assert_eq!(fb.as_array().unwrap().len(), 1);
     assert_eq!(fb[0]["choice"], "warm");
     assert_eq!(fb[0]["user_id"], ADMIN);
+
+    // The same callback data forged onto another message of the bot: refused, nothing redrawn.
+    let cold = warm.replace("warm", "cold");
+    h.tg.press_button(TEAM, message_id + 500, ADMIN, &cold);
+    common::eventually(10, "the forged press is answered", || async {
+        h.tg.calls("answerCallbackQuery").len() >= 3
+    })
+    .await;
+    let refusal = h.tg.calls("answerCallbackQuery")[2].body.clone();
+    assert!(
+        refusal["text"]
+            .as_str()
+            .unwrap()
+            .contains("не от протокола"),
+        "{refusal}"
+    );
+    assert_eq!(h.tg.calls("editMessageText").len(), 1, "nothing redrawn");
+    let fb = h.api(&format!("/api/calls/{call_id}")).await["call"]["feedback"].clone();
+    assert_eq!(fb.as_array().unwrap().len(), 1, "nothing stored");
 
     // The correction teaches: the next analysis of this profile gets it as an example.
     let resp = reqwest::Client::new()

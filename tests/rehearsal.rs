@@ -333,6 +333,11 @@ async fn bad_input_outages_and_strangers_get_clear_answers() {
     tg.send_voice(chat, MANAGER, &voice("Алло"), 1);
     text_containing(&tg, chat, "Не получилось скачать голосовое").await;
     tg.state.files_gone.store(false, Ordering::SeqCst);
+    // A voice note too long to take is refused before it is downloaded.
+    let downloads = tg.calls("getFile").len();
+    tg.send_voice(chat, MANAGER, &voice("Алло"), 900);
+    text_containing(&tg, chat, "Голосовое слишком длинное").await;
+    assert_eq!(tg.calls("getFile").len(), downloads, "not downloaded");
 
     // A model failure or two are retried unnoticed (with backoff, inside the client).
     fakes.fail_chat(2);

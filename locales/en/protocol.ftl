@@ -79,6 +79,7 @@ feedback-corrected = ✏️ Category corrected to “{ $category }” by { $who 
 feedback-saved = Thanks, the rating is saved.
 feedback-denied = Only managers and administrators can rate protocols.
 feedback-unknown-call = This call was not found.
+feedback-not-protocol = These buttons do not belong to this call's protocol; the rating was not saved.
 call-failed = ⚠️ Call #{ $id } ({ $phone }) could not be processed: { $reason }
     Retry: POST /api/calls/{ $id }/reanalyze
 section-timings = Agent response times

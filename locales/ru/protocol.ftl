@@ -79,6 +79,7 @@ feedback-corrected = ✏️ Категория исправлена на «{ $ca
 feedback-saved = Спасибо, оценка сохранена.
 feedback-denied = Оценивать протоколы могут только менеджеры и администраторы.
 feedback-unknown-call = Этот звонок не найден.
+feedback-not-protocol = Эти кнопки не от протокола этого звонка — оценку не сохранил.
 call-failed = ⚠️ Не удалось обработать звонок №{ $id } ({ $phone }): { $reason }
     Повторить: POST /api/calls/{ $id }/reanalyze
 section-timings = Скорость ответов агента

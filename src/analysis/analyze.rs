@@ -126,7 +126,9 @@ pub async fn analyse(
             },
             Err(e) => e,
         };
-        tracing::warn!(profile = %profile.name, attempt, problem = %problem, "LLM answer rejected");
+        // The problem quotes the model's output: only at debug level.
+        tracing::warn!(profile = %profile.name, attempt, "LLM answer rejected; asking again");
+        tracing::debug!(profile = %profile.name, attempt, problem = %problem, "LLM answer rejected");
         last_problem = problem.clone();
         messages.push(ChatMessage::Assistant(text.chars().take(4000).collect()));
         messages.push(ChatMessage::User(format!(

@@ -46,6 +46,7 @@ async fn measure(store: Arc<dyn Store>) -> anyhow::Result<()> {
         store,
         admins: Vec::new(),
         team_chat: None,
+        team_chats: Vec::new(),
         pipeline: None,
         notifier: None,
         timezone: tz,

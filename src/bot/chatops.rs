@@ -14,7 +14,7 @@ use crate::domain::period::{parse_period, today, Period};
 use crate::domain::{CallFilter, CallStatus, CallbackData, LeadCategory, Role};
 use crate::i18n::{t, t_args, Lang};
 use crate::notify::{inline_markup, Keyboard};
-use crate::store::User;
+use crate::store::{TelegramPost, User};
 use crate::workers::post_protocol::{feedback_keyboard, render_current};
 use crate::workers::process_call::enqueue_reanalysis;
 
@@ -45,7 +45,8 @@ impl Ctx<'_> {
         self.bot.send_message(self.chat, text).await?;
         Ok(())
     }
-    async fn say_html(&self, text: String, keyboard: Option<&Keyboard>) -> Result<(), BotError> {
+    /// Sends an HTML message; returns its id.
+    async fn say_html(&self, text: String, keyboard: Option<&Keyboard>) -> Result<i32, BotError> {
         let mut req = self
             .bot
             .send_message(self.chat, text)
@@ -53,8 +54,7 @@ impl Ctx<'_> {
         if let Some(k) = keyboard {
             req = req.reply_markup(inline_markup(k));
         }
-        req.await?;
-        Ok(())
+        Ok(req.await?.id.0)
     }
 }
 
@@ -203,7 +203,7 @@ pub async fn leads(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
         Err(msg) => return ctx.say(msg).await,
     };
     let (text, keyboard) = leads_view(ctx.deps, ctx.lang, category, period, 0).await?;
-    ctx.say_html(text, Some(&keyboard)).await
+    ctx.say_html(text, Some(&keyboard)).await.map(drop)
 }
 
 /// Answers a ◀ ▶ press by editing the list in place.
@@ -270,11 +270,24 @@ pub async fn show_lead(ctx: &Ctx<'_>, id: i64) -> Result<(), BotError> {
             ))
             .await;
     };
-    ctx.say_html(
-        rendered.text,
-        Some(&feedback_keyboard(pipeline.settings.lang, id)),
-    )
-    .await?;
+    let message_id = ctx
+        .say_html(
+            rendered.text,
+            Some(&feedback_keyboard(pipeline.settings.lang, id)),
+        )
+        .await?;
+    // Its buttons rate the call like the posted protocol's: record it as one.
+    ctx.deps
+        .store
+        .record_telegram_post(&TelegramPost {
+            post_key: format!("lead:{}:{message_id}", ctx.chat.0),
+            call_id: Some(id),
+            kind: "protocol".into(),
+            chat_id: ctx.chat.0,
+            message_id,
+            extra_ids: Vec::new(),
+        })
+        .await?;
     if let Some(file) = rendered.transcript_file {
         ctx.bot
             .send_document(
@@ -305,7 +318,7 @@ pub async fn stats(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
         Err(msg) => return ctx.say(msg).await,
     };
     let text = stats_text(ctx.deps, ctx.lang, period).await?;
-    ctx.say_html(text, None).await
+    ctx.say_html(text, None).await.map(drop)
 }
 
 /// The `/stats` message for a period (with agreement in the period before it).

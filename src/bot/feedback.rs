@@ -100,6 +100,23 @@ pub async fn on_callback(bot: Bot, q: CallbackQuery, deps: Arc<BotDeps>) -> Resu
             .await?;
         return Ok(());
     }
+    // Buttons can be forged on any message the bot sent: only the call's own protocol counts.
+    if !deps
+        .store
+        .is_protocol_message(call_id, chat_id, message.id().0)
+        .await?
+    {
+        tracing::warn!(
+            user = q.from.id.0,
+            call = call_id,
+            "feedback refused: the message is not this call's protocol"
+        );
+        bot.answer_callback_query(q.id.clone())
+            .text(t(lang, "feedback-not-protocol"))
+            .show_alert(true)
+            .await?;
+        return Ok(());
+    }
     let name = q
         .from
         .username

@@ -19,6 +19,8 @@ pub struct BotDeps {
     pub store: Arc<dyn Store>,
     pub admins: Vec<u64>,
     pub team_chat: Option<i64>,
+    /// Every team chat: `team_chat` and the chats protocols are routed to by number.
+    pub team_chats: Vec<i64>,
     /// The analysis pipeline, when configured (protocol redraws after feedback).
     pub pipeline: Option<Arc<PipelineDeps>>,
     pub notifier: Option<Arc<dyn Notifier>>,
@@ -34,7 +36,7 @@ impl BotDeps {
         super::access::resolve_access(
             self.store.as_ref(),
             &self.admins,
-            self.team_chat,
+            &self.team_chats,
             user,
             chat,
         )
@@ -51,6 +53,16 @@ pub enum BotError {
     Store(#[from] crate::store::StoreError),
     #[error("{0}")]
     Internal(String),
+}
+
+/// The author of the message `msg` answers. In a forum topic every message "replies" to the
+/// topic's service message (its creation); that is no answer to anyone.
+pub fn replied_to_user(msg: &Message) -> Option<u64> {
+    let replied = msg.reply_to_message()?;
+    if replied.forum_topic_created().is_some() {
+        return None;
+    }
+    replied.from.as_ref().map(|u| u.id.0)
 }
 
 /// The whole update tree.
@@ -120,10 +132,7 @@ async fn on_command(
         chat: msg.chat.id,
         lang,
         user_id: user.id.0,
-        reply_to_user: msg
-            .reply_to_message()
-            .and_then(|m| m.from.as_ref())
-            .map(|u| u.id.0),
+        reply_to_user: replied_to_user(&msg),
     };
     match cmd {
         Command::Leads(args) => super::chatops::leads(&ctx, &args).await?,
@@ -167,4 +176,35 @@ pub async fn register_commands(bot: &Bot) -> Result<(), teloxide::RequestError> 
         .language_code("en")
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(json: &str) -> Message {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn a_message_in_a_forum_topic_answers_nobody() {
+        let in_topic = message(
+            r#"{"chat":{"id":-1001847508954,"is_forum":true,"title":"t","type":"supergroup"},"date":1675229140,
+            "from":{"first_name":"Анна","id":11,"is_bot":false},"is_topic_message":true,"message_id":5,"message_thread_id":4,
+            "reply_to_message":{"chat":{"id":-1001847508954,"is_forum":true,"title":"t","type":"supergroup"},"date":1675229139,
+              "forum_topic_created":{"icon_color":9367192,"name":"Лиды"},"from":{"first_name":"Creator","id":99,"is_bot":false},
+              "is_topic_message":true,"message_id":4,"message_thread_id":4},
+            "text":"/users add manager"}"#,
+        );
+        assert_eq!(replied_to_user(&in_topic), None);
+        let reply = message(
+            r#"{"chat":{"id":-1001847508954,"is_forum":true,"title":"t","type":"supergroup"},"date":1675229140,
+            "from":{"first_name":"Анна","id":11,"is_bot":false},"is_topic_message":true,"message_id":7,"message_thread_id":4,
+            "reply_to_message":{"chat":{"id":-1001847508954,"is_forum":true,"title":"t","type":"supergroup"},"date":1675229139,
+              "from":{"first_name":"Пётр","id":42,"is_bot":false},"is_topic_message":true,"message_id":6,"message_thread_id":4,
+              "text":"привет"},
+            "text":"/users add manager"}"#,
+        );
+        assert_eq!(replied_to_user(&reply), Some(42));
+    }
 }

@@ -159,6 +159,59 @@ pub fn is_rehearsal_message(msg: Message, deps: Arc<BotDeps>) -> bool {
             .is_some_and(|r| r.is_running(msg.chat.id.0))
 }
 
+/// The largest voice note taken (Telegram's own limit for bot downloads is 20 MB; a two-minute
+/// Opus note is about 300 kB).
+const MAX_VOICE_BYTES: u32 = 5 * 1024 * 1024;
+/// The longest voice note taken, in seconds.
+const MAX_VOICE_SECS: u32 = 120;
+
+/// An in-memory download that fails once it would grow past its cap (whatever sizes were
+/// announced before).
+struct CappedBuffer {
+    bytes: Vec<u8>,
+    cap: usize,
+}
+
+impl CappedBuffer {
+    fn new(cap: usize) -> Self {
+        Self {
+            bytes: Vec::new(),
+            cap,
+        }
+    }
+    fn into_inner(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+impl tokio::io::AsyncWrite for CappedBuffer {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if self.bytes.len() + buf.len() > self.cap {
+            return std::task::Poll::Ready(Err(std::io::Error::other(
+                "the voice note is larger than allowed",
+            )));
+        }
+        self.bytes.extend_from_slice(buf);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
 /// A line of the manager's part: text or a voice note.
 pub async fn on_message(bot: Bot, msg: Message, deps: Arc<BotDeps>) -> Result<(), BotError> {
     let Some(r) = deps.rehearsal.as_ref() else {
@@ -177,9 +230,21 @@ pub async fn on_message(bot: Bot, msg: Message, deps: Arc<BotDeps>) -> Result<()
         .send_chat_action(msg.chat.id, teloxide::types::ChatAction::RecordVoice)
         .await;
     let result = if let Some(voice) = msg.voice() {
+        if voice.file.size > MAX_VOICE_BYTES || voice.duration.seconds() > MAX_VOICE_SECS {
+            bot.send_message(msg.chat.id, t(lang, "rehearsal-voice-too-long"))
+                .await?;
+            return Ok(());
+        }
         let file = bot.get_file(voice.file.id.clone()).await?;
-        let mut bytes = Vec::new();
-        if let Err(e) = bot.download_file(&file.path, &mut bytes).await {
+        if file.size > MAX_VOICE_BYTES {
+            bot.send_message(msg.chat.id, t(lang, "rehearsal-voice-too-long"))
+                .await?;
+            return Ok(());
+        }
+        let mut sink = CappedBuffer::new(MAX_VOICE_BYTES as usize);
+        let downloaded = bot.download_file(&file.path, &mut sink).await;
+        let bytes = sink.into_inner();
+        if let Err(e) = downloaded {
             tracing::warn!(error = %e, "downloading a voice note failed");
             bot.send_message(msg.chat.id, t(lang, "rehearsal-download-failed"))
                 .await?;

@@ -133,6 +133,13 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- Telegram posts (idempotency of every message the bot sends for a job) ----
     async fn telegram_post(&self, post_key: &str) -> Result<Option<TelegramPost>, StoreError>;
+    /// Whether `message_id` in `chat_id` shows the protocol of `call_id` (its buttons are real).
+    async fn is_protocol_message(
+        &self,
+        call_id: i64,
+        chat_id: i64,
+        message_id: i32,
+    ) -> Result<bool, StoreError>;
     /// Stores a post; a second post with the same key keeps the first.
     async fn record_telegram_post(&self, post: &TelegramPost) -> Result<(), StoreError>;
 

@@ -647,6 +647,24 @@ impl Store for PgStore {
         .transpose()
     }
 
+    async fn is_protocol_message(
+        &self,
+        call_id: i64,
+        chat_id: i64,
+        message_id: i32,
+    ) -> Result<bool, StoreError> {
+        let found: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM telegram_posts
+             WHERE call_id = $1 AND chat_id = $2 AND message_id = $3 AND kind = 'protocol' LIMIT 1",
+        )
+        .bind(call_id)
+        .bind(chat_id)
+        .bind(message_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
+    }
+
     async fn record_telegram_post(&self, post: &TelegramPost) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO telegram_posts (post_key, call_id, kind, chat_id, message_id, extra_ids)

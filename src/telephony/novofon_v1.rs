@@ -276,7 +276,8 @@ impl CallSource for NovofonV1 {
                 match self.parse_item(item) {
                     Some(c) => out.push(c),
                     None => {
-                        tracing::warn!(item = %item, "Novofon: skipping an unreadable statistics row")
+                        tracing::warn!(row = %row_summary(item), "Novofon: skipping an unreadable statistics row");
+                        tracing::debug!(item = %item, "the unreadable row")
                     }
                 }
             }
@@ -439,6 +440,19 @@ pub fn parse_webhook(
     }
 }
 
+/// What a log may say about a provider's row: its ids and field names, never its numbers.
+pub(crate) fn row_summary(item: &Value) -> String {
+    let id = ["pbx_call_id", "call_id", "id"]
+        .iter()
+        .find_map(|k| text(&item[*k]))
+        .unwrap_or_else(|| "?".into());
+    let fields: Vec<&str> = item
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    format!("id {id}, fields [{}]", fields.join(", "))
+}
+
 /// A webhook's duration: lenient about missing or odd text (0), strict about impossible numbers.
 fn duration(raw: &str) -> Result<i64, WebhookError> {
     match raw.trim().parse::<i64>() {
@@ -552,6 +566,14 @@ mod tests {
             parse_webhook(&f, None, SECRET, chrono_tz::Europe::Moscow),
             Err(WebhookError::MissingSignature)
         );
+    }
+
+    #[test]
+    fn unreadable_rows_are_summarised_without_numbers() {
+        let row = serde_json::json!({"pbx_call_id": "in_1", "clid": "79161234567", "destination": "74951112233"});
+        let s = row_summary(&row);
+        assert!(s.contains("in_1") && s.contains("clid"), "{s}");
+        assert!(!s.contains("79161234567") && !s.contains("1112233"), "{s}");
     }
 
     #[test]

@@ -177,7 +177,8 @@ impl CallSource for NovofonV2 {
                 match self.parse_item(item) {
                     Some(c) => out.push(c),
                     None => {
-                        tracing::warn!(item = %item, "Novofon 2.0: skipping an unreadable call")
+                        tracing::warn!(row = %super::novofon_v1::row_summary(item), "Novofon 2.0: skipping an unreadable call");
+                        tracing::debug!(item = %item, "the unreadable call")
                     }
                 }
             }

@@ -38,6 +38,18 @@ pub async fn require_api_key(
     next.run(req).await
 }
 
+/// Whether the request carries the right `X-API-Key` (for details only logged-in callers see).
+pub fn has_api_key(state: &WebState, headers: &axum::http::HeaderMap) -> bool {
+    let Some(expected) = state.api_key.as_ref() else {
+        return false;
+    };
+    let given = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    constant_time_eq(given.as_bytes(), expected.expose().as_bytes())
+}
+
 pub fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(serde_json::json!({ "error": message }))).into_response()
 }

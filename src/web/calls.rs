@@ -144,10 +144,20 @@ pub struct ReanalyzeBody {
     profile: Option<String>,
 }
 
+/// The optional body: none, empty or whitespace means no profile, whatever the content type;
+/// anything else must be the JSON object.
+fn reanalyze_body(raw: &[u8]) -> Result<ReanalyzeBody, String> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Ok(ReanalyzeBody::default());
+    }
+    serde_json::from_slice(raw)
+        .map_err(|e| format!("the body must be JSON like {{\"profile\": \"qa_checklist\"}}: {e}"))
+}
+
 pub async fn reanalyze(
     State(state): State<Arc<WebState>>,
     Path(id): Path<i64>,
-    body: Option<Json<ReanalyzeBody>>,
+    raw: axum::body::Bytes,
 ) -> Response {
     let Some(pipeline) = &state.pipeline else {
         return error(
@@ -155,7 +165,10 @@ pub async fn reanalyze(
             "analysis is not configured (OPENAI_API_KEY)",
         );
     };
-    let profile = body.and_then(|b| b.0.profile);
+    let profile = match reanalyze_body(&raw) {
+        Ok(b) => b.profile,
+        Err(m) => return error(StatusCode::BAD_REQUEST, &m),
+    };
     if let Some(p) = &profile {
         if pipeline.profiles.get(p).is_none() {
             return error(

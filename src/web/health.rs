@@ -3,19 +3,29 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use super::auth::has_api_key;
 use super::WebState;
 use crate::store::JobState;
 
-/// 200 with version and uptime when the database answers; 503 otherwise.
-pub async fn health(State(state): State<Arc<WebState>>) -> Response {
+/// 200 with version and uptime when the database answers; 503 otherwise. The database's own
+/// error text goes to the log and to callers with the API key, not to anyone who asks.
+pub async fn health(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
     let db = tokio::time::timeout(std::time::Duration::from_secs(3), state.store.ping()).await;
     let (status, database) = match db {
         Ok(Ok(())) => (StatusCode::OK, "ok".to_string()),
-        Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, format!("error: {e}")),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "health: the database does not answer");
+            let shown = if has_api_key(&state, &headers) {
+                format!("error: {e}")
+            } else {
+                "error".to_string()
+            };
+            (StatusCode::SERVICE_UNAVAILABLE, shown)
+        }
         Err(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "error: timed out".to_string(),
