@@ -1,7 +1,6 @@
 //! Background work, one file per job kind, plus the periodic pollers. Workers post through
 //! [`crate::notify::Notifier`] and never touch bot handlers.
 
-pub mod alerts;
 pub mod digest;
 pub mod ingest;
 pub mod pipeline;

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use super::alerts::{alert_admins, in_doubt};
 use super::pipeline::PipelineDeps;
+use super::telegram_send::{alert_admins, in_doubt};
 use crate::analysis::protocol::{render, Rendered};
 use crate::domain::{call_end, Analysis, CallbackData, FeedbackChoice, LeadCategory};
 use crate::i18n::{t, t_args, Lang};

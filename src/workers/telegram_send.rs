@@ -1,15 +1,17 @@
 //! Job kind `telegram.send`: posts a message to a chat exactly once (see
-//! [`crate::notify::post_once`]).
+//! [`crate::notify::post_once`]), and the private alerts to administrators built on it: when a
+//! post cannot be made, or may not have been, each admin gets a durable `telegram.send` of their
+//! own (an alert's own failure alerts nobody, so a Telegram outage cannot loop).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use super::alerts::{alert_admins, in_doubt, ALERT_KIND};
+use crate::i18n::{t_args, FluentArg, Lang};
 use crate::jobs::{JobError, JobHandler};
-use crate::notify::{post_once, Notifier, PostRequest};
-use crate::store::{Job, NewJob, Store};
+use crate::notify::{post_once, Notifier, PostRequest, TextFormat};
+use crate::store::{Job, NewJob, Store, StoreError};
 
 pub const KIND: &str = "telegram.send";
 
@@ -86,4 +88,48 @@ impl JobHandler for TelegramSend {
         .await
         .map_err(|e| JobError::Retry(e.to_string()))
     }
+}
+
+/// The kind of an alert post: its own give-up step alerts nobody (no loops when Telegram is down).
+pub const ALERT_KIND: &str = "admin-alert";
+
+/// Queues `key`/`args` (a locale message) to every admin, in the language of their private chat.
+pub async fn alert_admins(
+    store: &dyn Store,
+    admins: &[i64],
+    post_key: &str,
+    key: &str,
+    args: &[(&'static str, FluentArg)],
+) -> Result<(), StoreError> {
+    for &admin in admins {
+        let lang = store
+            .chat_language(admin)
+            .await?
+            .map_or(Lang::Ru, |c| Lang::from_code(Some(&c)));
+        let req = PostRequest {
+            post_key: format!("{post_key}:alert:{admin}"),
+            chat_id: admin,
+            text: t_args(lang, key, args),
+            format: TextFormat::Plain,
+            call_id: None,
+            kind: ALERT_KIND.into(),
+            keyboard: None,
+            reply_to: None,
+        };
+        match job(&req) {
+            Ok(job) => {
+                store.enqueue(job).await?;
+            }
+            Err(e) => tracing::error!(error = %e, "admin alert payload"),
+        }
+    }
+    if admins.is_empty() {
+        tracing::warn!(post = post_key, "nobody to alert: TELEGRAM_ADMINS is empty");
+    }
+    Ok(())
+}
+
+/// Whether a job's give-up reason says the send is in doubt (it may have been delivered).
+pub fn in_doubt(reason: &str) -> bool {
+    reason.contains("may or may not have been delivered")
 }
