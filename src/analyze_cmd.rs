@@ -50,16 +50,16 @@ async fn analyze_one(
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
+    let digest = hex::encode(Md5::digest(&bytes));
     let transcript = transcribe(
         deps.stt.as_ref(),
-        bytes.clone(),
+        bytes,
         ext.as_deref(),
         &deps.settings.channel_roles,
         AudioLimits::absolute(deps.settings.max_recording),
     )
     .await
     .with_context(|| format!("{}", file.display()))?;
-    let digest = hex::encode(Md5::digest(&bytes));
     let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("audio");
     let store = &deps.store;
     let (call, _) = store

@@ -346,3 +346,105 @@ async fn analyze_prints_protocols_and_names_bad_files() {
         "plain text: {stdout}"
     );
 }
+
+/// A call whose processing takes its process down every time (here: SIGKILL while it runs, as an
+/// out-of-memory abort would) is quarantined after the second crash: the call is marked failed and
+/// the team chat is told, instead of the call staying "processing" forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_that_keeps_killing_its_worker_is_failed_visibly() {
+    use common::fake_novofon::{self, FakeCall, FakeNovofon};
+    use common::fake_openai::{self, FakeOpenAi};
+    const TEAM: i64 = -1_001_000;
+    let tg = FakeTelegram::start().await;
+    let started = (chrono::Utc::now() - chrono::Duration::minutes(10))
+        .with_timezone(&chrono_tz::Europe::Moscow)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    let novofon = FakeNovofon::start(vec![FakeCall {
+        pbx_call_id: "in_poison".into(),
+        call_id: "9001.1".into(),
+        callstart: started,
+        clid: "79160009911".into(),
+        destination: "74951234567".into(),
+        disposition: "answered".into(),
+        seconds: 30,
+        recorded: true,
+        audio: callops::speech::audio::stereo_wav_bytes(
+            &callops::speech::audio::tone(440.0, 3.0, 8000),
+            &callops::speech::audio::tone(880.0, 3.0, 8000),
+            8000,
+        ),
+    }])
+    .await;
+    let openai = FakeOpenAi::start().await;
+    openai.state.stt_delay_ms.store(600_000, Ordering::SeqCst); // the worker "hangs" in the call
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}/poison.db", dir.path().display());
+    let store = callops::store::connect(&db_url).await.unwrap();
+    store.migrate().await.unwrap();
+    let env = |port: u16| {
+        vec![
+            ("TELEGRAM_BOT_TOKEN", TOKEN.to_string()),
+            ("TELEGRAM_API_URL", tg.url.clone()),
+            ("TELEGRAM_CHAT_ID", TEAM.to_string()),
+            ("TELEGRAM_GROUP_INTERVAL_MS", "0".to_string()),
+            ("DATABASE_URL", db_url.clone()),
+            ("JOB_LEASE_SECS", "5".to_string()),
+            ("HTTP_ADDR", format!("127.0.0.1:{port}")),
+            ("NOVOFON_API_URL", novofon.url.clone()),
+            ("NOVOFON_API_KEY", fake_novofon::KEY.to_string()),
+            ("NOVOFON_API_SECRET", fake_novofon::SECRET.to_string()),
+            ("NOVOFON_POLL_SECS", "1".to_string()),
+            ("NOVOFON_STATS_INTERVAL_MS", "10".to_string()),
+            ("RECORDING_DELAY_SECS", "0".to_string()),
+            ("OPENAI_API_KEY", fake_openai::KEY.to_string()),
+            ("OPENAI_BASE_URL", openai.url.clone()),
+        ]
+    };
+    for _crash in 1..=2 {
+        let seen = openai.state.stt_requests.load(Ordering::SeqCst);
+        let mut child = callops(dir.path(), &env(free_port()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        common::eventually(40, "the worker is inside the call", || async {
+            openai.state.stt_requests.load(Ordering::SeqCst) > seen
+        })
+        .await;
+        child.kill().unwrap(); // the process dies mid-job
+        child.wait().unwrap();
+    }
+    openai.state.stt_delay_ms.store(0, Ordering::SeqCst);
+    let requests_before = openai.state.stt_requests.load(Ordering::SeqCst);
+    let mut last = callops(dir.path(), &env(free_port()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    common::eventually(40, "the team chat is told", || async {
+        tg.texts_to(TEAM)
+            .iter()
+            .any(|t| t.contains("Не удалось обработать"))
+    })
+    .await;
+    stop_gracefully(&mut last);
+    let notice = tg
+        .texts_to(TEAM)
+        .into_iter()
+        .find(|t| t.contains("Не удалось обработать"))
+        .unwrap();
+    assert!(notice.contains("прерывалась сбоем"), "{notice}");
+    let call = store
+        .call_by_provider_id("novofon", "in_poison")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(call.status, callops::domain::CallStatus::Failed);
+    assert!(call.reason.unwrap().starts_with("quarantined"));
+    assert_eq!(
+        openai.state.stt_requests.load(Ordering::SeqCst),
+        requests_before,
+        "not run a third time"
+    );
+}

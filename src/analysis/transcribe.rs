@@ -25,10 +25,17 @@ pub struct Transcript {
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum TranscribeError {
+    /// (Not a `source`: the message already says it, and chains would print it twice.)
     #[error("bad audio: {0}")]
-    Audio(#[from] AudioError),
+    Audio(AudioError),
     #[error(transparent)]
     Stt(#[from] SttError),
+}
+
+impl From<AudioError> for TranscribeError {
+    fn from(e: AudioError) -> Self {
+        TranscribeError::Audio(e)
+    }
 }
 
 /// Longest upload piece: 16 kHz 16-bit mono is 32 kB/s, so 600 s is ~19 MB, under the 25 MB limit.
