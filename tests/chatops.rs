@@ -160,6 +160,10 @@ async fn every_command_refuses_users_without_the_role() {
     );
     let reply = text(&b.ask(TEAM, VIEWER, "/stats").await);
     assert!(reply.contains("Статистика"), "viewers may read: {reply}");
+    assert!(
+        reply.contains("Согласие ИИ и команды: нет оценок") && !reply.contains("Unknown"),
+        "nothing rated yet reads naturally: {reply}"
+    );
     let help = text(&b.ask(TEAM, VIEWER, "/help").await);
     assert!(
         help.contains("/leads") && !help.contains("/users"),
@@ -179,6 +183,14 @@ async fn leads_paginate_in_place_and_open_a_lead() {
     );
     assert!(body.contains("Страница 1 из 2"), "{body}");
     assert_eq!(body.matches("8/10").count(), 8);
+    // The Russian words of the Russian help work the same.
+    let ru = text(&b.ask(TEAM, ADMIN, "/leads горячие за сегодня").await);
+    assert_eq!(ru, body, "горячие за сегодня = hot today");
+    let typo = text(&b.ask(TEAM, ADMIN, "/leds").await);
+    assert!(
+        typo.contains("Не знаю команды /leds") && typo.contains("/help"),
+        "{typo}"
+    );
     let keyboard = list["reply_markup"]["inline_keyboard"]
         .as_array()
         .unwrap()

@@ -26,3 +26,4 @@ rehearsal-stt-failed = Could not make out the voice note — send it again or ty
 rehearsal-llm-failed = The agent could not answer: the model is unavailable. Send your line again in a minute.
 rehearsal-download-failed = Could not download the voice note from Telegram — please send it again.
 rehearsal-voice-too-long = The voice note is too long (over 2 minutes or 5 MB): say the line shorter or split it.
+unknown-command = I don't know the command { $command }. What I can do: /help

@@ -20,6 +20,7 @@ stats-calls = Calls: { $total } · analysed: { $analyzed } · skipped: { $skippe
 stats-avg = Average interest rating: { $avg }/10
 stats-agreement = AI–team agreement: { $pct }% ({ $agreed } of { $rated } rated)
 stats-agreement-before = Before ({ $period }): { $pct }
+stats-agreement-label = AI–team agreement
 stats-agreement-none = no ratings
 stats-tokens = Tokens: { $prompt } + { $completion } · ${ $cost }
 reanalyze-usage = Usage: /reanalyze ID [profile], /reanalyze failed or /reanalyze PERIOD.

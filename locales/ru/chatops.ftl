@@ -1,4 +1,4 @@
-cmd-leads = лиды: /leads [hot|warm|cold|refusal] [today|week|month|ГГГГ-ММ-ДД..ГГГГ-ММ-ДД]
+cmd-leads = лиды: /leads [горячие|тёплые|холодные|отказ] [сегодня|неделя|месяц|ГГГГ-ММ-ДД..ГГГГ-ММ-ДД]
 cmd-lead = протокол звонка: /lead ID
 cmd-stats = статистика: /stats [период]
 cmd-export = выгрузка в Excel: /export [период] [csv]
@@ -20,6 +20,7 @@ stats-calls = Звонков: { $total } · проанализировано: { 
 stats-avg = Средняя оценка интереса: { $avg }/10
 stats-agreement = Согласие ИИ и команды: { $pct }% ({ $agreed } из { $rated } оценённых)
 stats-agreement-before = До этого ({ $period }): { $pct }
+stats-agreement-label = Согласие ИИ и команды
 stats-agreement-none = нет оценок
 stats-tokens = Токены: { $prompt } + { $completion } · ${ $cost }
 reanalyze-usage = Использование: /reanalyze ID [профиль], /reanalyze failed или /reanalyze ПЕРИОД.

@@ -191,7 +191,11 @@ fn read_period(ctx: &Ctx<'_>, words: &[&str], default: Period) -> Result<Period,
 pub async fn leads(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
     let mut category = None;
     let mut rest = Vec::new();
-    for w in args.split_whitespace() {
+    // "за" as in «горячие за неделю» carries no meaning of its own.
+    for w in args
+        .split_whitespace()
+        .filter(|w| !w.eq_ignore_ascii_case("за"))
+    {
         match parse_category(w) {
             Some(c) => category = Some(c),
             None => rest.push(w),
@@ -380,7 +384,7 @@ pub async fn stats_text(deps: &BotDeps, lang: Lang, period: Period) -> Result<St
         )),
         None => lines.push(format!(
             "{}: {}",
-            t(lang, "stats-agreement").split(':').next().unwrap_or(""),
+            t(lang, "stats-agreement-label"),
             t(lang, "stats-agreement-none")
         )),
     }

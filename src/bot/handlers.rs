@@ -75,6 +75,7 @@ pub fn schema() -> UpdateHandler<BotError> {
                         .filter_command::<Command>()
                         .endpoint(on_command),
                 )
+                .branch(dptree::filter(is_unknown_command).endpoint(on_unknown_command))
                 .branch(
                     dptree::filter(super::rehearse::is_rehearsal_message)
                         .endpoint(super::rehearse::on_message),
@@ -92,6 +93,38 @@ pub(super) async fn language(deps: &BotDeps, msg: &Message) -> Lang {
 
 fn role_name(lang: Lang, role: Role) -> String {
     t(lang, &format!("role-{}", role.as_str()))
+}
+
+/// A `/word` that is none of our commands (a typo, or a command not built yet). A command
+/// addressed to another bot (`/x@other_bot`) is not ours to answer.
+fn is_unknown_command(msg: Message) -> bool {
+    msg.text()
+        .and_then(|t| t.split_whitespace().next())
+        .is_some_and(|w| w.len() > 1 && w.starts_with('/') && !w.contains('@'))
+}
+
+/// Answers an unknown command with a hint instead of silence (only to people who may use the bot).
+async fn on_unknown_command(bot: Bot, msg: Message, deps: Arc<BotDeps>) -> Result<(), BotError> {
+    let Some(user) = msg.from.as_ref() else {
+        return Ok(());
+    };
+    if deps.access(user.id.0, msg.chat.id.0).await? == Access::Denied {
+        return Ok(());
+    }
+    let lang = language(&deps, &msg).await;
+    let word: String = msg
+        .text()
+        .and_then(|t| t.split_whitespace().next())
+        .unwrap_or("")
+        .chars()
+        .take(40)
+        .collect();
+    bot.send_message(
+        msg.chat.id,
+        t_args(lang, "unknown-command", &[("command", word.into())]),
+    )
+    .await?;
+    Ok(())
 }
 
 async fn on_command(

@@ -51,10 +51,17 @@ impl FromStr for LeadCategory {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_lowercase().as_str() {
-            "hot" | "горячий" => Ok(LeadCategory::Hot),
-            "warm" | "тёплый" | "теплый" => Ok(LeadCategory::Warm),
-            "cold" | "холодный" => Ok(LeadCategory::Cold),
-            "refusal" | "отказ" => Ok(LeadCategory::Refusal),
+            "hot" | "горячий" | "горячие" | "горячая" | "горячих" => {
+                Ok(LeadCategory::Hot)
+            }
+            "warm" | "тёплый" | "теплый" | "тёплые" | "теплые" | "тёплая" | "теплая" | "тёплых"
+            | "теплых" => Ok(LeadCategory::Warm),
+            "cold" | "холодный" | "холодные" | "холодная" | "холодных" => {
+                Ok(LeadCategory::Cold)
+            }
+            "refusal" | "отказ" | "отказы" | "отказов" => {
+                Ok(LeadCategory::Refusal)
+            }
             other => Err(format!("unknown lead category {other:?}")),
         }
     }

@@ -72,8 +72,8 @@ pub fn parse_period(word: &str, today: NaiveDate) -> Option<Period> {
             let y = today - Days::new(1);
             return Some(Period { first: y, last: y });
         }
-        "week" | "неделя" | "7d" => return Some(back(7)),
-        "month" | "месяц" | "30d" => return Some(back(30)),
+        "week" | "неделя" | "неделю" | "нед" | "7d" => return Some(back(7)),
+        "month" | "месяц" | "мес" | "30d" => return Some(back(30)),
         _ => {}
     }
     let date = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
