@@ -55,37 +55,53 @@ enum Cell {
     Num(f64),
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r', ';']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
+/// A text cell made safe for spreadsheets: a leading `= + - @` (or tab, CR) would make Excel or
+/// LibreOffice run the cell as a formula, and transcripts and LLM text are untrusted.
+fn defuse(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
     } else {
         s.to_string()
     }
 }
 
-/// CSV (UTF-8 with a BOM so Excel reads Cyrillic right).
+/// A number as the spreadsheet of `lang` reads it (a decimal comma in Russian).
+fn number(lang: Lang, n: f64) -> String {
+    let s = if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    };
+    match lang {
+        Lang::Ru => s.replace('.', ","),
+        Lang::En => s,
+    }
+}
+
+/// CSV (UTF-8 with a BOM so Excel reads Cyrillic right). Russian Excel expects `;` between
+/// columns and a decimal comma; English uses `,` and a point.
 pub fn csv(lang: Lang, tz: Tz, rows: &[CallSummary]) -> Vec<u8> {
-    let mut out = String::from("\u{feff}");
-    out.push_str(
-        &COLUMNS
-            .iter()
-            .map(|k| csv_field(&t(lang, k)))
-            .collect::<Vec<_>>()
-            .join(","),
-    );
-    out.push('\n');
+    let delimiter = match lang {
+        Lang::Ru => b';',
+        Lang::En => b',',
+    };
+    let mut out = csv::WriterBuilder::new()
+        .delimiter(delimiter)
+        .from_writer("\u{feff}".as_bytes().to_vec());
+    let header: Vec<String> = COLUMNS.iter().map(|k| t(lang, k)).collect();
+    // Writing to memory cannot fail; a failed row is left out rather than the whole file.
+    let _ = out.write_record(&header);
     for r in rows {
         let line: Vec<String> = cells(lang, tz, r)
             .into_iter()
             .map(|c| match c {
-                Cell::Text(s) => csv_field(&s),
-                Cell::Num(n) => format!("{n}"),
+                Cell::Text(s) => defuse(&s),
+                Cell::Num(n) => number(lang, n),
             })
             .collect();
-        out.push_str(&line.join(","));
-        out.push('\n');
+        let _ = out.write_record(&line);
     }
-    out.into_bytes()
+    out.into_inner().unwrap_or_default()
 }
 
 /// An XLSX workbook with one sheet of calls.
@@ -151,13 +167,44 @@ mod tests {
         let text = String::from_utf8(csv(Lang::Ru, chrono_tz::Europe::Moscow, &rows())).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 4);
-        assert!(lines[0].contains("Телефон"));
+        assert!(lines[0].starts_with("\u{feff}") && lines[0].contains("Телефон"));
+        assert_eq!(
+            lines[0].matches(';').count(),
+            COLUMNS.len() - 1,
+            "Russian Excel splits on ;"
+        );
         assert!(
             lines[1].contains("\"Агентство \"\"Квартал\"\", СПб\""),
             "{}",
             lines[1]
         );
-        assert!(lines[1].contains("2026-11-20 13:00") && lines[1].contains("+7 (916) 123-45-67"));
+        assert!(lines[1].contains("2026-11-20 13:00") && lines[1].contains("'+7 (916) 123-45-67"));
+        let en = String::from_utf8(csv(Lang::En, chrono_tz::Europe::Moscow, &rows())).unwrap();
+        let mut en_reader = ::csv::Reader::from_reader(en.as_bytes());
+        assert_eq!(en_reader.headers().unwrap().len(), COLUMNS.len());
+    }
+
+    #[test]
+    fn csv_cells_cannot_run_formulas_and_decimals_read_in_russian() {
+        let mut r = rows();
+        r[0].agency_name = Some("=HYPERLINK(\"http://evil\",\"x\")".into());
+        r[1].agency_name = Some("@SUM(A1)".into());
+        r[2].agency_name = Some("-2+3".into());
+        let text = String::from_utf8(csv(Lang::Ru, chrono_tz::Europe::Moscow, &r)).unwrap();
+        let mut reader = ::csv::ReaderBuilder::new()
+            .delimiter(b';')
+            .from_reader(text.as_bytes());
+        let agencies: Vec<String> = reader
+            .records()
+            .map(|rec| rec.unwrap().get(10).unwrap().to_string())
+            .collect();
+        assert_eq!(
+            agencies,
+            ["'=HYPERLINK(\"http://evil\",\"x\")", "'@SUM(A1)", "'-2+3"]
+        );
+        assert_eq!(number(Lang::Ru, 7.5), "7,5");
+        assert_eq!(number(Lang::En, 7.5), "7.5");
+        assert_eq!(number(Lang::Ru, 60.0), "60");
     }
 
     #[test]
