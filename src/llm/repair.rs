@@ -1,5 +1,8 @@
-//! Repair of near-JSON answers: code fences, prose around the object, trailing commas, smart
-//! quotes, single-quoted keys. Returns the parsed value or why it could not be read.
+//! Repair of near-JSON answers: code fences and prose around the object are cut here; what is
+//! left is repaired by `llm_json` (a port of json_repair): trailing commas, single-quoted or
+//! unquoted keys, smart quotes used as quotes, Python literals (`True`, `None`), output cut off by
+//! `max_tokens`. Quotes *inside* string values (`"ЖК «Солнечный»"`) stay as they are. Returns the
+//! parsed object or why it could not be read.
 
 use serde_json::Value;
 
@@ -13,21 +16,109 @@ pub fn parse_near_json(text: &str) -> Result<Value, String> {
         return object_or_err(v);
     }
     let unfenced = strip_fences(trimmed);
-    let candidate = match (unfenced.find('{'), unfenced.rfind('}')) {
-        (Some(a), Some(b)) if b > a => &unfenced[a..=b],
-        _ => return Err("no JSON object found in the answer".into()),
+    let Some(open) = unfenced.find('{') else {
+        return Err("no JSON object found in the answer".into());
+    };
+    // To the last closing brace; an answer cut off by max_tokens has none after its start.
+    let candidate = match unfenced.rfind('}') {
+        Some(close) if close > open => &unfenced[open..=close],
+        _ => &unfenced[open..],
     };
     if let Ok(v) = serde_json::from_str::<Value>(candidate) {
         return object_or_err(v);
     }
-    let fixed = remove_trailing_commas(&normalise_quotes(candidate));
-    serde_json::from_str::<Value>(&fixed)
+    if has_missing_value(candidate) {
+        // A repairer would invent "" here; asking the model again is better.
+        return Err("invalid JSON: a value is missing after a key".into());
+    }
+    let options = llm_json::RepairOptions {
+        ensure_ascii: false,
+        ..Default::default()
+    };
+    llm_json::loads(&outer_quotes_to_ascii(candidate), &options)
         .map_err(|e| format!("invalid JSON: {e}"))
         .and_then(object_or_err)
 }
 
+/// Typographic quotes used *as* JSON quotes (`{“a”: «b»}`) become ASCII ones; typographic quotes
+/// inside an ASCII-quoted string are text and stay.
+fn outer_quotes_to_ascii(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    // The closing quote of the string we are in, if any.
+    let mut closing: Option<char> = None;
+    let mut escaped = false;
+    for c in s.chars() {
+        match closing {
+            Some(close) => {
+                if escaped {
+                    escaped = false;
+                    out.push(c);
+                } else if c == '\\' {
+                    escaped = true;
+                    out.push(c);
+                } else if c == close {
+                    closing = None;
+                    out.push('"');
+                } else if c == '"' && close != '"' {
+                    // An ASCII quote inside a typographic string must not end it.
+                    out.push_str("\\\"");
+                } else {
+                    out.push(c);
+                }
+            }
+            None => {
+                let close = match c {
+                    '"' => Some('"'),
+                    '\u{201c}' => Some('\u{201d}'),
+                    '\u{00ab}' => Some('\u{00bb}'),
+                    _ => None,
+                };
+                match close {
+                    Some(close) => {
+                        closing = Some(close);
+                        out.push('"');
+                    }
+                    None => out.push(c),
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether a key is followed by no value at all (`"a": }` or `"a": ,`), outside strings.
+fn has_missing_value(s: &str) -> bool {
+    let mut in_str = false;
+    let mut escaped = false;
+    let mut after_colon = false;
+    for c in s.chars() {
+        if in_str {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_str = false;
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_str = true;
+                after_colon = false;
+            }
+            ':' => after_colon = true,
+            ',' | '}' if after_colon => return true,
+            c if c.is_whitespace() => {}
+            _ => after_colon = false,
+        }
+    }
+    false
+}
+
 fn object_or_err(v: Value) -> Result<Value, String> {
     match v {
+        Value::Object(ref o) if o.is_empty() => Err("invalid JSON: nothing could be read".into()),
         Value::Object(_) => Ok(v),
         // A JSON string that itself holds the object (double-encoded).
         Value::String(s) if s.trim_start().starts_with('{') => parse_near_json(&s),
@@ -59,44 +150,6 @@ fn strip_fences(s: &str) -> &str {
     s
 }
 
-fn normalise_quotes(s: &str) -> String {
-    s.replace(['\u{201c}', '\u{201d}', '\u{00ab}', '\u{00bb}'], "\"")
-}
-
-/// Removes commas that directly precede `}` or `]` (outside strings).
-fn remove_trailing_commas(s: &str) -> String {
-    let chars: Vec<char> = s.chars().collect();
-    let mut out = String::with_capacity(s.len());
-    let mut in_str = false;
-    let mut escaped = false;
-    for (i, &c) in chars.iter().enumerate() {
-        if in_str {
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_str = false;
-            }
-            continue;
-        }
-        if c == '"' {
-            in_str = true;
-            out.push(c);
-            continue;
-        }
-        if c == ',' {
-            let next = chars[i + 1..].iter().find(|n| !n.is_whitespace());
-            if matches!(next, Some('}') | Some(']')) {
-                continue;
-            }
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +171,48 @@ mod tests {
             ("{\u{201c}a\u{201d}: 1}", json!({"a": 1})),
             ("\"{\\\"a\\\": 1}\"", json!({"a": 1})),
             ("{\"text\": \"a, }\"}", json!({"text": "a, }"})),
+        ];
+        for (input, want) in cases {
+            assert_eq!(parse_near_json(input).unwrap(), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn russian_quotes_inside_values_survive_a_repair() {
+        let answer = "{\"agency_name\": \"ЖК «Солнечный»\", \"quote\": \"он сказал “дорого”\", \"rating\": 7,}";
+        assert_eq!(
+            parse_near_json(answer).unwrap(),
+            json!({"agency_name": "ЖК «Солнечный»", "quote": "он сказал “дорого”", "rating": 7})
+        );
+        assert_eq!(
+            parse_near_json("{“agency_name”: “ЖК «Солнечный»”, «rating»: 7,}").unwrap(),
+            json!({"agency_name": "ЖК «Солнечный»", "rating": 7})
+        );
+    }
+
+    #[test]
+    fn keys_literals_and_cut_off_answers_are_repaired() {
+        let cases = [
+            (
+                "{'lead_category': 'hot', 'interest_rating': 8}",
+                json!({"lead_category": "hot", "interest_rating": 8}),
+            ),
+            (
+                "{lead_category: \"warm\", interest_rating: 5}",
+                json!({"lead_category": "warm", "interest_rating": 5}),
+            ),
+            (
+                "{\"callback\": True, \"agency_name\": None, \"hot\": False}",
+                json!({"callback": true, "agency_name": null, "hot": false}),
+            ),
+            (
+                "{\"lead_category\": \"cold\", \"summary\": \"Клиент хочет двушку у метро",
+                json!({"lead_category": "cold", "summary": "Клиент хочет двушку у метро"}),
+            ),
+            (
+                "```json\n{\"objections\": [\"дорого\", \"далеко\"",
+                json!({"objections": ["дорого", "далеко"]}),
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(parse_near_json(input).unwrap(), want, "{input}");
