@@ -18,6 +18,7 @@ pub mod i18n;
 pub mod jobs;
 pub mod llm;
 pub mod notify;
+pub mod retry;
 pub mod speech;
 pub mod store;
 pub mod telemetry;

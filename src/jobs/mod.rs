@@ -1,7 +1,6 @@
 //! Durable jobs: what a job handler is, how failures are classified, and the worker pool that runs
 //! them with leases, heartbeats, retries with backoff and a dead-letter state.
 
-mod backoff;
 mod pool;
 
 use std::time::Duration;
@@ -11,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::store::Job;
 
-pub use backoff::Backoff;
+pub use crate::retry::Backoff;
 pub use pool::{PoolOptions, PoolStats, WorkerPool};
 
 /// Why a job attempt did not succeed.

@@ -5,6 +5,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+
+use crate::retry::{retry_after, RetryPolicy};
 use reqwest::multipart::{Form, Part};
 use serde::Deserialize;
 
@@ -136,16 +138,12 @@ impl Stt for OpenAiStt {
         duration_ms: i64,
     ) -> Result<Vec<Segment>, SttError> {
         let mut last = String::new();
+        let policy = RetryPolicy::new(self.backoff, self.max_attempts);
         for attempt in 1..=self.max_attempts {
             let wait = match self.attempt(&audio, file_name).await {
                 Ok(resp) => {
                     let status = resp.status();
-                    let retry_after = resp
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs);
+                    let retry_after = retry_after(resp.headers());
                     let body = resp.text().await.unwrap_or_default();
                     if status.is_success() {
                         return parse_answer(&body, duration_ms);
@@ -153,20 +151,20 @@ impl Stt for OpenAiStt {
                     let snippet: String = body.chars().take(300).collect();
                     last = format!("HTTP {status}: {snippet}");
                     if status.as_u16() == 429 || status.is_server_error() {
-                        retry_after.unwrap_or(self.backoff * 2u32.pow(attempt - 1))
+                        policy.wait(attempt, retry_after)
                     } else {
                         return Err(SttError::Rejected(last));
                     }
                 }
                 Err(e) => {
                     last = e.without_url().to_string();
-                    self.backoff * 2u32.pow(attempt - 1)
+                    policy.wait(attempt, None)
                 }
             };
             metrics::counter!("callops_stt_retries_total").increment(1);
-            if attempt < self.max_attempts {
+            if policy.again_after(attempt) {
                 tracing::warn!(attempt, error = %last, retry_in = ?wait, "transcription failed; retrying");
-                tokio::time::sleep(wait.min(Duration::from_secs(60))).await;
+                tokio::time::sleep(wait).await;
             }
         }
         Err(SttError::Transient(last))

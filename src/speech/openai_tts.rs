@@ -5,6 +5,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+
+use crate::retry::{retry_after, RetryPolicy};
 use futures::StreamExt;
 use serde_json::json;
 
@@ -74,7 +76,9 @@ impl Tts for OpenAiTts {
     async fn synthesize(&self, text: &str, format: TtsFormat) -> Result<TtsStream, TtsError> {
         let body = self.body(text, format);
         let mut last = String::new();
+        let policy = RetryPolicy::new(self.backoff, self.max_attempts);
         for attempt in 1..=self.max_attempts {
+            let mut server_wait = None;
             let result = self
                 .http
                 .post(format!("{}/audio/speech", self.base_url))
@@ -94,6 +98,7 @@ impl Tts for OpenAiTts {
                 }
                 Ok(resp) => {
                     let status = resp.status();
+                    server_wait = retry_after(resp.headers());
                     let text = resp.text().await.unwrap_or_default();
                     last = format!(
                         "HTTP {status}: {}",
@@ -106,9 +111,9 @@ impl Tts for OpenAiTts {
                 Err(e) => last = e.without_url().to_string(),
             }
             metrics::counter!("callops_tts_retries_total").increment(1);
-            if attempt < self.max_attempts {
+            if policy.again_after(attempt) {
                 tracing::warn!(attempt, error = %last, "speech synthesis failed; retrying");
-                tokio::time::sleep(self.backoff * attempt).await;
+                tokio::time::sleep(policy.wait(attempt, server_wait)).await;
             }
         }
         Err(TtsError::Transient(last))

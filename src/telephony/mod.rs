@@ -154,15 +154,6 @@ pub(crate) async fn download_recording(
     Ok((body, audio_ext(url, ct.as_deref())))
 }
 
-/// Reads `Retry-After` seconds.
-pub(crate) fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
-    resp.headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
-}
-
 /// Extension hint from a URL or content type.
 pub(crate) fn audio_ext(url: &str, content_type: Option<&str>) -> String {
     let ct = content_type.unwrap_or("");

@@ -14,8 +14,9 @@ use serde_json::Value;
 use sha1::Sha1;
 use tokio::sync::Mutex;
 
-use super::{download_recording, retry_after, CallSource, ProviderCall, TelephonyError};
+use super::{download_recording, CallSource, ProviderCall, TelephonyError};
 use crate::domain::{Direction, MAX_CALL_SECS};
+use crate::retry::{retry_after, Backoff, RetryPolicy};
 
 pub const PROVIDER: &str = "novofon";
 const STATS_METHOD: &str = "/v1/statistics/pbx/";
@@ -115,7 +116,7 @@ impl NovofonV1 {
         let status = resp.status();
         if status.as_u16() == 429 {
             return Err(TelephonyError::RateLimited(
-                retry_after(&resp).unwrap_or(self.cfg.backoff),
+                retry_after(resp.headers()).unwrap_or(self.cfg.backoff),
             ));
         }
         let body = resp
@@ -147,8 +148,15 @@ impl NovofonV1 {
 
     /// One statistics request, paced and retried on 429 (three times).
     async fn stats_page(&self, params: BTreeMap<String, String>) -> Result<Value, TelephonyError> {
-        let mut wait = self.cfg.backoff;
-        for attempt in 1..=4 {
+        let policy = RetryPolicy {
+            backoff: Backoff {
+                base: self.cfg.backoff,
+                cap: Duration::from_secs(120),
+            },
+            max_attempts: 4,
+        };
+        let mut attempt = 1;
+        loop {
             {
                 let mut last = self.last_stats.lock().await;
                 if let Some(t) = *last {
@@ -160,16 +168,17 @@ impl NovofonV1 {
                 *last = Some(Instant::now());
             }
             match self.get(STATS_METHOD, params.clone()).await {
-                Err(TelephonyError::RateLimited(after)) if attempt < 4 => {
-                    let pause = after.max(wait).min(Duration::from_secs(120));
+                Err(TelephonyError::RateLimited(after)) if policy.again_after(attempt) => {
+                    let pause = policy
+                        .wait(attempt, None)
+                        .max(after.min(policy.backoff.cap));
                     tracing::warn!(attempt, pause = ?pause, "Novofon statistics: 429, backing off");
                     tokio::time::sleep(pause).await;
-                    wait *= 2;
+                    attempt += 1;
                 }
                 other => return other,
             }
         }
-        Err(TelephonyError::RateLimited(wait))
     }
 
     fn local(&self, t: DateTime<Utc>) -> String {

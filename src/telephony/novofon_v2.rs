@@ -10,8 +10,9 @@ use chrono_tz::Tz;
 use serde_json::{json, Value};
 
 use super::novofon_v1::{number, text, truthy};
-use super::{download_recording, retry_after, CallSource, ProviderCall, TelephonyError};
+use super::{download_recording, CallSource, ProviderCall, TelephonyError};
 use crate::domain::Direction;
+use crate::retry::retry_after;
 
 pub const PROVIDER: &str = "novofon2";
 
@@ -79,7 +80,7 @@ impl NovofonV2 {
         let status = resp.status();
         if status.as_u16() == 429 {
             return Err(TelephonyError::RateLimited(
-                retry_after(&resp).unwrap_or(self.cfg.backoff),
+                retry_after(resp.headers()).unwrap_or(self.cfg.backoff),
             ));
         }
         if status.is_server_error() {
