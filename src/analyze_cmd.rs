@@ -10,16 +10,17 @@ use chrono::Utc;
 use md5::{Digest, Md5};
 
 use crate::analysis::analyze::analyse;
+use crate::analysis::pipeline::PipelineDeps;
+use crate::analysis::queue::post_key;
+use crate::analysis::results::{record_tokens, save_analysed};
 use crate::analysis::transcribe::transcribe;
+use crate::analysis::view::{feedback_keyboard, render_current};
 use crate::config::Config;
 use crate::domain::{CallStatus, Direction, NewCall};
 use crate::notify::{
     post_once, send_document_once, ChatPacer, DocumentRequest, PostRequest, TelegramNotifier,
     TextFormat,
 };
-use crate::workers::pipeline::PipelineDeps;
-use crate::workers::post_protocol::{feedback_keyboard, post_key, render_current};
-use crate::workers::process_call::{record_tokens, save_analysed};
 
 /// Turns the protocol's Telegram HTML into terminal text.
 pub fn html_to_text(html: &str) -> String {

@@ -3,10 +3,10 @@
 //! analysis is queued so the protocol reaches the chat like any inbound call's.
 
 use super::engine::CallReport;
+use crate::analysis::pipeline::PipelineDeps;
+use crate::analysis::queue::{ProcessPayload, PROCESS_KIND};
 use crate::domain::{Direction, NewCall};
 use crate::store::{NewJob, StoreError, TokenUsage};
-use crate::workers::pipeline::PipelineDeps;
-use crate::workers::process_call;
 
 /// Where the call came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,7 +99,7 @@ pub async fn record_call(
             .await?;
         return Ok(call.id);
     }
-    let payload = serde_json::to_value(process_call::Payload {
+    let payload = serde_json::to_value(ProcessPayload {
         call_id: call.id,
         force: true,
         profile: Some("cold_call".into()),
@@ -107,7 +107,7 @@ pub async fn record_call(
     .unwrap_or_default();
     store
         .enqueue(
-            NewJob::new(process_call::KIND, payload)
+            NewJob::new(PROCESS_KIND, payload)
                 .key(format!("call:{}:process", call.id))
                 .max_attempts(6),
         )

@@ -15,9 +15,11 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use crate::analysis::pipeline::{PipelineDeps, PipelineSettings};
 use crate::analysis::Profiles;
 use crate::domain::Direction;
 use crate::i18n::Lang;
+use crate::jobs::schedule::Schedules;
 use crate::jobs::{PoolOptions, WorkerPool};
 use crate::llm::{JsonMode, LlmClient, PriceTable};
 use crate::notify::{Keyboard, Notifier, NotifyError, TextFormat};
@@ -25,11 +27,9 @@ use crate::speech::audio::{stereo_wav_bytes, tone};
 use crate::speech::OpenAiStt;
 use crate::store::{self, Store};
 use crate::telephony::{CallSource, ProviderCall, TelephonyError};
-use crate::workers::pipeline::{PipelineDeps, PipelineSettings};
 use crate::workers::poller;
 use crate::workers::post_protocol::PostProtocol;
 use crate::workers::process_call::ProcessCall;
-use crate::workers::schedule::Schedules;
 
 /// Arguments of the benchmark.
 #[derive(Debug, Clone)]

@@ -10,13 +10,13 @@ use teloxide::types::{InputFile, ParseMode};
 
 use super::handlers::{BotDeps, BotError};
 use crate::analysis::protocol::{client_phone, esc, feedback_footer};
+use crate::analysis::queue::enqueue_reanalysis;
+use crate::analysis::view::{feedback_keyboard, render_current};
 use crate::domain::period::{parse_period, today, Period};
 use crate::domain::{CallFilter, CallStatus, CallbackData, LeadCategory, Role};
 use crate::i18n::{t, t_args, Lang};
 use crate::notify::{inline_markup, Keyboard};
 use crate::store::{TelegramPost, User};
-use crate::workers::post_protocol::{feedback_keyboard, render_current};
-use crate::workers::process_call::enqueue_reanalysis;
 
 const PAGE: u32 = 8;
 
@@ -704,7 +704,7 @@ pub async fn digest(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
             return ctx.say(t(ctx.lang, "digest-off")).await;
         }
         "on" | "вкл" => "09:00".to_string(),
-        other => match crate::workers::digest::parse_time(other) {
+        other => match crate::domain::period::parse_time(other) {
             Some(t) => t.format("%H:%M").to_string(),
             None => {
                 return ctx

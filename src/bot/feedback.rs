@@ -7,10 +7,10 @@ use teloxide::prelude::*;
 
 use super::access::Access;
 use super::handlers::{BotDeps, BotError};
+use crate::analysis::view::{chat_lang, feedback_keyboard, render_current};
 use crate::domain::{CallbackData, Feedback, Role};
 use crate::i18n::{t, Lang};
 use crate::notify::TextFormat;
-use crate::workers::post_protocol::{chat_lang, feedback_keyboard, render_current};
 
 pub async fn on_callback(bot: Bot, q: CallbackQuery, deps: Arc<BotDeps>) -> Result<(), BotError> {
     let lang = Lang::from_code(q.from.language_code.as_deref());

@@ -8,11 +8,11 @@ use teloxide::types::BotCommandScope;
 
 use super::access::Access;
 use super::commands::Command;
+use crate::analysis::pipeline::PipelineDeps;
 use crate::domain::Role;
 use crate::i18n::{t, t_args, Lang};
 use crate::notify::Notifier;
 use crate::store::Store;
-use crate::workers::pipeline::PipelineDeps;
 
 /// What handlers need, injected through dptree.
 pub struct BotDeps {

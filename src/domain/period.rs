@@ -59,6 +59,11 @@ impl Period {
     }
 }
 
+/// Parses a time of day `HH:MM`.
+pub fn parse_time(s: &str) -> Option<chrono::NaiveTime> {
+    chrono::NaiveTime::parse_from_str(s.trim(), "%H:%M").ok()
+}
+
 /// Parses `word` relative to `today`; `None` when it is not a period.
 pub fn parse_period(word: &str, today: NaiveDate) -> Option<Period> {
     let w = word.trim().to_lowercase();

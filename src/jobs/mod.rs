@@ -2,6 +2,7 @@
 //! them with leases, heartbeats, retries with backoff and a dead-letter state.
 
 mod pool;
+pub mod schedule;
 
 use std::time::Duration;
 

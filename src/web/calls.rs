@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 
 use super::auth::error;
 use super::WebState;
+use crate::analysis::queue::enqueue_reanalysis;
 use crate::domain::{CallFilter, CallStatus, CallSummary};
-use crate::workers::process_call::enqueue_reanalysis;
 
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {

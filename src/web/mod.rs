@@ -17,10 +17,10 @@ use axum::routing::{get, post};
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use crate::analysis::pipeline::PipelineDeps;
 use crate::config::Secret;
+use crate::jobs::schedule::Schedules;
 use crate::store::Store;
-use crate::workers::pipeline::PipelineDeps;
-use crate::workers::schedule::Schedules;
 
 /// Shared state of every route.
 pub struct WebState {

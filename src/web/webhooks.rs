@@ -16,8 +16,8 @@ use axum::Form;
 
 use super::auth::error;
 use super::WebState;
+use crate::analysis::ingest::{ingest, recording_ready, Origin};
 use crate::telephony::novofon_v1::{parse_webhook, WebhookError, WebhookEvent, PROVIDER};
-use crate::workers::ingest::{ingest, recording_ready, Origin};
 
 pub async fn novofon_echo(Query(q): Query<HashMap<String, String>>) -> Response {
     match q.get("zd_echo") {

@@ -3,11 +3,12 @@
 //! [`enqueue_due`] runs every minute (and once at start, so a digest missed while down is sent
 //! once); each digest is a durable `digest.send` job keyed by chat and date, sent exactly once.
 
+use crate::domain::period::parse_time;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -27,11 +28,6 @@ pub struct Payload {
     /// The local date the digest is sent on; it reports the day before.
     pub date: NaiveDate,
     pub timezone: String,
-}
-
-/// Parses `HH:MM`.
-pub fn parse_time(s: &str) -> Option<NaiveTime> {
-    NaiveTime::parse_from_str(s.trim(), "%H:%M").ok()
 }
 
 /// Queues the digests due at `now`; returns the chats queued.

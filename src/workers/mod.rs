@@ -2,10 +2,7 @@
 //! [`crate::notify::Notifier`] and never touch bot handlers.
 
 pub mod digest;
-pub mod ingest;
-pub mod pipeline;
 pub mod poller;
 pub mod post_protocol;
 pub mod process_call;
-pub mod schedule;
 pub mod telegram_send;

@@ -8,9 +8,9 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
-use super::ingest::{ingest, Ingested, Origin};
-use super::pipeline::PipelineDeps;
-use super::schedule::Schedules;
+use crate::analysis::ingest::{ingest, Ingested, Origin};
+use crate::analysis::pipeline::PipelineDeps;
+use crate::jobs::schedule::Schedules;
 use crate::telephony::{CallSource, TelephonyError};
 
 pub async fn run(

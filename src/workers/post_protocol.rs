@@ -4,174 +4,19 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use super::pipeline::PipelineDeps;
 use super::telegram_send::{alert_admins, in_doubt};
-use crate::analysis::protocol::{render, Rendered};
-use crate::domain::{call_end, Analysis, CallbackData, FeedbackChoice, LeadCategory};
-use crate::i18n::{t, t_args, Lang};
+use crate::analysis::pipeline::PipelineDeps;
+use crate::analysis::queue::{post_key, PostPayload, POST_KIND};
+use crate::analysis::view::{chat_lang, feedback_keyboard, render_current, what_changed};
+use crate::domain::call_end;
+use crate::i18n::t_args;
 use crate::jobs::{JobError, JobHandler};
 use crate::notify::{
-    post_once, send_document_once, DocumentRequest, Keyboard, Notifier, PostRequest, TextFormat,
+    post_once, send_document_once, DocumentRequest, Notifier, PostRequest, TextFormat,
 };
-use crate::store::{Job, NewJob, Store, StoreError};
-
-pub const KIND: &str = "call.post";
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Payload {
-    pub call_id: i64,
-    pub analysis_id: i64,
-}
-
-pub fn post_key(call_id: i64, analysis_id: i64) -> String {
-    format!("call:{call_id}:protocol:{analysis_id}")
-}
-
-/// Queues the post of an analysis (idempotent per analysis).
-pub async fn enqueue(
-    deps: &PipelineDeps,
-    call_id: i64,
-    analysis_id: i64,
-) -> Result<(), StoreError> {
-    let payload = serde_json::to_value(Payload {
-        call_id,
-        analysis_id,
-    })
-    .unwrap_or_default();
-    deps.store
-        .enqueue(
-            NewJob::new(KIND, payload)
-                .key(post_key(call_id, analysis_id))
-                .priority(10)
-                .max_attempts(10),
-        )
-        .await?;
-    deps.waker.notify_waiters();
-    Ok(())
-}
-
-/// The feedback buttons under a protocol.
-pub fn feedback_keyboard(lang: Lang, call_id: i64) -> Keyboard {
-    let button = |label: &str, choice| {
-        (
-            t(lang, label),
-            CallbackData::Feedback { call_id, choice }.to_string(),
-        )
-    };
-    Keyboard(vec![
-        vec![
-            button("button-hot", FeedbackChoice::Category(LeadCategory::Hot)),
-            button("button-warm", FeedbackChoice::Category(LeadCategory::Warm)),
-        ],
-        vec![
-            button("button-cold", FeedbackChoice::Category(LeadCategory::Cold)),
-            button(
-                "button-refusal",
-                FeedbackChoice::Category(LeadCategory::Refusal),
-            ),
-        ],
-        vec![button("button-confirm", FeedbackChoice::Confirm)],
-    ])
-}
-
-/// Renders the current protocol of a call (also used to redraw it after feedback).
-/// The language of a chat: its setting, else the default.
-pub async fn chat_lang(deps: &PipelineDeps, chat_id: i64) -> Result<Lang, StoreError> {
-    Ok(deps
-        .store
-        .chat_language(chat_id)
-        .await?
-        .map_or(deps.settings.lang, |c| Lang::from_code(Some(&c))))
-}
-
-pub async fn render_current(
-    deps: &PipelineDeps,
-    call_id: i64,
-    lang: Lang,
-) -> Result<Option<(Rendered, String)>, StoreError> {
-    let store = &deps.store;
-    let (Some(call), Some(analysis)) = (
-        store.call(call_id).await?,
-        store.current_analysis(call_id).await?,
-    ) else {
-        return Ok(None);
-    };
-    let Some(profile) = deps.profiles.get(&analysis.profile) else {
-        return Ok(None);
-    };
-    let utterances = store.utterances(call_id).await?;
-    let feedback = store.feedback(call_id).await?;
-    let timings = if matches!(call.provider.as_str(), "agent" | "rehearsal") {
-        store.agent_turns(call_id).await?
-    } else {
-        Vec::new()
-    };
-    let rendered = render(
-        lang,
-        deps.settings.timezone,
-        &call,
-        profile,
-        &analysis.result,
-        &utterances,
-        &feedback,
-        &timings,
-    );
-    Ok(Some((rendered, profile.name.clone())))
-}
-
-/// "category ❄️ ХОЛОДНЫЙ → 🔥 ГОРЯЧИЙ ЛИД, rating 3/10 → 8/10", or that nothing changed.
-pub fn what_changed(lang: Lang, before: &Analysis, after: Option<&Analysis>) -> String {
-    let cat = |a: Option<&Analysis>| {
-        a.and_then(|a| a.lead_category.as_deref())
-            .and_then(|c| c.parse::<LeadCategory>().ok())
-            .map(|c| {
-                format!(
-                    "{} {}",
-                    c.emoji(),
-                    t(lang, &format!("category-{}", c.as_str()))
-                )
-            })
-            .unwrap_or_else(|| "—".into())
-    };
-    let rating = |a: Option<&Analysis>| {
-        a.and_then(|a| a.interest_rating)
-            .map(|r| format!("{r}/10"))
-            .unwrap_or_else(|| "—".into())
-    };
-    let mut parts = Vec::new();
-    if before.lead_category != after.and_then(|a| a.lead_category.clone()) {
-        parts.push(t_args(
-            lang,
-            "reanalysis-category",
-            &[
-                ("before", cat(Some(before)).into()),
-                ("after", cat(after).into()),
-            ],
-        ));
-    }
-    if before.interest_rating != after.and_then(|a| a.interest_rating) {
-        parts.push(t_args(
-            lang,
-            "reanalysis-rating",
-            &[
-                ("before", rating(Some(before)).into()),
-                ("after", rating(after).into()),
-            ],
-        ));
-    }
-    if parts.is_empty() {
-        t(lang, "reanalysis-same")
-    } else {
-        t_args(
-            lang,
-            "reanalysis-changed",
-            &[("what", parts.join(", ").into())],
-        )
-    }
-}
+use crate::store::{Job, Store, StoreError};
 
 pub struct PostProtocol {
     pub deps: Arc<PipelineDeps>,
@@ -181,11 +26,11 @@ pub struct PostProtocol {
 #[async_trait]
 impl JobHandler for PostProtocol {
     fn kind(&self) -> &'static str {
-        KIND
+        POST_KIND
     }
 
     async fn run(&self, job: &Job, _cancel: CancellationToken) -> Result<(), JobError> {
-        let p: Payload = serde_json::from_value(job.payload.clone())
+        let p: PostPayload = serde_json::from_value(job.payload.clone())
             .map_err(|e| JobError::Permanent(format!("bad call.post payload: {e}")))?;
         let store: &dyn Store = self.deps.store.as_ref();
         let retry = |e: StoreError| JobError::Retry(e.to_string());
@@ -277,7 +122,7 @@ impl JobHandler for PostProtocol {
 
     /// Tells the admins in private that the protocol was not posted (or may not have been).
     async fn give_up(&self, job: &Job, reason: &str) -> Result<(), JobError> {
-        let Ok(p) = serde_json::from_value::<Payload>(job.payload.clone()) else {
+        let Ok(p) = serde_json::from_value::<PostPayload>(job.payload.clone()) else {
             return Ok(());
         };
         let key = if in_doubt(reason) {

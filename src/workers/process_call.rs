@@ -5,123 +5,23 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use super::pipeline::PipelineDeps;
-use super::{ingest, post_protocol};
-use crate::analysis::analyze::{analyse, examples_text, promote, AnalysisFailure};
+use crate::analysis::analyze::{analyse, examples_text, AnalysisFailure};
+use crate::analysis::pipeline::PipelineDeps;
 use crate::analysis::protocol::client_phone;
+use crate::analysis::queue::{enqueue_post, ProcessPayload, PROCESS_KIND};
+use crate::analysis::results::{explain_failure, record_tokens, save_analysed};
 use crate::analysis::transcribe::{transcribe, TranscribeError};
+use crate::analysis::view::chat_lang;
 use crate::domain::{Call, CallStatus};
-use crate::i18n::{t, t_args};
+use crate::i18n::t_args;
 use crate::jobs::{JobError, JobHandler};
-use crate::llm::LlmReply;
 use crate::notify::{PostRequest, TextFormat};
 use crate::speech::audio::AudioLimits;
 use crate::speech::SttError;
-use crate::store::{Job, NewJob, Store, StoreError, TokenUsage};
-use crate::telephony::{ProviderCall, TelephonyError};
-
-pub const KIND: &str = "call.process";
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Payload {
-    pub call_id: i64,
-    /// Re-run the analysis even if the call was analysed (re-analysis).
-    #[serde(default)]
-    pub force: bool,
-    /// A profile other than the call's default.
-    #[serde(default)]
-    pub profile: Option<String>,
-}
-
-/// Queues a call's processing (idempotent per call), after its recording has had time to be saved.
-pub async fn enqueue(
-    deps: &PipelineDeps,
-    call_id: i64,
-    pc: &ProviderCall,
-    force: bool,
-) -> Result<(), StoreError> {
-    let delay = ingest::recording_wait(deps, pc);
-    let payload = serde_json::to_value(Payload {
-        call_id,
-        force,
-        profile: None,
-    })
-    .unwrap_or_default();
-    deps.store
-        .enqueue(
-            NewJob::new(KIND, payload)
-                .key(format!("call:{call_id}:process"))
-                .delay(delay)
-                .max_attempts(6),
-        )
-        .await?;
-    deps.waker.notify_waiters();
-    Ok(())
-}
-
-/// Queues a re-analysis (a new job every time it is asked for).
-pub async fn enqueue_reanalysis(
-    deps: &PipelineDeps,
-    call_id: i64,
-    profile: Option<String>,
-) -> Result<i64, StoreError> {
-    let payload = serde_json::to_value(Payload {
-        call_id,
-        force: true,
-        profile,
-    })
-    .unwrap_or_default();
-    let key = format!("call:{call_id}:reanalyze:{}", uuid::Uuid::new_v4().simple());
-    let id = deps
-        .store
-        .enqueue(NewJob::new(KIND, payload).key(key).max_attempts(4))
-        .await?
-        .id;
-    deps.waker.notify_waiters();
-    Ok(id)
-}
-
-/// Records the tokens and cost of LLM replies against a call (failures are logged, not fatal).
-pub async fn record_tokens(store: &dyn Store, call_id: i64, purpose: &str, replies: &[LlmReply]) {
-    for r in replies {
-        let usage = TokenUsage {
-            call_id: Some(call_id),
-            purpose: purpose.to_string(),
-            model: r.model.clone(),
-            prompt_tokens: r.prompt_tokens,
-            completion_tokens: r.completion_tokens,
-            cost_usd: r.cost_usd,
-        };
-        if let Err(e) = store.record_token_usage(&usage).await {
-            tracing::warn!(call = call_id, error = %e, "recording token usage failed");
-        }
-    }
-}
-
-/// Stores an analysis as the call's current one (with the model that answered last) and marks
-/// the call analysed; returns the analysis id.
-pub async fn save_analysed(
-    deps: &PipelineDeps,
-    call_id: i64,
-    profile: &crate::analysis::profile::Profile,
-    result: &serde_json::Value,
-    replies: &[LlmReply],
-) -> Result<i64, StoreError> {
-    let model = replies
-        .last()
-        .map_or(deps.llm.model.clone(), |r| r.model.clone());
-    let id = deps
-        .store
-        .save_analysis(&promote(call_id, profile, result, &model))
-        .await?;
-    deps.store
-        .set_call_status(call_id, CallStatus::Analyzed, None)
-        .await?;
-    Ok(id)
-}
+use crate::store::{Job, StoreError};
+use crate::telephony::TelephonyError;
 
 pub struct ProcessCall {
     pub deps: Arc<PipelineDeps>,
@@ -140,7 +40,7 @@ impl From<StoreError> for Failure {
 }
 
 impl ProcessCall {
-    async fn process(&self, call: &Call, payload: &Payload) -> Result<(), Failure> {
+    async fn process(&self, call: &Call, payload: &ProcessPayload) -> Result<(), Failure> {
         let deps = &self.deps;
         let store = &deps.store;
         store
@@ -194,7 +94,7 @@ impl ProcessCall {
             (transcript.utterances, transcript.mono)
         };
 
-        let chosen = match super::pipeline::our_side(call) {
+        let chosen = match crate::analysis::pipeline::our_side(call) {
             Some(ours) => store
                 .number_profiles()
                 .await?
@@ -238,7 +138,7 @@ impl ProcessCall {
         record_tokens(deps.store.as_ref(), call.id, "analysis", &analysed.replies).await;
         let analysis_id =
             save_analysed(deps, call.id, profile, &analysed.result, &analysed.replies).await?;
-        post_protocol::enqueue(deps, call.id, analysis_id).await?;
+        enqueue_post(deps, call.id, analysis_id).await?;
         Ok(())
     }
 
@@ -251,7 +151,7 @@ impl ProcessCall {
         let Some(chat) = self.deps.chat_for_call(call).await? else {
             return Ok(());
         };
-        let lang = post_protocol::chat_lang(&self.deps, chat).await?;
+        let lang = chat_lang(&self.deps, chat).await?;
         let text = t_args(
             lang,
             "call-failed",
@@ -282,37 +182,14 @@ impl ProcessCall {
     }
 }
 
-/// A failure reason as a Russian sales manager reads it: what happened in words, then the
-/// technical detail (kept short).
-pub fn explain_failure(lang: crate::i18n::Lang, reason: &str) -> String {
-    let key = if reason.contains("sample rate") {
-        Some("failure-bad-rate")
-    } else if reason.contains("longer than the allowed") {
-        Some("failure-too-long")
-    } else if reason.contains("MAX_RECORDING_MB") {
-        Some("failure-too-large")
-    } else if reason.starts_with("quarantined") || reason.starts_with("out of attempts") {
-        Some("failure-crashed")
-    } else if reason.starts_with("bad audio") {
-        Some("failure-bad-audio")
-    } else {
-        None
-    };
-    let detail: String = reason.chars().take(300).collect();
-    match key {
-        Some(k) => format!("{} ({detail})", t(lang, k)),
-        None => detail,
-    }
-}
-
 #[async_trait]
 impl JobHandler for ProcessCall {
     fn kind(&self) -> &'static str {
-        KIND
+        PROCESS_KIND
     }
 
     async fn run(&self, job: &Job, _cancel: CancellationToken) -> Result<(), JobError> {
-        let payload: Payload = serde_json::from_value(job.payload.clone())
+        let payload: ProcessPayload = serde_json::from_value(job.payload.clone())
             .map_err(|e| JobError::Permanent(format!("bad call.process payload: {e}")))?;
         let store = &self.deps.store;
         let call = store
@@ -329,7 +206,7 @@ impl JobHandler for ProcessCall {
                 .await
                 .map_err(|e| JobError::Retry(e.to_string()))?
             {
-                post_protocol::enqueue(&self.deps, call.id, a.id)
+                enqueue_post(&self.deps, call.id, a.id)
                     .await
                     .map_err(|e| JobError::Retry(e.to_string()))?;
                 return Ok(());
@@ -363,7 +240,7 @@ impl JobHandler for ProcessCall {
 
     /// Also runs when the job was quarantined (its worker kept dying on this call).
     async fn give_up(&self, job: &Job, reason: &str) -> Result<(), JobError> {
-        let Ok(payload) = serde_json::from_value::<Payload>(job.payload.clone()) else {
+        let Ok(payload) = serde_json::from_value::<ProcessPayload>(job.payload.clone()) else {
             return Ok(());
         };
         let retry = |e: StoreError| JobError::Retry(e.to_string());

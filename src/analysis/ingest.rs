@@ -5,8 +5,8 @@
 use chrono::Utc;
 
 use super::pipeline::PipelineDeps;
-use super::process_call;
-use crate::domain::{bounded_call_secs, call_end, CallStatus, Direction, NewCall, PhoneNumber};
+use super::queue::enqueue_process;
+use crate::domain::{bounded_call_secs, CallStatus, Direction, NewCall, PhoneNumber};
 use crate::store::StoreError;
 use crate::telephony::ProviderCall;
 
@@ -102,7 +102,7 @@ pub async fn ingest(
         }
         if revive || call.status == CallStatus::New {
             // Queueing is idempotent: this also repairs a crash between storing and queueing.
-            process_call::enqueue(deps, call.id, pc, false).await?;
+            enqueue_process(deps, call.id, pc, false).await?;
             return Ok(Ingested::Queued(call.id));
         }
         return Ok(Ingested::Known(call.id));
@@ -156,22 +156,12 @@ pub async fn ingest(
             Ok(Ingested::Unconfirmed(call.id))
         }
         None => {
-            process_call::enqueue(deps, call.id, pc, false).await?;
+            enqueue_process(deps, call.id, pc, false).await?;
             tracing::info!(call = call.id, provider, "call queued for analysis");
             metrics::counter!("callops_calls_ingested_total", "outcome" => "queued").increment(1);
             Ok(Ingested::Queued(call.id))
         }
     }
-}
-
-/// How long to wait before fetching the recording: at least `recording_delay` after the call ended.
-pub fn recording_wait(deps: &PipelineDeps, pc: &ProviderCall) -> std::time::Duration {
-    let ended = call_end(pc.started_at, pc.duration_secs);
-    let ready = chrono::Duration::from_std(deps.settings.recording_delay)
-        .ok()
-        .and_then(|d| ended.checked_add_signed(d))
-        .unwrap_or(ended);
-    (ready - Utc::now()).to_std().unwrap_or_default()
 }
 
 /// NOTIFY_RECORD: the recording of a known call is ready; process it now if it was waiting.
@@ -210,7 +200,7 @@ pub async fn recording_ready(
             disposition: String::new(),
             recorded: true,
         };
-        process_call::enqueue(deps, call.id, &pc, false).await?;
+        enqueue_process(deps, call.id, &pc, false).await?;
     }
     Ok(Some(call.id))
 }

@@ -1,0 +1,119 @@
+//! The analysis pipeline's durable steps: the job kinds and payloads of processing a call and
+//! posting its protocol, and how they are queued (idempotent per call and per analysis). Job
+//! handlers in `workers/` run them; edges (bot, web, webhooks, agent) queue them through here.
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+
+use super::pipeline::PipelineDeps;
+use crate::domain::call_end;
+use crate::store::{NewJob, StoreError};
+use crate::telephony::ProviderCall;
+
+/// The job that transcribes and analyses one call.
+pub const PROCESS_KIND: &str = "call.process";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProcessPayload {
+    pub call_id: i64,
+    /// Re-run the analysis even if the call was analysed (re-analysis).
+    #[serde(default)]
+    pub force: bool,
+    /// A profile other than the call's default.
+    #[serde(default)]
+    pub profile: Option<String>,
+}
+
+/// Queues a call's processing (idempotent per call), after its recording has had time to be saved.
+pub async fn enqueue_process(
+    deps: &PipelineDeps,
+    call_id: i64,
+    pc: &ProviderCall,
+    force: bool,
+) -> Result<(), StoreError> {
+    let delay = recording_wait(deps, pc);
+    let payload = serde_json::to_value(ProcessPayload {
+        call_id,
+        force,
+        profile: None,
+    })
+    .unwrap_or_default();
+    deps.store
+        .enqueue(
+            NewJob::new(PROCESS_KIND, payload)
+                .key(format!("call:{call_id}:process"))
+                .delay(delay)
+                .max_attempts(6),
+        )
+        .await?;
+    deps.waker.notify_waiters();
+    Ok(())
+}
+
+/// Queues a re-analysis (a new job every time it is asked for).
+pub async fn enqueue_reanalysis(
+    deps: &PipelineDeps,
+    call_id: i64,
+    profile: Option<String>,
+) -> Result<i64, StoreError> {
+    let payload = serde_json::to_value(ProcessPayload {
+        call_id,
+        force: true,
+        profile,
+    })
+    .unwrap_or_default();
+    let key = format!("call:{call_id}:reanalyze:{}", uuid::Uuid::new_v4().simple());
+    let id = deps
+        .store
+        .enqueue(NewJob::new(PROCESS_KIND, payload).key(key).max_attempts(4))
+        .await?
+        .id;
+    deps.waker.notify_waiters();
+    Ok(id)
+}
+
+/// The job that posts one analysis's protocol.
+pub const POST_KIND: &str = "call.post";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PostPayload {
+    pub call_id: i64,
+    pub analysis_id: i64,
+}
+
+pub fn post_key(call_id: i64, analysis_id: i64) -> String {
+    format!("call:{call_id}:protocol:{analysis_id}")
+}
+
+/// Queues the post of an analysis (idempotent per analysis).
+pub async fn enqueue_post(
+    deps: &PipelineDeps,
+    call_id: i64,
+    analysis_id: i64,
+) -> Result<(), StoreError> {
+    let payload = serde_json::to_value(PostPayload {
+        call_id,
+        analysis_id,
+    })
+    .unwrap_or_default();
+    deps.store
+        .enqueue(
+            NewJob::new(POST_KIND, payload)
+                .key(post_key(call_id, analysis_id))
+                .priority(10)
+                .max_attempts(10),
+        )
+        .await?;
+    deps.waker.notify_waiters();
+    Ok(())
+}
+
+/// How long to wait before fetching the recording: at least `recording_delay` after the call ended.
+pub fn recording_wait(deps: &PipelineDeps, pc: &ProviderCall) -> std::time::Duration {
+    let ended = call_end(pc.started_at, pc.duration_secs);
+    let ready = chrono::Duration::from_std(deps.settings.recording_delay)
+        .ok()
+        .and_then(|d| ended.checked_add_signed(d))
+        .unwrap_or(ended);
+    (ready - Utc::now()).to_std().unwrap_or_default()
+}

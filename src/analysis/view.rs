@@ -1,0 +1,129 @@
+//! Showing a protocol: its rendering with the call's current analysis, feedback and timings, the
+//! feedback buttons under it, the chat's language, and what a re-analysis changed.
+
+use super::pipeline::PipelineDeps;
+use super::protocol::{render, Rendered};
+use crate::domain::{Analysis, CallbackData, FeedbackChoice, LeadCategory};
+use crate::i18n::{t, t_args, Lang};
+use crate::notify::Keyboard;
+use crate::store::StoreError;
+
+/// The feedback buttons under a protocol.
+pub fn feedback_keyboard(lang: Lang, call_id: i64) -> Keyboard {
+    let button = |label: &str, choice| {
+        (
+            t(lang, label),
+            CallbackData::Feedback { call_id, choice }.to_string(),
+        )
+    };
+    Keyboard(vec![
+        vec![
+            button("button-hot", FeedbackChoice::Category(LeadCategory::Hot)),
+            button("button-warm", FeedbackChoice::Category(LeadCategory::Warm)),
+        ],
+        vec![
+            button("button-cold", FeedbackChoice::Category(LeadCategory::Cold)),
+            button(
+                "button-refusal",
+                FeedbackChoice::Category(LeadCategory::Refusal),
+            ),
+        ],
+        vec![button("button-confirm", FeedbackChoice::Confirm)],
+    ])
+}
+
+/// Renders the current protocol of a call (also used to redraw it after feedback).
+/// The language of a chat: its setting, else the default.
+pub async fn chat_lang(deps: &PipelineDeps, chat_id: i64) -> Result<Lang, StoreError> {
+    Ok(deps
+        .store
+        .chat_language(chat_id)
+        .await?
+        .map_or(deps.settings.lang, |c| Lang::from_code(Some(&c))))
+}
+
+pub async fn render_current(
+    deps: &PipelineDeps,
+    call_id: i64,
+    lang: Lang,
+) -> Result<Option<(Rendered, String)>, StoreError> {
+    let store = &deps.store;
+    let (Some(call), Some(analysis)) = (
+        store.call(call_id).await?,
+        store.current_analysis(call_id).await?,
+    ) else {
+        return Ok(None);
+    };
+    let Some(profile) = deps.profiles.get(&analysis.profile) else {
+        return Ok(None);
+    };
+    let utterances = store.utterances(call_id).await?;
+    let feedback = store.feedback(call_id).await?;
+    let timings = if matches!(call.provider.as_str(), "agent" | "rehearsal") {
+        store.agent_turns(call_id).await?
+    } else {
+        Vec::new()
+    };
+    let rendered = render(
+        lang,
+        deps.settings.timezone,
+        &call,
+        profile,
+        &analysis.result,
+        &utterances,
+        &feedback,
+        &timings,
+    );
+    Ok(Some((rendered, profile.name.clone())))
+}
+
+/// "category ❄️ ХОЛОДНЫЙ → 🔥 ГОРЯЧИЙ ЛИД, rating 3/10 → 8/10", or that nothing changed.
+pub fn what_changed(lang: Lang, before: &Analysis, after: Option<&Analysis>) -> String {
+    let cat = |a: Option<&Analysis>| {
+        a.and_then(|a| a.lead_category.as_deref())
+            .and_then(|c| c.parse::<LeadCategory>().ok())
+            .map(|c| {
+                format!(
+                    "{} {}",
+                    c.emoji(),
+                    t(lang, &format!("category-{}", c.as_str()))
+                )
+            })
+            .unwrap_or_else(|| "—".into())
+    };
+    let rating = |a: Option<&Analysis>| {
+        a.and_then(|a| a.interest_rating)
+            .map(|r| format!("{r}/10"))
+            .unwrap_or_else(|| "—".into())
+    };
+    let mut parts = Vec::new();
+    if before.lead_category != after.and_then(|a| a.lead_category.clone()) {
+        parts.push(t_args(
+            lang,
+            "reanalysis-category",
+            &[
+                ("before", cat(Some(before)).into()),
+                ("after", cat(after).into()),
+            ],
+        ));
+    }
+    if before.interest_rating != after.and_then(|a| a.interest_rating) {
+        parts.push(t_args(
+            lang,
+            "reanalysis-rating",
+            &[
+                ("before", rating(Some(before)).into()),
+                ("after", rating(after).into()),
+            ],
+        ));
+    }
+    if parts.is_empty() {
+        t(lang, "reanalysis-same")
+    } else {
+        t_args(
+            lang,
+            "reanalysis-changed",
+            &[("what", parts.join(", ").into())],
+        )
+    }
+}
