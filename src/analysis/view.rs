@@ -127,3 +127,40 @@ pub fn what_changed(lang: Lang, before: &Analysis, after: Option<&Analysis>) -> 
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn analysis(cat: Option<&str>, rating: Option<i32>) -> Analysis {
+        Analysis {
+            id: 1,
+            call_id: 1,
+            profile: "realty_lead".into(),
+            result: serde_json::json!({}),
+            lead_category: cat.map(str::to_string),
+            interest_rating: rating,
+            priority: None,
+            agency_name: None,
+            model: None,
+            created_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn what_changed_names_category_and_rating() {
+        let before = analysis(Some("cold"), Some(3));
+        let after = analysis(Some("hot"), Some(8));
+        let s = what_changed(Lang::Ru, &before, Some(&after));
+        assert!(
+            s.contains("❄️ ХОЛОДНЫЙ → 🔥 ГОРЯЧИЙ ЛИД") && s.contains("3/10 → 8/10"),
+            "{s}"
+        );
+        assert!(what_changed(Lang::Ru, &before, Some(&before)).contains("не изменились"));
+        let en = what_changed(Lang::En, &before, Some(&analysis(Some("cold"), Some(5))));
+        assert!(
+            en.contains("rating 3/10 → 5/10") && !en.contains("category"),
+            "{en}"
+        );
+    }
+}
