@@ -8,7 +8,7 @@ use teloxide::payloads::{
 use teloxide::prelude::*;
 use teloxide::types::{InputFile, ParseMode};
 
-use super::handlers::{BotDeps, BotError};
+use super::context::{BotDeps, BotError};
 use crate::analysis::protocol::{client_phone, esc, feedback_footer};
 use crate::analysis::queue::enqueue_reanalysis;
 use crate::analysis::view::{feedback_keyboard, render_current};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use teloxide::prelude::*;
 
 use super::access::Access;
-use super::handlers::{BotDeps, BotError};
+use super::context::{BotDeps, BotError};
 use crate::analysis::view::{chat_lang, feedback_keyboard, render_current};
 use crate::domain::{CallbackData, Feedback, Role};
 use crate::i18n::{t, Lang};

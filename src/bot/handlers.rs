@@ -1,4 +1,4 @@
-//! Update handlers and the dispatcher schema.
+//! The dispatcher schema and the command handler (each command's work lives in its module).
 
 use std::sync::Arc;
 
@@ -8,62 +8,9 @@ use teloxide::types::BotCommandScope;
 
 use super::access::Access;
 use super::commands::Command;
-use crate::analysis::pipeline::PipelineDeps;
+use super::context::{language, replied_to_user, BotDeps, BotError};
 use crate::domain::Role;
 use crate::i18n::{t, t_args, Lang};
-use crate::notify::Notifier;
-use crate::store::Store;
-
-/// What handlers need, injected through dptree.
-pub struct BotDeps {
-    pub store: Arc<dyn Store>,
-    pub admins: Vec<u64>,
-    pub team_chat: Option<i64>,
-    /// Every team chat: `team_chat` and the chats protocols are routed to by number.
-    pub team_chats: Vec<i64>,
-    /// The analysis pipeline, when configured (protocol redraws after feedback).
-    pub pipeline: Option<Arc<PipelineDeps>>,
-    pub notifier: Option<Arc<dyn Notifier>>,
-    /// Time zone of periods and dates in replies.
-    pub timezone: chrono_tz::Tz,
-    /// Voice-agent rehearsals, when the providers are configured.
-    pub rehearsal: Option<Arc<crate::agent::rehearsal::RehearsalDeps>>,
-}
-
-impl BotDeps {
-    /// What `user` may do in `chat`.
-    pub async fn access(&self, user: u64, chat: i64) -> Result<Access, crate::store::StoreError> {
-        super::access::resolve_access(
-            self.store.as_ref(),
-            &self.admins,
-            &self.team_chats,
-            user,
-            chat,
-        )
-        .await
-    }
-}
-
-/// Errors a handler can end with (logged by the dispatcher).
-#[derive(Debug, thiserror::Error)]
-pub enum BotError {
-    #[error(transparent)]
-    Telegram(#[from] teloxide::RequestError),
-    #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
-    #[error("{0}")]
-    Internal(String),
-}
-
-/// The author of the message `msg` answers. In a forum topic every message "replies" to the
-/// topic's service message (its creation); that is no answer to anyone.
-pub fn replied_to_user(msg: &Message) -> Option<u64> {
-    let replied = msg.reply_to_message()?;
-    if replied.forum_topic_created().is_some() {
-        return None;
-    }
-    replied.from.as_ref().map(|u| u.id.0)
-}
 
 /// The whole update tree.
 pub fn schema() -> UpdateHandler<BotError> {
@@ -82,13 +29,6 @@ pub fn schema() -> UpdateHandler<BotError> {
                 ),
         )
         .branch(Update::filter_callback_query().endpoint(super::feedback::on_callback))
-}
-
-pub(super) async fn language(deps: &BotDeps, msg: &Message) -> Lang {
-    if let Ok(Some(code)) = deps.store.chat_language(msg.chat.id.0).await {
-        return Lang::from_code(Some(&code));
-    }
-    Lang::from_code(msg.from.as_ref().and_then(|u| u.language_code.as_deref()))
 }
 
 fn role_name(lang: Lang, role: Role) -> String {
@@ -209,35 +149,4 @@ pub async fn register_commands(bot: &Bot) -> Result<(), teloxide::RequestError> 
         .language_code("en")
         .await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn message(json: &str) -> Message {
-        serde_json::from_str(json).unwrap()
-    }
-
-    #[test]
-    fn a_message_in_a_forum_topic_answers_nobody() {
-        let in_topic = message(
-            r#"{"chat":{"id":-1001847508954,"is_forum":true,"title":"t","type":"supergroup"},"date":1675229140,
-            "from":{"first_name":"Анна","id":11,"is_bot":false},"is_topic_message":true,"message_id":5,"message_thread_id":4,
-            "reply_to_message":{"chat":{"id":-1001847508954,"is_forum":true,"title":"t","type":"supergroup"},"date":1675229139,
-              "forum_topic_created":{"icon_color":9367192,"name":"Лиды"},"from":{"first_name":"Creator","id":99,"is_bot":false},
-              "is_topic_message":true,"message_id":4,"message_thread_id":4},
-            "text":"/users add manager"}"#,
-        );
-        assert_eq!(replied_to_user(&in_topic), None);
-        let reply = message(
-            r#"{"chat":{"id":-1001847508954,"is_forum":true,"title":"t","type":"supergroup"},"date":1675229140,
-            "from":{"first_name":"Анна","id":11,"is_bot":false},"is_topic_message":true,"message_id":7,"message_thread_id":4,
-            "reply_to_message":{"chat":{"id":-1001847508954,"is_forum":true,"title":"t","type":"supergroup"},"date":1675229139,
-              "from":{"first_name":"Пётр","id":42,"is_bot":false},"is_topic_message":true,"message_id":6,"message_thread_id":4,
-              "text":"привет"},
-            "text":"/users add manager"}"#,
-        );
-        assert_eq!(replied_to_user(&reply), Some(42));
-    }
 }

@@ -4,6 +4,7 @@
 mod access;
 pub mod chatops;
 mod commands;
+mod context;
 mod feedback;
 mod handlers;
 mod rehearse;
@@ -11,4 +12,5 @@ mod settings;
 
 pub use access::{resolve_access, Access};
 pub use commands::Command;
-pub use handlers::{register_commands, schema, BotDeps, BotError};
+pub use context::{BotDeps, BotError};
+pub use handlers::{register_commands, schema};

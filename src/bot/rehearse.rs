@@ -8,7 +8,7 @@ use teloxide::net::Download;
 use teloxide::prelude::*;
 use teloxide::types::InputFile;
 
-use super::handlers::{BotDeps, BotError};
+use super::context::{BotDeps, BotError};
 use crate::agent::after_call::{record_call, CallKind, CallParty};
 use crate::agent::rehearsal::{Answer, RehearsalError};
 use crate::i18n::{t, t_args, Lang};
@@ -217,7 +217,7 @@ pub async fn on_message(bot: Bot, msg: Message, deps: Arc<BotDeps>) -> Result<()
     let Some(r) = deps.rehearsal.as_ref() else {
         return Ok(());
     };
-    let lang = super::handlers::language(&deps, &msg).await;
+    let lang = super::context::language(&deps, &msg).await;
     let Some(user) = msg.from.as_ref() else {
         return Ok(());
     };

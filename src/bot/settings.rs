@@ -5,7 +5,7 @@ use teloxide::payloads::{EditMessageTextSetters, SendMessageSetters};
 use teloxide::prelude::*;
 use teloxide::types::{MessageId, ParseMode};
 
-use super::handlers::{BotDeps, BotError};
+use super::context::{BotDeps, BotError};
 use crate::domain::{CallbackData, SettingsAction};
 use crate::i18n::{t, t_args, Lang};
 use crate::notify::{inline_markup, Keyboard};
