@@ -1,5 +1,6 @@
-//! The protocol's feedback buttons: a manager's press stores who chose what, answers the callback
-//! and redraws the protocol with the confirmed or corrected category; others get an alert.
+//! Button presses: every callback is parsed once, its presser's access resolved once, and routed
+//! by dptree to its endpoint (settings, lead pages, feedback). The protocol's feedback buttons store who
+//! chose what and redraw the protocol; people without the role get an alert.
 
 use std::sync::Arc;
 
@@ -12,85 +13,166 @@ use crate::domain::{CallbackData, Feedback, Role};
 use crate::i18n::{t, Lang};
 use crate::notify::TextFormat;
 
-pub async fn on_callback(bot: Bot, q: CallbackQuery, deps: Arc<BotDeps>) -> Result<(), BotError> {
-    let lang = Lang::from_code(q.from.language_code.as_deref());
-    let parsed = q.data.as_deref().map(str::parse::<CallbackData>);
-    if let (Some(Ok(CallbackData::Settings(action))), Some(message)) = (&parsed, q.message.as_ref())
-    {
-        let chat_id = message.chat().id;
-        let access = deps.access(q.from.id.0, chat_id.0).await?;
-        if !matches!(access, Access::Allowed(role) if role.allows(Role::Admin)) {
-            let needed = t(lang, "role-admin");
-            bot.answer_callback_query(q.id.clone())
-                .text(crate::i18n::t_args(
-                    lang,
-                    "role-required",
-                    &[("role", needed.into())],
+/// The chat and message a button was pressed under, when Telegram still shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct Pressed {
+    pub chat: ChatId,
+    pub message: teloxide::types::MessageId,
+}
+
+/// The callback branch: the data is parsed once, the caller's access resolved once, and each kind
+/// of button goes to its own endpoint.
+pub fn callbacks() -> teloxide::dispatching::UpdateHandler<BotError> {
+    use teloxide::dispatching::UpdateFilterExt;
+    Update::filter_callback_query()
+        .branch(
+            dptree::filter_map(|q: CallbackQuery| {
+                let data = q.data.as_deref()?.parse::<CallbackData>().ok()?;
+                let m = q.message.as_ref()?;
+                Some((
+                    data,
+                    Pressed {
+                        chat: m.chat().id,
+                        message: m.id(),
+                    },
                 ))
-                .show_alert(true)
-                .await?;
-            return Ok(());
+            })
+            .map(|(data, _): (CallbackData, Pressed)| data)
+            .map(|(_, pressed): (CallbackData, Pressed)| pressed)
+            .map_async(caller_access)
+            .branch(
+                dptree::filter(|d: CallbackData| matches!(d, CallbackData::Settings(_)))
+                    .endpoint(on_settings),
+            )
+            .branch(
+                dptree::filter(|d: CallbackData| {
+                    matches!(
+                        d,
+                        CallbackData::LeadsPage { .. } | CallbackData::OpenLead { .. }
+                    )
+                })
+                .endpoint(on_leads),
+            )
+            .endpoint(on_feedback),
+        )
+        .endpoint(on_unknown)
+}
+
+/// The presser's access in the chat of the message (a store failure counts as no access, logged).
+async fn caller_access(q: CallbackQuery, pressed: Pressed, deps: Arc<BotDeps>) -> Access {
+    match deps.access(q.from.id.0, pressed.chat.0).await {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!(error = %e, "resolving a button press's access failed");
+            Access::Denied
         }
-        bot.answer_callback_query(q.id.clone()).await?;
-        super::settings::on_press(&bot, &deps, lang, chat_id, message.id(), *action).await?;
-        return Ok(());
     }
-    if let (
-        Some(Ok(data @ (CallbackData::LeadsPage { .. } | CallbackData::OpenLead { .. }))),
-        Some(message),
-    ) = (&parsed, q.message.as_ref())
-    {
-        let chat_id = message.chat().id;
-        let access = deps.access(q.from.id.0, chat_id.0).await?;
-        if !matches!(access, Access::Allowed(_)) {
-            bot.answer_callback_query(q.id.clone())
-                .text(crate::i18n::t_args(
-                    lang,
-                    "access-denied",
-                    &[("id", q.from.id.0.into())],
-                ))
-                .show_alert(true)
-                .await?;
-            return Ok(());
-        }
-        bot.answer_callback_query(q.id.clone()).await?;
-        match *data {
-            CallbackData::OpenLead { call_id } => {
-                let ctx = super::chatops::Ctx {
-                    bot: &bot,
-                    deps: &deps,
-                    chat: chat_id,
-                    lang,
-                    user_id: q.from.id.0,
-                    reply_to_user: None,
-                };
-                super::chatops::show_lead(&ctx, call_id).await?;
-            }
-            page => {
-                super::chatops::leads_page(&bot, &deps, lang, (chat_id, message.id()), page).await?
-            }
-        }
-        return Ok(());
+}
+
+/// Whether `access` allows `needed`; if not, the presser gets `refusal` as an alert.
+async fn allowed(
+    bot: &Bot,
+    q: &CallbackQuery,
+    access: Access,
+    needed: Role,
+    refusal: String,
+) -> Result<bool, BotError> {
+    if matches!(access, Access::Allowed(role) if role.allows(needed)) {
+        return Ok(true);
     }
-    let (Some(Ok(CallbackData::Feedback { call_id, choice })), Some(message)) =
-        (parsed, q.message.as_ref())
-    else {
-        tracing::warn!(data = ?q.data, "unknown callback data");
-        bot.answer_callback_query(q.id.clone()).await?;
+    tracing::info!(
+        user = q.from.id.0,
+        needed = needed.as_str(),
+        "button press refused"
+    );
+    bot.answer_callback_query(q.id.clone())
+        .text(refusal)
+        .show_alert(true)
+        .await?;
+    Ok(false)
+}
+
+fn lang_of(q: &CallbackQuery) -> Lang {
+    Lang::from_code(q.from.language_code.as_deref())
+}
+
+async fn on_unknown(bot: Bot, q: CallbackQuery) -> Result<(), BotError> {
+    tracing::warn!(data = ?q.data, "unknown callback data");
+    bot.answer_callback_query(q.id.clone()).await?;
+    Ok(())
+}
+
+async fn on_settings(
+    bot: Bot,
+    q: CallbackQuery,
+    data: CallbackData,
+    pressed: Pressed,
+    access: Access,
+    deps: Arc<BotDeps>,
+) -> Result<(), BotError> {
+    let lang = lang_of(&q);
+    let CallbackData::Settings(action) = data else {
         return Ok(());
     };
-    let chat_id = message.chat().id.0;
-    let access = deps.access(q.from.id.0, chat_id).await?;
-    if !matches!(access, Access::Allowed(role) if role.allows(Role::Manager)) {
-        tracing::info!(
-            user = q.from.id.0,
-            call = call_id,
-            "feedback refused: not a manager"
-        );
-        bot.answer_callback_query(q.id.clone())
-            .text(t(lang, "feedback-denied"))
-            .show_alert(true)
-            .await?;
+    let refusal = crate::i18n::t_args(
+        lang,
+        "role-required",
+        &[("role", t(lang, "role-admin").into())],
+    );
+    if !allowed(&bot, &q, access, Role::Admin, refusal).await? {
+        return Ok(());
+    }
+    bot.answer_callback_query(q.id.clone()).await?;
+    super::settings::on_press(&bot, &deps, lang, pressed.chat, pressed.message, action).await
+}
+
+async fn on_leads(
+    bot: Bot,
+    q: CallbackQuery,
+    data: CallbackData,
+    pressed: Pressed,
+    access: Access,
+    deps: Arc<BotDeps>,
+) -> Result<(), BotError> {
+    let lang = lang_of(&q);
+    let refusal = crate::i18n::t_args(lang, "access-denied", &[("id", q.from.id.0.into())]);
+    if !allowed(&bot, &q, access, Role::Viewer, refusal).await? {
+        return Ok(());
+    }
+    bot.answer_callback_query(q.id.clone()).await?;
+    match data {
+        CallbackData::OpenLead { call_id } => {
+            let ctx = super::chatops::Ctx {
+                bot: &bot,
+                deps: &deps,
+                chat: pressed.chat,
+                lang,
+                user_id: q.from.id.0,
+                reply_to_user: None,
+            };
+            super::chatops::show_lead(&ctx, call_id).await
+        }
+        page => {
+            super::chatops::leads_page(&bot, &deps, lang, (pressed.chat, pressed.message), page)
+                .await
+        }
+    }
+}
+
+async fn on_feedback(
+    bot: Bot,
+    q: CallbackQuery,
+    data: CallbackData,
+    pressed: Pressed,
+    access: Access,
+    deps: Arc<BotDeps>,
+) -> Result<(), BotError> {
+    let lang = lang_of(&q);
+    let CallbackData::Feedback { call_id, choice } = data else {
+        return on_unknown(bot, q).await;
+    };
+    let chat_id = pressed.chat.0;
+    if !allowed(&bot, &q, access, Role::Manager, t(lang, "feedback-denied")).await? {
         return Ok(());
     }
     if deps.store.call(call_id).await?.is_none() {
@@ -103,7 +185,7 @@ pub async fn on_callback(bot: Bot, q: CallbackQuery, deps: Arc<BotDeps>) -> Resu
     // Buttons can be forged on any message the bot sent: only the call's own protocol counts.
     if !deps
         .store
-        .is_protocol_message(call_id, chat_id, message.id().0)
+        .is_protocol_message(call_id, chat_id, pressed.message.0)
         .await?
     {
         tracing::warn!(
@@ -148,7 +230,7 @@ pub async fn on_callback(bot: Bot, q: CallbackQuery, deps: Arc<BotDeps>) -> Resu
             if let Err(e) = notifier
                 .edit_message(
                     chat_id,
-                    message.id().0,
+                    pressed.message.0,
                     &rendered.text,
                     TextFormat::Html,
                     Some(&keyboard),

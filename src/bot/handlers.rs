@@ -28,7 +28,7 @@ pub fn schema() -> UpdateHandler<BotError> {
                         .endpoint(super::rehearse::on_message),
                 ),
         )
-        .branch(Update::filter_callback_query().endpoint(super::feedback::on_callback))
+        .branch(super::feedback::callbacks())
 }
 
 fn role_name(lang: Lang, role: Role) -> String {
