@@ -1,0 +1,61 @@
+//! The HTTP part: health, metrics, the API and provider webhooks (and Telegram's webhook route
+//! when the bot runs in webhook mode), served until shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use super::Parts;
+use crate::analysis::pipeline::PipelineDeps;
+use crate::config::Config;
+use crate::store::Store;
+use crate::telemetry::metrics_handle;
+use crate::web::{self, WebState};
+
+/// Binds `HTTP_ADDR` and serves; returns the address it listens on.
+pub(super) async fn serve(
+    cfg: &Config,
+    store: Arc<dyn Store>,
+    started: Instant,
+    pipeline: Option<Arc<PipelineDeps>>,
+    webhook: Option<axum::Router>,
+    parts: &mut Parts,
+) -> anyhow::Result<SocketAddr> {
+    if cfg.api_key.is_none() {
+        tracing::warn!("API_KEY is not set: /api answers 403 until it is");
+    }
+    let state = Arc::new(WebState {
+        store,
+        started,
+        metrics: metrics_handle(),
+        api_key: cfg.api_key.clone(),
+        pipeline,
+        schedules: parts.schedules.clone(),
+        novofon_secret: cfg
+            .novofon_api_key
+            .as_ref()
+            .and(cfg.novofon_api_secret.clone()),
+        novofon_window: Duration::from_secs(cfg.novofon_window_mins.max(1) * 60),
+        novofon_timezone: cfg.novofon_timezone,
+        timezone: cfg.timezone,
+    });
+    let listener = tokio::net::TcpListener::bind(cfg.http_addr)
+        .await
+        .with_context(|| format!("cannot listen on HTTP_ADDR={}", cfg.http_addr))?;
+    let http_addr = listener.local_addr()?;
+    let shutdown = parts.shutdown.clone();
+    parts.spawn("http", async move {
+        let mut app = web::router(state);
+        if let Some(router) = webhook {
+            app = app.merge(router);
+        }
+        let server = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await });
+        if let Err(e) = server.await {
+            tracing::error!(error = %e, "HTTP server failed");
+        }
+    });
+    Ok(http_addr)
+}

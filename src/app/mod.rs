@@ -1,0 +1,145 @@
+//! The composition root: the only place that picks concrete backends and vendors. [`start`] is a
+//! short list of steps, one module per part: `telegram` (the bot and the notifier), `pipeline`
+//! (call sources, speech-to-text, the LLM, pollers), `agent` (rehearsals), `workers` (the pool and
+//! its handlers, the digest schedule) and `http`. The telephony of outbound calling joins as a
+//! part of its own. Tests call [`start`] on `127.0.0.1:0` against local fakes.
+
+mod agent;
+mod http;
+mod pipeline;
+mod telegram;
+mod workers;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::domain::Role;
+use crate::jobs::schedule::Schedules;
+use crate::store::{self, Store, User};
+
+pub use pipeline::{build_pipeline, call_sources};
+
+/// A running callops process.
+pub struct RunningApp {
+    /// Where the HTTP server listens (useful with port 0).
+    pub http_addr: SocketAddr,
+    pub store: Arc<dyn Store>,
+    /// Cancel to shut everything down.
+    pub shutdown: CancellationToken,
+    tasks: Vec<(&'static str, JoinHandle<()>)>,
+}
+
+impl RunningApp {
+    /// Shuts down and waits for every part to stop.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.wait().await;
+    }
+
+    /// Waits until every part has stopped (after `shutdown` is cancelled).
+    pub async fn wait(self) {
+        for (name, task) in self.tasks {
+            if let Err(e) = task.await {
+                tracing::error!(part = name, error = %e, "task ended abnormally");
+            }
+        }
+        self.store.close().await;
+        tracing::info!("callops stopped");
+    }
+}
+
+/// What the parts started share: the shutdown signal, their tasks and the schedule registry.
+pub(crate) struct Parts {
+    shutdown: CancellationToken,
+    tasks: Vec<(&'static str, JoinHandle<()>)>,
+    schedules: Arc<Schedules>,
+}
+
+impl Parts {
+    fn spawn(&mut self, name: &'static str, task: impl Future<Output = ()> + Send + 'static) {
+        self.tasks.push((name, tokio::spawn(task)));
+    }
+}
+
+/// Opens the database and applies migrations.
+pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let store = store::connect(&cfg.database_url).await.with_context(|| {
+        format!(
+            "cannot open database {}",
+            store::redact_url(&cfg.database_url)
+        )
+    })?;
+    store.migrate().await.context("database migration failed")?;
+    Ok(store)
+}
+
+/// Makes every `TELEGRAM_ADMINS` user an admin in the store.
+async fn seed_admins(cfg: &Config, store: &dyn Store) -> anyhow::Result<()> {
+    for admin in &cfg.telegram_admins {
+        if let Ok(id) = i64::try_from(*admin) {
+            store
+                .upsert_user(&User {
+                    telegram_id: id,
+                    role: Role::Admin,
+                    name: None,
+                    added_by: None,
+                })
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Starts everything configured; returns once the HTTP server listens.
+pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
+    let started = Instant::now();
+    let store = open_store(&cfg).await?;
+    tracing::info!(backend = ?store.backend(), "database ready");
+    seed_admins(&cfg, store.as_ref()).await?;
+    let mut parts = Parts {
+        shutdown: CancellationToken::new(),
+        tasks: Vec::new(),
+        schedules: Arc::new(Schedules::default()),
+    };
+    let telegram = telegram::connect(&cfg).await?;
+    let mut pool = workers::pool(&cfg, store.clone());
+    let sources = call_sources(&cfg);
+    let pipeline = build_pipeline(&cfg, store.clone(), sources.clone(), pool.waker())?;
+    workers::register_messaging(&cfg, &mut pool, &store, telegram.as_ref(), &mut parts);
+    pipeline::start(
+        &cfg,
+        &mut pool,
+        pipeline.as_ref(),
+        &sources,
+        telegram.as_ref(),
+        &mut parts,
+    );
+    let shutdown = parts.shutdown.clone();
+    parts.spawn("workers", pool.run(shutdown));
+    let webhook = match telegram {
+        Some(t) => {
+            let rehearsal = agent::rehearsal(&cfg, pipeline.as_deref()).await?;
+            telegram::start_bot(&cfg, t, &store, pipeline.clone(), rehearsal, &mut parts).await?
+        }
+        None => {
+            tracing::warn!("TELEGRAM_BOT_TOKEN is not set: the bot and Telegram posting are off");
+            None
+        }
+    };
+    let http_addr =
+        http::serve(&cfg, store.clone(), started, pipeline, webhook, &mut parts).await?;
+    tracing::info!(%http_addr, "callops started");
+    Ok(RunningApp {
+        http_addr,
+        store,
+        shutdown: parts.shutdown,
+        tasks: parts.tasks,
+    })
+}

@@ -1,0 +1,163 @@
+//! The call-analysis part: call sources (Novofon 1.0 and 2.0), speech-to-text and the LLM, the
+//! pipeline's job handlers and one poller per source.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::Notify;
+
+use super::telegram::Telegram;
+use super::Parts;
+use crate::analysis::pipeline::{PipelineDeps, PipelineSettings};
+use crate::analysis::Profiles;
+use crate::config::Config;
+use crate::i18n::Lang;
+use crate::jobs::WorkerPool;
+use crate::llm::LlmClient;
+use crate::speech::OpenAiStt;
+use crate::store::Store;
+use crate::telephony::novofon_v1::{NovofonV1, NovofonV1Config};
+use crate::telephony::novofon_v2::{NovofonV2, NovofonV2Config};
+use crate::telephony::CallSource;
+use crate::workers::poller;
+use crate::workers::post_protocol::PostProtocol;
+use crate::workers::process_call::ProcessCall;
+
+/// The private chats of the administrators (a user's private chat id is their user id).
+pub(super) fn admin_chats(cfg: &Config) -> Vec<i64> {
+    cfg.telegram_admins
+        .iter()
+        .filter_map(|&a| i64::try_from(a).ok())
+        .collect()
+}
+
+/// The call sources configured (Novofon 1.0 and/or 2.0).
+pub fn call_sources(cfg: &Config) -> HashMap<String, Arc<dyn CallSource>> {
+    let mut sources: HashMap<String, Arc<dyn CallSource>> = HashMap::new();
+    let backoff = Duration::from_millis(cfg.retry_base_ms);
+    if let (Some(key), Some(secret)) = (&cfg.novofon_api_key, &cfg.novofon_api_secret) {
+        let src = NovofonV1::new(NovofonV1Config {
+            base_url: cfg.novofon_api_url.clone(),
+            key: key.expose().to_string(),
+            secret: secret.expose().to_string(),
+            timezone: cfg.novofon_timezone,
+            stats_interval: Duration::from_millis(cfg.novofon_stats_interval_ms),
+            backoff: backoff.max(Duration::from_millis(100)),
+            page_size: 1000,
+            max_recording_bytes: cfg.max_recording_bytes(),
+        });
+        sources.insert(src.name().to_string(), Arc::new(src));
+    }
+    if let Some(token) = &cfg.novofon_access_token {
+        let src = NovofonV2::new(NovofonV2Config {
+            data_api_url: cfg.novofon_data_api_url.clone(),
+            media_url: cfg.novofon_media_url.clone(),
+            access_token: token.expose().to_string(),
+            timezone: cfg.novofon_timezone,
+            backoff: backoff.max(Duration::from_millis(100)),
+            page_size: 1000,
+            max_recording_bytes: cfg.max_recording_bytes(),
+        });
+        sources.insert(src.name().to_string(), Arc::new(src));
+    }
+    sources
+}
+
+/// The analysis pipeline, when an LLM key is configured.
+pub fn build_pipeline(
+    cfg: &Config,
+    store: Arc<dyn Store>,
+    sources: HashMap<String, Arc<dyn CallSource>>,
+    waker: Arc<Notify>,
+) -> anyhow::Result<Option<Arc<PipelineDeps>>> {
+    let Some(key) = &cfg.openai_api_key else {
+        return Ok(None);
+    };
+    let profiles =
+        Profiles::load(cfg.prompts_dir.as_deref()).context("loading analysis profiles")?;
+    for name in std::iter::once(&cfg.profile).chain(cfg.profile_by_number.iter().map(|(_, p)| p)) {
+        if profiles.get(name).is_none() {
+            anyhow::bail!(
+                "unknown analysis profile {name:?} (PROFILE / PROFILE_BY_NUMBER); known: {}",
+                profiles.names().join(", ")
+            );
+        }
+    }
+    let backoff = Duration::from_millis(cfg.retry_base_ms);
+    let stt = OpenAiStt::new(&cfg.openai_base_url, key.expose(), &cfg.stt_model)
+        .with_backoff(backoff, Duration::from_secs(300));
+    let llm = LlmClient::new(
+        &cfg.openai_base_url,
+        key.expose(),
+        &cfg.llm_model,
+        cfg.llm_json_mode,
+        cfg.llm_prices.clone(),
+    );
+    Ok(Some(Arc::new(PipelineDeps {
+        store,
+        sources,
+        stt: Arc::new(stt),
+        llm: Arc::new(llm),
+        profiles: Arc::new(profiles),
+        settings: PipelineSettings {
+            our_numbers: cfg.novofon_numbers.clone(),
+            min_call_secs: cfg.min_call_secs,
+            recording_delay: Duration::from_secs(cfg.recording_delay_secs),
+            max_recording: Duration::from_secs(cfg.max_recording_minutes.saturating_mul(60)),
+            channel_roles: cfg.channel_roles.clone(),
+            default_profile: cfg.profile.clone(),
+            profile_by_number: cfg.profile_by_number.clone(),
+            team_chat: cfg.telegram_chat_id,
+            admins: admin_chats(cfg),
+            chat_by_number: cfg.chat_by_number.clone(),
+            timezone: cfg.timezone,
+            lang: Lang::Ru,
+            fewshot_examples: cfg.fewshot_examples,
+        },
+        waker,
+    })))
+}
+
+/// Registers the pipeline's handlers and starts a poller per source (when analysis is on).
+pub(super) fn start(
+    cfg: &Config,
+    pool: &mut WorkerPool,
+    pipeline: Option<&Arc<PipelineDeps>>,
+    sources: &HashMap<String, Arc<dyn CallSource>>,
+    telegram: Option<&Telegram>,
+    parts: &mut Parts,
+) {
+    let Some(p) = pipeline else {
+        tracing::warn!("OPENAI_API_KEY is not set: call analysis is off");
+        return;
+    };
+    pool.register(Arc::new(ProcessCall { deps: p.clone() }));
+    match telegram {
+        Some(t) => pool.register(Arc::new(PostProtocol {
+            deps: p.clone(),
+            notifier: t.notifier.clone(),
+        })),
+        None => tracing::warn!("no Telegram token: protocols are stored but not posted"),
+    }
+    if cfg.telegram_chat_id.is_none() && cfg.chat_by_number.is_empty() {
+        tracing::warn!("TELEGRAM_CHAT_ID is not set: protocols have no chat to go to");
+    }
+    for source in sources.values() {
+        let run = poller::run(
+            p.clone(),
+            source.clone(),
+            Duration::from_secs(cfg.novofon_poll_secs.max(1)),
+            Duration::from_secs(cfg.novofon_window_mins.max(1) * 60),
+            parts.schedules.clone(),
+            parts.shutdown.clone(),
+        );
+        parts.spawn("poller", run);
+    }
+    if sources.is_empty() {
+        tracing::warn!(
+            "no telephony source configured (NOVOFON_API_KEY/SECRET or NOVOFON_ACCESS_TOKEN)"
+        );
+    }
+}

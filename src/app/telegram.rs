@@ -1,0 +1,179 @@
+//! The Telegram part: the bot (its token checked at start), the notifier workers post through,
+//! and the update listener: long polling, or a webhook route mounted on our HTTP server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use teloxide::dispatching::Dispatcher;
+use teloxide::error_handlers::LoggingErrorHandler;
+use teloxide::prelude::Requester;
+use teloxide::{ApiError, Bot, RequestError};
+use tokio_util::sync::CancellationToken;
+
+use super::Parts;
+use crate::agent::rehearsal::RehearsalDeps;
+use crate::analysis::pipeline::PipelineDeps;
+use crate::bot;
+use crate::config::Config;
+use crate::notify::{ChatPacer, Notifier, TelegramNotifier};
+use crate::store::Store;
+
+/// The bot and the notifier built on it.
+pub(super) struct Telegram {
+    pub bot: Bot,
+    pub notifier: Arc<dyn Notifier>,
+}
+
+/// The bot when a token is configured (a token Telegram rejects stops the start).
+pub(super) async fn connect(cfg: &Config) -> anyhow::Result<Option<Telegram>> {
+    let Some((bot, token)) = telegram_bot(cfg)? else {
+        return Ok(None);
+    };
+    check_token(&bot).await?;
+    let pacer = Arc::new(ChatPacer::new(
+        Duration::from_millis(cfg.telegram_chat_interval_ms),
+        Duration::from_millis(cfg.telegram_group_interval_ms),
+    ));
+    let notifier = Arc::new(TelegramNotifier::new(bot.clone(), pacer, &token));
+    Ok(Some(Telegram { bot, notifier }))
+}
+
+fn telegram_bot(cfg: &Config) -> anyhow::Result<Option<(Bot, String)>> {
+    let Some(token) = cfg.telegram_bot_token.as_ref() else {
+        return Ok(None);
+    };
+    let url = reqwest::Url::parse(&cfg.telegram_api_url).context("TELEGRAM_API_URL")?;
+    let bot = Bot::new(token.expose()).set_api_url(url);
+    Ok(Some((bot, token.expose().to_string())))
+}
+
+/// Starts the bot; in webhook mode returns the route to mount on the HTTP server.
+pub(super) async fn start_bot(
+    cfg: &Config,
+    telegram: Telegram,
+    store: &Arc<dyn Store>,
+    pipeline: Option<Arc<PipelineDeps>>,
+    rehearsal: Option<Arc<RehearsalDeps>>,
+    parts: &mut Parts,
+) -> anyhow::Result<Option<axum::Router>> {
+    let Telegram { bot, notifier } = telegram;
+    let deps = Arc::new(bot::BotDeps {
+        store: store.clone(),
+        admins: cfg.telegram_admins.clone(),
+        team_chat: cfg.telegram_chat_id,
+        team_chats: cfg
+            .telegram_chat_id
+            .into_iter()
+            .chain(cfg.chat_by_number.iter().map(|(_, c)| *c))
+            .collect(),
+        pipeline,
+        notifier: Some(notifier),
+        timezone: cfg.timezone,
+        rehearsal,
+    });
+    let Some(url) = &cfg.telegram_webhook_url else {
+        let shutdown = parts.shutdown.clone();
+        parts.spawn("bot", run_bot(bot, deps, shutdown));
+        return Ok(None);
+    };
+    let url = reqwest::Url::parse(url).context("TELEGRAM_WEBHOOK_URL")?;
+    let mut opts = teloxide::update_listeners::webhooks::Options::new(cfg.http_addr, url);
+    if let Some(secret) = &cfg.telegram_webhook_secret {
+        opts = opts.secret_token(secret.expose().to_string());
+    }
+    let (listener, _stop, router) =
+        teloxide::update_listeners::webhooks::axum_to_router(bot.clone(), opts)
+            .await
+            .map_err(|e| anyhow::anyhow!("setWebhook failed: {e}"))?;
+    tracing::info!("Telegram webhook mode: updates arrive on our HTTP server");
+    let shutdown = parts.shutdown.clone();
+    parts.spawn("bot", async move {
+        if let Err(e) = bot::register_commands(&bot).await {
+            tracing::warn!(error = %e, "registering the command menu failed");
+        }
+        let mut dispatcher = build_dispatcher(bot, deps);
+        let token = dispatcher.shutdown_token();
+        tokio::spawn(stop_dispatcher(token, shutdown));
+        dispatcher
+            .dispatch_with_listener(
+                listener,
+                LoggingErrorHandler::with_custom_text("webhook listener"),
+            )
+            .await;
+    });
+    Ok(Some(router))
+}
+
+/// Fails fast on a token Telegram rejects; network trouble is left to the poller's retries.
+async fn check_token(bot: &Bot) -> anyhow::Result<()> {
+    match bot.get_me().await {
+        Ok(me) => {
+            tracing::info!(bot = %me.username(), "Telegram bot authorised");
+            Ok(())
+        }
+        Err(RequestError::Api(ApiError::InvalidToken)) => {
+            anyhow::bail!("Telegram rejected TELEGRAM_BOT_TOKEN (check it with @BotFather)")
+        }
+        Err(RequestError::Api(ApiError::Unknown(text)))
+            if text.contains("Not Found") || text.contains("Unauthorized") =>
+        {
+            anyhow::bail!("Telegram rejected TELEGRAM_BOT_TOKEN: {text} (check it with @BotFather)")
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "Telegram is not reachable yet; the bot will keep trying");
+            Ok(())
+        }
+    }
+}
+
+fn build_dispatcher(
+    bot: Bot,
+    deps: Arc<bot::BotDeps>,
+) -> Dispatcher<Bot, bot::BotError, teloxide::dispatching::DefaultKey> {
+    Dispatcher::builder(bot, bot::schema())
+        .dependencies(dptree::deps![deps])
+        .default_handler(|_| async {})
+        .error_handler(LoggingErrorHandler::with_custom_text("bot handler failed"))
+        .build()
+}
+
+/// Stops the dispatcher when the process shuts down (retrying while it is still starting).
+async fn stop_dispatcher(token: teloxide::dispatching::ShutdownToken, shutdown: CancellationToken) {
+    shutdown.cancelled().await;
+    for _ in 0..50 {
+        match token.shutdown() {
+            Ok(done) => {
+                done.await;
+                return;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+async fn run_bot(bot: Bot, deps: Arc<bot::BotDeps>, shutdown: CancellationToken) {
+    // Wait for Telegram to answer before the dispatcher starts (it needs getMe).
+    let mut delay = Duration::from_secs(1);
+    loop {
+        match bot.get_me().await {
+            Ok(_) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?delay, "Telegram getMe failed");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(Duration::from_secs(60));
+            }
+        }
+    }
+    if let Err(e) = bot::register_commands(&bot).await {
+        tracing::warn!(error = %e, "registering the command menu failed");
+    }
+    let mut dispatcher = build_dispatcher(bot, deps);
+    let stopper = tokio::spawn(stop_dispatcher(dispatcher.shutdown_token(), shutdown));
+    tracing::info!("bot polling for updates");
+    dispatcher.dispatch().await;
+    stopper.abort();
+}
