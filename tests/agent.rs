@@ -366,3 +366,23 @@ async fn maximum_duration_ends_the_call_with_a_goodbye() {
         o.report.duration
     );
 }
+
+#[tokio::test]
+async fn a_callee_who_hangs_up_ends_the_call_with_the_cause() {
+    let o = call(
+        vec![
+            say("hello", quiet(300)),
+            Step::Hangup(Cue::After(Duration::from_millis(200))),
+        ],
+        AgentSettings::default(),
+        Duration::from_secs(20),
+    )
+    .await;
+    assert!(o.log.callee_hung_up);
+    assert_eq!(
+        o.report.state.ending,
+        Some(EndReason::Hangup(
+            callops::telephony::line::HangupCause::Remote
+        ))
+    );
+}

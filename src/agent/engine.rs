@@ -18,12 +18,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::script::Script;
 use super::speaker::{Source, SpeakEvent, Speaker};
-use super::state::{CallState, EndReason};
+use super::state::{CallState, EndReason, Outcome};
 pub use crate::domain::TurnTiming;
 use crate::domain::Utterance;
 use crate::llm::LlmClient;
 use crate::speech::{RecognitionSession, Recognizer, SttError, Tts};
-use crate::telephony::line::{Line, LineEvent};
+use crate::telephony::line::{HangupCause, Line, LineEvent};
 use crate::telephony::media::{
     Frame, Pacer, PlayoutQueue, TurnConfig, TurnDetector, TurnEvent, Vad, FRAME_MS,
 };
@@ -264,11 +264,19 @@ impl<'a> Dialog<'a> {
                         self.say(Source::Fixed(greeting), true, None);
                     }
                     Some(LineEvent::Dtmf(d)) => tracing::info!(digit = %d, "DTMF from the caller"),
-                    Some(LineEvent::Hangup) | None => {
-                        tracing::info!("the other side hung up");
+                    Some(LineEvent::Hangup(cause)) => {
+                        tracing::info!(cause = cause.as_str(), "the line went down");
                         let mut st = lock(&self.state);
                         if st.ending.is_none() {
-                            st.ending = Some(EndReason::Hangup);
+                            st.ending = Some(EndReason::Hangup(cause));
+                        }
+                        break;
+                    }
+                    None => {
+                        tracing::info!("the line went away without a hangup");
+                        let mut st = lock(&self.state);
+                        if st.ending.is_none() {
+                            st.ending = Some(EndReason::Hangup(HangupCause::Network));
                         }
                         break;
                     }
@@ -310,7 +318,7 @@ impl<'a> Dialog<'a> {
         let duration = self.start.elapsed();
         let state = lock(&self.state).clone();
         tracing::info!(
-            outcome = ?state.outcome.as_ref().map(|o| &o.0),
+            outcome = ?state.outcome.as_ref().map(|o| o.0.as_str()),
             ended = ?state.ending.as_ref().map(EndReason::code),
             secs = duration.as_secs_f64(),
             turns = state.turns,
@@ -463,12 +471,7 @@ impl<'a> Dialog<'a> {
         if self.script.is_opt_out(&text) {
             tracing::info!("the caller opted out");
             self.cancel_reply(false);
-            {
-                let mut st = lock(&self.state);
-                st.opted_out = true;
-                st.outcome = Some(("not_interested".into(), "просит больше не звонить".into()));
-                st.ending = Some(EndReason::OptOut);
-            }
+            lock(&self.state).opt_out();
             let bye = self.script.goodbye_opt_out.clone();
             self.say(Source::Fixed(bye), false, Some(idx));
             return;
@@ -734,7 +737,7 @@ impl<'a> Dialog<'a> {
                 let mut st = lock(&self.state);
                 st.ending = Some(EndReason::Silence);
                 if st.outcome.is_none() {
-                    st.outcome = Some(("no_conversation".into(), "собеседник не отвечает".into()));
+                    st.outcome = Some((Outcome::NoConversation, "собеседник не отвечает".into()));
                 }
             }
             let bye = self.script.goodbye_silence.clone();

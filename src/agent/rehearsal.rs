@@ -288,10 +288,7 @@ impl RehearsalDeps {
             st.turns
         };
         let (reply, ended) = if s.script.is_opt_out(&text) {
-            let mut st = s.state.lock().unwrap_or_else(|p| p.into_inner());
-            st.opted_out = true;
-            st.ending = Some(EndReason::OptOut);
-            st.outcome = Some(("not_interested".into(), "просит больше не звонить".into()));
+            s.state.lock().unwrap_or_else(|p| p.into_inner()).opt_out();
             (s.script.goodbye_opt_out.clone(), true)
         } else if turns >= self.max_turns {
             s.state.lock().unwrap_or_else(|p| p.into_inner()).ending = Some(EndReason::MaxTurns);

@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::telephony::line::HangupCause;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
@@ -53,8 +55,8 @@ pub enum EndReason {
     Silence,
     MaxDuration,
     MaxTurns,
-    /// The other side hung up.
-    Hangup,
+    /// The line went down before the agent ended the call (see the cause).
+    Hangup(HangupCause),
     /// A provider failed for good.
     Failure(String),
 }
@@ -67,7 +69,7 @@ impl EndReason {
             EndReason::Silence => "silence",
             EndReason::MaxDuration => "max_duration",
             EndReason::MaxTurns => "max_turns",
-            EndReason::Hangup => "hangup",
+            EndReason::Hangup(_) => "hangup",
             EndReason::Failure(_) => "failure",
         }
     }
@@ -79,7 +81,7 @@ pub struct CallState {
     pub contact: Contact,
     pub callback: Option<String>,
     /// `(category, reason)` as the agent judged it.
-    pub outcome: Option<(String, String)>,
+    pub outcome: Option<(Outcome, String)>,
     pub opted_out: bool,
     /// Set when the agent decided to end (the goodbye may still be playing).
     pub ending: Option<EndReason>,
@@ -87,14 +89,51 @@ pub struct CallState {
     pub turns: u32,
 }
 
-/// Outcome categories the agent may set.
-pub const OUTCOMES: &[&str] = &[
-    "interested",
-    "callback",
-    "not_interested",
-    "wrong_person",
-    "no_conversation",
-];
+/// How the conversation ended for the business, as the agent judges it (`set_outcome`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Interested,
+    Callback,
+    NotInterested,
+    WrongPerson,
+    NoConversation,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Interested,
+        Outcome::Callback,
+        Outcome::NotInterested,
+        Outcome::WrongPerson,
+        Outcome::NoConversation,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Interested => "interested",
+            Outcome::Callback => "callback",
+            Outcome::NotInterested => "not_interested",
+            Outcome::WrongPerson => "wrong_person",
+            Outcome::NoConversation => "no_conversation",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == s.trim())
+    }
+}
+
+impl PartialEq<&str> for Outcome {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// The outcome names offered to the model.
+pub fn outcome_names() -> Vec<&'static str> {
+    Outcome::ALL.iter().map(|o| o.as_str()).collect()
+}
 
 /// What a tool call did.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,6 +154,14 @@ fn text_arg(args: &Value, key: &str) -> Option<String> {
 }
 
 impl CallState {
+    /// The callee asked not to be called again (by a tool or by the words of the script's opt-out
+    /// phrases): one rule for live calls and rehearsals.
+    pub fn opt_out(&mut self) {
+        self.opted_out = true;
+        self.outcome = Some((Outcome::NotInterested, "просит больше не звонить".into()));
+        self.ending = Some(EndReason::OptOut);
+    }
+
     /// One line for the system prompt.
     pub fn summary(&self) -> String {
         let mut parts = vec![format!("этап {}", self.stage.as_str())];
@@ -135,7 +182,7 @@ impl CallState {
             parts.push(format!("перезвонить: {cb}"));
         }
         if let Some((cat, _)) = &self.outcome {
-            parts.push(format!("исход: {cat}"));
+            parts.push(format!("исход: {}", cat.as_str()));
         }
         parts.push(format!("реплик собеседника: {}", self.turns));
         parts.join("; ")
@@ -177,7 +224,7 @@ impl CallState {
                     self.callback = Some(when.clone());
                     if self.outcome.is_none() {
                         self.outcome =
-                            Some(("callback".into(), format!("просит перезвонить: {when}")));
+                            Some((Outcome::Callback, format!("просит перезвонить: {when}")));
                     }
                     ok(json!({"ok": true, "callback": when}))
                 }
@@ -185,14 +232,14 @@ impl CallState {
             },
             "set_outcome" => {
                 let category = text_arg(&args, "category").unwrap_or_default();
-                if !OUTCOMES.contains(&category.as_str()) {
+                let Some(outcome) = Outcome::parse(&category) else {
                     return ok(
-                        json!({"ok": false, "error": format!("category must be one of {OUTCOMES:?}")}),
+                        json!({"ok": false, "error": format!("category must be one of {:?}", outcome_names())}),
                     );
-                }
+                };
                 let reason = text_arg(&args, "reason").unwrap_or_default();
-                self.outcome = Some((category.clone(), reason));
-                ok(json!({"ok": true, "outcome": category}))
+                self.outcome = Some((outcome, reason));
+                ok(json!({"ok": true, "outcome": outcome.as_str()}))
             }
             "set_stage" => match text_arg(&args, "stage").and_then(|s| Stage::parse(&s)) {
                 Some(stage) => {
@@ -202,9 +249,7 @@ impl CallState {
                 None => ok(json!({"ok": false, "error": "unknown stage"})),
             },
             "opt_out" => {
-                self.opted_out = true;
-                self.outcome = Some(("not_interested".into(), "просит больше не звонить".into()));
-                self.ending = Some(EndReason::OptOut);
+                self.opt_out();
                 ToolResult {
                     content: json!({"ok": true, "note": "say a short polite goodbye"}).to_string(),
                     ends_call: true,
@@ -254,7 +299,7 @@ pub fn tool_definitions() -> Value {
         f(
             "set_outcome",
             "Исход звонка.",
-            json!({"category": {"type": "string", "enum": OUTCOMES}, "reason": s}),
+            json!({"category": {"type": "string", "enum": outcome_names()}, "reason": s}),
             json!(["category"])
         ),
         f(
@@ -281,6 +326,19 @@ pub fn tool_definitions() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outcomes_round_trip_and_serialise_as_before() {
+        for o in Outcome::ALL {
+            assert_eq!(Outcome::parse(o.as_str()), Some(o));
+            assert_eq!(serde_json::to_value(o).unwrap(), json!(o.as_str()));
+        }
+        assert_eq!(Outcome::parse("great"), None);
+        // A rehearsal saved before the enum existed still loads.
+        let old: (Outcome, String) =
+            serde_json::from_value(json!(["not_interested", "просит больше не звонить"])).unwrap();
+        assert_eq!(old.0, Outcome::NotInterested);
+    }
 
     #[test]
     fn tools_change_the_state_and_bad_arguments_are_explained() {

@@ -13,7 +13,32 @@ pub enum LineEvent {
     Answered,
     Frame(Frame),
     Dtmf(char),
-    Hangup,
+    Hangup(HangupCause),
+}
+
+/// Why a line went down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HangupCause {
+    /// The callee hung up (a BYE from them).
+    Remote,
+    /// We hung up.
+    Local,
+    /// The media or signalling stopped (no BYE: a lost network, a dead peer).
+    Network,
+    /// A timer ran out (no answer, no media for too long).
+    Timeout,
+}
+
+impl HangupCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HangupCause::Remote => "remote",
+            HangupCause::Local => "local",
+            HangupCause::Network => "network",
+            HangupCause::Timeout => "timeout",
+        }
+    }
 }
 
 #[async_trait]

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::line::{Line, LineEvent};
+use super::line::{HangupCause, Line, LineEvent};
 use super::media::{Frame, Pacer};
 
 /// A phrase the callee can say.
@@ -308,7 +308,7 @@ async fn callee(
                     Some(Step::Say(c, _)) => speaking = Some((c, 0, now)),
                     Some(Step::Hangup(_)) => {
                         log.lock().unwrap_or_else(|p| p.into_inner()).callee_hung_up = true;
-                        let _ = tx.send(LineEvent::Hangup).await;
+                        let _ = tx.send(LineEvent::Hangup(HangupCause::Remote)).await;
                         return;
                     }
                     None => {}
@@ -317,7 +317,7 @@ async fn callee(
             }
             if next.is_none() && speaking.is_none() && now - idle_since > linger {
                 log.lock().unwrap_or_else(|p| p.into_inner()).callee_hung_up = true;
-                let _ = tx.send(LineEvent::Hangup).await;
+                let _ = tx.send(LineEvent::Hangup(HangupCause::Remote)).await;
                 return;
             }
         }
