@@ -126,6 +126,8 @@ pub struct Config {
     pub agent_end_silence_ms: u64,
     /// Caller speech this long interrupts the agent (ms).
     pub agent_barge_in_ms: u64,
+    /// When the agent greets (`AGENT_GREETING`: answer | callee, `AGENT_GREETING_WAIT_MS`).
+    pub agent_greeting: crate::domain::Greeting,
 }
 
 /// What the process is about to do: decides which settings are required.
@@ -230,6 +232,7 @@ impl Default for Config {
             agent_min_speech_ms: 250,
             agent_end_silence_ms: 600,
             agent_barge_in_ms: 300,
+            agent_greeting: crate::domain::Greeting::OnAnswer,
         }
     }
 }
@@ -290,6 +293,8 @@ pub const VARIABLES: &[&str] = &[
     "AGENT_MIN_SPEECH_MS",
     "AGENT_END_SILENCE_MS",
     "AGENT_BARGE_IN_MS",
+    "AGENT_GREETING",
+    "AGENT_GREETING_WAIT_MS",
 ];
 
 impl Config {
@@ -586,6 +591,21 @@ impl Config {
             parse_num(&get, name, field, &mut invalid);
             if *field < 20 || *field > 10_000 {
                 invalid.push(format!("{name}: must be 20..10000 ms"));
+            }
+        }
+        let mut greeting_wait_ms: u64 = 1500;
+        parse_num(
+            &get,
+            "AGENT_GREETING_WAIT_MS",
+            &mut greeting_wait_ms,
+            &mut invalid,
+        );
+        if let Some(word) = get("AGENT_GREETING") {
+            match crate::domain::Greeting::parse(&word, std::time::Duration::from_millis(greeting_wait_ms)) {
+                Some(g) => cfg.agent_greeting = g,
+                None => invalid.push(format!(
+                    "AGENT_GREETING={word:?}: use answer (greet at once) or callee (after their first words)"
+                )),
             }
         }
         for (name, value) in [

@@ -386,3 +386,43 @@ async fn a_callee_who_hangs_up_ends_the_call_with_the_cause() {
         ))
     );
 }
+
+#[tokio::test]
+async fn the_greeting_can_wait_for_the_callees_first_words_or_their_silence() {
+    let after_callee = AgentSettings {
+        greeting: callops::agent::Greeting::AfterCallee {
+            silence: Duration::from_secs(3),
+        },
+        ..AgentSettings::default()
+    };
+    // "Алло?" first: the greeting follows the end of their words, not the answer.
+    let o = call(
+        vec![say("hello", Cue::After(Duration::from_millis(100)))],
+        after_callee.clone(),
+        Duration::from_secs(8),
+    )
+    .await;
+    let callee_done = o.log.said[0].2;
+    let first_agent = o.log.heard.first().expect("the agent spoke").0;
+    assert!(
+        first_agent > callee_done,
+        "greeted after the callee's words"
+    );
+    assert_eq!(o.heard[..3], greeting_sentences()[..], "{:?}", o.heard);
+
+    // Silence: the greeting comes after the configured wait.
+    let quiet_start = AgentSettings {
+        greeting: callops::agent::Greeting::AfterCallee {
+            silence: Duration::from_millis(800),
+        },
+        ..AgentSettings::default()
+    };
+    let o = call(vec![], quiet_start, Duration::from_secs(4)).await;
+    let answered = o.log.answered_at.expect("answered");
+    let first_agent = o.log.heard.first().expect("the agent spoke").0;
+    let waited = first_agent - answered;
+    assert!(
+        waited >= Duration::from_millis(800) && waited < Duration::from_millis(2500),
+        "greeted after {waited:?}"
+    );
+}

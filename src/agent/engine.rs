@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::script::Script;
 use super::speaker::{Source, SpeakEvent, Speaker};
 use super::state::{CallState, EndReason, Outcome};
+pub use crate::domain::Greeting;
 pub use crate::domain::TurnTiming;
 use crate::domain::Utterance;
 use crate::llm::LlmClient;
@@ -31,6 +32,8 @@ use crate::telephony::media::{
 /// Limits and timings of the dialog.
 #[derive(Debug, Clone)]
 pub struct AgentSettings {
+    /// When the agent says its greeting.
+    pub greeting: Greeting,
     pub turn: TurnConfig,
     pub vad_threshold: f32,
     /// Silence after the agent finished speaking before a reprompt.
@@ -47,6 +50,7 @@ pub struct AgentSettings {
 impl Default for AgentSettings {
     fn default() -> Self {
         Self {
+            greeting: Greeting::OnAnswer,
             turn: TurnConfig::default(),
             vad_threshold: 0.5,
             reprompt_after: Duration::from_secs(5),
@@ -70,6 +74,7 @@ impl AgentSettings {
                 barge_in: Duration::from_millis(cfg.agent_barge_in_ms),
                 ..defaults.turn
             },
+            greeting: cfg.agent_greeting,
             reprompt_after: Duration::from_secs(cfg.agent_reprompt_sec),
             max_duration: Duration::from_secs(cfg.max_call_duration_sec),
             max_turns: cfg.max_dialog_turns,
@@ -174,6 +179,10 @@ struct Dialog<'a> {
     llm_failures: u32,
     tokens: (i64, i64, f64),
     hangup_now: bool,
+    /// Waiting for the callee's first words before greeting (`Greeting::AfterCallee`).
+    awaiting_greeting: bool,
+    /// When to greet anyway if the callee stays silent.
+    greeting_deadline: Option<Instant>,
 }
 
 impl<'a> Dialog<'a> {
@@ -216,6 +225,8 @@ impl<'a> Dialog<'a> {
             llm_failures: 0,
             tokens: (0, 0, 0.0),
             hangup_now: false,
+            awaiting_greeting: false,
+            greeting_deadline: None,
         }
     }
 
@@ -260,8 +271,13 @@ impl<'a> Dialog<'a> {
                     }
                     Some(LineEvent::Answered) => {
                         tracing::info!("call answered");
-                        let greeting = self.script.greeting.clone();
-                        self.say(Source::Fixed(greeting), true, None);
+                        match self.settings.greeting {
+                            Greeting::OnAnswer => self.greet(),
+                            Greeting::AfterCallee { silence } => {
+                                self.awaiting_greeting = true;
+                                self.greeting_deadline = Some(Instant::now() + silence);
+                            }
+                        }
                     }
                     Some(LineEvent::Dtmf(d)) => tracing::info!(digit = %d, "DTMF from the caller"),
                     Some(LineEvent::Hangup(cause)) => {
@@ -293,6 +309,10 @@ impl<'a> Dialog<'a> {
                 _ = sleep_until_opt(silence) => {
                     self.silence_deadline = None;
                     self.on_silence();
+                }
+                _ = sleep_until_opt(self.greeting_deadline) => {
+                    tracing::debug!("the callee said nothing; greeting");
+                    self.greet();
                 }
                 _ = tokio::time::sleep_until(max_end), if !limit_hit => {
                     limit_hit = true;
@@ -337,6 +357,14 @@ impl<'a> Dialog<'a> {
         }
     }
 
+    /// Says the script's greeting (once).
+    fn greet(&mut self) {
+        self.awaiting_greeting = false;
+        self.greeting_deadline = None;
+        let greeting = self.script.greeting.clone();
+        self.say(Source::Fixed(greeting), true, None);
+    }
+
     fn agent_busy(&self) -> bool {
         self.reply.is_some() || !self.queue.is_empty()
     }
@@ -351,6 +379,8 @@ impl<'a> Dialog<'a> {
                             .saturating_sub(self.settings.turn.pre_roll.as_millis() as u64),
                     );
                 self.speech_started = Some(started);
+                // The callee is speaking: the greeting waits for the end of their words.
+                self.greeting_deadline = None;
                 self.overlapped = self.agent_busy();
                 self.barged = false;
                 self.silence_deadline = None;
@@ -381,6 +411,12 @@ impl<'a> Dialog<'a> {
                 ..
             } => {
                 let session = self.session.take();
+                if self.awaiting_greeting {
+                    // "Алло?" before the greeting: answered by the greeting, not by the model.
+                    tracing::debug!(speech_ms, "the callee spoke first; greeting");
+                    self.greet();
+                    return;
+                }
                 if self.overlapped && !self.barged {
                     tracing::debug!(
                         speech_ms,
@@ -417,6 +453,12 @@ impl<'a> Dialog<'a> {
             TurnEvent::Dropped { speech_ms } => {
                 tracing::debug!(speech_ms, "short sound dropped (backchannel or noise)");
                 self.session = None;
+                if self.awaiting_greeting {
+                    if let Greeting::AfterCallee { silence } = self.settings.greeting {
+                        self.greeting_deadline = Some(now + silence);
+                    }
+                    return;
+                }
                 if !self.agent_busy() && self.stt_pending == 0 && lock(&self.state).ending.is_none()
                 {
                     self.arm_silence();
@@ -817,6 +859,8 @@ mod tests {
             ("AGENT_MIN_SPEECH_MS", "200"),
             ("AGENT_END_SILENCE_MS", "700"),
             ("AGENT_BARGE_IN_MS", "400"),
+            ("AGENT_GREETING", "callee"),
+            ("AGENT_GREETING_WAIT_MS", "1200"),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -831,17 +875,29 @@ mod tests {
         assert_eq!(s.turn.end_silence, Duration::from_millis(700));
         assert_eq!(s.turn.barge_in, Duration::from_millis(400));
         assert_eq!(s.turn.max_utterance, Duration::from_secs(15));
+        assert_eq!(
+            s.greeting,
+            Greeting::AfterCallee {
+                silence: Duration::from_millis(1200)
+            }
+        );
+        assert_eq!(AgentSettings::default().greeting, Greeting::OnAnswer);
 
-        let bad: BTreeMap<String, String> =
-            [("AGENT_END_SILENCE_MS", "5"), ("MAX_DIALOG_TURNS", "0")]
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
+        let bad: BTreeMap<String, String> = [
+            ("AGENT_END_SILENCE_MS", "5"),
+            ("MAX_DIALOG_TURNS", "0"),
+            ("AGENT_GREETING", "later"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
         let err = crate::config::Config::from_values(&bad, crate::config::Purpose::Tooling)
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("AGENT_END_SILENCE_MS") && err.contains("MAX_DIALOG_TURNS"),
+            err.contains("AGENT_END_SILENCE_MS")
+                && err.contains("MAX_DIALOG_TURNS")
+                && err.contains("AGENT_GREETING"),
             "{err}"
         );
     }

@@ -3,6 +3,7 @@
 mod analysis;
 mod call;
 mod callback;
+mod greeting;
 pub mod period;
 mod phone;
 mod role;
@@ -13,5 +14,6 @@ pub use call::{
     TurnTiming, Utterance, MAX_CALL_SECS,
 };
 pub use callback::{CallbackData, FeedbackChoice, SettingsAction};
+pub use greeting::Greeting;
 pub use phone::{PhoneError, PhoneNumber};
 pub use role::Role;
