@@ -5,7 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use callops::agent::{run_call, AgentDeps, AgentSettings, CallReport, EndReason, Scripts, Stage};
+use callops::agent::{
+    run_call, AgentDeps, AgentSettings, CallControl, CallEvent, CallReport, EndReason, Scripts,
+    Stage,
+};
 use callops::bench::agent_fakes::{AgentFakes, Latencies};
 use callops::llm::{JsonMode, LlmClient, PriceTable};
 use callops::speech::{BatchRecognizer, OpenAiStt, OpenAiTts};
@@ -28,6 +31,15 @@ fn say(name: &str, cue: Cue) -> Step {
 }
 
 async fn call(steps: Vec<Step>, settings: AgentSettings, linger: Duration) -> Outcome {
+    call_with(steps, settings, linger, CallControl::default()).await
+}
+
+async fn call_with(
+    steps: Vec<Step>,
+    settings: AgentSettings,
+    linger: Duration,
+    control: CallControl,
+) -> Outcome {
     let fakes = AgentFakes::start(Latencies::default()).await.unwrap();
     let stt = OpenAiStt::new(&fakes.base_url, "sk-test", "gpt-4o-mini-transcribe")
         .with_backoff(Duration::from_millis(50), Duration::from_secs(5))
@@ -54,7 +66,7 @@ async fn call(steps: Vec<Step>, settings: AgentSettings, linger: Duration) -> Ou
     let (mut line, callee) = SimulatedLine::start(steps, Duration::from_millis(100), linger);
     let report = tokio::time::timeout(
         Duration::from_secs(90),
-        run_call(&mut line, &script, &deps, &settings),
+        run_call(&mut line, &script, &deps, &settings, &control),
     )
     .await
     .expect("the call ended in time");
@@ -425,4 +437,51 @@ async fn the_greeting_can_wait_for_the_callees_first_words_or_their_silence() {
         waited >= Duration::from_millis(800) && waited < Duration::from_millis(2500),
         "greeted after {waited:?}"
     );
+}
+
+#[tokio::test]
+async fn hanging_up_from_outside_says_goodbye_and_events_follow_the_call() {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let control = CallControl {
+        hang_up: tokio_util::sync::CancellationToken::new(),
+        events: Some(tx),
+    };
+    let hang_up = control.hang_up.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        hang_up.cancel();
+    });
+    let o = call_with(
+        vec![say("hello", quiet(300))],
+        AgentSettings::default(),
+        Duration::from_secs(30),
+        control,
+    )
+    .await;
+    assert_eq!(o.report.state.ending, Some(EndReason::Stopped));
+    assert!(o.log.agent_hung_up, "the agent hung up");
+    let goodbye = Scripts::load(None)
+        .unwrap()
+        .default_script()
+        .unwrap()
+        .goodbye_limit
+        .clone();
+    let last = o.heard.last().cloned().unwrap_or_default();
+    assert!(
+        goodbye.ends_with(&last),
+        "{last:?} is the end of {goodbye:?}"
+    );
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    assert_eq!(events.first(), Some(&CallEvent::Answered));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, CallEvent::Line(u) if u.speaker == "agent" && u.text.starts_with("Здравствуйте"))));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, CallEvent::Line(u) if u.speaker == "client" && !u.text.is_empty())));
+    assert!(events.iter().any(|e| matches!(e, CallEvent::Turn(_))));
+    assert_eq!(events.last(), Some(&CallEvent::Ended(EndReason::Stopped)));
 }

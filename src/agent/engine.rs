@@ -83,6 +83,30 @@ impl AgentSettings {
     }
 }
 
+/// How the outside steers and follows one call while it runs.
+#[derive(Debug, Clone, Default)]
+pub struct CallControl {
+    /// Cancelled: the agent stops what it says, says a polite goodbye and hangs up (`/hangup`,
+    /// shutdown, a campaign stopped).
+    pub hang_up: CancellationToken,
+    /// Where the call's events go as they happen (never blocks the call: a consumer that lags
+    /// loses events, not the dialog).
+    pub events: Option<mpsc::Sender<CallEvent>>,
+}
+
+/// What happens in a call, as it happens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallEvent {
+    Answered,
+    /// A finished line of the transcript (the agent's as played, the caller's as recognised).
+    Line(Utterance),
+    /// A caller turn and the agent's answer to it, timed.
+    Turn(TurnTiming),
+    /// The call state after it changed (stage, contact, callback, outcome).
+    State(CallState),
+    Ended(EndReason),
+}
+
 /// The providers a call talks to.
 #[derive(Clone)]
 pub struct AgentDeps {
@@ -142,8 +166,9 @@ pub async fn run_call(
     script: &Script,
     deps: &AgentDeps,
     settings: &AgentSettings,
+    control: &CallControl,
 ) -> CallReport {
-    Dialog::new(line.sample_rate(), script, deps, settings)
+    Dialog::new(line.sample_rate(), script, deps, settings, control)
         .run(line)
         .await
 }
@@ -153,6 +178,9 @@ struct Dialog<'a> {
     script: &'a Script,
     deps: &'a AgentDeps,
     settings: &'a AgentSettings,
+    control: &'a CallControl,
+    /// The state last reported as an event.
+    reported: CallState,
     start: Instant,
     started_at: DateTime<Utc>,
     state: Arc<Mutex<CallState>>,
@@ -191,6 +219,7 @@ impl<'a> Dialog<'a> {
         script: &'a Script,
         deps: &'a AgentDeps,
         settings: &'a AgentSettings,
+        control: &'a CallControl,
     ) -> Self {
         let (events_tx, events_rx) = mpsc::channel(256);
         let (stt_tx, stt_rx) = mpsc::channel(8);
@@ -199,6 +228,8 @@ impl<'a> Dialog<'a> {
             script,
             deps,
             settings,
+            control,
+            reported: CallState::default(),
             start: Instant::now(),
             started_at: Utc::now(),
             state: Arc::new(Mutex::new(CallState::default())),
@@ -249,6 +280,7 @@ impl<'a> Dialog<'a> {
         let max_end = self.start + self.settings.max_duration;
         let hard_end = max_end + Duration::from_secs(20);
         let mut limit_hit = false;
+        let mut stopping = false;
         let mut writer_alive = true;
 
         loop {
@@ -271,6 +303,7 @@ impl<'a> Dialog<'a> {
                     }
                     Some(LineEvent::Answered) => {
                         tracing::info!("call answered");
+                        self.emit(CallEvent::Answered);
                         match self.settings.greeting {
                             Greeting::OnAnswer => self.greet(),
                             Greeting::AfterCallee { silence } => {
@@ -324,6 +357,16 @@ impl<'a> Dialog<'a> {
                         self.say(Source::Fixed(text), false, None);
                     }
                 }
+                _ = self.control.hang_up.cancelled(), if !stopping => {
+                    stopping = true;
+                    if lock(&self.state).ending.is_none() {
+                        tracing::info!("asked to hang up: saying goodbye");
+                        self.cancel_reply(false);
+                        lock(&self.state).ending = Some(EndReason::Stopped);
+                        let text = self.script.goodbye_limit.clone();
+                        self.say(Source::Fixed(text), false, None);
+                    }
+                }
                 _ = tokio::time::sleep_until(hard_end) => {
                     tracing::warn!("the goodbye did not finish in time; hanging up");
                     break;
@@ -337,6 +380,10 @@ impl<'a> Dialog<'a> {
         line.hangup().await;
         let duration = self.start.elapsed();
         let state = lock(&self.state).clone();
+        self.report_state();
+        if let Some(reason) = &state.ending {
+            self.emit(CallEvent::Ended(reason.clone()));
+        }
         tracing::info!(
             outcome = ?state.outcome.as_ref().map(|o| o.0.as_str()),
             ended = ?state.ending.as_ref().map(EndReason::code),
@@ -354,6 +401,24 @@ impl<'a> Dialog<'a> {
             prompt_tokens: self.tokens.0,
             completion_tokens: self.tokens.1,
             cost_usd: self.tokens.2,
+        }
+    }
+
+    /// Sends an event to whoever follows the call, without ever waiting for them.
+    fn emit(&self, event: CallEvent) {
+        if let Some(tx) = &self.control.events {
+            if tx.try_send(event).is_err() {
+                tracing::debug!("a call event was dropped (the follower lags or left)");
+            }
+        }
+    }
+
+    /// Reports the call state when it changed since the last report.
+    fn report_state(&mut self) {
+        let now = lock(&self.state).clone();
+        if now != self.reported {
+            self.reported = now.clone();
+            self.emit(CallEvent::State(now));
         }
     }
 
@@ -490,6 +555,10 @@ impl<'a> Dialog<'a> {
         };
         if let Some(u) = slot {
             u.text = text.clone();
+            if !text.is_empty() {
+                let line = u.clone();
+                self.emit(CallEvent::Line(line));
+            }
         }
         self.transcript.retain(|u| {
             !(u.speaker == "client" && u.text.is_empty() && Some(u.end_ms) == caller_end)
@@ -746,12 +815,18 @@ impl<'a> Dialog<'a> {
         } else {
             last_at.map_or(self.ms(now), |l| self.ms(l) + FRAME_MS as i64)
         };
-        self.transcript.push(Utterance {
+        let line = Utterance {
             speaker: "agent".into(),
             start_ms,
             end_ms,
             text: spoken,
-        });
+        };
+        self.emit(CallEvent::Line(line.clone()));
+        if let Some(t) = reply.timing.and_then(|idx| self.timings.get(idx)) {
+            self.emit(CallEvent::Turn(t.clone()));
+        }
+        self.report_state();
+        self.transcript.push(line);
         self.transcript.sort_by_key(|u| u.start_ms);
     }
 

@@ -10,6 +10,8 @@ pub mod sentences;
 pub mod speaker;
 pub mod state;
 
-pub use engine::{run_call, AgentDeps, AgentSettings, CallReport, Greeting, TurnTiming};
+pub use engine::{
+    run_call, AgentDeps, AgentSettings, CallControl, CallEvent, CallReport, Greeting, TurnTiming,
+};
 pub use script::{Script, Scripts};
 pub use state::{CallState, EndReason, Stage};

@@ -59,6 +59,8 @@ pub enum EndReason {
     Hangup(HangupCause),
     /// A provider failed for good.
     Failure(String),
+    /// Asked from outside to hang up (a goodbye was said).
+    Stopped,
 }
 
 impl EndReason {
@@ -71,6 +73,7 @@ impl EndReason {
             EndReason::MaxTurns => "max_turns",
             EndReason::Hangup(_) => "hangup",
             EndReason::Failure(_) => "failure",
+            EndReason::Stopped => "stopped",
         }
     }
 }

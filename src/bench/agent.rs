@@ -145,7 +145,8 @@ pub async fn run(args: AgentBench) -> anyhow::Result<()> {
                 Duration::from_millis(50),
                 Duration::from_secs(10),
             );
-            let report: CallReport = run_call(&mut line, &script, &deps, &settings).await;
+            let report: CallReport =
+                run_call(&mut line, &script, &deps, &settings, &Default::default()).await;
             drop(permit);
             (report, callee.log())
         }));
