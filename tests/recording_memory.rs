@@ -5,10 +5,9 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use async_trait::async_trait;
 use callops::analysis::transcribe::{transcribe, TranscribeError};
+use callops::bench::recordings::InstantStt;
 use callops::speech::audio::{AudioError, AudioLimits};
-use callops::speech::{Segment, Stt, SttError};
 
 struct Counting;
 
@@ -46,27 +45,6 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-/// Counts uploads; answers each with one line.
-#[derive(Default)]
-struct CountingStt {
-    uploads: AtomicUsize,
-}
-
-#[async_trait]
-impl Stt for CountingStt {
-    async fn transcribe(&self, _wav: Vec<u8>, ms: i64) -> Result<Vec<Segment>, SttError> {
-        self.uploads.fetch_add(1, Ordering::SeqCst);
-        Ok(vec![Segment {
-            start_ms: 0,
-            end_ms: ms,
-            text: "алло".into(),
-        }])
-    }
-    async fn transcribe_file(&self, _: Vec<u8>, _: &str, _: i64) -> Result<Vec<Segment>, SttError> {
-        Err(SttError::Rejected("unused".into()))
-    }
-}
-
 /// A 16-bit stereo PCM WAV of `frames` frames whose header claims `rate` (a quiet tone).
 fn wav(rate: u32, frames: usize) -> Vec<u8> {
     callops::bench::recordings::stereo_wav_claiming(rate, frames)
@@ -90,7 +68,7 @@ async fn hostile_recordings_are_refused_within_bounded_memory() {
         ),
     ];
     for (name, bytes, pbx_secs) in cases {
-        let stt = CountingStt::default();
+        let stt = InstantStt::default();
         let base = CURRENT.load(Ordering::SeqCst);
         PEAK.store(base, Ordering::SeqCst);
         let limits = AudioLimits::for_call(pbx_secs, AudioLimits::DEFAULT_MAX);
@@ -114,7 +92,7 @@ async fn hostile_recordings_are_refused_within_bounded_memory() {
     }
 
     // A long real call within its limits streams: memory does not grow with its length.
-    let stt = CountingStt::default();
+    let stt = InstantStt::default();
     let bytes = wav(8000, 21 * 60 * 8000);
     let base = CURRENT.load(Ordering::SeqCst);
     PEAK.store(base, Ordering::SeqCst);
