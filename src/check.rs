@@ -39,7 +39,7 @@ pub async fn run_checks(cfg: &Config) -> Vec<CheckRow> {
         Err(_) => row("database", false, "timed out".into()),
     });
 
-    let client = reqwest::Client::builder().timeout(timeout).build();
+    let client = crate::http::client_builder().timeout(timeout).build();
     let Ok(client) = client else {
         rows.push(row(
             "http client",

@@ -105,7 +105,7 @@ pub enum BenchCmd {
 
 /// The whole program; returns the process exit code.
 pub fn main() -> ExitCode {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::http::install_crypto();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

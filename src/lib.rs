@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod export;
+pub mod http;
 pub mod i18n;
 pub mod jobs;
 pub mod llm;

@@ -144,7 +144,7 @@ impl LlmClient {
         let config = OpenAIConfig::new()
             .with_api_base(base_url)
             .with_api_key(api_key);
-        let http = reqwest::Client::builder()
+        let http = crate::http::client_builder()
             .timeout(timeout)
             .build()
             .unwrap_or_default();

@@ -25,7 +25,7 @@ pub struct OpenAiStt {
 impl OpenAiStt {
     pub fn new(base_url: &str, api_key: &str, model: &str) -> Self {
         Self {
-            http: reqwest::Client::builder()
+            http: crate::http::client_builder()
                 .timeout(Duration::from_secs(300))
                 .build()
                 .unwrap_or_default(),
@@ -41,7 +41,7 @@ impl OpenAiStt {
     /// Shorter waits between retries (tests, benchmarks).
     pub fn with_backoff(mut self, backoff: Duration, timeout: Duration) -> Self {
         self.backoff = backoff;
-        self.http = reqwest::Client::builder()
+        self.http = crate::http::client_builder()
             .timeout(timeout)
             .build()
             .unwrap_or_default();

@@ -29,7 +29,7 @@ pub struct OpenAiTts {
 impl OpenAiTts {
     pub fn new(base_url: &str, api_key: &str, model: &str, voice: &str) -> Self {
         Self {
-            http: reqwest::Client::builder()
+            http: crate::http::client_builder()
                 .connect_timeout(Duration::from_secs(5))
                 .read_timeout(Duration::from_secs(15))
                 .build()

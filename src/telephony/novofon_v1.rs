@@ -86,7 +86,7 @@ pub struct NovofonV1 {
 
 impl NovofonV1 {
     pub fn new(cfg: NovofonV1Config) -> Self {
-        let http = reqwest::Client::builder()
+        let http = crate::http::client_builder()
             .timeout(Duration::from_secs(60))
             .build()
             .unwrap_or_default();

@@ -60,7 +60,7 @@ pub fn map_rpc_error(err: &Value) -> TelephonyError {
 
 impl NovofonV2 {
     pub fn new(cfg: NovofonV2Config) -> Self {
-        let http = reqwest::Client::builder()
+        let http = crate::http::client_builder()
             .timeout(Duration::from_secs(60))
             .build()
             .unwrap_or_default();

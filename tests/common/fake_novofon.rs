@@ -73,6 +73,7 @@ fn query_map(qs: &str) -> BTreeMap<String, String> {
 
 impl FakeNovofon {
     pub async fn start(calls: Vec<FakeCall>) -> Self {
+        callops::http::install_crypto();
         let state = Arc::new(NovofonState::default());
         *state.calls.lock().unwrap() = calls;
         let app = Router::new()

@@ -68,6 +68,7 @@ fn default_answer(schema_name: &str) -> String {
 
 impl FakeOpenAi {
     pub async fn start() -> Self {
+        callops::http::install_crypto();
         let state = Arc::new(OpenAiState::default());
         let app = Router::new()
             .route("/v1/audio/transcriptions", post(transcribe))

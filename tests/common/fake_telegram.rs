@@ -67,6 +67,7 @@ pub struct FakeTelegram {
 
 impl FakeTelegram {
     pub async fn start() -> Self {
+        callops::http::install_crypto();
         let state = Arc::new(FakeState {
             next_update_id: AtomicI64::new(1),
             next_message_id: AtomicI64::new(100),

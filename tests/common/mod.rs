@@ -15,6 +15,7 @@ use callops::store::{self, Store};
 
 /// A migrated SQLite store in a temp dir (kept alive by the returned guard).
 pub async fn sqlite_store() -> (Arc<dyn Store>, tempfile::TempDir) {
+    callops::http::install_crypto();
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}/test.db", dir.path().display());
     let store = store::connect(&url).await.expect("sqlite connect");
@@ -52,6 +53,7 @@ pub async fn pg_app_url(test: &str) -> Option<(String, Cleanup)> {
 
 /// A config from `NAME=value` pairs (nothing read from the environment).
 pub fn config(pairs: &[(&str, &str)], purpose: Purpose) -> Config {
+    callops::http::install_crypto();
     let values: BTreeMap<String, String> = pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -65,6 +67,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
+    callops::http::install_crypto();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     while std::time::Instant::now() < deadline {
         if cond().await {
