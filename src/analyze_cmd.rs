@@ -16,6 +16,7 @@ use crate::analysis::results::{record_tokens, save_analysed};
 use crate::analysis::transcribe::transcribe;
 use crate::analysis::view::{feedback_keyboard, render_current};
 use crate::config::Config;
+use crate::domain::PostKind;
 use crate::domain::{CallStatus, Direction, NewCall};
 use crate::notify::{
     post_once, send_document_once, ChatPacer, DocumentRequest, PostRequest, TelegramNotifier,
@@ -139,11 +140,12 @@ async fn analyze_one(
             text: rendered.text,
             format: TextFormat::Html,
             call_id: Some(call.id),
-            kind: "protocol".into(),
+            kind: PostKind::Protocol,
             keyboard: Some(feedback_keyboard(deps.settings.lang, call.id)),
             reply_to: None,
         };
         post_once(store.as_ref(), &notifier, &req, None).await?;
+        store.mark_posted(call.id).await?;
         if let Some(f) = rendered.transcript_file {
             let doc = DocumentRequest {
                 post_key: format!("{key}:transcript"),

@@ -240,7 +240,7 @@ async fn a_long_post_is_split_and_sent_exactly_once_despite_429() {
         text: line.repeat(120),
         format: Default::default(),
         call_id: None,
-        kind: "notice".into(),
+        kind: callops::domain::PostKind::Notice,
         keyboard: None,
         reply_to: None,
     };

@@ -132,7 +132,7 @@ fn post_request(key: &str) -> PostRequest {
         text: "Протокол звонка".into(),
         format: Default::default(),
         call_id: None,
-        kind: "protocol".into(),
+        kind: callops::domain::PostKind::Protocol,
         keyboard: None,
         reply_to: None,
     }

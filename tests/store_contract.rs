@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use callops::domain::{
-    CallFilter, CallStatus, Direction, Feedback, NewAnalysis, NewCall, Role, Utterance,
+    CallFilter, CallStatus, Direction, Feedback, NewAnalysis, NewCall, PostKind, Role, Utterance,
 };
 use callops::store::{EffectClaim, JobState, NewJob, Store, TelegramPost, TokenUsage, User};
 use chrono::{TimeZone, Utc};
@@ -52,6 +52,7 @@ contract!(
     users_and_roles,
     chat_language_setting,
     telegram_posts_keep_the_first,
+    a_post_is_only_a_record_and_posting_is_stamped_explicitly,
     calls_are_unique_per_provider,
     utterances_replace_in_order,
     cursors_and_token_usage,
@@ -432,7 +433,7 @@ async fn telegram_posts_keep_the_first(s: Arc<dyn Store>) {
     let post = TelegramPost {
         post_key: "call:1:protocol".into(),
         call_id: None,
-        kind: "protocol".into(),
+        kind: PostKind::Protocol,
         chat_id: -100,
         message_id: 55,
         extra_ids: vec![56, 57],
@@ -449,6 +450,53 @@ async fn telegram_posts_keep_the_first(s: Arc<dyn Store>) {
         Some(post)
     );
     assert_eq!(s.telegram_post("nope").await.unwrap(), None);
+}
+
+async fn a_post_is_only_a_record_and_posting_is_stamped_explicitly(s: Arc<dyn Store>) {
+    let (call, _) = s.insert_call(&new_call("posted_1")).await.unwrap();
+    let window = (
+        call.started_at - chrono::Duration::hours(1),
+        call.started_at + chrono::Duration::hours(1),
+    );
+    let posted_at = |rows: Vec<callops::store::ChartRow>| rows[0].posted_at;
+    // A lead card with rating buttons, then the protocol itself: recorded, nothing else changes.
+    for (key, kind, message_id) in [
+        ("lead:-5:70", PostKind::Lead, 70),
+        ("call:p:protocol", PostKind::Protocol, 71),
+    ] {
+        s.record_telegram_post(&TelegramPost {
+            post_key: key.into(),
+            call_id: Some(call.id),
+            kind,
+            chat_id: -5,
+            message_id,
+            extra_ids: vec![],
+        })
+        .await
+        .unwrap();
+    }
+    let rows = s.chart_rows(window.0, window.1).await.unwrap();
+    assert_eq!(posted_at(rows), None, "recording a post stamps nothing");
+    assert_eq!(
+        s.message_kinds(call.id, -5, 70).await.unwrap(),
+        vec![PostKind::Lead]
+    );
+    assert_eq!(
+        s.message_kinds(call.id, -5, 71).await.unwrap(),
+        vec![PostKind::Protocol]
+    );
+    assert!(s.message_kinds(call.id, -6, 71).await.unwrap().is_empty());
+    assert!(s
+        .message_kinds(call.id + 1, -5, 71)
+        .await
+        .unwrap()
+        .is_empty());
+    s.mark_posted(call.id).await.unwrap();
+    let first = posted_at(s.chart_rows(window.0, window.1).await.unwrap()).expect("stamped");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    s.mark_posted(call.id).await.unwrap();
+    let again = posted_at(s.chart_rows(window.0, window.1).await.unwrap());
+    assert_eq!(again, Some(first), "the first stamp stays");
 }
 
 fn new_call(id: &str) -> NewCall {
@@ -806,13 +854,14 @@ async fn chart_rows_carry_the_current_state(s: Arc<dyn Store>) {
     s.record_telegram_post(&TelegramPost {
         post_key: "call:a:protocol".into(),
         call_id: Some(a.id),
-        kind: "protocol".into(),
+        kind: PostKind::Protocol,
         chat_id: -1,
         message_id: 10,
         extra_ids: vec![],
     })
     .await
     .unwrap();
+    s.mark_posted(a.id).await.unwrap();
     let rows = s
         .chart_rows(
             at - chrono::Duration::hours(1),

@@ -13,6 +13,7 @@ use crate::analysis::protocol::{client_phone, esc, feedback_footer};
 use crate::analysis::queue::enqueue_reanalysis;
 use crate::analysis::view::{feedback_keyboard, render_current};
 use crate::domain::period::{parse_period, today, Period};
+use crate::domain::PostKind;
 use crate::domain::{CallFilter, CallStatus, CallbackData, LeadCategory, Role};
 use crate::i18n::{t, t_args, Lang};
 use crate::notify::{inline_markup, Keyboard};
@@ -286,7 +287,7 @@ pub async fn show_lead(ctx: &Ctx<'_>, id: i64) -> Result<(), BotError> {
         .record_telegram_post(&TelegramPost {
             post_key: format!("lead:{}:{message_id}", ctx.chat.0),
             call_id: Some(id),
-            kind: "protocol".into(),
+            kind: PostKind::Lead,
             chat_id: ctx.chat.0,
             message_id,
             extra_ids: Vec::new(),

@@ -9,6 +9,7 @@ use teloxide::prelude::*;
 use super::access::Access;
 use super::context::{BotDeps, BotError};
 use crate::analysis::view::{chat_lang, feedback_keyboard, render_current};
+use crate::domain::PostKind;
 use crate::domain::{CallbackData, Feedback, Role};
 use crate::i18n::{t, Lang};
 use crate::notify::TextFormat;
@@ -183,11 +184,11 @@ async fn on_feedback(
         return Ok(());
     }
     // Buttons can be forged on any message the bot sent: only the call's own protocol counts.
-    if !deps
+    let kinds = deps
         .store
-        .is_protocol_message(call_id, chat_id, pressed.message.0)
-        .await?
-    {
+        .message_kinds(call_id, chat_id, pressed.message.0)
+        .await?;
+    if !kinds.into_iter().any(PostKind::carries_rating_buttons) {
         tracing::warn!(
             user = q.from.id.0,
             call = call_id,

@@ -22,6 +22,16 @@ impl FeedbackChoice {
             FeedbackChoice::Category(c) => c.as_str(),
         }
     }
+    /// Reads the stored form (`confirm` or a category).
+    pub fn parse(s: &str) -> Option<Self> {
+        if s == "confirm" {
+            return Some(FeedbackChoice::Confirm);
+        }
+        LeadCategory::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .map(FeedbackChoice::Category)
+    }
     fn code(self) -> char {
         match self {
             FeedbackChoice::Confirm => 'k',

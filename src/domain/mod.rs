@@ -6,6 +6,7 @@ mod callback;
 mod greeting;
 pub mod period;
 mod phone;
+mod post;
 mod role;
 
 pub use analysis::{Analysis, Feedback, LeadCategory, NewAnalysis};
@@ -16,4 +17,5 @@ pub use call::{
 pub use callback::{CallbackData, FeedbackChoice, SettingsAction};
 pub use greeting::Greeting;
 pub use phone::{PhoneError, PhoneNumber};
+pub use post::PostKind;
 pub use role::Role;

@@ -21,6 +21,7 @@ use async_trait::async_trait;
 
 use crate::store::{EffectClaim, LeaseFence, Store, StoreError, TelegramPost};
 
+use crate::domain::PostKind;
 pub use pacer::ChatPacer;
 pub use split::{split_message, utf16_len, TELEGRAM_TEXT_LIMIT};
 pub use telegram::{markup as inline_markup, TelegramNotifier};
@@ -123,8 +124,8 @@ pub struct PostRequest {
     #[serde(default)]
     pub call_id: Option<i64>,
     /// What the post is (`protocol`, `notice`...), for the record.
-    #[serde(default = "default_kind")]
-    pub kind: String,
+    #[serde(default)]
+    pub kind: PostKind,
     /// Buttons under the last part.
     #[serde(default)]
     pub keyboard: Option<Keyboard>,
@@ -133,17 +134,13 @@ pub struct PostRequest {
     pub reply_to: Option<i32>,
 }
 
-fn default_kind() -> String {
-    "notice".into()
-}
-
 /// Sends one message at most once under `key`: an existing record is returned as is; otherwise the
 /// job's lease (`fence`) is checked and renewed, the send is claimed, `send` runs, and its message
 /// id is stored. See the module header for what happens when a send is in doubt.
 pub async fn send_once<F, Fut>(
     store: &dyn Store,
     key: &str,
-    meta: (Option<i64>, &str, i64),
+    meta: (Option<i64>, PostKind, i64),
     fence: Option<&LeaseFence>,
     send: F,
 ) -> Result<i32, NotifyError>
@@ -163,7 +160,7 @@ where
     let record = |message_id: i32| TelegramPost {
         post_key: key.to_string(),
         call_id,
-        kind: kind.to_string(),
+        kind,
         chat_id,
         message_id,
         extra_ids: Vec::new(),
@@ -229,7 +226,7 @@ pub async fn post_once(
         let id = send_once(
             store,
             &key,
-            (req.call_id, &req.kind, req.chat_id),
+            (req.call_id, req.kind, req.chat_id),
             fence,
             || notifier.send_message(req.chat_id, part, req.format, keyboard, reply_to),
         )
@@ -268,7 +265,7 @@ pub async fn send_document_once(
     send_once(
         store,
         &post_key,
-        (call_id, "document", chat_id),
+        (call_id, PostKind::Document, chat_id),
         fence,
         || notifier.send_document(chat_id, &file_name, bytes, &caption),
     )

@@ -175,7 +175,7 @@ pub struct User {
 pub struct TelegramPost {
     pub post_key: String,
     pub call_id: Option<i64>,
-    pub kind: String,
+    pub kind: crate::domain::PostKind,
     pub chat_id: i64,
     /// The first (or only) message.
     pub message_id: i32,

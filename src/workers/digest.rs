@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::charts::{chart_png, labels, ChartKind};
 use crate::domain::period::Period;
+use crate::domain::PostKind;
 use crate::i18n::{t, t_args, Lang};
 use crate::jobs::{JobError, JobHandler};
 use crate::notify::{post_once, send_once, Notifier, PostRequest, TextFormat};
@@ -212,7 +213,7 @@ impl JobHandler for DigestSend {
             text,
             format: TextFormat::Html,
             call_id: None,
-            kind: "digest".into(),
+            kind: PostKind::Digest,
             keyboard: None,
             reply_to: None,
         };
@@ -253,7 +254,7 @@ impl JobHandler for DigestSend {
             send_once(
                 self.store.as_ref(),
                 &album_key,
-                (None, "digest", p.chat_id),
+                (None, PostKind::Digest, p.chat_id),
                 job.fence().as_ref(),
                 || self.notifier.send_album(p.chat_id, pictures, &caption),
             )

@@ -11,6 +11,7 @@ use crate::analysis::pipeline::PipelineDeps;
 use crate::analysis::queue::{post_key, PostPayload, POST_KIND};
 use crate::analysis::view::{chat_lang, feedback_keyboard, render_current, what_changed};
 use crate::domain::call_end;
+use crate::domain::PostKind;
 use crate::i18n::t_args;
 use crate::jobs::{JobError, JobHandler};
 use crate::notify::{
@@ -91,13 +92,14 @@ impl JobHandler for PostProtocol {
             text,
             format: TextFormat::Html,
             call_id: Some(p.call_id),
-            kind: "protocol".into(),
+            kind: PostKind::Protocol,
             keyboard: Some(feedback_keyboard(lang, p.call_id)),
             reply_to,
         };
         post_once(store, self.notifier.as_ref(), &req, job.fence().as_ref())
             .await
             .map_err(JobError::from)?;
+        store.mark_posted(p.call_id).await.map_err(retry)?;
         if let Some(file) = rendered.transcript_file {
             let caption = t_args(lang, "transcript-file-caption", &[("id", p.call_id.into())]);
             let doc = DocumentRequest {

@@ -14,6 +14,7 @@ use crate::analysis::queue::{enqueue_post, ProcessPayload, PROCESS_KIND};
 use crate::analysis::results::{explain_failure, record_tokens, save_analysed};
 use crate::analysis::transcribe::{transcribe, TranscribeError};
 use crate::analysis::view::chat_lang;
+use crate::domain::PostKind;
 use crate::domain::{Call, CallStatus};
 use crate::i18n::t_args;
 use crate::jobs::{JobError, JobHandler};
@@ -167,7 +168,7 @@ impl ProcessCall {
             text,
             format: TextFormat::Plain,
             call_id: Some(call.id),
-            kind: "failure".into(),
+            kind: PostKind::Failure,
             keyboard: None,
             reply_to: None,
         };

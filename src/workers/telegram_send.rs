@@ -8,6 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
+use crate::domain::PostKind;
 use crate::i18n::{t_args, FluentArg, Lang};
 use crate::jobs::{JobError, JobHandler};
 use crate::notify::{post_once, Notifier, PostRequest, TextFormat};
@@ -60,7 +61,7 @@ impl JobHandler for TelegramSend {
         let Ok(req) = serde_json::from_value::<PostRequest>(job.payload.clone()) else {
             return Ok(());
         };
-        if req.kind == ALERT_KIND {
+        if req.kind == PostKind::AdminAlert {
             return Ok(());
         }
         let key = if in_doubt(reason) {
@@ -90,9 +91,6 @@ impl JobHandler for TelegramSend {
     }
 }
 
-/// The kind of an alert post: its own give-up step alerts nobody (no loops when Telegram is down).
-pub const ALERT_KIND: &str = "admin-alert";
-
 /// Queues `key`/`args` (a locale message) to every admin, in the language of their private chat.
 pub async fn alert_admins(
     store: &dyn Store,
@@ -112,7 +110,7 @@ pub async fn alert_admins(
             text: t_args(lang, key, args),
             format: TextFormat::Plain,
             call_id: None,
-            kind: ALERT_KIND.into(),
+            kind: PostKind::AdminAlert,
             keyboard: None,
             reply_to: None,
         };

@@ -1,0 +1,123 @@
+//! Rust both backends share after their SQL: the period-stats fold (including the agreement rule,
+//! which is a business rule and so lives here, not in SQL).
+
+use std::collections::BTreeMap;
+
+use super::{CallTokens, PeriodStats};
+use crate::domain::{FeedbackChoice, LeadCategory};
+
+/// Calls of a period grouped by their status, category, profile and latest feedback.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StatsGroup {
+    pub status: String,
+    pub category: Option<String>,
+    pub profile: Option<String>,
+    pub last_feedback: Option<String>,
+    pub calls: i64,
+    pub rating_sum: i64,
+    pub rated_by_ai: i64,
+}
+
+/// Whether a person's latest choice agrees with the AI's category: they confirmed it, or picked
+/// the same one. `None` when there is nothing to compare (no category or no feedback).
+fn agreement(category: Option<&str>, feedback: Option<&str>) -> Option<bool> {
+    let ai = category?;
+    let choice = feedback?;
+    Some(match FeedbackChoice::parse(choice) {
+        Some(FeedbackChoice::Confirm) => true,
+        Some(FeedbackChoice::Category(c)) => ai.parse::<LeadCategory>().ok() == Some(c),
+        None => false,
+    })
+}
+
+/// Sums the groups of a period into its figures.
+pub(crate) fn fold_period(
+    groups: impl IntoIterator<Item = StatsGroup>,
+    tokens: CallTokens,
+) -> PeriodStats {
+    let mut by_status: BTreeMap<String, i64> = BTreeMap::new();
+    let mut by_category: BTreeMap<String, i64> = BTreeMap::new();
+    let mut by_profile: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    let (mut rating_sum, mut rating_n, mut rated, mut agreed) = (0i64, 0i64, 0i64, 0i64);
+    for g in groups {
+        *by_status.entry(g.status).or_default() += g.calls;
+        if let Some(c) = &g.category {
+            *by_category.entry(c.clone()).or_default() += g.calls;
+        }
+        rating_sum += g.rating_sum;
+        rating_n += g.rated_by_ai;
+        let Some(agrees) = agreement(g.category.as_deref(), g.last_feedback.as_deref()) else {
+            continue;
+        };
+        let agreeing = if agrees { g.calls } else { 0 };
+        rated += g.calls;
+        agreed += agreeing;
+        if let Some(profile) = g.profile {
+            let e = by_profile.entry(profile).or_default();
+            e.0 += g.calls;
+            e.1 += agreeing;
+        }
+    }
+    PeriodStats {
+        by_status: by_status.into_iter().collect(),
+        by_category: by_category.into_iter().collect(),
+        avg_rating: (rating_n > 0).then(|| rating_sum as f64 / rating_n as f64),
+        rated,
+        agreed,
+        agreement_by_profile: by_profile
+            .into_iter()
+            .map(|(p, (r, a))| (p, r, a))
+            .collect(),
+        tokens,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(status: &str, cat: Option<&str>, fb: Option<&str>, calls: i64) -> StatsGroup {
+        StatsGroup {
+            status: status.into(),
+            category: cat.map(Into::into),
+            profile: Some("realty_lead".into()),
+            last_feedback: fb.map(Into::into),
+            calls,
+            rating_sum: 7 * calls,
+            rated_by_ai: calls,
+        }
+    }
+
+    #[test]
+    fn agreement_is_a_confirmation_or_the_same_category() {
+        let s = fold_period(
+            [
+                group("analyzed", Some("hot"), Some("confirm"), 2),
+                group("analyzed", Some("hot"), Some("hot"), 1),
+                group("analyzed", Some("warm"), Some("cold"), 3),
+                group("analyzed", None, Some("hot"), 5),
+                group("analyzed", Some("cold"), None, 4),
+                group("failed", None, None, 1),
+            ],
+            CallTokens::default(),
+        );
+        assert_eq!((s.rated, s.agreed), (6, 3));
+        assert_eq!(
+            s.agreement_by_profile,
+            vec![("realty_lead".to_string(), 6, 3)]
+        );
+        assert_eq!(
+            s.by_status,
+            vec![("analyzed".to_string(), 15), ("failed".to_string(), 1)]
+        );
+        assert_eq!(
+            s.by_category,
+            vec![
+                ("cold".to_string(), 4),
+                ("hot".to_string(), 3),
+                ("warm".to_string(), 3)
+            ]
+        );
+        assert_eq!(s.avg_rating, Some(7.0));
+    }
+}

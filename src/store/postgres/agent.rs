@@ -1,0 +1,145 @@
+//! PostgreSQL: the voice agent: turn timings, a call's chat, the do-not-call list, rehearsals.
+
+use async_trait::async_trait;
+use sqlx::types::Json;
+
+use super::PgStore;
+use crate::store::AgentStore;
+use crate::store::StoreError;
+
+#[async_trait]
+impl AgentStore for PgStore {
+    async fn save_agent_turns(
+        &self,
+        call_id: i64,
+        turns: &[crate::domain::TurnTiming],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM agent_turns WHERE call_id = $1")
+            .bind(call_id)
+            .execute(&mut *tx)
+            .await?;
+        for t in turns {
+            sqlx::query(
+                "INSERT INTO agent_turns (call_id, turn, caller_end_ms, stt_done_ms, llm_first_token_ms, first_sentence_ms, tts_first_byte_ms, first_audio_ms, barge_in_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(call_id)
+            .bind(i64::from(t.turn))
+            .bind(t.caller_end_ms)
+            .bind(t.stt_done_ms)
+            .bind(t.llm_first_token_ms)
+            .bind(t.first_sentence_ms)
+            .bind(t.tts_first_byte_ms)
+            .bind(t.first_audio_ms)
+            .bind(t.barge_in_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn agent_turns(
+        &self,
+        call_id: i64,
+    ) -> Result<Vec<crate::domain::TurnTiming>, StoreError> {
+        type Row = (
+            i64,
+            i64,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT turn::BIGINT, caller_end_ms, stt_done_ms, llm_first_token_ms, first_sentence_ms, tts_first_byte_ms, first_audio_ms, barge_in_ms FROM agent_turns WHERE call_id = $1 ORDER BY turn",
+        )
+        .bind(call_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| crate::domain::TurnTiming {
+                turn: r.0 as u32,
+                caller_end_ms: r.1,
+                stt_done_ms: r.2,
+                llm_first_token_ms: r.3,
+                first_sentence_ms: r.4,
+                tts_first_byte_ms: r.5,
+                first_audio_ms: r.6,
+                barge_in_ms: r.7,
+            })
+            .collect())
+    }
+
+    async fn set_call_chat(&self, call_id: i64, chat_id: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO call_chats (call_id, chat_id) VALUES ($1, $2) ON CONFLICT (call_id) DO UPDATE SET chat_id = excluded.chat_id",
+        )
+        .bind(call_id)
+        .bind(chat_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn call_chat(&self, call_id: i64) -> Result<Option<i64>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT chat_id FROM call_chats WHERE call_id = $1")
+                .bind(call_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn add_do_not_call(&self, phone: &str, reason: &str) -> Result<bool, StoreError> {
+        let q = sqlx::query("INSERT INTO do_not_call (phone, reason) VALUES ($1, $2) ON CONFLICT (phone) DO NOTHING")
+            .bind(phone)
+            .bind(reason);
+
+        let done = q.execute(&self.pool).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn is_do_not_call(&self, phone: &str) -> Result<bool, StoreError> {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT phone FROM do_not_call WHERE phone = $1")
+                .bind(phone)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
+    }
+
+    async fn save_rehearsal(
+        &self,
+        chat_id: i64,
+        session: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO rehearsals (chat_id, session, updated_at) VALUES ($1, $2, now()) ON CONFLICT (chat_id) DO UPDATE SET session = excluded.session, updated_at = excluded.updated_at",
+        )
+        .bind(chat_id)
+        .bind(Json(session))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_rehearsal(&self, chat_id: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM rehearsals WHERE chat_id = $1")
+            .bind(chat_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn rehearsals(&self) -> Result<Vec<(i64, serde_json::Value)>, StoreError> {
+        let rows: Vec<(i64, Json<serde_json::Value>)> =
+            sqlx::query_as("SELECT chat_id, session FROM rehearsals ORDER BY chat_id")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|(chat, v)| (chat, v.0)).collect())
+    }
+}

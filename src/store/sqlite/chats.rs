@@ -1,0 +1,190 @@
+//! SQLite: users and roles, chat settings (language, time zone, digest), number profiles.
+
+use async_trait::async_trait;
+use chrono::Utc;
+use sqlx::Row;
+
+use super::{rfc3339, SqliteStore};
+use crate::domain::Role;
+use crate::store::ChatStore;
+use crate::store::{DigestSchedule, StoreError, User};
+
+#[async_trait]
+impl ChatStore for SqliteStore {
+    async fn user_role(&self, telegram_id: i64) -> Result<Option<Role>, StoreError> {
+        let role: Option<String> =
+            sqlx::query_scalar("SELECT role FROM users WHERE telegram_id = ?")
+                .bind(telegram_id)
+                .fetch_optional(&self.reader)
+                .await?;
+        role.map(|r| r.parse().map_err(StoreError::Corrupt))
+            .transpose()
+    }
+
+    async fn upsert_user(&self, user: &User) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO users (telegram_id, role, name, added_by, created_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (telegram_id) DO UPDATE SET role = excluded.role,
+                 name = COALESCE(excluded.name, users.name)",
+        )
+        .bind(user.telegram_id)
+        .bind(user.role.as_str())
+        .bind(&user.name)
+        .bind(user.added_by)
+        .bind(rfc3339(Utc::now()))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn remove_user(&self, telegram_id: i64) -> Result<bool, StoreError> {
+        let r = sqlx::query("DELETE FROM users WHERE telegram_id = ?")
+            .bind(telegram_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        let rows =
+            sqlx::query("SELECT telegram_id, role, name, added_by FROM users ORDER BY telegram_id")
+                .fetch_all(&self.reader)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                let role: String = r.try_get("role")?;
+                Ok(User {
+                    telegram_id: r.try_get("telegram_id")?,
+                    role: role.parse().map_err(StoreError::Corrupt)?,
+                    name: r.try_get("name")?,
+                    added_by: r.try_get("added_by")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn chat_language(&self, chat_id: i64) -> Result<Option<String>, StoreError> {
+        let lang: Option<Option<String>> =
+            sqlx::query_scalar("SELECT language FROM chat_settings WHERE chat_id = ?")
+                .bind(chat_id)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(lang.flatten())
+    }
+
+    async fn set_chat_language(&self, chat_id: i64, language: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO chat_settings (chat_id, language, updated_at) VALUES (?, ?, ?)
+             ON CONFLICT (chat_id) DO UPDATE SET language = excluded.language, updated_at = excluded.updated_at",
+        )
+        .bind(chat_id)
+        .bind(language)
+        .bind(rfc3339(Utc::now()))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn set_chat_timezone(&self, chat_id: i64, timezone: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO chat_settings (chat_id, timezone, updated_at) VALUES (?, ?, ?)
+             ON CONFLICT (chat_id) DO UPDATE SET timezone = excluded.timezone, updated_at = excluded.updated_at",
+        )
+        .bind(chat_id)
+        .bind(timezone)
+        .bind(rfc3339(Utc::now()))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn chat_timezone(&self, chat_id: i64) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT timezone FROM chat_settings WHERE chat_id = ?")
+                .bind(chat_id)
+                .fetch_optional(&self.reader)
+                .await?,
+        )
+    }
+
+    async fn number_profiles(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT number, profile FROM number_profiles ORDER BY number")
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("number")?, r.try_get("profile")?)))
+            .collect()
+    }
+
+    async fn set_number_profile(
+        &self,
+        number: &str,
+        profile: Option<&str>,
+    ) -> Result<(), StoreError> {
+        match profile {
+            Some(p) => {
+                sqlx::query(
+                    "INSERT INTO number_profiles (number, profile, updated_at) VALUES (?, ?, ?)
+                     ON CONFLICT (number) DO UPDATE SET profile = excluded.profile, updated_at = excluded.updated_at",
+                )
+                .bind(number)
+                .bind(p)
+                .bind(rfc3339(Utc::now()))
+                .execute(&self.writer)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM number_profiles WHERE number = ?")
+                    .bind(number)
+                    .execute(&self.writer)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn set_digest_time(&self, chat_id: i64, time: Option<&str>) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO chat_settings (chat_id, digest_time, updated_at) VALUES (?, ?, ?)
+             ON CONFLICT (chat_id) DO UPDATE SET digest_time = excluded.digest_time, updated_at = excluded.updated_at",
+        )
+        .bind(chat_id)
+        .bind(time)
+        .bind(rfc3339(Utc::now()))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn digest_schedules(&self) -> Result<Vec<DigestSchedule>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT chat_id, digest_time, timezone, last_digest FROM chat_settings WHERE digest_time IS NOT NULL ORDER BY chat_id",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DigestSchedule {
+                    chat_id: r.try_get("chat_id")?,
+                    time: r.try_get("digest_time")?,
+                    timezone: r.try_get("timezone")?,
+                    last_sent: r.try_get("last_digest")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn mark_digest(&self, chat_id: i64, date: &str) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE chat_settings SET last_digest = ?, updated_at = ?
+             WHERE chat_id = ? AND (last_digest IS NULL OR last_digest < ?)",
+        )
+        .bind(date)
+        .bind(rfc3339(Utc::now()))
+        .bind(chat_id)
+        .bind(date)
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+}

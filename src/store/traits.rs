@@ -1,0 +1,204 @@
+//! The store's traits, one per area; [`Store`] is all of them plus the connection itself.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use super::{
+    CallTokens, ChartRow, Correction, DigestSchedule, EffectClaim, Enqueued, Job, JobCount, NewJob,
+    PeriodStats, Stats, StoreError, TelegramPost, TokenUsage, User,
+};
+use crate::domain::{
+    Analysis, Call, CallFilter, CallStatus, CallSummary, Feedback, NewAnalysis, NewCall, PostKind,
+    Role, Utterance,
+};
+
+/// The store's part for the durable job queue: enqueue, lease, heartbeat, complete, fail, reclaim.
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Adds a job; with an idempotency key already used for the kind, returns the existing id.
+    async fn enqueue(&self, job: NewJob) -> Result<Enqueued, StoreError>;
+    /// Leases up to `limit` runnable jobs of the given kinds for `lease`, highest priority first,
+    /// then oldest.
+    async fn claim(
+        &self,
+        kinds: &[String],
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<Job>, StoreError>;
+    /// Extends a lease still held with `token`; false when it was lost.
+    async fn renew(&self, id: i64, token: Uuid, lease: Duration) -> Result<bool, StoreError>;
+    /// Marks a job done; false when the lease was lost (someone else owns it now).
+    async fn complete(&self, id: i64, token: Uuid) -> Result<bool, StoreError>;
+    /// Records a failed attempt: retried after `retry_in`. With `None`, or past its attempts, the
+    /// job is set to be given up (runnable at once for its give-up step, reason `error`); a job
+    /// whose give-up step has run is dead-lettered.
+    async fn fail(
+        &self,
+        id: i64,
+        token: Uuid,
+        error: &str,
+        retry_in: Option<Duration>,
+    ) -> Result<bool, StoreError>;
+    /// Gives a job back unrun (shutdown): queued again, the attempt not counted.
+    async fn release(&self, id: i64, token: Uuid) -> Result<bool, StoreError>;
+    /// Turns jobs whose lease ran out into retryable failures, counting the crash. Past their
+    /// attempts, or on their second crash (quarantine), they are set to be given up; a give-up
+    /// step that itself keeps crashing is dead-lettered.
+    async fn reclaim_expired(&self) -> Result<u64, StoreError>;
+    async fn job(&self, id: i64) -> Result<Option<Job>, StoreError>;
+    async fn job_counts(&self) -> Result<Vec<JobCount>, StoreError>;
+    /// Puts a dead or failed job back in the queue with fresh attempts.
+    async fn requeue(&self, id: i64) -> Result<bool, StoreError>;
+}
+
+/// The store's part for side effects outside the process (effect claims) and the Telegram posts made for jobs.
+#[async_trait]
+pub trait EffectStore: Send + Sync {
+    /// Claims `key` before performing its effect (see [`EffectClaim`]).
+    async fn begin_effect(&self, key: &str) -> Result<EffectClaim, StoreError>;
+    /// Records that the effect happened, with its result.
+    async fn finish_effect(&self, key: &str, result: &str) -> Result<(), StoreError>;
+    /// Withdraws a claim whose effect provably did not happen, so a retry may perform it.
+    async fn abandon_effect(&self, key: &str) -> Result<(), StoreError>;
+    async fn telegram_post(&self, post_key: &str) -> Result<Option<TelegramPost>, StoreError>;
+    /// The kinds of the posts that `message_id` in `chat_id` belongs to for `call_id` (none when the
+    /// bot never sent it for that call).
+    async fn message_kinds(
+        &self,
+        call_id: i64,
+        chat_id: i64,
+        message_id: i32,
+    ) -> Result<Vec<PostKind>, StoreError>;
+    /// Stores a post; a second post with the same key keeps the first. Nothing else changes.
+    async fn record_telegram_post(&self, post: &TelegramPost) -> Result<(), StoreError>;
+}
+
+/// The store's part for users and roles, chat settings (language, time zone, digest), number profiles.
+#[async_trait]
+pub trait ChatStore: Send + Sync {
+    async fn user_role(&self, telegram_id: i64) -> Result<Option<Role>, StoreError>;
+    async fn upsert_user(&self, user: &User) -> Result<(), StoreError>;
+    async fn remove_user(&self, telegram_id: i64) -> Result<bool, StoreError>;
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    async fn chat_language(&self, chat_id: i64) -> Result<Option<String>, StoreError>;
+    async fn set_chat_language(&self, chat_id: i64, language: &str) -> Result<(), StoreError>;
+    /// Sets a chat's time zone (an IANA name such as `Europe/Moscow`).
+    async fn set_chat_timezone(&self, chat_id: i64, timezone: &str) -> Result<(), StoreError>;
+    /// A chat's time zone, when set.
+    async fn chat_timezone(&self, chat_id: i64) -> Result<Option<String>, StoreError>;
+    /// Profiles chosen per our number (E.164 -> profile).
+    async fn number_profiles(&self) -> Result<Vec<(String, String)>, StoreError>;
+    /// Sets (or with `None` clears) the profile of one of our numbers.
+    async fn set_number_profile(
+        &self,
+        number: &str,
+        profile: Option<&str>,
+    ) -> Result<(), StoreError>;
+    /// Sets (or with `None` clears) a chat's digest time `HH:MM`.
+    async fn set_digest_time(&self, chat_id: i64, time: Option<&str>) -> Result<(), StoreError>;
+    /// Every chat with a digest time.
+    async fn digest_schedules(&self) -> Result<Vec<DigestSchedule>, StoreError>;
+    /// Records that the digest of local `date` went to the chat; false if it already had.
+    async fn mark_digest(&self, chat_id: i64, date: &str) -> Result<bool, StoreError>;
+}
+
+/// The store's part for calls, transcripts, analyses, feedback and provider cursors.
+#[async_trait]
+pub trait CallStore: Send + Sync {
+    /// Inserts a call once per (provider, provider_call_id); returns it and whether it is new.
+    async fn insert_call(&self, call: &NewCall) -> Result<(Call, bool), StoreError>;
+    async fn call(&self, id: i64) -> Result<Option<Call>, StoreError>;
+    async fn set_call_status(
+        &self,
+        id: i64,
+        status: CallStatus,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError>;
+    /// Replaces a call's transcript.
+    async fn replace_utterances(&self, call_id: i64, items: &[Utterance])
+        -> Result<(), StoreError>;
+    async fn utterances(&self, call_id: i64) -> Result<Vec<Utterance>, StoreError>;
+    async fn call_by_provider_id(
+        &self,
+        provider: &str,
+        provider_call_id: &str,
+    ) -> Result<Option<Call>, StoreError>;
+    /// Stamps the time the call's protocol first reached its chat (a later stamp keeps the first).
+    async fn mark_posted(&self, call_id: i64) -> Result<(), StoreError>;
+    async fn set_recording_ref(&self, call_id: i64, recording_ref: &str) -> Result<(), StoreError>;
+    /// Lists calls with their current analysis, newest first; returns the page and the total.
+    async fn list_calls(&self, filter: &CallFilter) -> Result<(Vec<CallSummary>, i64), StoreError>;
+    /// Stores an analysis as the call's current one; returns its id.
+    async fn save_analysis(&self, analysis: &NewAnalysis) -> Result<i64, StoreError>;
+    async fn current_analysis(&self, call_id: i64) -> Result<Option<Analysis>, StoreError>;
+    /// The analysis that was current before `analysis_id` (for "what changed").
+    async fn previous_analysis(
+        &self,
+        call_id: i64,
+        analysis_id: i64,
+    ) -> Result<Option<Analysis>, StoreError>;
+    async fn add_feedback(&self, feedback: &Feedback) -> Result<(), StoreError>;
+    async fn feedback(&self, call_id: i64) -> Result<Vec<Feedback>, StoreError>;
+    async fn cursor(&self, provider: &str) -> Result<Option<String>, StoreError>;
+    async fn set_cursor(&self, provider: &str, value: &str) -> Result<(), StoreError>;
+}
+
+/// The store's part for token accounting, statistics, chart rows, analysis results and corrections.
+#[async_trait]
+pub trait StatsStore: Send + Sync {
+    async fn record_token_usage(&self, usage: &TokenUsage) -> Result<(), StoreError>;
+    async fn call_tokens(&self, call_id: i64) -> Result<CallTokens, StoreError>;
+    /// Counts by status and category of calls started since `since`, and tokens spent since then.
+    async fn stats_since(&self, since: chrono::DateTime<chrono::Utc>) -> Result<Stats, StoreError>;
+    /// Figures over calls that started in `[from, to)`.
+    async fn period_stats(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<PeriodStats, StoreError>;
+    /// Calls that started in `[from, to)` with their analysis, latest feedback and post time.
+    async fn chart_rows(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<ChartRow>, StoreError>;
+    /// The current analysis results of calls that started in `[from, to)` (at most `limit`).
+    async fn analysis_results(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+        limit: i64,
+    ) -> Result<Vec<serde_json::Value>, StoreError>;
+    /// The latest category corrections of a profile, newest first.
+    async fn corrections(&self, profile: &str, limit: i64) -> Result<Vec<Correction>, StoreError>;
+}
+
+/// The store's part for the voice agent: turn timings, a call's chat, the do-not-call list, rehearsals.
+#[async_trait]
+pub trait AgentStore: Send + Sync {
+    /// Stores the per-turn timings of an agent call (replacing any stored before).
+    async fn save_agent_turns(
+        &self,
+        call_id: i64,
+        turns: &[crate::domain::TurnTiming],
+    ) -> Result<(), StoreError>;
+    async fn agent_turns(&self, call_id: i64)
+        -> Result<Vec<crate::domain::TurnTiming>, StoreError>;
+    /// The chat a call's protocol goes to instead of the routing default (rehearsals).
+    async fn set_call_chat(&self, call_id: i64, chat_id: i64) -> Result<(), StoreError>;
+    async fn call_chat(&self, call_id: i64) -> Result<Option<i64>, StoreError>;
+    /// Adds a number (E.164) to the do-not-call list; false if it was there already.
+    async fn add_do_not_call(&self, phone: &str, reason: &str) -> Result<bool, StoreError>;
+    async fn is_do_not_call(&self, phone: &str) -> Result<bool, StoreError>;
+    /// Saves the state of a running rehearsal in a chat (replacing the previous one).
+    async fn save_rehearsal(
+        &self,
+        chat_id: i64,
+        session: &serde_json::Value,
+    ) -> Result<(), StoreError>;
+    async fn delete_rehearsal(&self, chat_id: i64) -> Result<(), StoreError>;
+    /// Every running rehearsal, by chat.
+    async fn rehearsals(&self) -> Result<Vec<(i64, serde_json::Value)>, StoreError>;
+}
