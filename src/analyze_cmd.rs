@@ -16,6 +16,8 @@ use crate::analysis::results::{record_tokens, save_analysed};
 use crate::analysis::transcribe::transcribe;
 use crate::analysis::view::{feedback_keyboard, render_current};
 use crate::config::Config;
+use crate::domain::CallOrigin;
+use crate::domain::Endpoint;
 use crate::domain::PostKind;
 use crate::domain::{CallStatus, Direction, NewCall};
 use crate::notify::{
@@ -66,11 +68,11 @@ async fn analyze_one(
     let store = &deps.store;
     let (call, _) = store
         .insert_call(&NewCall {
-            provider: "local".into(),
+            provider: CallOrigin::LocalFile.provider().unwrap_or("local").into(),
             provider_call_id: format!("{name}:{digest}"),
             direction: Direction::Incoming,
-            caller: String::new(),
-            called: String::new(),
+            caller: Endpoint::Other(String::new()),
+            called: Endpoint::Other(String::new()),
             started_at: Utc::now(),
             duration_secs: transcript.duration_ms / 1000,
             recording_ref: Some(file.display().to_string()),

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
-use crate::domain::PhoneNumber;
+use crate::domain::{PhoneNumber, Speaker};
 use crate::llm::{JsonMode, PriceTable};
 
 /// A secret string: printed as `***` by `Debug` and `Display`.
@@ -94,7 +94,7 @@ pub struct Config {
     pub max_recording_mb: u64,
     /// The longest recording analysed, in minutes (also capped by the call's own duration).
     pub max_recording_minutes: u64,
-    pub channel_roles: Vec<String>,
+    pub channel_roles: Vec<Speaker>,
     pub profile: String,
     pub profile_by_number: Vec<(PhoneNumber, String)>,
     pub chat_by_number: Vec<(PhoneNumber, i64)>,
@@ -211,7 +211,7 @@ impl Default for Config {
             recording_delay_secs: 40,
             max_recording_mb: 100,
             max_recording_minutes: 180,
-            channel_roles: vec!["manager".into(), "client".into()],
+            channel_roles: vec![Speaker::Manager, Speaker::Client],
             profile: "realty_lead".into(),
             profile_by_number: Vec::new(),
             chat_by_number: Vec::new(),
@@ -522,11 +522,15 @@ impl Config {
             &mut invalid,
         );
         if let Some(v) = get("CHANNEL_ROLES") {
-            cfg.channel_roles = v
+            let roles: Result<Vec<Speaker>, String> = v
                 .split(',')
-                .map(|r| r.trim().to_lowercase())
-                .filter(|r| !r.is_empty())
+                .filter(|r| !r.trim().is_empty())
+                .map(str::parse)
                 .collect();
+            match roles {
+                Ok(roles) => cfg.channel_roles = roles,
+                Err(e) => invalid.push(format!("CHANNEL_ROLES: {e}")),
+            }
         }
         if let Some(v) = get("PROFILE") {
             cfg.profile = v;
@@ -798,7 +802,7 @@ mod tests {
         );
         assert_eq!(cfg.profile_by_number[0].1, "qa_checklist");
         assert_eq!(cfg.chat_by_number[0].1, -1005);
-        assert_eq!(cfg.channel_roles, ["client", "manager"]);
+        assert_eq!(cfg.channel_roles, [Speaker::Client, Speaker::Manager]);
         assert_eq!(cfg.llm_json_mode, JsonMode::JsonObject);
         assert_eq!(cfg.novofon_timezone, chrono_tz::Asia::Yekaterinburg);
         let err = Config::from_values(

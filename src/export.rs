@@ -42,7 +42,11 @@ fn cells(lang: Lang, tz: Tz, c: &CallSummary) -> Vec<Cell> {
         Cell::Num(call.duration_secs as f64),
         Cell::Text(call.status.as_str().to_string()),
         Cell::Text(call.reason.clone().unwrap_or_default()),
-        Cell::Text(c.lead_category.clone().unwrap_or_default()),
+        Cell::Text(
+            c.lead_category
+                .map(|c| c.as_str().to_string())
+                .unwrap_or_default(),
+        ),
         c.interest_rating
             .map_or(Cell::Text(String::new()), |r| Cell::Num(f64::from(r))),
         Cell::Text(c.priority.clone().unwrap_or_default()),
@@ -132,7 +136,7 @@ pub fn xlsx(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Call, CallStatus};
+    use crate::domain::{Call, CallStatus, LeadCategory};
     use chrono::TimeZone;
     use std::io::Read;
 
@@ -154,7 +158,7 @@ mod tests {
                     reason: None,
                     recording_ref: None,
                 },
-                lead_category: Some("hot".into()),
+                lead_category: Some(LeadCategory::Hot),
                 interest_rating: Some(8),
                 priority: Some("high".into()),
                 agency_name: Some("Агентство \"Квартал\", СПб".into()),

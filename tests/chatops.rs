@@ -57,7 +57,7 @@ async fn start(seed: usize) -> Bot {
                 provider: "novofon".into(),
                 provider_call_id: format!("seed_{i}"),
                 direction: Direction::Incoming,
-                caller: format!("+7916000{:04}", i),
+                caller: format!("+7916000{:04}", i).into(),
                 called: "+74951234567".into(),
                 started_at: Utc::now() - chrono::Duration::minutes(i as i64 + 1),
                 duration_secs: 90,
@@ -72,7 +72,7 @@ async fn start(seed: usize) -> Bot {
                 call_id: call.id,
                 profile: "realty_lead".into(),
                 result,
-                lead_category: Some("hot".into()),
+                lead_category: Some("hot".parse().unwrap()),
                 interest_rating: Some(8),
                 priority: Some("high".into()),
                 agency_name: Some(format!("Агентство {i}")),
@@ -84,7 +84,7 @@ async fn start(seed: usize) -> Bot {
             .replace_utterances(
                 call.id,
                 &[Utterance {
-                    speaker: "client".into(),
+                    speaker: "client".parse().unwrap(),
                     start_ms: 0,
                     end_ms: 1000,
                     text: "Нужна двушка".into(),
@@ -260,7 +260,7 @@ async fn lead_stats_export_users_and_reanalyze() {
             call_id: id,
             user_id: 1,
             user_name: None,
-            choice: "warm".into(),
+            choice: callops::domain::FeedbackChoice::parse("warm").unwrap(),
             created_at: Utc::now(),
         })
         .await

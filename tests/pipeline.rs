@@ -926,3 +926,36 @@ async fn feedback_buttons_store_and_redraw_for_managers_only() {
     );
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_call_without_its_recording_waits_for_it_instead_of_being_skipped() {
+    let c = call(
+        "3001.1",
+        "in_later",
+        "79163334455",
+        "74951234567",
+        "answered",
+        80,
+        false,
+    );
+    let mut h = Harness::new(vec![c], &[]).await;
+    common::eventually(15, "the call is stored as waiting", || async {
+        h.api("/api/calls").await["calls"][0]["status"] == "awaiting_recording"
+    })
+    .await;
+    let waiting = h.api("/api/calls?status=awaiting_recording").await;
+    assert_eq!(waiting["total"], 1);
+    assert!(waiting["calls"][0]["reason"].is_null(), "{waiting}");
+    assert_eq!(h.api("/api/calls?status=skipped").await["total"], 0);
+    assert!(h.protocols().is_empty());
+
+    // The PBX finishes the recording: the next poll picks it up and the protocol is posted once.
+    h.novofon.state.calls.lock().unwrap()[0].recorded = true;
+    h.wait_protocols(1).await;
+    common::eventually(15, "the call is analysed", || async {
+        h.api("/api/calls").await["calls"][0]["status"] == "analyzed"
+    })
+    .await;
+    assert_eq!(h.protocols().len(), 1);
+    h.stop().await;
+}

@@ -26,7 +26,7 @@ fn llm(url: &str, mode: JsonMode) -> LlmClient {
 
 fn transcript() -> Vec<Utterance> {
     vec![Utterance {
-        speaker: "client".into(),
+        speaker: callops::domain::Speaker::Client,
         start_ms: 0,
         end_ms: 1000,
         text: "Нужна двушка".into(),
@@ -219,7 +219,10 @@ async fn transcription_uses_json_for_gpt4o_models_and_labels_stereo_channels() {
     let wav = stereo_wav_bytes(&tone(440.0, 3.0, 8000), &tone(880.0, 3.0, 8000), 8000);
     let stt = OpenAiStt::new(&fake.url, fake_openai::KEY, "gpt-4o-transcribe")
         .with_backoff(Duration::from_millis(10), Duration::from_secs(10));
-    let roles = vec!["client".to_string(), "manager".to_string()];
+    let roles = vec![
+        callops::domain::Speaker::Client,
+        callops::domain::Speaker::Manager,
+    ];
     let t = transcribe(&stt, wav, Some("wav"), &roles, Default::default())
         .await
         .unwrap();

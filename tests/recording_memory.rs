@@ -54,7 +54,10 @@ const MB: usize = 1024 * 1024;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_recordings_are_refused_within_bounded_memory() {
-    let roles = vec!["manager".to_string(), "client".to_string()];
+    let roles = vec![
+        callops::domain::Speaker::Manager,
+        callops::domain::Speaker::Client,
+    ];
     let cases: Vec<(&str, Vec<u8>, i64)> = vec![
         // 4 KB claiming 4,294,967,291 Hz (a prime: the resampler's FFT would need 17 GB).
         ("4 KB at 4294967291 Hz", wav(4_294_967_291, 1000), 120),

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use callops::domain::{
-    CallFilter, CallStatus, Direction, Feedback, NewAnalysis, NewCall, PostKind, Role, Utterance,
+    CallFilter, CallStatus, Direction, Feedback, FeedbackChoice, LeadCategory, NewAnalysis,
+    NewCall, PhoneNumber, PostKind, Role, Utterance,
 };
 use callops::store::{EffectClaim, JobState, NewJob, Store, TelegramPost, TokenUsage, User};
 use chrono::{TimeZone, Utc};
@@ -544,7 +545,7 @@ async fn calls_are_unique_per_provider(s: Arc<dyn Store>) {
 async fn utterances_replace_in_order(s: Arc<dyn Store>) {
     let (call, _) = s.insert_call(&new_call("u1")).await.unwrap();
     let u = |sp: &str, a: i64, t: &str| Utterance {
-        speaker: sp.into(),
+        speaker: sp.parse().unwrap(),
         start_ms: a,
         end_ms: a + 900,
         text: t.into(),
@@ -612,7 +613,7 @@ async fn analyses_feedback_and_listing(s: Arc<dyn Store>) {
         call_id,
         profile: "realty_lead".into(),
         result: json!({"lead_category": cat, "interest_rating": rating, "summary": "Клиент ищет двушку"}),
-        lead_category: Some(cat.into()),
+        lead_category: Some(cat.parse().unwrap()),
         interest_rating: Some(rating),
         priority: Some("high".into()),
         agency_name: Some("Этажи".into()),
@@ -626,7 +627,11 @@ async fn analyses_feedback_and_listing(s: Arc<dyn Store>) {
         .unwrap();
     let cur = s.current_analysis(a.id).await.unwrap().unwrap();
     assert_eq!(
-        (cur.id, cur.lead_category.as_deref(), cur.interest_rating),
+        (
+            cur.id,
+            cur.lead_category.map(|c| c.as_str()),
+            cur.interest_rating
+        ),
         (second, Some("hot"), Some(9))
     );
     assert_eq!(cur.result["summary"], "Клиент ищет двушку");
@@ -635,7 +640,7 @@ async fn analyses_feedback_and_listing(s: Arc<dyn Store>) {
         call_id: a.id,
         user_id: 42,
         user_name: Some("Анна".into()),
-        choice: "warm".into(),
+        choice: FeedbackChoice::parse("warm").unwrap(),
         created_at: Utc::now(),
     })
     .await
@@ -658,7 +663,7 @@ async fn analyses_feedback_and_listing(s: Arc<dyn Store>) {
     assert_eq!(total, 2);
     assert_eq!(all[0].call.id, b.id, "newest first");
     assert_eq!(
-        all[1].lead_category.as_deref(),
+        all[1].lead_category.map(|c| c.as_str()),
         Some("hot"),
         "only the current analysis joins"
     );
@@ -736,7 +741,7 @@ async fn period_stats_agreement_and_corrections(s: Arc<dyn Store>) {
             call_id: c.id,
             profile: "realty_lead".into(),
             result: json!({"summary": format!("Звонок {i}")}),
-            lead_category: Some(cat.to_string()),
+            lead_category: Some(cat.parse().unwrap()),
             interest_rating: Some(*rating),
             priority: None,
             agency_name: None,
@@ -763,7 +768,7 @@ async fn period_stats_agreement_and_corrections(s: Arc<dyn Store>) {
         call_id,
         user_id: 1,
         user_name: None,
-        choice: choice.into(),
+        choice: FeedbackChoice::parse(choice).unwrap(),
         created_at: Utc::now(),
     };
     s.add_feedback(&fb(ids[0], "confirm")).await.unwrap();
@@ -831,7 +836,7 @@ async fn chart_rows_carry_the_current_state(s: Arc<dyn Store>) {
         call_id: a.id,
         profile: "realty_lead".into(),
         result: json!({}),
-        lead_category: Some("warm".into()),
+        lead_category: Some(LeadCategory::Warm),
         interest_rating: Some(6),
         priority: None,
         agency_name: None,
@@ -846,7 +851,7 @@ async fn chart_rows_carry_the_current_state(s: Arc<dyn Store>) {
         call_id: a.id,
         user_id: 1,
         user_name: None,
-        choice: "hot".into(),
+        choice: FeedbackChoice::parse("hot").unwrap(),
         created_at: Utc::now(),
     })
     .await
@@ -943,10 +948,11 @@ async fn agent_calls_timings_chats_and_do_not_call(s: Arc<dyn Store>) {
     s.set_call_chat(call.id, 42).await.unwrap();
     s.set_call_chat(call.id, 43).await.unwrap();
     assert_eq!(s.call_chat(call.id).await.unwrap(), Some(43));
-    assert!(!s.is_do_not_call("+79161234567").await.unwrap());
-    assert!(s.add_do_not_call("+79161234567", "opt-out").await.unwrap());
-    assert!(!s.add_do_not_call("+79161234567", "again").await.unwrap());
-    assert!(s.is_do_not_call("+79161234567").await.unwrap());
+    let number = PhoneNumber::parse("+79161234567").unwrap();
+    assert!(!s.is_do_not_call(&number).await.unwrap());
+    assert!(s.add_do_not_call(&number, "opt-out").await.unwrap());
+    assert!(!s.add_do_not_call(&number, "again").await.unwrap());
+    assert!(s.is_do_not_call(&number).await.unwrap());
 }
 
 async fn rehearsals_are_kept_per_chat(s: Arc<dyn Store>) {

@@ -5,34 +5,16 @@
 use super::engine::CallReport;
 use crate::analysis::pipeline::PipelineDeps;
 use crate::analysis::queue::{ProcessPayload, PROCESS_KIND};
-use crate::domain::{Direction, NewCall};
+use crate::domain::{CallOrigin, Direction, Endpoint, NewCall};
 use crate::store::{NewJob, StoreError, TokenUsage};
-
-/// Where the call came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallKind {
-    /// Over a real line.
-    Live,
-    /// A rehearsal in Telegram.
-    Rehearsal,
-}
-
-impl CallKind {
-    fn provider(self) -> &'static str {
-        match self {
-            CallKind::Live => "agent",
-            CallKind::Rehearsal => "rehearsal",
-        }
-    }
-}
 
 /// Who was called and where the protocol goes.
 #[derive(Debug, Clone)]
 pub struct CallParty {
     /// Our number (the caller ID), or the script name for rehearsals.
-    pub ours: String,
-    /// The callee: an E.164 number, or `tg:<user id>` for rehearsals.
-    pub callee: String,
+    pub ours: Endpoint,
+    /// The callee: a phone number, or `tg:<user id>` for rehearsals.
+    pub callee: Endpoint,
     /// Overrides the routing chat (rehearsals post to the manager's private chat).
     pub chat: Option<i64>,
 }
@@ -40,7 +22,7 @@ pub struct CallParty {
 /// Stores a finished call and queues its analysis; returns the call id. Idempotent per `key`.
 pub async fn record_call(
     deps: &PipelineDeps,
-    kind: CallKind,
+    origin: CallOrigin,
     key: &str,
     party: &CallParty,
     report: &CallReport,
@@ -48,7 +30,7 @@ pub async fn record_call(
     let store = &deps.store;
     let (call, new) = store
         .insert_call(&NewCall {
-            provider: kind.provider().into(),
+            provider: origin.provider().unwrap_or("agent").into(),
             provider_call_id: key.to_string(),
             direction: Direction::Outgoing,
             caller: party.ours.clone(),
@@ -81,13 +63,17 @@ pub async fn record_call(
             })
             .await?;
     }
-    if report.state.opted_out
-        && kind == CallKind::Live
-        && store
-            .add_do_not_call(&party.callee, "просил больше не звонить")
+    let opted_out_number = party
+        .callee
+        .phone()
+        .filter(|_| report.state.opted_out && origin == CallOrigin::Agent);
+    if let Some(number) = opted_out_number {
+        if store
+            .add_do_not_call(number, "просил больше не звонить")
             .await?
-    {
-        tracing::info!(call = call.id, "number added to the do-not-call list");
+        {
+            tracing::info!(call = call.id, "number added to the do-not-call list");
+        }
     }
     if transcript.is_empty() {
         store

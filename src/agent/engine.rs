@@ -20,6 +20,7 @@ use super::script::Script;
 use super::speaker::{Source, SpeakEvent, Speaker};
 use super::state::{CallState, EndReason, Outcome};
 pub use crate::domain::Greeting;
+use crate::domain::Speaker as Side;
 pub use crate::domain::TurnTiming;
 use crate::domain::Utterance;
 use crate::llm::LlmClient;
@@ -509,7 +510,7 @@ impl<'a> Dialog<'a> {
                 }
                 let start_ms = self.speech_started.map_or(self.ms(end), |s| self.ms(s));
                 self.transcript.push(Utterance {
-                    speaker: "client".into(),
+                    speaker: Side::Client,
                     start_ms,
                     end_ms: self.ms(end),
                     text: String::new(),
@@ -542,10 +543,9 @@ impl<'a> Dialog<'a> {
         }
         let caller_end = self.timings.get(idx).map(|t| t.caller_end_ms);
         // Fill the matching client line of the transcript.
-        let slot =
-            self.transcript.iter_mut().rev().find(|u| {
-                u.speaker == "client" && Some(u.end_ms) == caller_end && u.text.is_empty()
-            });
+        let slot = self.transcript.iter_mut().rev().find(|u| {
+            u.speaker == Side::Client && Some(u.end_ms) == caller_end && u.text.is_empty()
+        });
         let text = match result {
             Ok(t) => t.trim().to_string(),
             Err(e) => {
@@ -561,7 +561,7 @@ impl<'a> Dialog<'a> {
             }
         }
         self.transcript.retain(|u| {
-            !(u.speaker == "client" && u.text.is_empty() && Some(u.end_ms) == caller_end)
+            !(u.speaker == Side::Client && u.text.is_empty() && Some(u.end_ms) == caller_end)
         });
         if lock(&self.state).ending.is_some() {
             return;
@@ -816,7 +816,7 @@ impl<'a> Dialog<'a> {
             last_at.map_or(self.ms(now), |l| self.ms(l) + FRAME_MS as i64)
         };
         let line = Utterance {
-            speaker: "agent".into(),
+            speaker: Side::Agent,
             start_ms,
             end_ms,
             text: spoken,

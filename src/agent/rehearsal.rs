@@ -19,6 +19,7 @@ use super::engine::CallReport;
 use super::script::{Script, Scripts};
 use super::speaker::{SpeakEvent, Speaker};
 use super::state::{CallState, EndReason};
+use crate::domain::Speaker as Side;
 use crate::domain::{TurnTiming, Utterance};
 use crate::llm::LlmClient;
 use crate::speech::{joined_text, Stt, Tts, TtsFormat};
@@ -208,7 +209,7 @@ impl RehearsalDeps {
             .history
             .push(json!({"role": "assistant", "content": greeting}));
         session.transcript.push(Utterance {
-            speaker: "agent".into(),
+            speaker: Side::Agent,
             start_ms: 0,
             end_ms: 0,
             text: greeting.clone(),
@@ -276,7 +277,7 @@ impl RehearsalDeps {
         let before = (s.history.len(), s.transcript.len());
         let now_ms = ms(Instant::now(), &s);
         s.transcript.push(Utterance {
-            speaker: "client".into(),
+            speaker: Side::Client,
             start_ms: now_ms,
             end_ms: now_ms,
             text: text.clone(),
@@ -337,7 +338,7 @@ impl RehearsalDeps {
             s.history
                 .push(json!({"role": "assistant", "content": reply}));
             s.transcript.push(Utterance {
-                speaker: "agent".into(),
+                speaker: Side::Agent,
                 start_ms: at,
                 end_ms: at,
                 text: reply.clone(),

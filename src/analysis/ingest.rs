@@ -6,7 +6,7 @@ use chrono::Utc;
 
 use super::pipeline::PipelineDeps;
 use super::queue::enqueue_process;
-use crate::domain::{bounded_call_secs, CallStatus, Direction, NewCall, PhoneNumber};
+use crate::domain::{bounded_call_secs, CallStatus, Direction, Endpoint, NewCall, SkipReason};
 use crate::store::StoreError;
 use crate::telephony::ProviderCall;
 
@@ -24,19 +24,13 @@ pub enum Ingested {
     /// New and queued for processing.
     Queued(i64),
     /// Stored as skipped with this reason.
-    Skipped(i64, String),
+    Skipped(i64, SkipReason),
+    /// Stored as waiting for its recording (analysed once the PBX has it).
+    AwaitingRecording(i64),
     /// Already known; nothing new to do.
     Known(i64),
     /// Announced by a webhook; analysed once the PBX's statistics confirm it.
     Unconfirmed(i64),
-}
-
-pub const NO_RECORDING: &str = "no recording";
-
-fn e164_or_raw(raw: &str) -> String {
-    PhoneNumber::parse(raw)
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|_| raw.trim().to_string())
 }
 
 /// Ingests one provider call.
@@ -47,9 +41,9 @@ pub async fn ingest(
     origin: Origin,
 ) -> Result<Ingested, StoreError> {
     let s = &deps.settings;
-    let caller = e164_or_raw(&pc.caller);
-    let called = e164_or_raw(&pc.called);
-    let is_ours = |n: &str| s.our_numbers.iter().any(|o| o.as_str() == n);
+    let caller = Endpoint::parse(&pc.caller);
+    let called = Endpoint::parse(&pc.called);
+    let is_ours = |e: &Endpoint| e.phone().is_some_and(|n| s.our_numbers.contains(n));
     let direction = pc.direction.unwrap_or(if is_ours(&caller) {
         Direction::Outgoing
     } else {
@@ -84,9 +78,7 @@ pub async fn ingest(
                 deps.store.set_recording_ref(call.id, r).await?;
             }
         }
-        let revive = call.status == CallStatus::Skipped
-            && call.reason.as_deref() == Some(NO_RECORDING)
-            && pc.recorded;
+        let revive = call.status == CallStatus::AwaitingRecording && pc.recorded;
         let confirmed = origin == Origin::Poll && call.status == CallStatus::Unconfirmed;
         if confirmed {
             tracing::info!(
@@ -109,30 +101,31 @@ pub async fn ingest(
     }
 
     let reason = if !s.our_numbers.is_empty() && !is_ours(&caller) && !is_ours(&called) {
-        Some("not one of our numbers (NOVOFON_NUMBERS)".to_string())
+        Some(SkipReason::NotOurNumber)
     } else if !pc.answered {
-        Some(format!(
-            "not answered ({})",
-            if pc.disposition.is_empty() {
-                "no answer"
-            } else {
-                &pc.disposition
-            }
-        ))
+        Some(SkipReason::NotAnswered(pc.disposition.clone()))
     } else if pc.duration_secs < s.min_call_secs {
-        Some(format!(
-            "shorter than {} s (MIN_CALL_SECS)",
-            s.min_call_secs
-        ))
-    } else if !pc.recorded {
-        Some(NO_RECORDING.to_string())
+        Some(SkipReason::TooShort(s.min_call_secs))
     } else {
         None
     };
     match reason {
+        None if !pc.recorded => {
+            deps.store
+                .set_call_status(call.id, CallStatus::AwaitingRecording, None)
+                .await?;
+            tracing::info!(
+                call = call.id,
+                provider,
+                "call stored; analysed once its recording is ready"
+            );
+            metrics::counter!("callops_calls_ingested_total", "outcome" => "awaiting_recording")
+                .increment(1);
+            Ok(Ingested::AwaitingRecording(call.id))
+        }
         Some(r) => {
             deps.store
-                .set_call_status(call.id, CallStatus::Skipped, Some(&r))
+                .set_call_status(call.id, CallStatus::Skipped, Some(&r.to_string()))
                 .await?;
             tracing::info!(call = call.id, provider, reason = %r, "call skipped");
             metrics::counter!("callops_calls_ingested_total", "outcome" => "skipped").increment(1);
@@ -181,8 +174,7 @@ pub async fn recording_ready(
     if !recording_ref.is_empty() {
         deps.store.set_recording_ref(call.id, recording_ref).await?;
     }
-    let waiting = call.status == CallStatus::New
-        || (call.status == CallStatus::Skipped && call.reason.as_deref() == Some(NO_RECORDING));
+    let waiting = matches!(call.status, CallStatus::New | CallStatus::AwaitingRecording);
     if waiting {
         deps.store
             .set_call_status(call.id, CallStatus::New, None)
@@ -191,8 +183,8 @@ pub async fn recording_ready(
             provider_call_id: call.provider_call_id.clone(),
             recording_ref: Some(recording_ref.to_string()),
             direction: Some(call.direction),
-            caller: call.caller.clone(),
-            called: call.called.clone(),
+            caller: call.caller.to_string(),
+            called: call.called.to_string(),
             // The recording is ready now: no further wait.
             started_at: Utc::now() - chrono::Duration::hours(1),
             duration_secs: 0,

@@ -9,6 +9,7 @@ use chrono_tz::Tz;
 use tokio::sync::Notify;
 
 use crate::analysis::Profiles;
+use crate::domain::Speaker;
 use crate::domain::{Call, Direction, PhoneNumber};
 use crate::i18n::Lang;
 use crate::llm::LlmClient;
@@ -24,7 +25,7 @@ pub struct PipelineSettings {
     pub recording_delay: Duration,
     /// The longest recording analysed (`MAX_RECORDING_MINUTES`); a call's own duration caps it too.
     pub max_recording: Duration,
-    pub channel_roles: Vec<String>,
+    pub channel_roles: Vec<Speaker>,
     pub default_profile: String,
     pub profile_by_number: Vec<(PhoneNumber, String)>,
     pub team_chat: Option<i64>,
@@ -51,11 +52,11 @@ pub struct PipelineDeps {
 
 /// Our number of a call: the callee of an incoming call, the caller of an outgoing one.
 pub fn our_side(call: &Call) -> Option<PhoneNumber> {
-    let raw = match call.direction {
+    let ours = match call.direction {
         Direction::Incoming => &call.called,
         Direction::Outgoing => &call.caller,
     };
-    PhoneNumber::parse(raw).ok()
+    ours.phone().cloned()
 }
 
 impl PipelineDeps {

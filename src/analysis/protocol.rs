@@ -6,11 +6,14 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
 
-use crate::domain::{Call, Direction, Feedback, LeadCategory, PhoneNumber, TurnTiming, Utterance};
+use crate::domain::{
+    Call, Direction, Feedback, FeedbackChoice, LeadCategory, PhoneNumber, TurnTiming, Utterance,
+};
 use crate::i18n::{t, t_args, Lang};
 use crate::notify::{utf16_len, TELEGRAM_TEXT_LIMIT};
 
 use super::profile::{FieldKind, Profile};
+use crate::domain::Speaker;
 
 /// A rendered protocol.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,13 +43,13 @@ pub fn duration(lang: Lang, secs: i64) -> String {
 
 /// The client's phone: the caller of an incoming call, the callee of an outgoing one.
 pub fn client_phone(call: &Call) -> String {
-    let raw = match call.direction {
+    let client = match call.direction {
         Direction::Incoming => &call.caller,
         Direction::Outgoing => &call.called,
     };
-    PhoneNumber::parse(raw)
-        .map(|p| p.pretty())
-        .unwrap_or_else(|_| raw.clone())
+    client
+        .phone()
+        .map_or_else(|| client.as_str().to_string(), PhoneNumber::pretty)
 }
 
 fn local_time(t: DateTime<Utc>, tz: Tz) -> String {
@@ -81,12 +84,15 @@ fn header(lang: Lang, call: &Call, agency: Option<&str>, tz: Tz) -> String {
 }
 
 fn category_label(lang: Lang, v: &str) -> Option<String> {
-    let cat: LeadCategory = v.parse().ok()?;
-    Some(format!(
+    Some(category_name(lang, v.parse().ok()?))
+}
+
+fn category_name(lang: Lang, cat: LeadCategory) -> String {
+    format!(
         "{} {}",
         cat.emoji(),
         t(lang, &format!("category-{}", cat.as_str()))
-    ))
+    )
 }
 
 fn render_field(lang: Lang, kind: FieldKind, name: &str, v: &Value) -> Option<String> {
@@ -174,17 +180,12 @@ pub fn transcript_lines(lang: Lang, utterances: &[Utterance]) -> Vec<String> {
         .iter()
         .map(|u| {
             let s = u.start_ms / 1000;
-            let icon = match u.speaker.as_str() {
-                "manager" | "agent" => "👔",
-                "client" => "👤",
-                _ => "🗣",
+            let icon = match u.speaker {
+                Speaker::Manager | Speaker::Agent => "👔",
+                Speaker::Client => "👤",
+                Speaker::Unknown => "🗣",
             };
-            let who = match u.speaker.as_str() {
-                "manager" | "client" | "agent" | "unknown" => {
-                    t(lang, &format!("speaker-{}", u.speaker))
-                }
-                other => other.to_string(),
-            };
+            let who = t(lang, &format!("speaker-{}", u.speaker));
             format!("[{:02}:{:02}] {icon} {who}: {}", s / 60, s % 60, u.text)
         })
         .collect()
@@ -196,15 +197,15 @@ pub fn feedback_footer(lang: Lang, feedback: &[Feedback]) -> String {
         .iter()
         .map(|f| {
             let who = f.user_name.clone().unwrap_or_else(|| f.user_id.to_string());
-            if f.choice == "confirm" {
-                t_args(lang, "feedback-confirmed", &[("who", esc(&who).into())])
-            } else {
-                let cat = category_label(lang, &f.choice).unwrap_or_else(|| f.choice.clone());
+            if let FeedbackChoice::Category(c) = f.choice {
+                let cat = category_name(lang, c);
                 t_args(
                     lang,
                     "feedback-corrected",
                     &[("category", cat.into()), ("who", esc(&who).into())],
                 )
+            } else {
+                t_args(lang, "feedback-confirmed", &[("who", esc(&who).into())])
             }
         })
         .collect::<Vec<_>>()
@@ -346,13 +347,13 @@ mod tests {
         let p = profiles.get("realty_lead").unwrap();
         let u = vec![
             Utterance {
-                speaker: "manager".into(),
+                speaker: Speaker::Manager,
                 start_ms: 0,
                 end_ms: 2000,
                 text: "Добрый день!".into(),
             },
             Utterance {
-                speaker: "client".into(),
+                speaker: Speaker::Client,
                 start_ms: 2500,
                 end_ms: 4000,
                 text: "Здравствуйте".into(),
@@ -414,7 +415,7 @@ mod tests {
         let p = profiles.get("realty_lead").unwrap();
         let u: Vec<Utterance> = (0..400)
             .map(|i| Utterance {
-                speaker: "client".into(),
+                speaker: Speaker::Client,
                 start_ms: i * 1000,
                 end_ms: i * 1000 + 900,
                 text: format!("Фраза номер {i} о квартире"),
@@ -424,7 +425,7 @@ mod tests {
             call_id: 7,
             user_id: 1,
             user_name: Some("Анна".into()),
-            choice: "warm".into(),
+            choice: crate::domain::FeedbackChoice::parse("warm").unwrap(),
             created_at: Utc::now(),
         }];
         let r = render(

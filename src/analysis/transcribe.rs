@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use crate::domain::Speaker;
 use crate::domain::Utterance;
 use crate::speech::audio::{self, AudioError, AudioLimits, Chunk, StreamInfo, TARGET_RATE};
 use crate::speech::{Stt, SttError};
@@ -144,7 +145,7 @@ pub async fn transcribe(
     stt: &dyn Stt,
     bytes: impl Into<bytes::Bytes>,
     ext: Option<&str>,
-    roles: &[String],
+    roles: &[Speaker],
     limits: AudioLimits,
 ) -> Result<Transcript, TranscribeError> {
     let bytes: bytes::Bytes = bytes.into();
@@ -152,7 +153,7 @@ pub async fn transcribe(
     let ext_owned = ext.map(str::to_string);
     let decoder =
         tokio::task::spawn_blocking(move || decode_into(bytes, ext_owned.as_deref(), limits, txs));
-    let roles: Arc<[String]> = roles.into();
+    let roles: Arc<[Speaker]> = roles.into();
     // Channels are transcribed at the same time: a stereo call costs one STT round trip, not two.
     let uploads = rxs.into_iter().enumerate().map(|(i, mut rx)| {
         let roles = roles.clone();
@@ -160,15 +161,11 @@ pub async fn transcribe(
             let mut out = Vec::new();
             let mut role = None;
             while let Some(piece) = rx.recv().await {
-                let speaker = role.get_or_insert_with(|| {
-                    roles
-                        .get(i)
-                        .cloned()
-                        .unwrap_or_else(|| format!("channel{}", i + 1))
-                });
+                let speaker =
+                    *role.get_or_insert_with(|| roles.get(i).copied().unwrap_or(Speaker::Unknown));
                 for seg in stt.transcribe(piece.wav, piece.len_ms).await? {
                     out.push(Utterance {
-                        speaker: speaker.clone(),
+                        speaker,
                         start_ms: piece.offset_ms + seg.start_ms,
                         end_ms: piece.offset_ms + seg.end_ms,
                         text: seg.text,
@@ -194,7 +191,7 @@ pub async fn transcribe(
     let mono = info.channels < 2;
     if mono {
         for u in &mut utterances {
-            u.speaker = "unknown".into();
+            u.speaker = Speaker::Unknown;
         }
     }
     utterances.sort_by_key(|u| (u.start_ms, u.end_ms));
@@ -240,8 +237,8 @@ mod tests {
         }
     }
 
-    fn roles() -> Vec<String> {
-        vec!["manager".into(), "client".into()]
+    fn roles() -> Vec<Speaker> {
+        vec![Speaker::Manager, Speaker::Client]
     }
 
     #[tokio::test]

@@ -59,7 +59,7 @@ pub async fn render_current(
     };
     let utterances = store.utterances(call_id).await?;
     let feedback = store.feedback(call_id).await?;
-    let timings = if matches!(call.provider.as_str(), "agent" | "rehearsal") {
+    let timings = if call.origin().is_agent() {
         store.agent_turns(call_id).await?
     } else {
         Vec::new()
@@ -80,8 +80,7 @@ pub async fn render_current(
 /// "category ❄️ ХОЛОДНЫЙ → 🔥 ГОРЯЧИЙ ЛИД, rating 3/10 → 8/10", or that nothing changed.
 pub fn what_changed(lang: Lang, before: &Analysis, after: Option<&Analysis>) -> String {
     let cat = |a: Option<&Analysis>| {
-        a.and_then(|a| a.lead_category.as_deref())
-            .and_then(|c| c.parse::<LeadCategory>().ok())
+        a.and_then(|a| a.lead_category)
             .map(|c| {
                 format!(
                     "{} {}",
@@ -97,7 +96,7 @@ pub fn what_changed(lang: Lang, before: &Analysis, after: Option<&Analysis>) -> 
             .unwrap_or_else(|| "—".into())
     };
     let mut parts = Vec::new();
-    if before.lead_category != after.and_then(|a| a.lead_category.clone()) {
+    if before.lead_category != after.and_then(|a| a.lead_category) {
         parts.push(t_args(
             lang,
             "reanalysis-category",
@@ -138,7 +137,7 @@ mod tests {
             call_id: 1,
             profile: "realty_lead".into(),
             result: serde_json::json!({}),
-            lead_category: cat.map(str::to_string),
+            lead_category: cat.map(|c| c.parse().unwrap()),
             interest_rating: rating,
             priority: None,
             agency_name: None,

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::analysis::pipeline::{PipelineDeps, PipelineSettings};
 use crate::analysis::Profiles;
 use crate::domain::Direction;
+use crate::domain::Speaker;
 use crate::i18n::Lang;
 use crate::jobs::schedule::Schedules;
 use crate::jobs::{PoolOptions, WorkerPool};
@@ -267,7 +268,7 @@ pub async fn run(args: PipelineBench) -> anyhow::Result<()> {
             min_call_secs: 10,
             recording_delay: Duration::ZERO,
             max_recording: Duration::from_secs(3 * 3600),
-            channel_roles: vec!["manager".into(), "client".into()],
+            channel_roles: vec![Speaker::Manager, Speaker::Client],
             default_profile: "realty_lead".into(),
             profile_by_number: Vec::new(),
             team_chat: Some(-1),

@@ -10,6 +10,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 
 use crate::analysis::transcribe::transcribe;
+use crate::domain::Speaker;
 use crate::speech::audio::AudioLimits;
 use crate::speech::{Segment, Stt, SttError};
 
@@ -66,7 +67,7 @@ fn status_mb(field: &str) -> Option<f64> {
 }
 
 pub async fn run() -> anyhow::Result<()> {
-    let roles = vec!["manager".to_string(), "client".to_string()];
+    let roles = vec![Speaker::Manager, Speaker::Client];
     let cases: Vec<(&str, u32, usize, i64)> = vec![
         ("4 KB WAV claiming 4294967291 Hz", 4_294_967_291, 1000, 120),
         ("20 KB WAV claiming 1 Hz", 1, 5000, 120),

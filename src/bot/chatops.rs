@@ -115,10 +115,7 @@ pub async fn leads_view(
         text.push_str(&format!("\n\n{}", t(lang, "leads-empty")));
     }
     for c in &items {
-        let cat = c
-            .lead_category
-            .as_deref()
-            .and_then(|s| s.parse::<LeadCategory>().ok());
+        let cat = c.lead_category;
         let emoji = cat.map_or("▫️", LeadCategory::emoji);
         let rating = c
             .interest_rating

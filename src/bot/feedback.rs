@@ -211,7 +211,7 @@ async fn on_feedback(
             call_id,
             user_id: i64::try_from(q.from.id.0).unwrap_or(i64::MAX),
             user_name: Some(name),
-            choice: choice.as_str().to_string(),
+            choice,
             created_at: chrono::Utc::now(),
         })
         .await?;

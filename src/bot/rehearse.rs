@@ -9,8 +9,9 @@ use teloxide::prelude::*;
 use teloxide::types::InputFile;
 
 use super::context::{BotDeps, BotError};
-use crate::agent::after_call::{record_call, CallKind, CallParty};
+use crate::agent::after_call::{record_call, CallParty};
 use crate::agent::rehearsal::{Answer, RehearsalError};
+use crate::domain::CallOrigin;
 use crate::i18n::{t, t_args, Lang};
 
 async fn reply(
@@ -138,11 +139,11 @@ async fn finish(deps: &BotDeps, chat: ChatId, user: u64) -> Result<Option<i64>, 
         return Ok(None);
     };
     let party = CallParty {
-        ours: script,
-        callee: format!("tg:{user}"),
+        ours: crate::domain::Endpoint::Other(script),
+        callee: crate::domain::Endpoint::Other(format!("tg:{user}")),
         chat: Some(chat.0),
     };
-    let id = record_call(pipeline, CallKind::Rehearsal, &key, &party, &report).await?;
+    let id = record_call(pipeline, CallOrigin::Rehearsal, &key, &party, &report).await?;
     r.forget(chat.0).await?;
     tracing::info!(call = id, chat = chat.0, "rehearsal recorded");
     Ok(Some(id))

@@ -1,5 +1,7 @@
 //! Calls and their transcripts.
 
+use std::fmt;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -58,16 +60,20 @@ pub enum CallStatus {
     Failed,
     /// Known only from a webhook, not (yet) confirmed by the PBX's statistics: not analysed.
     Unconfirmed,
+    /// Answered and long enough, but the PBX has no recording yet: analysed once it has one.
+    #[serde(rename = "awaiting_recording")]
+    AwaitingRecording,
 }
 
 impl CallStatus {
-    pub const ALL: [CallStatus; 6] = [
+    pub const ALL: [CallStatus; 7] = [
         CallStatus::New,
         CallStatus::Processing,
         CallStatus::Analyzed,
         CallStatus::Skipped,
         CallStatus::Failed,
         CallStatus::Unconfirmed,
+        CallStatus::AwaitingRecording,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,6 +84,7 @@ impl CallStatus {
             CallStatus::Skipped => "skipped",
             CallStatus::Failed => "failed",
             CallStatus::Unconfirmed => "unconfirmed",
+            CallStatus::AwaitingRecording => "awaiting_recording",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -88,8 +95,31 @@ impl CallStatus {
             "skipped" => CallStatus::Skipped,
             "failed" => CallStatus::Failed,
             "unconfirmed" => CallStatus::Unconfirmed,
+            "awaiting_recording" => CallStatus::AwaitingRecording,
             _ => return None,
         })
+    }
+}
+
+/// Why a call is not analysed. Stored as its English sentence in the call's reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    /// Neither side is one of our numbers.
+    NotOurNumber,
+    /// Nobody answered; the PBX's disposition, when it gave one.
+    NotAnswered(String),
+    /// Shorter than the minimum worth analysing, in seconds.
+    TooShort(i64),
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SkipReason::NotOurNumber => f.write_str("not one of our numbers (NOVOFON_NUMBERS)"),
+            SkipReason::NotAnswered(d) if d.is_empty() => f.write_str("not answered (no answer)"),
+            SkipReason::NotAnswered(d) => write!(f, "not answered ({d})"),
+            SkipReason::TooShort(min) => write!(f, "shorter than {min} s (MIN_CALL_SECS)"),
+        }
     }
 }
 
@@ -99,8 +129,8 @@ pub struct NewCall {
     pub provider: String,
     pub provider_call_id: String,
     pub direction: Direction,
-    pub caller: String,
-    pub called: String,
+    pub caller: super::Endpoint,
+    pub called: super::Endpoint,
     pub started_at: DateTime<Utc>,
     pub duration_secs: i64,
     /// What the provider needs to fetch the recording (a recording id or URL), when known.
@@ -114,14 +144,21 @@ pub struct Call {
     pub provider: String,
     pub provider_call_id: String,
     pub direction: Direction,
-    pub caller: String,
-    pub called: String,
+    pub caller: super::Endpoint,
+    pub called: super::Endpoint,
     pub started_at: DateTime<Utc>,
     pub duration_secs: i64,
     pub status: CallStatus,
     /// Why the call was skipped or failed.
     pub reason: Option<String>,
     pub recording_ref: Option<String>,
+}
+
+impl Call {
+    /// Where the call came from.
+    pub fn origin(&self) -> super::CallOrigin {
+        super::CallOrigin::of_provider(&self.provider)
+    }
 }
 
 /// Filters of a call listing.
@@ -140,7 +177,7 @@ pub struct CallFilter {
 pub struct CallSummary {
     #[serde(flatten)]
     pub call: Call,
-    pub lead_category: Option<String>,
+    pub lead_category: Option<super::LeadCategory>,
     pub interest_rating: Option<i32>,
     pub priority: Option<String>,
     pub agency_name: Option<String>,
@@ -149,8 +186,7 @@ pub struct CallSummary {
 /// One speaker's turn in a transcript.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Utterance {
-    /// `manager`, `client`, `agent`, or `unknown` for mono recordings.
-    pub speaker: String,
+    pub speaker: super::Speaker,
     pub start_ms: i64,
     pub end_ms: i64,
     pub text: String,
@@ -180,6 +216,30 @@ impl TurnTiming {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn call_statuses_serialize_as_stored() {
+        for s in CallStatus::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            assert_eq!(CallStatus::parse(s.as_str()), Some(s));
+        }
+    }
+
+    #[test]
+    fn skip_reasons_read_as_before() {
+        assert_eq!(
+            SkipReason::NotAnswered(String::new()).to_string(),
+            "not answered (no answer)"
+        );
+        assert_eq!(
+            SkipReason::NotAnswered("busy".into()).to_string(),
+            "not answered (busy)"
+        );
+        assert_eq!(
+            SkipReason::TooShort(10).to_string(),
+            "shorter than 10 s (MIN_CALL_SECS)"
+        );
+    }
 
     #[test]
     fn call_end_never_overflows() {

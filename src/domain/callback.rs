@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 
 use super::LeadCategory;
 
-/// What a protocol's feedback button says.
+/// What a protocol's feedback button says (stored and serialized as `confirm` or a category).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FeedbackChoice {
     Confirm,
@@ -50,6 +50,12 @@ impl FeedbackChoice {
             "r" => FeedbackChoice::Category(LeadCategory::Refusal),
             _ => return None,
         })
+    }
+}
+
+impl serde::Serialize for FeedbackChoice {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 

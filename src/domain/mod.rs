@@ -3,19 +3,25 @@
 mod analysis;
 mod call;
 mod callback;
+mod endpoint;
 mod greeting;
+mod origin;
 pub mod period;
 mod phone;
 mod post;
 mod role;
+mod speaker;
 
 pub use analysis::{Analysis, Feedback, LeadCategory, NewAnalysis};
 pub use call::{
     bounded_call_secs, call_end, Call, CallFilter, CallStatus, CallSummary, Direction, NewCall,
-    TurnTiming, Utterance, MAX_CALL_SECS,
+    SkipReason, TurnTiming, Utterance, MAX_CALL_SECS,
 };
 pub use callback::{CallbackData, FeedbackChoice, SettingsAction};
+pub use endpoint::Endpoint;
 pub use greeting::Greeting;
+pub use origin::CallOrigin;
 pub use phone::{PhoneError, PhoneNumber};
 pub use post::PostKind;
 pub use role::Role;
+pub use speaker::Speaker;

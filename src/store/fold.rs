@@ -1,10 +1,30 @@
-//! Rust both backends share after their SQL: the period-stats fold (including the agreement rule,
-//! which is a business rule and so lives here, not in SQL).
+//! Rust both backends share after their SQL: reading typed values from columns, and the
+//! period-stats fold (including the agreement rule, which is a business rule and so lives here,
+//! not in SQL).
 
 use std::collections::BTreeMap;
 
-use super::{CallTokens, PeriodStats};
-use crate::domain::{FeedbackChoice, LeadCategory};
+use super::{CallTokens, PeriodStats, StoreError};
+use crate::domain::{FeedbackChoice, LeadCategory, Speaker};
+
+/// A stored lead category. Values written before categories were parsed at the edge may be in
+/// another spelling (`Горячий`); those are read leniently, anything else is no category.
+pub(crate) fn category(stored: Option<String>) -> Option<LeadCategory> {
+    stored.and_then(|s| s.parse().ok())
+}
+
+/// A stored feedback choice.
+pub(crate) fn choice(stored: &str) -> Result<FeedbackChoice, StoreError> {
+    FeedbackChoice::parse(stored)
+        .ok_or_else(|| StoreError::Corrupt(format!("feedback choice {stored:?}")))
+}
+
+/// A stored speaker.
+pub(crate) fn speaker(stored: &str) -> Result<Speaker, StoreError> {
+    stored
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("speaker {stored:?}")))
+}
 
 /// Calls of a period grouped by their status, category, profile and latest feedback.
 #[derive(Debug, Clone, Default)]

@@ -10,8 +10,8 @@ use super::{
     PeriodStats, Stats, StoreError, TelegramPost, TokenUsage, User,
 };
 use crate::domain::{
-    Analysis, Call, CallFilter, CallStatus, CallSummary, Feedback, NewAnalysis, NewCall, PostKind,
-    Role, Utterance,
+    Analysis, Call, CallFilter, CallStatus, CallSummary, Feedback, NewAnalysis, NewCall,
+    PhoneNumber, PostKind, Role, Utterance,
 };
 
 /// The store's part for the durable job queue: enqueue, lease, heartbeat, complete, fail, reclaim.
@@ -190,8 +190,8 @@ pub trait AgentStore: Send + Sync {
     async fn set_call_chat(&self, call_id: i64, chat_id: i64) -> Result<(), StoreError>;
     async fn call_chat(&self, call_id: i64) -> Result<Option<i64>, StoreError>;
     /// Adds a number (E.164) to the do-not-call list; false if it was there already.
-    async fn add_do_not_call(&self, phone: &str, reason: &str) -> Result<bool, StoreError>;
-    async fn is_do_not_call(&self, phone: &str) -> Result<bool, StoreError>;
+    async fn add_do_not_call(&self, phone: &PhoneNumber, reason: &str) -> Result<bool, StoreError>;
+    async fn is_do_not_call(&self, phone: &PhoneNumber) -> Result<bool, StoreError>;
     /// Saves the state of a running rehearsal in a chat (replacing the previous one).
     async fn save_rehearsal(
         &self,

@@ -39,7 +39,7 @@ fn parse_time(s: &str, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
 fn summary_json(s: &CallSummary) -> Value {
     let c = &s.call;
     json!({
-        "id": c.id, "provider": c.provider, "provider_call_id": c.provider_call_id,
+        "id": c.id, "origin": c.origin(), "provider": c.provider, "provider_call_id": c.provider_call_id,
         "direction": c.direction, "caller": c.caller, "called": c.called, "started_at": c.started_at,
         "duration_secs": c.duration_secs, "status": c.status, "reason": c.reason,
         "lead_category": s.lead_category, "interest_rating": s.interest_rating,

@@ -37,7 +37,9 @@ pub async fn run(
                     match ingest(&deps, source.name(), pc, Origin::Poll).await {
                         Ok(Ingested::Queued(_)) => queued += 1,
                         Ok(Ingested::Skipped(..)) => skipped += 1,
-                        Ok(Ingested::Known(_)) | Ok(Ingested::Unconfirmed(_)) => {}
+                        Ok(Ingested::Known(_))
+                        | Ok(Ingested::Unconfirmed(_))
+                        | Ok(Ingested::AwaitingRecording(_)) => {}
                         Err(e) => store_error = Some(e.to_string()),
                     }
                 }

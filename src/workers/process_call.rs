@@ -15,6 +15,7 @@ use crate::analysis::results::{explain_failure, record_tokens, save_analysed};
 use crate::analysis::transcribe::{transcribe, TranscribeError};
 use crate::analysis::view::chat_lang;
 use crate::domain::PostKind;
+use crate::domain::Speaker;
 use crate::domain::{Call, CallStatus};
 use crate::i18n::t_args;
 use crate::jobs::{JobError, JobHandler};
@@ -54,7 +55,7 @@ impl ProcessCall {
             Vec::new()
         };
         let (utterances, mono) = if !existing.is_empty() {
-            let mono = existing.iter().all(|u| u.speaker == "unknown");
+            let mono = existing.iter().all(|u| u.speaker == Speaker::Unknown);
             (existing, mono)
         } else {
             let source = deps.sources.get(&call.provider).ok_or_else(|| {

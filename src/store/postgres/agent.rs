@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use sqlx::types::Json;
 
 use super::PgStore;
+use crate::domain::PhoneNumber;
 use crate::store::AgentStore;
 use crate::store::StoreError;
 
@@ -94,19 +95,19 @@ impl AgentStore for PgStore {
         )
     }
 
-    async fn add_do_not_call(&self, phone: &str, reason: &str) -> Result<bool, StoreError> {
+    async fn add_do_not_call(&self, phone: &PhoneNumber, reason: &str) -> Result<bool, StoreError> {
         let q = sqlx::query("INSERT INTO do_not_call (phone, reason) VALUES ($1, $2) ON CONFLICT (phone) DO NOTHING")
-            .bind(phone)
+            .bind(phone.as_str())
             .bind(reason);
 
         let done = q.execute(&self.pool).await?;
         Ok(done.rows_affected() > 0)
     }
 
-    async fn is_do_not_call(&self, phone: &str) -> Result<bool, StoreError> {
+    async fn is_do_not_call(&self, phone: &PhoneNumber) -> Result<bool, StoreError> {
         let found: Option<String> =
             sqlx::query_scalar("SELECT phone FROM do_not_call WHERE phone = $1")
-                .bind(phone)
+                .bind(phone.as_str())
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(found.is_some())

@@ -5,9 +5,11 @@ use sqlx::types::Json;
 use sqlx::Row;
 
 use super::{analysis_from_row, call_from_row, PgStore};
+use crate::domain::LeadCategory;
 use crate::domain::{
     Analysis, Call, CallFilter, CallStatus, CallSummary, Feedback, NewAnalysis, NewCall, Utterance,
 };
+use crate::store::fold::{category, choice, speaker};
 use crate::store::CallStore;
 use crate::store::StoreError;
 
@@ -23,8 +25,8 @@ impl CallStore for PgStore {
         .bind(&call.provider)
         .bind(&call.provider_call_id)
         .bind(call.direction.as_str())
-        .bind(&call.caller)
-        .bind(&call.called)
+        .bind(call.caller.as_str())
+        .bind(call.called.as_str())
         .bind(call.started_at)
         .bind(call.duration_secs)
         .bind(&call.recording_ref)
@@ -80,7 +82,7 @@ impl CallStore for PgStore {
             )
             .bind(call_id)
             .bind(i32::try_from(seq).unwrap_or(i32::MAX))
-            .bind(&u.speaker)
+            .bind(u.speaker.as_str())
             .bind(u.start_ms)
             .bind(u.end_ms)
             .bind(&u.text)
@@ -101,7 +103,7 @@ impl CallStore for PgStore {
         rows.iter()
             .map(|r| {
                 Ok(Utterance {
-                    speaker: r.try_get("speaker")?,
+                    speaker: speaker(&r.try_get::<String, _>("speaker")?)?,
                     start_ms: r.try_get("start_ms")?,
                     end_ms: r.try_get("end_ms")?,
                     text: r.try_get("text")?,
@@ -171,7 +173,7 @@ impl CallStore for PgStore {
             .map(|r| {
                 Ok(CallSummary {
                     call: call_from_row(r)?,
-                    lead_category: r.try_get("lead_category")?,
+                    lead_category: category(r.try_get("lead_category")?),
                     interest_rating: r.try_get("interest_rating")?,
                     priority: r.try_get("priority")?,
                     agency_name: r.try_get("agency_name")?,
@@ -195,7 +197,7 @@ impl CallStore for PgStore {
         .bind(a.call_id)
         .bind(&a.profile)
         .bind(Json(&a.result))
-        .bind(&a.lead_category)
+        .bind(a.lead_category.map(LeadCategory::as_str))
         .bind(a.interest_rating)
         .bind(&a.priority)
         .bind(&a.agency_name)
@@ -207,7 +209,7 @@ impl CallStore for PgStore {
              WHERE id = $6",
         )
         .bind(&a.profile)
-        .bind(&a.lead_category)
+        .bind(a.lead_category.map(LeadCategory::as_str))
         .bind(a.interest_rating)
         .bind(&a.priority)
         .bind(&a.agency_name)
@@ -253,12 +255,12 @@ impl CallStore for PgStore {
         .bind(f.call_id)
         .bind(f.user_id)
         .bind(&f.user_name)
-        .bind(&f.choice)
+        .bind(f.choice.as_str())
         .bind(f.created_at)
         .execute(&mut *tx)
         .await?;
         sqlx::query("UPDATE calls SET last_feedback = $1 WHERE id = $2")
-            .bind(&f.choice)
+            .bind(f.choice.as_str())
             .bind(f.call_id)
             .execute(&mut *tx)
             .await?;
@@ -279,7 +281,7 @@ impl CallStore for PgStore {
                     call_id: r.try_get("call_id")?,
                     user_id: r.try_get("user_id")?,
                     user_name: r.try_get("user_name")?,
-                    choice: r.try_get("choice")?,
+                    choice: choice(&r.try_get::<String, _>("choice")?)?,
                     created_at: r.try_get("created_at")?,
                 })
             })

@@ -9,7 +9,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::types::Json;
 use sqlx::Row;
 
-use crate::domain::{Analysis, Call, CallStatus, Direction};
+use crate::domain::{Analysis, Call, CallStatus, Direction, Endpoint};
 use crate::store::{Backend, Job, JobState, Store, StoreError};
 
 /// The PostgreSQL store.
@@ -124,8 +124,8 @@ pub(super) fn call_from_row(row: &PgRow) -> Result<Call, StoreError> {
         provider_call_id: row.try_get("provider_call_id")?,
         direction: Direction::parse(&direction)
             .ok_or_else(|| StoreError::Corrupt(format!("call direction {direction:?}")))?,
-        caller: row.try_get("caller")?,
-        called: row.try_get("called")?,
+        caller: Endpoint::parse(&row.try_get::<String, _>("caller")?),
+        called: Endpoint::parse(&row.try_get::<String, _>("called")?),
         started_at: row.try_get::<DateTime<Utc>, _>("started_at")?,
         duration_secs: row.try_get("duration_secs")?,
         status: CallStatus::parse(&status)
@@ -142,7 +142,7 @@ pub(super) fn analysis_from_row(r: &PgRow) -> Result<Analysis, StoreError> {
         call_id: r.try_get("call_id")?,
         profile: r.try_get("profile")?,
         result,
-        lead_category: r.try_get("lead_category")?,
+        lead_category: crate::store::fold::category(r.try_get("lead_category")?),
         interest_rating: r.try_get("interest_rating")?,
         priority: r.try_get("priority")?,
         agency_name: r.try_get("agency_name")?,

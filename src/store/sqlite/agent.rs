@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use super::{rfc3339, SqliteStore};
+use crate::domain::PhoneNumber;
 use crate::store::AgentStore;
 use crate::store::StoreError;
 
@@ -94,19 +95,19 @@ impl AgentStore for SqliteStore {
         )
     }
 
-    async fn add_do_not_call(&self, phone: &str, reason: &str) -> Result<bool, StoreError> {
+    async fn add_do_not_call(&self, phone: &PhoneNumber, reason: &str) -> Result<bool, StoreError> {
         let q = sqlx::query("INSERT INTO do_not_call (phone, reason, created_at) VALUES (?, ?, ?) ON CONFLICT (phone) DO NOTHING")
-            .bind(phone)
+            .bind(phone.as_str())
             .bind(reason);
         let q = q.bind(rfc3339(Utc::now()));
         let done = q.execute(&self.writer).await?;
         Ok(done.rows_affected() > 0)
     }
 
-    async fn is_do_not_call(&self, phone: &str) -> Result<bool, StoreError> {
+    async fn is_do_not_call(&self, phone: &PhoneNumber) -> Result<bool, StoreError> {
         let found: Option<String> =
             sqlx::query_scalar("SELECT phone FROM do_not_call WHERE phone = ?")
-                .bind(phone)
+                .bind(phone.as_str())
                 .fetch_optional(&self.reader)
                 .await?;
         Ok(found.is_some())

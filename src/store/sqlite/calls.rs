@@ -5,9 +5,11 @@ use chrono::Utc;
 use sqlx::Row;
 
 use super::{analysis_from_row, call_from_row, parse_time, rfc3339, SqliteStore};
+use crate::domain::LeadCategory;
 use crate::domain::{
     Analysis, Call, CallFilter, CallStatus, CallSummary, Feedback, NewAnalysis, NewCall, Utterance,
 };
+use crate::store::fold::{category, choice, speaker};
 use crate::store::CallStore;
 use crate::store::StoreError;
 
@@ -24,8 +26,8 @@ impl CallStore for SqliteStore {
         .bind(&call.provider)
         .bind(&call.provider_call_id)
         .bind(call.direction.as_str())
-        .bind(&call.caller)
-        .bind(&call.called)
+        .bind(call.caller.as_str())
+        .bind(call.called.as_str())
         .bind(rfc3339(call.started_at))
         .bind(call.duration_secs)
         .bind(&call.recording_ref)
@@ -84,7 +86,7 @@ impl CallStore for SqliteStore {
             )
             .bind(call_id)
             .bind(i64::try_from(seq).unwrap_or(i64::MAX))
-            .bind(&u.speaker)
+            .bind(u.speaker.as_str())
             .bind(u.start_ms)
             .bind(u.end_ms)
             .bind(&u.text)
@@ -105,7 +107,7 @@ impl CallStore for SqliteStore {
         rows.iter()
             .map(|r| {
                 Ok(Utterance {
-                    speaker: r.try_get("speaker")?,
+                    speaker: speaker(&r.try_get::<String, _>("speaker")?)?,
                     start_ms: r.try_get("start_ms")?,
                     end_ms: r.try_get("end_ms")?,
                     text: r.try_get("text")?,
@@ -198,7 +200,7 @@ impl CallStore for SqliteStore {
             .map(|r| {
                 Ok(CallSummary {
                     call: call_from_row(r)?,
-                    lead_category: r.try_get("lead_category")?,
+                    lead_category: category(r.try_get("lead_category")?),
                     interest_rating: r.try_get("interest_rating")?,
                     priority: r.try_get("priority")?,
                     agency_name: r.try_get("agency_name")?,
@@ -222,7 +224,7 @@ impl CallStore for SqliteStore {
         .bind(a.call_id)
         .bind(&a.profile)
         .bind(a.result.to_string())
-        .bind(&a.lead_category)
+        .bind(a.lead_category.map(LeadCategory::as_str))
         .bind(a.interest_rating)
         .bind(&a.priority)
         .bind(&a.agency_name)
@@ -235,7 +237,7 @@ impl CallStore for SqliteStore {
              WHERE id = ?",
         )
         .bind(&a.profile)
-        .bind(&a.lead_category)
+        .bind(a.lead_category.map(LeadCategory::as_str))
         .bind(a.interest_rating)
         .bind(&a.priority)
         .bind(&a.agency_name)
@@ -282,12 +284,12 @@ impl CallStore for SqliteStore {
         .bind(f.call_id)
         .bind(f.user_id)
         .bind(&f.user_name)
-        .bind(&f.choice)
+        .bind(f.choice.as_str())
         .bind(rfc3339(f.created_at))
         .execute(&mut *tx)
         .await?;
         sqlx::query("UPDATE calls SET last_feedback = ? WHERE id = ?")
-            .bind(&f.choice)
+            .bind(f.choice.as_str())
             .bind(f.call_id)
             .execute(&mut *tx)
             .await?;
@@ -309,7 +311,7 @@ impl CallStore for SqliteStore {
                     call_id: r.try_get("call_id")?,
                     user_id: r.try_get("user_id")?,
                     user_name: r.try_get("user_name")?,
-                    choice: r.try_get("choice")?,
+                    choice: choice(&r.try_get::<String, _>("choice")?)?,
                     created_at: parse_time(&created)?,
                 })
             })

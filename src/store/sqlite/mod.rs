@@ -13,7 +13,7 @@ use sqlx::sqlite::{
 use sqlx::Row;
 use uuid::Uuid;
 
-use crate::domain::{Analysis, Call, CallStatus, Direction};
+use crate::domain::{Analysis, Call, CallStatus, Direction, Endpoint};
 use crate::store::{Backend, Job, JobState, Store, StoreError};
 
 /// The SQLite store.
@@ -159,8 +159,8 @@ pub(super) fn call_from_row(row: &SqliteRow) -> Result<Call, StoreError> {
         provider_call_id: row.try_get("provider_call_id")?,
         direction: Direction::parse(&direction)
             .ok_or_else(|| StoreError::Corrupt(format!("call direction {direction:?}")))?,
-        caller: row.try_get("caller")?,
-        called: row.try_get("called")?,
+        caller: Endpoint::parse(&row.try_get::<String, _>("caller")?),
+        called: Endpoint::parse(&row.try_get::<String, _>("called")?),
         started_at: DateTime::parse_from_rfc3339(&started)
             .map_err(|e| StoreError::Corrupt(format!("call started_at {started:?}: {e}")))?
             .with_timezone(&Utc),
@@ -187,7 +187,7 @@ pub(super) fn analysis_from_row(r: &SqliteRow) -> Result<Analysis, StoreError> {
         profile: r.try_get("profile")?,
         result: serde_json::from_str(&result)
             .map_err(|e| StoreError::Corrupt(format!("analysis json: {e}")))?,
-        lead_category: r.try_get("lead_category")?,
+        lead_category: crate::store::fold::category(r.try_get("lead_category")?),
         interest_rating: r.try_get("interest_rating")?,
         priority: r.try_get("priority")?,
         agency_name: r.try_get("agency_name")?,
