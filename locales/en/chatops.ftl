@@ -94,3 +94,12 @@ settings-profiles-note = The 🧠 buttons change the analysis profile of each of
 settings-choose-tz = Choose a time zone:
 lang-ru = Русский
 lang-en = English
+
+# A call's status in words.
+call-status-new = waiting to be processed
+call-status-processing = being processed
+call-status-analyzed = analysed
+call-status-skipped = skipped
+call-status-failed = processing failed
+call-status-unconfirmed = waiting for the PBX to confirm it
+call-status-awaiting_recording = waiting for the recording

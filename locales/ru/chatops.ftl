@@ -94,3 +94,12 @@ settings-profiles-note = Кнопки 🧠 меняют профиль анал�
 settings-choose-tz = Выберите часовой пояс:
 lang-ru = Русский
 lang-en = English
+
+# A call's status in words.
+call-status-new = ожидает обработки
+call-status-processing = обрабатывается
+call-status-analyzed = проанализирован
+call-status-skipped = пропущен
+call-status-failed = ошибка обработки
+call-status-unconfirmed = ждёт подтверждения от АТС
+call-status-awaiting_recording = ждёт запись разговора

@@ -266,7 +266,10 @@ pub async fn show_lead(ctx: &Ctx<'_>, id: i64) -> Result<(), BotError> {
                 "lead-not-analyzed",
                 &[
                     ("id", id.into()),
-                    ("status", call.status.as_str().into()),
+                    (
+                        "status",
+                        t(ctx.lang, &format!("call-status-{}", call.status.as_str())).into(),
+                    ),
                     ("reason", reason.into()),
                 ],
             ))

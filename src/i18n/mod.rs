@@ -140,6 +140,14 @@ mod tests {
     }
 
     #[test]
+    fn every_call_status_has_words() {
+        let ru = keys("ru");
+        for s in crate::domain::CallStatus::ALL {
+            assert!(ru.contains(&format!("call-status-{}", s.as_str())), "{s:?}");
+        }
+    }
+
+    #[test]
     fn language_codes() {
         assert_eq!(Lang::from_code(Some("en-US")), Lang::En);
         assert_eq!(Lang::from_code(Some("ru")), Lang::Ru);
