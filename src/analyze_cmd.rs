@@ -125,14 +125,14 @@ async fn analyze_one(
         );
     }
     if post {
-        let (Some(token), Some(chat)) = (&cfg.telegram_bot_token, cfg.telegram_chat_id) else {
+        let (Some(token), Some(chat)) = (&cfg.telegram.bot_token, cfg.telegram.chat_id) else {
             anyhow::bail!("--post needs TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID");
         };
-        let url = reqwest::Url::parse(&cfg.telegram_api_url)?;
+        let url = reqwest::Url::parse(&cfg.telegram.api_url)?;
         let bot = teloxide::Bot::new(token.expose()).set_api_url(url);
         let pacer = Arc::new(ChatPacer::new(
-            std::time::Duration::from_millis(cfg.telegram_chat_interval_ms),
-            std::time::Duration::from_millis(cfg.telegram_group_interval_ms),
+            std::time::Duration::from_millis(cfg.telegram.chat_interval_ms),
+            std::time::Duration::from_millis(cfg.telegram.group_interval_ms),
         ));
         let notifier = TelegramNotifier::new(bot, pacer, token.expose());
         let key = post_key(call.id, analysis_id);

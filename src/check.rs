@@ -20,7 +20,7 @@ pub async fn run_checks(cfg: &Config) -> Vec<CheckRow> {
     let mut rows = Vec::new();
 
     let db = tokio::time::timeout(timeout, async {
-        let s = store::connect(&cfg.database_url).await?;
+        let s = store::connect(&cfg.service.database_url).await?;
         s.ping().await?;
         s.migrate().await?;
         Ok::<_, store::StoreError>(s.backend())
@@ -32,7 +32,7 @@ pub async fn run_checks(cfg: &Config) -> Vec<CheckRow> {
             true,
             format!(
                 "{backend:?} at {}, migrations applied",
-                store::redact_url(&cfg.database_url)
+                store::redact_url(&cfg.service.database_url)
             ),
         ),
         Ok(Err(e)) => row("database", false, e.to_string()),
@@ -49,10 +49,10 @@ pub async fn run_checks(cfg: &Config) -> Vec<CheckRow> {
         return rows;
     };
 
-    rows.push(match &cfg.telegram_bot_token {
+    rows.push(match &cfg.telegram.bot_token {
         None => not_configured("telegram", "TELEGRAM_BOT_TOKEN"),
         Some(token) => {
-            let url = format!("{}/bot{}/getMe", cfg.telegram_api_url, token.expose());
+            let url = format!("{}/bot{}/getMe", cfg.telegram.api_url, token.expose());
             match client.post(&url).send().await {
                 Ok(resp) => {
                     let status = resp.status();
@@ -83,10 +83,10 @@ pub async fn run_checks(cfg: &Config) -> Vec<CheckRow> {
         }
     });
 
-    rows.push(match &cfg.openai_api_key {
+    rows.push(match &cfg.openai.api_key {
         None => not_configured("llm", "OPENAI_API_KEY"),
         Some(key) => {
-            let url = format!("{}/models", cfg.openai_base_url);
+            let url = format!("{}/models", cfg.openai.base_url);
             match client.get(&url).bearer_auth(key.expose()).send().await {
                 Ok(resp) if resp.status().is_success() => {
                     let body: serde_json::Value = resp.json().await.unwrap_or_default();
@@ -94,15 +94,15 @@ pub async fn run_checks(cfg: &Config) -> Vec<CheckRow> {
                         .as_array()
                         .map(|a| a.iter().filter_map(|m| m["id"].as_str()).collect())
                         .unwrap_or_default();
-                    let has = ids.contains(&cfg.llm_model.as_str());
+                    let has = ids.contains(&cfg.openai.llm_model.as_str());
                     row(
                         "llm",
                         true,
                         format!(
                             "{} models at {}; {} {}",
                             ids.len(),
-                            cfg.openai_base_url,
-                            cfg.llm_model,
+                            cfg.openai.base_url,
+                            cfg.openai.llm_model,
                             if has { "available" } else { "not listed" }
                         ),
                     )
@@ -110,7 +110,7 @@ pub async fn run_checks(cfg: &Config) -> Vec<CheckRow> {
                 Ok(resp) => row(
                     "llm",
                     false,
-                    format!("HTTP {} from {}", resp.status(), cfg.openai_base_url),
+                    format!("HTTP {} from {}", resp.status(), cfg.openai.base_url),
                 ),
                 Err(e) => row("llm", false, e.without_url().to_string()),
             }

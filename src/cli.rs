@@ -1,4 +1,4 @@
-//! The command line: `callops [run]`, `migrate`, `check`, `bench jobs`.
+//! The command line: `callops [run]`, `migrate`, `check`, `settings`, `analyze`, `bench …`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +31,8 @@ pub enum Cmd {
     Migrate,
     /// Validates the configuration and reaches every configured service.
     Check,
+    /// Prints every setting with its default and meaning (the README's table).
+    Settings,
     /// Transcribes and analyses local recordings (wav, mp3, ogg, flac) and prints the protocols.
     Analyze {
         /// Audio files.
@@ -123,7 +125,7 @@ pub fn main() -> ExitCode {
 fn load(cli: &Cli, purpose: Purpose) -> Result<Config, ExitCode> {
     match Config::load(cli.config.as_deref(), purpose) {
         Ok(cfg) => {
-            init_logging(cfg.log_format);
+            init_logging(cfg.service.log_format);
             Ok(cfg)
         }
         Err(e) => {
@@ -160,6 +162,10 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 }
             }
         }
+        Cmd::Settings => {
+            print!("{}", crate::config::settings_table());
+            ExitCode::SUCCESS
+        }
         Cmd::Check => {
             let cfg = match load(&cli, Purpose::Tooling) {
                 Ok(c) => c,
@@ -182,7 +188,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            if cfg.openai_api_key.is_none() {
+            if cfg.openai.api_key.is_none() {
                 eprintln!("callops: configuration error\nmissing required settings: OPENAI_API_KEY\n  set it in the environment or in .env (see .env.example)");
                 return ExitCode::from(2);
             }

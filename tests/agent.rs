@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use callops::agent::{
-    run_call, AgentDeps, AgentSettings, CallControl, CallEvent, CallReport, EndReason, Scripts,
+    run_call, AgentDeps, CallControl, CallEvent, CallReport, DialogSettings, EndReason, Scripts,
     Stage,
 };
 use callops::bench::agent_fakes::{AgentFakes, Latencies};
@@ -30,13 +30,13 @@ fn say(name: &str, cue: Cue) -> Step {
     Step::Say(clip(name).expect("clip"), cue)
 }
 
-async fn call(steps: Vec<Step>, settings: AgentSettings, linger: Duration) -> Outcome {
+async fn call(steps: Vec<Step>, settings: DialogSettings, linger: Duration) -> Outcome {
     call_with(steps, settings, linger, CallControl::default()).await
 }
 
 async fn call_with(
     steps: Vec<Step>,
-    settings: AgentSettings,
+    settings: DialogSettings,
     linger: Duration,
     control: CallControl,
 ) -> Outcome {
@@ -107,7 +107,7 @@ fn greeting_sentences() -> Vec<String> {
 async fn greeting_then_contact_capture_ends_with_a_saved_contact() {
     let o = call(
         vec![say("hello", quiet(300)), say("contact", quiet(300))],
-        AgentSettings::default(),
+        DialogSettings::default(),
         Duration::from_secs(20),
     )
     .await;
@@ -169,7 +169,7 @@ async fn an_objection_gets_the_catalogue_answer_and_the_stage_moves() {
             say("expensive", quiet(300)),
             say("bye", quiet(300)),
         ],
-        AgentSettings::default(),
+        DialogSettings::default(),
         Duration::from_secs(20),
     )
     .await;
@@ -195,7 +195,7 @@ async fn an_objection_gets_the_catalogue_answer_and_the_stage_moves() {
 async fn opt_out_says_goodbye_without_asking_the_model() {
     let o = call(
         vec![say("hello", quiet(300)), say("optout", quiet(300))],
-        AgentSettings::default(),
+        DialogSettings::default(),
         Duration::from_secs(20),
     )
     .await;
@@ -228,9 +228,9 @@ async fn opt_out_says_goodbye_without_asking_the_model() {
 
 #[tokio::test]
 async fn silence_is_reprompted_three_times_then_goodbye() {
-    let settings = AgentSettings {
+    let settings = DialogSettings {
         reprompt_after: Duration::from_millis(800),
-        ..AgentSettings::default()
+        ..DialogSettings::default()
     };
     let o = call(vec![], settings, Duration::from_secs(60)).await;
     assert_eq!(o.report.state.ending, Some(EndReason::Silence));
@@ -266,7 +266,7 @@ async fn barge_in_mid_sentence_stops_the_agent_and_keeps_only_what_was_heard() {
             ),
             say("bye", quiet(300)),
         ],
-        AgentSettings::default(),
+        DialogSettings::default(),
         Duration::from_secs(20),
     )
     .await;
@@ -343,7 +343,7 @@ async fn a_backchannel_does_not_interrupt() {
             say("uhuh", Cue::AgentTalkingFor(Duration::from_millis(400))),
             say("bye", quiet(300)),
         ],
-        AgentSettings::default(),
+        DialogSettings::default(),
         Duration::from_secs(20),
     )
     .await;
@@ -354,9 +354,9 @@ async fn a_backchannel_does_not_interrupt() {
 
 #[tokio::test]
 async fn maximum_duration_ends_the_call_with_a_goodbye() {
-    let settings = AgentSettings {
+    let settings = DialogSettings {
         max_duration: Duration::from_secs(6),
-        ..AgentSettings::default()
+        ..DialogSettings::default()
     };
     let o = call(
         vec![
@@ -386,7 +386,7 @@ async fn a_callee_who_hangs_up_ends_the_call_with_the_cause() {
             say("hello", quiet(300)),
             Step::Hangup(Cue::After(Duration::from_millis(200))),
         ],
-        AgentSettings::default(),
+        DialogSettings::default(),
         Duration::from_secs(20),
     )
     .await;
@@ -401,11 +401,11 @@ async fn a_callee_who_hangs_up_ends_the_call_with_the_cause() {
 
 #[tokio::test]
 async fn the_greeting_can_wait_for_the_callees_first_words_or_their_silence() {
-    let after_callee = AgentSettings {
+    let after_callee = DialogSettings {
         greeting: callops::agent::Greeting::AfterCallee {
             silence: Duration::from_secs(3),
         },
-        ..AgentSettings::default()
+        ..DialogSettings::default()
     };
     // "Алло?" first: the greeting follows the end of their words, not the answer.
     let o = call(
@@ -423,11 +423,11 @@ async fn the_greeting_can_wait_for_the_callees_first_words_or_their_silence() {
     assert_eq!(o.heard[..3], greeting_sentences()[..], "{:?}", o.heard);
 
     // Silence: the greeting comes after the configured wait.
-    let quiet_start = AgentSettings {
+    let quiet_start = DialogSettings {
         greeting: callops::agent::Greeting::AfterCallee {
             silence: Duration::from_millis(800),
         },
-        ..AgentSettings::default()
+        ..DialogSettings::default()
     };
     let o = call(vec![], quiet_start, Duration::from_secs(4)).await;
     let answered = o.log.answered_at.expect("answered");
@@ -453,7 +453,7 @@ async fn hanging_up_from_outside_says_goodbye_and_events_follow_the_call() {
     });
     let o = call_with(
         vec![say("hello", quiet(300))],
-        AgentSettings::default(),
+        DialogSettings::default(),
         Duration::from_secs(30),
         control,
     )

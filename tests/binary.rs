@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use callops::config::VARIABLES;
+use callops::config::variables;
 use callops::notify::PostRequest;
 use callops::store::JobState;
 use callops::workers::telegram_send;
@@ -24,7 +24,7 @@ fn free_port() -> u16 {
 fn callops(dir: &std::path::Path, env: &[(&str, String)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_callops"));
     cmd.current_dir(dir);
-    for v in VARIABLES {
+    for v in variables() {
         cmd.env_remove(v);
     }
     cmd.env_remove("CALLOPS_CONFIG");

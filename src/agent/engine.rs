@@ -32,7 +32,7 @@ use crate::telephony::media::{
 
 /// Limits and timings of the dialog.
 #[derive(Debug, Clone)]
-pub struct AgentSettings {
+pub struct DialogSettings {
     /// When the agent says its greeting.
     pub greeting: Greeting,
     pub turn: TurnConfig,
@@ -48,7 +48,7 @@ pub struct AgentSettings {
     pub max_tokens: u32,
 }
 
-impl Default for AgentSettings {
+impl Default for DialogSettings {
     fn default() -> Self {
         Self {
             greeting: Greeting::OnAnswer,
@@ -64,21 +64,21 @@ impl Default for AgentSettings {
     }
 }
 
-impl AgentSettings {
-    /// The settings a live call uses, from the configuration.
-    pub fn from_config(cfg: &crate::config::Config) -> Self {
+impl DialogSettings {
+    /// The settings a live call uses, from the agent's section of the configuration.
+    pub fn from_section(agent: &crate::config::AgentSettings) -> Self {
         let defaults = Self::default();
         Self {
             turn: TurnConfig {
-                min_speech: Duration::from_millis(cfg.agent_min_speech_ms),
-                end_silence: Duration::from_millis(cfg.agent_end_silence_ms),
-                barge_in: Duration::from_millis(cfg.agent_barge_in_ms),
+                min_speech: Duration::from_millis(agent.min_speech_ms),
+                end_silence: Duration::from_millis(agent.end_silence_ms),
+                barge_in: Duration::from_millis(agent.barge_in_ms),
                 ..defaults.turn
             },
-            greeting: cfg.agent_greeting,
-            reprompt_after: Duration::from_secs(cfg.agent_reprompt_sec),
-            max_duration: Duration::from_secs(cfg.max_call_duration_sec),
-            max_turns: cfg.max_dialog_turns,
+            greeting: agent.greeting(),
+            reprompt_after: Duration::from_secs(agent.reprompt_sec),
+            max_duration: Duration::from_secs(agent.max_call_duration_sec),
+            max_turns: agent.max_dialog_turns,
             ..defaults
         }
     }
@@ -166,7 +166,7 @@ pub async fn run_call(
     line: &mut dyn Line,
     script: &Script,
     deps: &AgentDeps,
-    settings: &AgentSettings,
+    settings: &DialogSettings,
     control: &CallControl,
 ) -> CallReport {
     Dialog::new(line.sample_rate(), script, deps, settings, control)
@@ -178,7 +178,7 @@ struct Dialog<'a> {
     rate: u32,
     script: &'a Script,
     deps: &'a AgentDeps,
-    settings: &'a AgentSettings,
+    settings: &'a DialogSettings,
     control: &'a CallControl,
     /// The state last reported as an event.
     reported: CallState,
@@ -219,7 +219,7 @@ impl<'a> Dialog<'a> {
         rate: u32,
         script: &'a Script,
         deps: &'a AgentDeps,
-        settings: &'a AgentSettings,
+        settings: &'a DialogSettings,
         control: &'a CallControl,
     ) -> Self {
         let (events_tx, events_rx) = mpsc::channel(256);
@@ -942,7 +942,7 @@ mod tests {
         .collect();
         let cfg = crate::config::Config::from_values(&values, crate::config::Purpose::Tooling)
             .expect("config");
-        let s = AgentSettings::from_config(&cfg);
+        let s = DialogSettings::from_section(&cfg.agent);
         assert_eq!(s.max_duration, Duration::from_secs(120));
         assert_eq!(s.max_turns, 8);
         assert_eq!(s.reprompt_after, Duration::from_secs(7));
@@ -956,7 +956,7 @@ mod tests {
                 silence: Duration::from_millis(1200)
             }
         );
-        assert_eq!(AgentSettings::default().greeting, Greeting::OnAnswer);
+        assert_eq!(DialogSettings::default().greeting, Greeting::OnAnswer);
 
         let bad: BTreeMap<String, String> = [
             ("AGENT_END_SILENCE_MS", "5"),

@@ -11,7 +11,7 @@ pub mod speaker;
 pub mod state;
 
 pub use engine::{
-    run_call, AgentDeps, AgentSettings, CallControl, CallEvent, CallReport, Greeting, TurnTiming,
+    run_call, AgentDeps, CallControl, CallEvent, CallReport, DialogSettings, Greeting, TurnTiming,
 };
 pub use script::{Script, Scripts};
 pub use state::{CallState, EndReason, Stage};

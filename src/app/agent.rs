@@ -30,31 +30,31 @@ fn build_rehearsal(
     cfg: &Config,
     pipeline: Option<&PipelineDeps>,
 ) -> anyhow::Result<Option<Arc<RehearsalDeps>>> {
-    let (Some(p), Some(key)) = (pipeline, cfg.openai_api_key.as_ref()) else {
+    let (Some(p), Some(key)) = (pipeline, cfg.openai.api_key.as_ref()) else {
         return Ok(None);
     };
-    let scripts = crate::agent::Scripts::load(cfg.agent_scripts_dir.as_deref())
+    let scripts = crate::agent::Scripts::load(cfg.agent.scripts_dir.as_deref())
         .context("loading agent scripts")?;
-    if scripts.get(&cfg.agent_script).is_none() {
+    if scripts.get(&cfg.agent.script).is_none() {
         anyhow::bail!(
             "AGENT_SCRIPT={:?} is not a known script ({})",
-            cfg.agent_script,
+            cfg.agent.script,
             scripts.names().join(", ")
         );
     }
     let tts = crate::speech::OpenAiTts::new(
-        &cfg.openai_base_url,
+        &cfg.openai.base_url,
         key.expose(),
-        &cfg.tts_model,
-        &cfg.tts_voice,
+        &cfg.openai.tts_model,
+        &cfg.openai.tts_voice,
     );
     Ok(Some(Arc::new(RehearsalDeps::new(
         p.llm.clone(),
         p.stt.clone(),
         Arc::new(tts),
         Arc::new(scripts),
-        cfg.agent_script.clone(),
-        cfg.max_dialog_turns,
+        cfg.agent.script.clone(),
+        cfg.agent.max_dialog_turns,
         p.store.clone(),
     ))))
 }

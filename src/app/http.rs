@@ -23,27 +23,28 @@ pub(super) async fn serve(
     webhook: Option<axum::Router>,
     parts: &mut Parts,
 ) -> anyhow::Result<SocketAddr> {
-    if cfg.api_key.is_none() {
+    if cfg.service.api_key.is_none() {
         tracing::warn!("API_KEY is not set: /api answers 403 until it is");
     }
     let state = Arc::new(WebState {
         store,
         started,
         metrics: metrics_handle(),
-        api_key: cfg.api_key.clone(),
+        api_key: cfg.service.api_key.clone(),
         pipeline,
         schedules: parts.schedules.clone(),
         novofon_secret: cfg
+            .pbx
             .novofon_api_key
             .as_ref()
-            .and(cfg.novofon_api_secret.clone()),
-        novofon_window: Duration::from_secs(cfg.novofon_window_mins.max(1) * 60),
-        novofon_timezone: cfg.novofon_timezone,
-        timezone: cfg.timezone,
+            .and(cfg.pbx.novofon_api_secret.clone()),
+        novofon_window: Duration::from_secs(cfg.pbx.novofon_window_mins.max(1) * 60),
+        novofon_timezone: cfg.pbx.novofon_timezone,
+        timezone: cfg.service.timezone,
     });
-    let listener = tokio::net::TcpListener::bind(cfg.http_addr)
+    let listener = tokio::net::TcpListener::bind(cfg.service.http_addr)
         .await
-        .with_context(|| format!("cannot listen on HTTP_ADDR={}", cfg.http_addr))?;
+        .with_context(|| format!("cannot listen on HTTP_ADDR={}", cfg.service.http_addr))?;
     let http_addr = listener.local_addr()?;
     let shutdown = parts.shutdown.clone();
     parts.spawn("http", async move {

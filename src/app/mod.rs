@@ -70,19 +70,21 @@ impl Parts {
 
 /// Opens the database and applies migrations.
 pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    let store = store::connect(&cfg.database_url).await.with_context(|| {
-        format!(
-            "cannot open database {}",
-            store::redact_url(&cfg.database_url)
-        )
-    })?;
+    let store = store::connect(&cfg.service.database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open database {}",
+                store::redact_url(&cfg.service.database_url)
+            )
+        })?;
     store.migrate().await.context("database migration failed")?;
     Ok(store)
 }
 
 /// Makes every `TELEGRAM_ADMINS` user an admin in the store.
 async fn seed_admins(cfg: &Config, store: &dyn Store) -> anyhow::Result<()> {
-    for admin in &cfg.telegram_admins {
+    for admin in &cfg.telegram.admins {
         if let Ok(id) = i64::try_from(*admin) {
             store
                 .upsert_user(&User {

@@ -27,7 +27,8 @@ use crate::workers::process_call::ProcessCall;
 
 /// The private chats of the administrators (a user's private chat id is their user id).
 pub(super) fn admin_chats(cfg: &Config) -> Vec<i64> {
-    cfg.telegram_admins
+    cfg.telegram
+        .admins
         .iter()
         .filter_map(|&a| i64::try_from(a).ok())
         .collect()
@@ -36,29 +37,29 @@ pub(super) fn admin_chats(cfg: &Config) -> Vec<i64> {
 /// The call sources configured (Novofon 1.0 and/or 2.0).
 pub fn call_sources(cfg: &Config) -> HashMap<String, Arc<dyn CallSource>> {
     let mut sources: HashMap<String, Arc<dyn CallSource>> = HashMap::new();
-    let backoff = Duration::from_millis(cfg.retry_base_ms);
-    if let (Some(key), Some(secret)) = (&cfg.novofon_api_key, &cfg.novofon_api_secret) {
+    let backoff = Duration::from_millis(cfg.service.retry_base_ms);
+    if let (Some(key), Some(secret)) = (&cfg.pbx.novofon_api_key, &cfg.pbx.novofon_api_secret) {
         let src = NovofonV1::new(NovofonV1Config {
-            base_url: cfg.novofon_api_url.clone(),
+            base_url: cfg.pbx.novofon_api_url.clone(),
             key: key.expose().to_string(),
             secret: secret.expose().to_string(),
-            timezone: cfg.novofon_timezone,
-            stats_interval: Duration::from_millis(cfg.novofon_stats_interval_ms),
+            timezone: cfg.pbx.novofon_timezone,
+            stats_interval: Duration::from_millis(cfg.pbx.novofon_stats_interval_ms),
             backoff: backoff.max(Duration::from_millis(100)),
             page_size: 1000,
-            max_recording_bytes: cfg.max_recording_bytes(),
+            max_recording_bytes: cfg.analysis.max_recording_bytes(),
         });
         sources.insert(src.name().to_string(), Arc::new(src));
     }
-    if let Some(token) = &cfg.novofon_access_token {
+    if let Some(token) = &cfg.pbx.novofon_access_token {
         let src = NovofonV2::new(NovofonV2Config {
-            data_api_url: cfg.novofon_data_api_url.clone(),
-            media_url: cfg.novofon_media_url.clone(),
+            data_api_url: cfg.pbx.novofon_data_api_url.clone(),
+            media_url: cfg.pbx.novofon_media_url.clone(),
             access_token: token.expose().to_string(),
-            timezone: cfg.novofon_timezone,
+            timezone: cfg.pbx.novofon_timezone,
             backoff: backoff.max(Duration::from_millis(100)),
             page_size: 1000,
-            max_recording_bytes: cfg.max_recording_bytes(),
+            max_recording_bytes: cfg.analysis.max_recording_bytes(),
         });
         sources.insert(src.name().to_string(), Arc::new(src));
     }
@@ -72,12 +73,14 @@ pub fn build_pipeline(
     sources: HashMap<String, Arc<dyn CallSource>>,
     waker: Arc<Notify>,
 ) -> anyhow::Result<Option<Arc<PipelineDeps>>> {
-    let Some(key) = &cfg.openai_api_key else {
+    let Some(key) = &cfg.openai.api_key else {
         return Ok(None);
     };
     let profiles =
-        Profiles::load(cfg.prompts_dir.as_deref()).context("loading analysis profiles")?;
-    for name in std::iter::once(&cfg.profile).chain(cfg.profile_by_number.iter().map(|(_, p)| p)) {
+        Profiles::load(cfg.analysis.prompts_dir.as_deref()).context("loading analysis profiles")?;
+    for name in std::iter::once(&cfg.analysis.profile)
+        .chain(cfg.analysis.profile_by_number.iter().map(|(_, p)| p))
+    {
         if profiles.get(name).is_none() {
             anyhow::bail!(
                 "unknown analysis profile {name:?} (PROFILE / PROFILE_BY_NUMBER); known: {}",
@@ -85,15 +88,15 @@ pub fn build_pipeline(
             );
         }
     }
-    let backoff = Duration::from_millis(cfg.retry_base_ms);
-    let stt = OpenAiStt::new(&cfg.openai_base_url, key.expose(), &cfg.stt_model)
+    let backoff = Duration::from_millis(cfg.service.retry_base_ms);
+    let stt = OpenAiStt::new(&cfg.openai.base_url, key.expose(), &cfg.openai.stt_model)
         .with_backoff(backoff, Duration::from_secs(300));
     let llm = LlmClient::new(
-        &cfg.openai_base_url,
+        &cfg.openai.base_url,
         key.expose(),
-        &cfg.llm_model,
-        cfg.llm_json_mode,
-        cfg.llm_prices.clone(),
+        &cfg.openai.llm_model,
+        cfg.openai.json_mode,
+        cfg.openai.prices.clone(),
     );
     Ok(Some(Arc::new(PipelineDeps {
         store,
@@ -102,19 +105,21 @@ pub fn build_pipeline(
         llm: Arc::new(llm),
         profiles: Arc::new(profiles),
         settings: PipelineSettings {
-            our_numbers: cfg.novofon_numbers.clone(),
-            min_call_secs: cfg.min_call_secs,
-            recording_delay: Duration::from_secs(cfg.recording_delay_secs),
-            max_recording: Duration::from_secs(cfg.max_recording_minutes.saturating_mul(60)),
-            channel_roles: cfg.channel_roles.clone(),
-            default_profile: cfg.profile.clone(),
-            profile_by_number: cfg.profile_by_number.clone(),
-            team_chat: cfg.telegram_chat_id,
+            our_numbers: cfg.pbx.novofon_numbers.clone(),
+            min_call_secs: cfg.analysis.min_call_secs,
+            recording_delay: Duration::from_secs(cfg.analysis.recording_delay_secs),
+            max_recording: Duration::from_secs(
+                cfg.analysis.max_recording_minutes.saturating_mul(60),
+            ),
+            channel_roles: cfg.analysis.channel_roles.clone(),
+            default_profile: cfg.analysis.profile.clone(),
+            profile_by_number: cfg.analysis.profile_by_number.clone(),
+            team_chat: cfg.telegram.chat_id,
             admins: admin_chats(cfg),
-            chat_by_number: cfg.chat_by_number.clone(),
-            timezone: cfg.timezone,
+            chat_by_number: cfg.analysis.chat_by_number.clone(),
+            timezone: cfg.service.timezone,
             lang: Lang::Ru,
-            fewshot_examples: cfg.fewshot_examples,
+            fewshot_examples: cfg.analysis.fewshot_examples,
         },
         waker,
     })))
@@ -141,15 +146,15 @@ pub(super) fn start(
         })),
         None => tracing::warn!("no Telegram token: protocols are stored but not posted"),
     }
-    if cfg.telegram_chat_id.is_none() && cfg.chat_by_number.is_empty() {
+    if cfg.telegram.chat_id.is_none() && cfg.analysis.chat_by_number.is_empty() {
         tracing::warn!("TELEGRAM_CHAT_ID is not set: protocols have no chat to go to");
     }
     for source in sources.values() {
         let run = poller::run(
             p.clone(),
             source.clone(),
-            Duration::from_secs(cfg.novofon_poll_secs.max(1)),
-            Duration::from_secs(cfg.novofon_window_mins.max(1) * 60),
+            Duration::from_secs(cfg.pbx.novofon_poll_secs.max(1)),
+            Duration::from_secs(cfg.pbx.novofon_window_mins.max(1) * 60),
             parts.schedules.clone(),
             parts.shutdown.clone(),
         );

@@ -32,18 +32,18 @@ pub(super) async fn connect(cfg: &Config) -> anyhow::Result<Option<Telegram>> {
     };
     check_token(&bot).await?;
     let pacer = Arc::new(ChatPacer::new(
-        Duration::from_millis(cfg.telegram_chat_interval_ms),
-        Duration::from_millis(cfg.telegram_group_interval_ms),
+        Duration::from_millis(cfg.telegram.chat_interval_ms),
+        Duration::from_millis(cfg.telegram.group_interval_ms),
     ));
     let notifier = Arc::new(TelegramNotifier::new(bot.clone(), pacer, &token));
     Ok(Some(Telegram { bot, notifier }))
 }
 
 fn telegram_bot(cfg: &Config) -> anyhow::Result<Option<(Bot, String)>> {
-    let Some(token) = cfg.telegram_bot_token.as_ref() else {
+    let Some(token) = cfg.telegram.bot_token.as_ref() else {
         return Ok(None);
     };
-    let url = reqwest::Url::parse(&cfg.telegram_api_url).context("TELEGRAM_API_URL")?;
+    let url = reqwest::Url::parse(&cfg.telegram.api_url).context("TELEGRAM_API_URL")?;
     let bot = Bot::new(token.expose()).set_api_url(url);
     Ok(Some((bot, token.expose().to_string())))
 }
@@ -60,26 +60,27 @@ pub(super) async fn start_bot(
     let Telegram { bot, notifier } = telegram;
     let deps = Arc::new(bot::BotDeps {
         store: store.clone(),
-        admins: cfg.telegram_admins.clone(),
-        team_chat: cfg.telegram_chat_id,
+        admins: cfg.telegram.admins.clone(),
+        team_chat: cfg.telegram.chat_id,
         team_chats: cfg
-            .telegram_chat_id
+            .telegram
+            .chat_id
             .into_iter()
-            .chain(cfg.chat_by_number.iter().map(|(_, c)| *c))
+            .chain(cfg.analysis.chat_by_number.iter().map(|(_, c)| *c))
             .collect(),
         pipeline,
         notifier: Some(notifier),
-        timezone: cfg.timezone,
+        timezone: cfg.service.timezone,
         rehearsal,
     });
-    let Some(url) = &cfg.telegram_webhook_url else {
+    let Some(url) = &cfg.telegram.webhook_url else {
         let shutdown = parts.shutdown.clone();
         parts.spawn("bot", run_bot(bot, deps, shutdown));
         return Ok(None);
     };
     let url = reqwest::Url::parse(url).context("TELEGRAM_WEBHOOK_URL")?;
-    let mut opts = teloxide::update_listeners::webhooks::Options::new(cfg.http_addr, url);
-    if let Some(secret) = &cfg.telegram_webhook_secret {
+    let mut opts = teloxide::update_listeners::webhooks::Options::new(cfg.service.http_addr, url);
+    if let Some(secret) = &cfg.telegram.webhook_secret {
         opts = opts.secret_token(secret.expose().to_string());
     }
     let (listener, _stop, router) =

@@ -26,10 +26,10 @@ pub(super) fn pool(cfg: &Config, store: Arc<dyn Store>) -> WorkerPool {
         store,
         PoolOptions {
             name: "main".into(),
-            concurrency: cfg.worker_concurrency,
-            lease: Duration::from_secs(cfg.job_lease_secs),
+            concurrency: cfg.service.worker_concurrency,
+            lease: Duration::from_secs(cfg.service.job_lease_secs),
             backoff: crate::jobs::Backoff {
-                base: Duration::from_millis(cfg.job_retry_base_ms.max(1)),
+                base: Duration::from_millis(cfg.service.job_retry_base_ms.max(1)),
                 cap: Duration::from_secs(15 * 60),
             },
             ..PoolOptions::default()

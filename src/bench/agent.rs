@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::agent_fakes::{AgentFakes, Latencies};
-use crate::agent::{run_call, AgentDeps, AgentSettings, CallReport, Scripts};
+use crate::agent::{run_call, AgentDeps, CallReport, DialogSettings, Scripts};
 use crate::llm::{JsonMode, LlmClient, PriceTable};
 use crate::speech::{BatchRecognizer, OpenAiStt, OpenAiTts};
 use crate::telephony::simulated::{clip, CalleeLog, Cue, SimulatedLine, Step};
@@ -118,7 +118,7 @@ pub async fn run(args: AgentBench) -> anyhow::Result<()> {
             "coral",
         )),
     };
-    let settings = AgentSettings::default();
+    let settings = DialogSettings::default();
     let script = Scripts::load(None)?
         .default_script()
         .cloned()

@@ -124,7 +124,7 @@ pub async fn detail(State(state): State<Arc<WebState>>, Path(id): Path<i64>) -> 
         Err(e) => return store_error(e),
     };
     let mut body = summary_json(&CallSummary {
-        lead_category: analysis.as_ref().and_then(|a| a.lead_category.clone()),
+        lead_category: analysis.as_ref().and_then(|a| a.lead_category),
         interest_rating: analysis.as_ref().and_then(|a| a.interest_rating),
         priority: analysis.as_ref().and_then(|a| a.priority.clone()),
         agency_name: analysis.as_ref().and_then(|a| a.agency_name.clone()),

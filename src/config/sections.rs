@@ -1,0 +1,180 @@
+//! Every setting of callops, declared once per section (see [`super::setting::section`]).
+//! Room is left for the `sip` and `outbound` sections of live calling.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+
+use super::setting::*;
+use super::{LogFormat, Secret};
+use crate::domain::{Greeting, PhoneNumber, Speaker};
+use crate::llm::{JsonMode, PriceTable};
+
+section! {
+    /// The process itself: storage, HTTP, logs, workers.
+    pub struct ServiceSettings("service") {
+        /// `sqlite://path` or `postgres://user:pass@host/db`
+        database_url: String = "DATABASE_URL", "sqlite://callops.db", database_url;
+        /// where `/health`, `/metrics` and `/api` listen
+        http_addr: SocketAddr = "HTTP_ADDR", "127.0.0.1:8080", addr;
+        /// required in `X-API-Key` for `/api/*`; unset, the API answers 403
+        api_key: Option<Secret> = "API_KEY", "", secret;
+        /// `human` or `json`
+        log_format: LogFormat = "LOG_FORMAT", "human", log_format;
+        /// jobs run at once by this process
+        worker_concurrency: usize = "WORKER_CONCURRENCY", "8", num(1, 1024);
+        /// a claimed job's lease; renewed while it runs, taken over by another worker after it lapses
+        job_lease_secs: u64 = "JOB_LEASE_SECS", "60", num(5, 86_400);
+        /// first retry wait of a failed job, in ms (doubling, with jitter)
+        job_retry_base_ms: u64 = "JOB_RETRY_BASE_MS", "5000", num(0, 3_600_000);
+        /// first retry wait of provider clients (STT, LLM, PBX), in ms (doubling, with jitter)
+        retry_base_ms: u64 = "RETRY_BASE_MS", "2000", num(0, 600_000);
+        /// time zone of dates shown to people
+        timezone: Tz = "TIMEZONE", "Europe/Moscow", timezone;
+    }
+}
+
+section! {
+    /// The Telegram bot.
+    pub struct TelegramSettings("telegram") {
+        /// the bot's token from @BotFather (required by `run`)
+        bot_token: Option<Secret> = "TELEGRAM_BOT_TOKEN", "", secret;
+        /// Bot API base URL (a local Bot API server, a proxy, a test fake)
+        api_url: String = "TELEGRAM_API_URL", "https://api.telegram.org", url;
+        /// the team chat that receives protocols; its members may use the bot as viewers
+        chat_id: Option<i64> = "TELEGRAM_CHAT_ID", "", opt_chat_id;
+        /// comma-separated user ids of administrators
+        admins: Vec<u64> = "TELEGRAM_ADMINS", "", user_ids;
+        /// public URL Telegram posts updates to (unset: long polling); its path is served by our HTTP server
+        webhook_url: Option<String> = "TELEGRAM_WEBHOOK_URL", "", opt_url;
+        /// `secret_token` checked in `X-Telegram-Bot-Api-Secret-Token` (`A-Z a-z 0-9 _ -`; unset: random)
+        webhook_secret: Option<Secret> = "TELEGRAM_WEBHOOK_SECRET", "", webhook_secret;
+        /// minimum gap between messages to one private chat, in ms
+        chat_interval_ms: u64 = "TELEGRAM_CHAT_INTERVAL_MS", "1000", num(0, 60_000);
+        /// minimum gap between messages to one group, in ms (Telegram allows 20/min)
+        group_interval_ms: u64 = "TELEGRAM_GROUP_INTERVAL_MS", "3000", num(0, 60_000);
+    }
+}
+
+section! {
+    /// The OpenAI-compatible endpoint: LLM, speech-to-text, text-to-speech.
+    pub struct OpenAiSettings("openai") {
+        /// key of the OpenAI-compatible endpoint
+        api_key: Option<Secret> = "OPENAI_API_KEY", "", secret;
+        /// any OpenAI-compatible base URL (a proxy from Russia, LiteLLM, a local server)
+        base_url: String = "OPENAI_BASE_URL", "https://api.openai.com/v1", url;
+        /// chat model for analysis and the voice agent
+        llm_model: String = "LLM_MODEL", "gpt-4o", text;
+        /// transcription model
+        stt_model: String = "STT_MODEL", "whisper-1", text;
+        /// text-to-speech model of the voice agent (`/audio/speech`)
+        tts_model: String = "TTS_MODEL", "gpt-4o-mini-tts", text;
+        /// the agent's voice
+        tts_voice: String = "TTS_VOICE", "coral", text;
+        /// `json_schema` (strict structured output) or `json_object` (schema in the prompt)
+        json_mode: JsonMode = "LLM_JSON_MODE", "json_schema", |s| JsonMode::parse(s).ok_or_else(|| "use json_schema or json_object".to_string());
+        /// `model=prompt:completion` USD per million tokens over the built-in gpt-4o(-mini), gpt-4.1(-mini) prices
+        prices: PriceTable = "LLM_PRICES", "", PriceTable::parse;
+    }
+}
+
+section! {
+    /// The PBX the calls come from (Novofon API 1.0 and 2.0 today).
+    pub struct PbxSettings("pbx") {
+        /// Novofon API 1.0 base URL
+        novofon_api_url: String = "NOVOFON_API_URL", "https://api.novofon.com", url;
+        /// Novofon API 1.0 key
+        novofon_api_key: Option<Secret> = "NOVOFON_API_KEY", "", secret;
+        /// Novofon API 1.0 secret; it also verifies webhooks
+        novofon_api_secret: Option<Secret> = "NOVOFON_API_SECRET", "", secret;
+        /// Novofon 2.0 Data API key (either API, or both)
+        novofon_access_token: Option<Secret> = "NOVOFON_ACCESS_TOKEN", "", secret;
+        /// Novofon 2.0 Data API endpoint
+        novofon_data_api_url: String = "NOVOFON_DATA_API_URL", "https://dataapi-jsonrpc.novofon.ru/v2.0", url;
+        /// Novofon 2.0 recordings host
+        novofon_media_url: String = "NOVOFON_MEDIA_URL", "https://app.novofon.ru", url;
+        /// our numbers in any format (`+7…`, `8…`, spaces, dashes); a call is ours when one is the caller or callee (unset: all calls)
+        novofon_numbers: Vec<PhoneNumber> = "NOVOFON_NUMBERS", "", phones;
+        /// polling interval, in seconds
+        novofon_poll_secs: u64 = "NOVOFON_POLL_SECS", "60", num(1, 86_400);
+        /// the sliding window each poll re-reads, in minutes
+        novofon_window_mins: u64 = "NOVOFON_WINDOW_MINS", "120", num(1, 10_080);
+        /// gap between statistics requests, in ms (Novofon allows 3 per minute)
+        novofon_stats_interval_ms: u64 = "NOVOFON_STATS_INTERVAL_MS", "20000", num(0, 600_000);
+        /// the PBX cabinet's time zone (its times carry none)
+        novofon_timezone: Tz = "NOVOFON_TIMEZONE", "Europe/Moscow", timezone;
+    }
+}
+
+section! {
+    /// Call analysis: which calls, how recordings are read, which profile.
+    pub struct AnalysisSettings("analysis") {
+        /// shorter calls are skipped (stored with the reason), in seconds
+        min_call_secs: i64 = "MIN_CALL_SECS", "10", num(0, 86_400);
+        /// wait after a call ends before fetching its recording, in seconds
+        recording_delay_secs: u64 = "RECORDING_DELAY_SECS", "40", num(0, 86_400);
+        /// a larger recording is refused before its body is read (by `Content-Length`, or as soon as the bytes pass it)
+        max_recording_mb: u64 = "MAX_RECORDING_MB", "100", num(1, 4096);
+        /// the longest recording analysed; a call's own PBX duration (plus a minute and a tenth) caps it too
+        max_recording_minutes: u64 = "MAX_RECORDING_MINUTES", "180", num(1, 1440);
+        /// who speaks on the left and right channel of stereo recordings (`manager`, `client`; Russian words too)
+        channel_roles: Vec<Speaker> = "CHANNEL_ROLES", "manager,client", speakers;
+        /// default analysis profile
+        profile: String = "PROFILE", "realty_lead", text;
+        /// `number=profile,...`: the profile per our number
+        profile_by_number: Vec<(PhoneNumber, String)> = "PROFILE_BY_NUMBER", "", number_pairs;
+        /// `number=chat_id,...`: the chat per our number
+        chat_by_number: Vec<(PhoneNumber, i64)> = "CHAT_BY_NUMBER", "", number_chats;
+        /// a folder of profile files overriding or adding to the shipped ones
+        prompts_dir: Option<PathBuf> = "PROMPTS_DIR", "", path;
+        /// recent corrections per profile given to the LLM as examples (0 = off)
+        fewshot_examples: i64 = "FEWSHOT_EXAMPLES", "5", num(0, 50);
+    }
+}
+
+impl AnalysisSettings {
+    /// The largest recording download, in bytes.
+    pub fn max_recording_bytes(&self) -> u64 {
+        self.max_recording_mb.saturating_mul(1024 * 1024)
+    }
+}
+
+section! {
+    /// The voice agent: its script, pacing and limits.
+    pub struct AgentSettings("agent") {
+        /// call script used when none is named (`prompts/agent/*.toml`)
+        script: String = "AGENT_SCRIPT", "realty_cold", text;
+        /// extra or overriding call scripts
+        scripts_dir: Option<PathBuf> = "AGENT_SCRIPTS_DIR", "", path;
+        /// the agent says goodbye and hangs up after this, in seconds
+        max_call_duration_sec: u64 = "MAX_CALL_DURATION_SEC", "300", num(1, 7200);
+        /// caller turns before the agent closes the call
+        max_dialog_turns: u32 = "MAX_DIALOG_TURNS", "20", num(1, 500);
+        /// caller silence before a reprompt (three, then goodbye), in seconds
+        reprompt_sec: u64 = "AGENT_REPROMPT_SEC", "5", num(1, 120);
+        /// caller speech shorter than this is not a turn, in ms
+        min_speech_ms: u64 = "AGENT_MIN_SPEECH_MS", "250", num(20, 10_000);
+        /// silence that ends the caller's turn, in ms
+        end_silence_ms: u64 = "AGENT_END_SILENCE_MS", "600", num(20, 10_000);
+        /// caller speech this long interrupts the agent ("угу" under it does not), in ms
+        barge_in_ms: u64 = "AGENT_BARGE_IN_MS", "300", num(20, 10_000);
+        /// `answer`: greet as soon as the call is answered; `callee`: after the callee's first words ("Алло?")
+        greeting_mode: Greeting = "AGENT_GREETING", "answer", |s| Greeting::parse(s, Duration::ZERO).ok_or_else(|| "use answer (greet at once) or callee (after their first words)".to_string());
+        /// with `AGENT_GREETING=callee`: the silence after which the agent greets anyway, in ms
+        greeting_wait_ms: u64 = "AGENT_GREETING_WAIT_MS", "1500", num(0, 30_000);
+    }
+}
+
+impl AgentSettings {
+    /// When the agent greets, with its wait.
+    pub fn greeting(&self) -> Greeting {
+        match self.greeting_mode {
+            Greeting::OnAnswer => Greeting::OnAnswer,
+            Greeting::AfterCallee { .. } => Greeting::AfterCallee {
+                silence: Duration::from_millis(self.greeting_wait_ms),
+            },
+        }
+    }
+}
