@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::dialog::{caller_turn, model_messages, TurnRule};
 use super::script::Script;
 use super::speaker::{Source, SpeakEvent, Speaker};
 use super::state::{CallState, EndReason, Outcome};
@@ -184,7 +185,8 @@ struct Dialog<'a> {
     reported: CallState,
     start: Instant,
     started_at: DateTime<Utc>,
-    state: Arc<Mutex<CallState>>,
+    /// The call state: this engine is its only writer (tool results arrive as events).
+    state: CallState,
     queue: PlayoutQueue,
     played: Arc<Mutex<Played>>,
     history: Vec<Value>,
@@ -233,7 +235,7 @@ impl<'a> Dialog<'a> {
             reported: CallState::default(),
             start: Instant::now(),
             started_at: Utc::now(),
-            state: Arc::new(Mutex::new(CallState::default())),
+            state: CallState::default(),
             queue: PlayoutQueue::new(settings.playout_frames),
             played: Arc::new(Mutex::new(Played::default())),
             history: Vec::new(),
@@ -316,7 +318,7 @@ impl<'a> Dialog<'a> {
                     Some(LineEvent::Dtmf(d)) => tracing::info!(digit = %d, "DTMF from the caller"),
                     Some(LineEvent::Hangup(cause)) => {
                         tracing::info!(cause = cause.as_str(), "the line went down");
-                        let mut st = lock(&self.state);
+                        let st = &mut self.state;
                         if st.ending.is_none() {
                             st.ending = Some(EndReason::Hangup(cause));
                         }
@@ -324,7 +326,7 @@ impl<'a> Dialog<'a> {
                     }
                     None => {
                         tracing::info!("the line went away without a hangup");
-                        let mut st = lock(&self.state);
+                        let st = &mut self.state;
                         if st.ending.is_none() {
                             st.ending = Some(EndReason::Hangup(HangupCause::Network));
                         }
@@ -350,20 +352,20 @@ impl<'a> Dialog<'a> {
                 }
                 _ = tokio::time::sleep_until(max_end), if !limit_hit => {
                     limit_hit = true;
-                    if lock(&self.state).ending.is_none() {
+                    if self.state.ending.is_none() {
                         tracing::info!("maximum call duration reached");
                         self.cancel_reply(false);
-                        lock(&self.state).ending = Some(EndReason::MaxDuration);
+                        self.state.ending = Some(EndReason::MaxDuration);
                         let text = self.script.goodbye_limit.clone();
                         self.say(Source::Fixed(text), false, None);
                     }
                 }
                 _ = self.control.hang_up.cancelled(), if !stopping => {
                     stopping = true;
-                    if lock(&self.state).ending.is_none() {
+                    if self.state.ending.is_none() {
                         tracing::info!("asked to hang up: saying goodbye");
                         self.cancel_reply(false);
-                        lock(&self.state).ending = Some(EndReason::Stopped);
+                        self.state.ending = Some(EndReason::Stopped);
                         let text = self.script.goodbye_limit.clone();
                         self.say(Source::Fixed(text), false, None);
                     }
@@ -380,7 +382,7 @@ impl<'a> Dialog<'a> {
         let _ = writer.await;
         line.hangup().await;
         let duration = self.start.elapsed();
-        let state = lock(&self.state).clone();
+        let state = self.state.clone();
         self.report_state();
         if let Some(reason) = &state.ending {
             self.emit(CallEvent::Ended(reason.clone()));
@@ -416,7 +418,7 @@ impl<'a> Dialog<'a> {
 
     /// Reports the call state when it changed since the last report.
     fn report_state(&mut self) {
-        let now = lock(&self.state).clone();
+        let now = self.state.clone();
         if now != self.reported {
             self.reported = now.clone();
             self.emit(CallEvent::State(now));
@@ -525,8 +527,7 @@ impl<'a> Dialog<'a> {
                     }
                     return;
                 }
-                if !self.agent_busy() && self.stt_pending == 0 && lock(&self.state).ending.is_none()
-                {
+                if !self.agent_busy() && self.stt_pending == 0 && self.state.ending.is_none() {
                     self.arm_silence();
                 }
             }
@@ -563,7 +564,7 @@ impl<'a> Dialog<'a> {
         self.transcript.retain(|u| {
             !(u.speaker == Side::Client && u.text.is_empty() && Some(u.end_ms) == caller_end)
         });
-        if lock(&self.state).ending.is_some() {
+        if self.state.ending.is_some() {
             return;
         }
         if text.is_empty() {
@@ -574,26 +575,25 @@ impl<'a> Dialog<'a> {
         }
         self.reprompts = 0;
         self.history.push(json!({"role": "user", "content": text}));
-        let turns = {
-            let mut st = lock(&self.state);
-            st.turns += 1;
-            st.turns
-        };
-        if self.script.is_opt_out(&text) {
-            tracing::info!("the caller opted out");
-            self.cancel_reply(false);
-            lock(&self.state).opt_out();
-            let bye = self.script.goodbye_opt_out.clone();
-            self.say(Source::Fixed(bye), false, Some(idx));
-            return;
-        }
-        if turns >= self.settings.max_turns {
-            tracing::info!(turns, "maximum dialog turns reached");
-            self.cancel_reply(false);
-            lock(&self.state).ending = Some(EndReason::MaxTurns);
-            let bye = self.script.goodbye_limit.clone();
-            self.say(Source::Fixed(bye), false, Some(idx));
-            return;
+        match caller_turn(
+            &mut self.state,
+            &self.script,
+            &text,
+            self.settings.max_turns,
+        ) {
+            TurnRule::Answer => {}
+            TurnRule::OptOut(bye) => {
+                tracing::info!("the caller opted out");
+                self.cancel_reply(false);
+                self.say(Source::Fixed(bye), false, Some(idx));
+                return;
+            }
+            TurnRule::TurnLimit(bye) => {
+                tracing::info!(turns = self.state.turns, "maximum dialog turns reached");
+                self.cancel_reply(false);
+                self.say(Source::Fixed(bye), false, Some(idx));
+                return;
+            }
         }
         self.answer(Some(idx));
     }
@@ -601,9 +601,7 @@ impl<'a> Dialog<'a> {
     /// Asks the model for the next reply.
     fn answer(&mut self, timing: Option<usize>) {
         self.cancel_reply(false);
-        let system = self.script.system_prompt(&lock(&self.state));
-        let mut messages = vec![json!({"role": "system", "content": system})];
-        messages.extend(self.history.iter().cloned());
+        let messages = model_messages(&self.script, &self.state, &self.history);
         self.say(Source::Llm(messages), true, timing);
     }
 
@@ -645,6 +643,13 @@ impl<'a> Dialog<'a> {
     }
 
     fn on_speak_event(&mut self, reply: u64, ev: SpeakEvent) {
+        if let SpeakEvent::Tools { results, .. } = &ev {
+            // The single writer of the call state applies what the model's tools decided; they
+            // are facts of the call even when the caller cut the reply off.
+            for call in results.iter().filter_map(|r| r.call.as_ref()) {
+                self.state.apply_call(call);
+            }
+        }
         if self.reply.as_ref().map(|r| r.id) != Some(reply) {
             return; // a cancelled reply
         }
@@ -701,14 +706,13 @@ impl<'a> Dialog<'a> {
                 let nothing_said = self.reply.as_ref().is_some_and(|r| r.sentences.is_empty());
                 self.reply = None;
                 if self.llm_failures >= 2 {
-                    let mut st = lock(&self.state);
+                    let st = &mut self.state;
                     if st.ending.is_none() {
                         st.ending = Some(EndReason::Failure(e.chars().take(200).collect()));
                     }
-                    drop(st);
                     let bye = format!("{} {}", self.script.apology, self.script.goodbye_limit);
                     self.say(Source::Fixed(bye), false, timing);
-                } else if nothing_said && lock(&self.state).ending.is_none() {
+                } else if nothing_said && self.state.ending.is_none() {
                     self.answer(timing);
                 } else {
                     self.maybe_finish_reply();
@@ -730,7 +734,7 @@ impl<'a> Dialog<'a> {
             return;
         }
         self.commit_reply(false);
-        if lock(&self.state).ending.is_some() {
+        if self.state.ending.is_some() {
             self.hangup_now = true;
             return;
         }
@@ -838,7 +842,7 @@ impl<'a> Dialog<'a> {
         if self.agent_busy() || self.stt_pending > 0 || self.session.is_some() {
             return;
         }
-        if lock(&self.state).ending.is_some() {
+        if self.state.ending.is_some() {
             self.hangup_now = true;
             return;
         }
@@ -851,7 +855,7 @@ impl<'a> Dialog<'a> {
         } else {
             tracing::info!("no answer to reprompts; saying goodbye");
             {
-                let mut st = lock(&self.state);
+                let st = &mut self.state;
                 st.ending = Some(EndReason::Silence);
                 if st.outcome.is_none() {
                     st.outcome = Some((Outcome::NoConversation, "собеседник не отвечает".into()));

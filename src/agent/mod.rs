@@ -3,6 +3,7 @@
 //! dialog engine with turn-taking and barge-in. Media and lines come from `telephony`.
 
 pub mod after_call;
+pub mod dialog;
 pub mod engine;
 pub mod rehearsal;
 pub mod script;

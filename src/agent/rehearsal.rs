@@ -15,10 +15,12 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::dialog::{caller_turn, model_messages, take_back_turn, TurnRule};
 use super::engine::CallReport;
+use super::engine::DialogSettings;
 use super::script::{Script, Scripts};
 use super::speaker::{SpeakEvent, Speaker};
-use super::state::{CallState, EndReason};
+use super::state::{CallState, EndReason, ToolCall};
 use crate::domain::Speaker as Side;
 use crate::domain::{TurnTiming, Utterance};
 use crate::llm::LlmClient;
@@ -33,14 +35,15 @@ pub struct RehearsalDeps {
     pub tts: Arc<dyn Tts>,
     pub scripts: Arc<Scripts>,
     pub default_script: String,
-    pub max_turns: u32,
+    /// The same limits as a live call (turns, reply length).
+    pub dialog: DialogSettings,
     store: Arc<dyn Store>,
     sessions: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<Session>>>>,
 }
 
 pub struct Session {
     pub script: Script,
-    state: Arc<Mutex<CallState>>,
+    state: CallState,
     history: Vec<Value>,
     transcript: Vec<Utterance>,
     turns: Vec<TurnTiming>,
@@ -65,7 +68,7 @@ impl Session {
     fn saved(&self) -> Saved {
         Saved {
             script: self.script.name.clone(),
-            state: self.state.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            state: self.state.clone(),
             history: self.history.clone(),
             transcript: self.transcript.clone(),
             turns: self.turns.clone(),
@@ -78,7 +81,7 @@ impl Session {
         let age = (Utc::now() - saved.started_at).to_std().unwrap_or_default();
         Self {
             script,
-            state: Arc::new(Mutex::new(saved.state)),
+            state: saved.state,
             history: saved.history,
             transcript: saved.transcript,
             turns: saved.turns,
@@ -88,6 +91,16 @@ impl Session {
         }
     }
 }
+
+/// What the model said for a turn: the reply, the messages its tool calls add to the history,
+/// those calls checked (for the session's state), when the first token came, and tokens spent.
+type Thought = (
+    String,
+    Vec<Value>,
+    Vec<ToolCall>,
+    Option<Instant>,
+    (i64, i64, f64),
+);
 
 /// One agent answer.
 pub struct Answer {
@@ -117,7 +130,7 @@ impl RehearsalDeps {
         tts: Arc<dyn Tts>,
         scripts: Arc<Scripts>,
         default_script: String,
-        max_turns: u32,
+        dialog: DialogSettings,
         store: Arc<dyn Store>,
     ) -> Self {
         Self {
@@ -126,7 +139,7 @@ impl RehearsalDeps {
             tts,
             scripts,
             default_script,
-            max_turns,
+            dialog,
             store,
             sessions: Mutex::new(HashMap::new()),
         }
@@ -197,7 +210,7 @@ impl RehearsalDeps {
         let greeting = script.greeting.clone();
         let mut session = Session {
             script,
-            state: Arc::new(Mutex::new(CallState::default())),
+            state: CallState::default(),
             history: Vec::new(),
             transcript: Vec::new(),
             turns: Vec::new(),
@@ -283,49 +296,43 @@ impl RehearsalDeps {
             text: text.clone(),
         });
         s.history.push(json!({"role": "user", "content": text}));
-        let turns = {
-            let mut st = s.state.lock().unwrap_or_else(|p| p.into_inner());
-            st.turns += 1;
-            st.turns
+        let rule = {
+            let session = &mut *s;
+            caller_turn(
+                &mut session.state,
+                &session.script,
+                &text,
+                self.dialog.max_turns,
+            )
         };
-        let (reply, ended) = if s.script.is_opt_out(&text) {
-            s.state.lock().unwrap_or_else(|p| p.into_inner()).opt_out();
-            (s.script.goodbye_opt_out.clone(), true)
-        } else if turns >= self.max_turns {
-            s.state.lock().unwrap_or_else(|p| p.into_inner()).ending = Some(EndReason::MaxTurns);
-            (s.script.goodbye_limit.clone(), true)
-        } else {
-            let system = s
-                .script
-                .system_prompt(&s.state.lock().unwrap_or_else(|p| p.into_inner()));
-            let mut messages = vec![json!({"role": "system", "content": system})];
-            messages.extend(s.history.iter().cloned());
-            // The client already retried 429/5xx with backoff; a failure now takes the turn
-            // back, so the manager can simply send it again.
-            let result = self.think(s.state.clone(), messages).await;
-            let (reply, added, first_token, tokens) = match result {
-                Ok(r) => r,
-                Err(e) => {
-                    s.history.truncate(before.0);
-                    s.transcript.truncate(before.1);
-                    let mut st = s.state.lock().unwrap_or_else(|p| p.into_inner());
-                    st.turns = st.turns.saturating_sub(1);
-                    return Err(e);
+        let (reply, ended) = match rule {
+            TurnRule::OptOut(bye) | TurnRule::TurnLimit(bye) => (bye, true),
+            TurnRule::Answer => {
+                let messages = model_messages(&s.script, &s.state, &s.history);
+                // The client already retried 429/5xx with backoff; a failure now takes the turn
+                // back, so the manager can simply send it again.
+                let result = self.think(s.state.clone(), messages).await;
+                let (reply, added, calls, first_token, tokens) = match result {
+                    Ok(r) => r,
+                    Err(e) => {
+                        s.history.truncate(before.0);
+                        s.transcript.truncate(before.1);
+                        take_back_turn(&mut s.state);
+                        return Err(e);
+                    }
+                };
+                for call in &calls {
+                    s.state.apply_call(call);
                 }
-            };
-            timing.llm_first_token_ms = first_token.map(|t| ms(t, &s));
-            timing.first_sentence_ms = timing.llm_first_token_ms;
-            s.history.extend(added);
-            s.tokens.0 += tokens.0;
-            s.tokens.1 += tokens.1;
-            s.tokens.2 += tokens.2;
-            let ended = s
-                .state
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .ending
-                .is_some();
-            (reply, ended)
+                timing.llm_first_token_ms = first_token.map(|t| ms(t, &s));
+                timing.first_sentence_ms = timing.llm_first_token_ms;
+                s.history.extend(added);
+                s.tokens.0 += tokens.0;
+                s.tokens.1 += tokens.1;
+                s.tokens.2 += tokens.2;
+                let ended = s.state.ending.is_some();
+                (reply, ended)
+            }
         };
         let tts_start = Instant::now();
         let voice = self.voice(&reply).await;
@@ -356,16 +363,16 @@ impl RehearsalDeps {
     /// Runs the live brain (same tools and loop as on a call) and collects the reply.
     async fn think(
         &self,
-        state: Arc<Mutex<CallState>>,
+        state: CallState,
         messages: Vec<Value>,
-    ) -> Result<(String, Vec<Value>, Option<Instant>, (i64, i64, f64)), RehearsalError> {
+    ) -> Result<Thought, RehearsalError> {
         let speaker = Speaker {
             llm: self.llm.clone(),
             tts: self.tts.clone(),
             queue: PlayoutQueue::new(1),
             rate: 8000,
             state,
-            max_tokens: 300,
+            max_tokens: self.dialog.max_tokens,
             max_rounds: 3,
         };
         let (sent_tx, mut sent_rx) = mpsc::channel(64);
@@ -381,11 +388,15 @@ impl RehearsalDeps {
         while let Some((_, s)) = sent_rx.recv().await {
             sentences.push(s);
         }
-        let (mut added, mut first, mut tokens) = (Vec::new(), None, (0, 0, 0.0));
+        let (mut added, mut calls, mut first, mut tokens) =
+            (Vec::new(), Vec::new(), None, (0, 0, 0.0));
         while let Some((_, ev)) = ev_rx.recv().await {
             match ev {
                 SpeakEvent::FirstToken(at) => first = first.or(Some(at)),
-                SpeakEvent::Tools { messages, .. } => added.extend(messages),
+                SpeakEvent::Tools { messages, results } => {
+                    added.extend(messages);
+                    calls.extend(results.into_iter().filter_map(|r| r.call));
+                }
                 SpeakEvent::Usage {
                     prompt_tokens,
                     completion_tokens,
@@ -398,7 +409,7 @@ impl RehearsalDeps {
                 _ => {}
             }
         }
-        Ok((sentences.join(" "), added, first, tokens))
+        Ok((sentences.join(" "), added, calls, first, tokens))
     }
 
     /// A voice note of `text`, or `None` if synthesis failed (the text is still sent).
@@ -437,7 +448,7 @@ impl RehearsalDeps {
             .cloned()
             .ok_or(RehearsalError::NotRunning)?;
         let s = session.lock().await;
-        let mut state = s.state.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut state = s.state.clone();
         if state.ending.is_none() {
             state.ending = Some(EndReason::Completed("репетиция остановлена".into()));
         }

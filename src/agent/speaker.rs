@@ -4,7 +4,7 @@
 //! the first sentence plays while the model is still writing the rest. Dropping the task (barge-in)
 //! cancels the LLM request and the synthesis in flight.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -43,7 +43,8 @@ pub enum SpeakEvent {
         tag: u64,
         frames: u32,
     },
-    /// Tool calls were applied; `messages` go into the history as they are.
+    /// The model called tools: `messages` go into the history as they are, and each result's
+    /// checked call is for the state's owner to apply.
     Tools {
         messages: Vec<Value>,
         results: Vec<ToolResult>,
@@ -64,14 +65,12 @@ pub struct Speaker {
     pub tts: Arc<dyn Tts>,
     pub queue: PlayoutQueue,
     pub rate: u32,
-    pub state: Arc<Mutex<CallState>>,
+    /// The call state when the reply began: tool calls are checked against a copy of it, and
+    /// reach the dialog (the state's single writer) as [`SpeakEvent::Tools`].
+    pub state: CallState,
     pub max_tokens: u32,
     /// At most this many model rounds per reply (tool call → follow-up text).
     pub max_rounds: u32,
-}
-
-fn lock(state: &Mutex<CallState>) -> std::sync::MutexGuard<'_, CallState> {
-    state.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Speaker {
@@ -141,6 +140,7 @@ impl Speaker {
         reply: u64,
     ) -> Result<(), String> {
         let tools = tool_definitions();
+        let mut scratch = self.state.clone();
         let mut tag = first_tag;
         let mut first_token = true;
         for _round in 0..self.max_rounds.max(1) {
@@ -213,7 +213,7 @@ impl Speaker {
             let mut added = vec![assistant];
             let mut results = Vec::new();
             for c in &calls {
-                let r = lock(&self.state).apply(&c.name, &c.arguments);
+                let r = scratch.apply(&c.name, &c.arguments);
                 tracing::info!(tool = %c.name, "agent tool call");
                 added.push(json!({"role": "tool", "tool_call_id": c.id, "content": r.content}));
                 results.push(r);

@@ -146,6 +146,8 @@ pub struct ToolResult {
     /// The call should end after the current reply is spoken.
     pub ends_call: bool,
     pub opted_out: bool,
+    /// The checked call, for the state's owner to apply (`None` when it was refused).
+    pub call: Option<ToolCall>,
 }
 
 fn text_arg(args: &Value, key: &str) -> Option<String> {
@@ -191,25 +193,39 @@ impl CallState {
         parts.join("; ")
     }
 
-    /// Applies a tool call from the model. Bad arguments get an error the model can read.
+    /// Applies a tool call from the model. Bad arguments get an error the model can read; a
+    /// valid call is returned in the result so the call's single owner of the state can apply
+    /// the same change (see [`ToolCall`]).
     pub fn apply(&mut self, name: &str, arguments: &str) -> ToolResult {
-        let args: Value = serde_json::from_str(arguments).unwrap_or(Value::Null);
-        let ok = |v: Value| ToolResult {
-            content: v.to_string(),
-            ends_call: false,
-            opted_out: false,
-        };
-        match name {
-            "save_contact" => {
-                let c = Contact {
-                    name: text_arg(&args, "name").or(self.contact.name.clone()),
-                    role: text_arg(&args, "role").or(self.contact.role.clone()),
-                    phone: text_arg(&args, "phone").or(self.contact.phone.clone()),
-                    email: text_arg(&args, "email").or(self.contact.email.clone()),
-                };
-                if c == Contact::default() {
-                    return ok(json!({"ok": false, "error": "no contact fields given"}));
+        match ToolCall::parse(name, arguments) {
+            Ok(call) => {
+                let content = self.apply_call(&call);
+                ToolResult {
+                    content: content.to_string(),
+                    ends_call: call.ends_call(),
+                    opted_out: call == ToolCall::OptOut,
+                    call: Some(call),
                 }
+            }
+            Err(error) => ToolResult {
+                content: json!({"ok": false, "error": error}).to_string(),
+                ends_call: false,
+                opted_out: false,
+                call: None,
+            },
+        }
+    }
+
+    /// Applies a checked tool call; returns what the model is told.
+    pub fn apply_call(&mut self, call: &ToolCall) -> Value {
+        match call {
+            ToolCall::SaveContact(given) => {
+                let c = Contact {
+                    name: given.name.clone().or(self.contact.name.clone()),
+                    role: given.role.clone().or(self.contact.role.clone()),
+                    phone: given.phone.clone().or(self.contact.phone.clone()),
+                    email: given.email.clone().or(self.contact.email.clone()),
+                };
                 self.contact = c;
                 if matches!(
                     self.stage,
@@ -220,60 +236,94 @@ impl CallState {
                 ) {
                     self.stage = Stage::Contact;
                 }
-                ok(json!({"ok": true, "saved": self.contact}))
+                json!({"ok": true, "saved": self.contact})
             }
-            "schedule_callback" => match text_arg(&args, "when") {
-                Some(when) => {
-                    self.callback = Some(when.clone());
-                    if self.outcome.is_none() {
-                        self.outcome =
-                            Some((Outcome::Callback, format!("просит перезвонить: {when}")));
-                    }
-                    ok(json!({"ok": true, "callback": when}))
+            ToolCall::ScheduleCallback(when) => {
+                self.callback = Some(when.clone());
+                if self.outcome.is_none() {
+                    self.outcome = Some((Outcome::Callback, format!("просит перезвонить: {when}")));
                 }
-                None => ok(json!({"ok": false, "error": "`when` is required"})),
-            },
-            "set_outcome" => {
-                let category = text_arg(&args, "category").unwrap_or_default();
-                let Some(outcome) = Outcome::parse(&category) else {
-                    return ok(
-                        json!({"ok": false, "error": format!("category must be one of {:?}", outcome_names())}),
-                    );
-                };
-                let reason = text_arg(&args, "reason").unwrap_or_default();
-                self.outcome = Some((outcome, reason));
-                ok(json!({"ok": true, "outcome": outcome.as_str()}))
+                json!({"ok": true, "callback": when})
             }
-            "set_stage" => match text_arg(&args, "stage").and_then(|s| Stage::parse(&s)) {
-                Some(stage) => {
-                    self.stage = stage;
-                    ok(json!({"ok": true, "stage": stage.as_str()}))
-                }
-                None => ok(json!({"ok": false, "error": "unknown stage"})),
-            },
-            "opt_out" => {
+            ToolCall::SetOutcome(outcome, reason) => {
+                self.outcome = Some((*outcome, reason.clone()));
+                json!({"ok": true, "outcome": outcome.as_str()})
+            }
+            ToolCall::SetStage(stage) => {
+                self.stage = *stage;
+                json!({"ok": true, "stage": stage.as_str()})
+            }
+            ToolCall::OptOut => {
                 self.opt_out();
-                ToolResult {
-                    content: json!({"ok": true, "note": "say a short polite goodbye"}).to_string(),
-                    ends_call: true,
-                    opted_out: true,
-                }
+                json!({"ok": true, "note": "say a short polite goodbye"})
             }
-            "end_call" => {
-                let reason =
-                    text_arg(&args, "reason").unwrap_or_else(|| "разговор завершён".into());
+            ToolCall::EndCall(reason) => {
                 self.stage = Stage::Closing;
                 if self.ending.is_none() {
-                    self.ending = Some(EndReason::Completed(reason));
+                    self.ending = Some(EndReason::Completed(reason.clone()));
                 }
-                ToolResult {
-                    content: json!({"ok": true}).to_string(),
-                    ends_call: true,
-                    opted_out: false,
-                }
+                json!({"ok": true})
             }
-            other => ok(json!({"ok": false, "error": format!("unknown tool {other}")})),
         }
+    }
+}
+
+/// A tool call of the model, checked: the only ways the model changes a call's state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ToolCall {
+    /// Contact fields given (the others are kept).
+    SaveContact(Contact),
+    ScheduleCallback(String),
+    SetOutcome(Outcome, String),
+    SetStage(Stage),
+    OptOut,
+    EndCall(String),
+}
+
+impl ToolCall {
+    /// Reads a tool call; the error is for the model to read.
+    pub fn parse(name: &str, arguments: &str) -> Result<Self, String> {
+        let args: Value = serde_json::from_str(arguments).unwrap_or(Value::Null);
+        match name {
+            "save_contact" => {
+                let c = Contact {
+                    name: text_arg(&args, "name"),
+                    role: text_arg(&args, "role"),
+                    phone: text_arg(&args, "phone"),
+                    email: text_arg(&args, "email"),
+                };
+                if c == Contact::default() {
+                    return Err("no contact fields given".into());
+                }
+                Ok(ToolCall::SaveContact(c))
+            }
+            "schedule_callback" => text_arg(&args, "when")
+                .map(ToolCall::ScheduleCallback)
+                .ok_or_else(|| "`when` is required".into()),
+            "set_outcome" => {
+                let category = text_arg(&args, "category").unwrap_or_default();
+                let outcome = Outcome::parse(&category)
+                    .ok_or_else(|| format!("category must be one of {:?}", outcome_names()))?;
+                Ok(ToolCall::SetOutcome(
+                    outcome,
+                    text_arg(&args, "reason").unwrap_or_default(),
+                ))
+            }
+            "set_stage" => text_arg(&args, "stage")
+                .and_then(|s| Stage::parse(&s))
+                .map(ToolCall::SetStage)
+                .ok_or_else(|| "unknown stage".into()),
+            "opt_out" => Ok(ToolCall::OptOut),
+            "end_call" => Ok(ToolCall::EndCall(
+                text_arg(&args, "reason").unwrap_or_else(|| "разговор завершён".into()),
+            )),
+            other => Err(format!("unknown tool {other}")),
+        }
+    }
+
+    /// The call should end after the current reply is spoken.
+    pub fn ends_call(&self) -> bool {
+        matches!(self, ToolCall::OptOut | ToolCall::EndCall(_))
     }
 }
 

@@ -54,7 +54,7 @@ fn build_rehearsal(
         Arc::new(tts),
         Arc::new(scripts),
         cfg.agent.script.clone(),
-        cfg.agent.max_dialog_turns,
+        crate::agent::DialogSettings::from_section(&cfg.agent),
         p.store.clone(),
     ))))
 }
