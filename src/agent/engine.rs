@@ -577,7 +577,7 @@ impl<'a> Dialog<'a> {
         self.history.push(json!({"role": "user", "content": text}));
         match caller_turn(
             &mut self.state,
-            &self.script,
+            self.script,
             &text,
             self.settings.max_turns,
         ) {
@@ -601,7 +601,7 @@ impl<'a> Dialog<'a> {
     /// Asks the model for the next reply.
     fn answer(&mut self, timing: Option<usize>) {
         self.cancel_reply(false);
-        let messages = model_messages(&self.script, &self.state, &self.history);
+        let messages = model_messages(self.script, &self.state, &self.history);
         self.say(Source::Llm(messages), true, timing);
     }
 
