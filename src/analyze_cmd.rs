@@ -113,7 +113,8 @@ async fn analyze_one(
         }
     };
     let analysis_id = save_analysed(deps, call.id, profile, &analysed.result, &replies).await?;
-    let Some((rendered, _)) = render_current(deps, call.id, deps.settings.lang).await? else {
+    let Some((rendered, _)) = render_current(&deps.views, call.id, deps.settings.lang).await?
+    else {
         anyhow::bail!("the stored analysis could not be rendered");
     };
     println!("{}\n", html_to_text(&rendered.text));

@@ -3,7 +3,7 @@
 //! analysis is queued so the protocol reaches the chat like any inbound call's.
 
 use super::engine::CallReport;
-use crate::analysis::pipeline::PipelineDeps;
+use crate::analysis::pipeline::CallIntake;
 use crate::analysis::queue::{ProcessPayload, PROCESS_KIND};
 use crate::domain::{CallOrigin, Direction, Endpoint, NewCall};
 use crate::store::{NewJob, StoreError, TokenUsage};
@@ -19,15 +19,17 @@ pub struct CallParty {
     pub chat: Option<i64>,
 }
 
-/// Stores a finished call and queues its analysis; returns the call id. Idempotent per `key`.
+/// Stores a finished call (its tokens spent on `model`) and queues its analysis; returns the call
+/// id. Idempotent per `key`.
 pub async fn record_call(
-    deps: &PipelineDeps,
+    intake: &CallIntake,
+    model: &str,
     origin: CallOrigin,
     key: &str,
     party: &CallParty,
     report: &CallReport,
 ) -> Result<i64, StoreError> {
-    let store = &deps.store;
+    let store = &intake.store;
     let (call, new) = store
         .insert_call(&NewCall {
             provider: origin.provider().unwrap_or("agent").into(),
@@ -56,7 +58,7 @@ pub async fn record_call(
             .record_token_usage(&TokenUsage {
                 call_id: Some(call.id),
                 purpose: "agent".into(),
-                model: deps.llm.model.clone(),
+                model: model.to_string(),
                 prompt_tokens: report.prompt_tokens,
                 completion_tokens: report.completion_tokens,
                 cost_usd: report.cost_usd,
@@ -98,6 +100,6 @@ pub async fn record_call(
                 .max_attempts(6),
         )
         .await?;
-    deps.waker.notify_waiters();
+    intake.waker.notify_waiters();
     Ok(call.id)
 }

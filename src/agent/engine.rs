@@ -575,12 +575,7 @@ impl<'a> Dialog<'a> {
         }
         self.reprompts = 0;
         self.history.push(json!({"role": "user", "content": text}));
-        match caller_turn(
-            &mut self.state,
-            self.script,
-            &text,
-            self.settings.max_turns,
-        ) {
+        match caller_turn(&mut self.state, self.script, &text, self.settings.max_turns) {
             TurnRule::Answer => {}
             TurnRule::OptOut(bye) => {
                 tracing::info!("the caller opted out");

@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 
-use super::pipeline::PipelineDeps;
+use super::pipeline::CallIntake;
 use super::queue::enqueue_process;
 use crate::domain::{bounded_call_secs, CallStatus, Direction, Endpoint, NewCall, SkipReason};
 use crate::store::StoreError;
@@ -35,12 +35,12 @@ pub enum Ingested {
 
 /// Ingests one provider call.
 pub async fn ingest(
-    deps: &PipelineDeps,
+    intake: &CallIntake,
     provider: &str,
     pc: &ProviderCall,
     origin: Origin,
 ) -> Result<Ingested, StoreError> {
-    let s = &deps.settings;
+    let s = &intake.settings;
     let caller = Endpoint::parse(&pc.caller);
     let called = Endpoint::parse(&pc.called);
     let is_ours = |e: &Endpoint| e.phone().is_some_and(|n| s.our_numbers.contains(n));
@@ -50,14 +50,15 @@ pub async fn ingest(
         Direction::Incoming
     });
     // Most polled calls are known already: a read spares the single writer.
-    let known = deps
+    let known = intake
         .store
         .call_by_provider_id(provider, &pc.provider_call_id)
         .await?;
     let (call, created) = match known {
         Some(call) => (call, false),
         None => {
-            deps.store
+            intake
+                .store
                 .insert_call(&NewCall {
                     provider: provider.to_string(),
                     provider_call_id: pc.provider_call_id.clone(),
@@ -75,7 +76,7 @@ pub async fn ingest(
     if !created {
         if call.recording_ref.is_none() {
             if let Some(r) = &pc.recording_ref {
-                deps.store.set_recording_ref(call.id, r).await?;
+                intake.store.set_recording_ref(call.id, r).await?;
             }
         }
         let revive = call.status == CallStatus::AwaitingRecording && pc.recorded;
@@ -88,13 +89,14 @@ pub async fn ingest(
             );
         }
         if revive || confirmed {
-            deps.store
+            intake
+                .store
                 .set_call_status(call.id, CallStatus::New, None)
                 .await?;
         }
         if revive || call.status == CallStatus::New {
             // Queueing is idempotent: this also repairs a crash between storing and queueing.
-            enqueue_process(deps, call.id, pc, false).await?;
+            enqueue_process(intake, call.id, pc, false).await?;
             return Ok(Ingested::Queued(call.id));
         }
         return Ok(Ingested::Known(call.id));
@@ -111,7 +113,8 @@ pub async fn ingest(
     };
     match reason {
         None if !pc.recorded => {
-            deps.store
+            intake
+                .store
                 .set_call_status(call.id, CallStatus::AwaitingRecording, None)
                 .await?;
             tracing::info!(
@@ -124,7 +127,8 @@ pub async fn ingest(
             Ok(Ingested::AwaitingRecording(call.id))
         }
         Some(r) => {
-            deps.store
+            intake
+                .store
                 .set_call_status(call.id, CallStatus::Skipped, Some(&r.to_string()))
                 .await?;
             tracing::info!(call = call.id, provider, reason = %r, "call skipped");
@@ -132,7 +136,8 @@ pub async fn ingest(
             Ok(Ingested::Skipped(call.id, r))
         }
         None if origin == Origin::Webhook => {
-            deps.store
+            intake
+                .store
                 .set_call_status(
                     call.id,
                     CallStatus::Unconfirmed,
@@ -149,7 +154,7 @@ pub async fn ingest(
             Ok(Ingested::Unconfirmed(call.id))
         }
         None => {
-            enqueue_process(deps, call.id, pc, false).await?;
+            enqueue_process(intake, call.id, pc, false).await?;
             tracing::info!(call = call.id, provider, "call queued for analysis");
             metrics::counter!("callops_calls_ingested_total", "outcome" => "queued").increment(1);
             Ok(Ingested::Queued(call.id))
@@ -159,12 +164,12 @@ pub async fn ingest(
 
 /// NOTIFY_RECORD: the recording of a known call is ready; process it now if it was waiting.
 pub async fn recording_ready(
-    deps: &PipelineDeps,
+    intake: &CallIntake,
     provider: &str,
     provider_call_id: &str,
     recording_ref: &str,
 ) -> Result<Option<i64>, StoreError> {
-    let Some(call) = deps
+    let Some(call) = intake
         .store
         .call_by_provider_id(provider, provider_call_id)
         .await?
@@ -172,11 +177,15 @@ pub async fn recording_ready(
         return Ok(None);
     };
     if !recording_ref.is_empty() {
-        deps.store.set_recording_ref(call.id, recording_ref).await?;
+        intake
+            .store
+            .set_recording_ref(call.id, recording_ref)
+            .await?;
     }
     let waiting = matches!(call.status, CallStatus::New | CallStatus::AwaitingRecording);
     if waiting {
-        deps.store
+        intake
+            .store
             .set_call_status(call.id, CallStatus::New, None)
             .await?;
         let pc = ProviderCall {
@@ -192,7 +201,7 @@ pub async fn recording_ready(
             disposition: String::new(),
             recorded: true,
         };
-        enqueue_process(deps, call.id, &pc, false).await?;
+        enqueue_process(intake, call.id, &pc, false).await?;
     }
     Ok(Some(call.id))
 }

@@ -38,16 +38,35 @@ pub struct PipelineSettings {
     pub fewshot_examples: i64,
 }
 
-/// The dependencies of the pipeline workers.
+/// The dependencies of the pipeline workers (job handlers and pollers). Edges get only the
+/// narrow services they use: [`CallIntake`] and [`ProtocolViews`].
 pub struct PipelineDeps {
     pub store: Arc<dyn Store>,
     pub sources: HashMap<String, Arc<dyn CallSource>>,
     pub stt: Arc<dyn Stt>,
     pub llm: Arc<LlmClient>,
     pub profiles: Arc<Profiles>,
-    pub settings: PipelineSettings,
+    pub settings: Arc<PipelineSettings>,
     /// Wakes the worker pool after an enqueue.
     pub waker: Arc<Notify>,
+    pub intake: Arc<CallIntake>,
+    pub views: Arc<ProtocolViews>,
+}
+
+/// Taking calls in and queueing work on them: what webhooks, the API, the bot and the voice agent
+/// may do to the pipeline.
+pub struct CallIntake {
+    pub store: Arc<dyn Store>,
+    pub settings: Arc<PipelineSettings>,
+    /// Wakes the worker pool after an enqueue.
+    pub waker: Arc<Notify>,
+}
+
+/// Showing protocols and choosing profiles: what the bot and the API read of the pipeline.
+pub struct ProtocolViews {
+    pub store: Arc<dyn Store>,
+    pub profiles: Arc<Profiles>,
+    pub settings: Arc<PipelineSettings>,
 }
 
 /// Our number of a call: the callee of an incoming call, the caller of an outgoing one.
@@ -60,6 +79,40 @@ pub fn our_side(call: &Call) -> Option<PhoneNumber> {
 }
 
 impl PipelineDeps {
+    /// The pipeline over its parts; the narrow services share them.
+    pub fn new(
+        store: Arc<dyn Store>,
+        sources: HashMap<String, Arc<dyn CallSource>>,
+        stt: Arc<dyn Stt>,
+        llm: Arc<LlmClient>,
+        profiles: Arc<Profiles>,
+        settings: PipelineSettings,
+        waker: Arc<Notify>,
+    ) -> Self {
+        let settings = Arc::new(settings);
+        let intake = Arc::new(CallIntake {
+            store: store.clone(),
+            settings: settings.clone(),
+            waker: waker.clone(),
+        });
+        let views = Arc::new(ProtocolViews {
+            store: store.clone(),
+            profiles: profiles.clone(),
+            settings: settings.clone(),
+        });
+        Self {
+            store,
+            sources,
+            stt,
+            llm,
+            profiles,
+            settings,
+            waker,
+            intake,
+            views,
+        }
+    }
+
     /// The chat of a call's protocol: the call's own chat (a rehearsal), else by routing.
     pub async fn chat_for_call(
         &self,

@@ -5,7 +5,7 @@
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use super::pipeline::PipelineDeps;
+use super::pipeline::{CallIntake, PipelineSettings};
 use crate::domain::call_end;
 use crate::store::{NewJob, StoreError};
 use crate::telephony::ProviderCall;
@@ -26,19 +26,20 @@ pub struct ProcessPayload {
 
 /// Queues a call's processing (idempotent per call), after its recording has had time to be saved.
 pub async fn enqueue_process(
-    deps: &PipelineDeps,
+    intake: &CallIntake,
     call_id: i64,
     pc: &ProviderCall,
     force: bool,
 ) -> Result<(), StoreError> {
-    let delay = recording_wait(deps, pc);
+    let delay = recording_wait(&intake.settings, pc);
     let payload = serde_json::to_value(ProcessPayload {
         call_id,
         force,
         profile: None,
     })
     .unwrap_or_default();
-    deps.store
+    intake
+        .store
         .enqueue(
             NewJob::new(PROCESS_KIND, payload)
                 .key(format!("call:{call_id}:process"))
@@ -46,13 +47,13 @@ pub async fn enqueue_process(
                 .max_attempts(6),
         )
         .await?;
-    deps.waker.notify_waiters();
+    intake.waker.notify_waiters();
     Ok(())
 }
 
 /// Queues a re-analysis (a new job every time it is asked for).
 pub async fn enqueue_reanalysis(
-    deps: &PipelineDeps,
+    intake: &CallIntake,
     call_id: i64,
     profile: Option<String>,
 ) -> Result<i64, StoreError> {
@@ -63,12 +64,12 @@ pub async fn enqueue_reanalysis(
     })
     .unwrap_or_default();
     let key = format!("call:{call_id}:reanalyze:{}", uuid::Uuid::new_v4().simple());
-    let id = deps
+    let id = intake
         .store
         .enqueue(NewJob::new(PROCESS_KIND, payload).key(key).max_attempts(4))
         .await?
         .id;
-    deps.waker.notify_waiters();
+    intake.waker.notify_waiters();
     Ok(id)
 }
 
@@ -87,7 +88,7 @@ pub fn post_key(call_id: i64, analysis_id: i64) -> String {
 
 /// Queues the post of an analysis (idempotent per analysis).
 pub async fn enqueue_post(
-    deps: &PipelineDeps,
+    intake: &CallIntake,
     call_id: i64,
     analysis_id: i64,
 ) -> Result<(), StoreError> {
@@ -96,7 +97,8 @@ pub async fn enqueue_post(
         analysis_id,
     })
     .unwrap_or_default();
-    deps.store
+    intake
+        .store
         .enqueue(
             NewJob::new(POST_KIND, payload)
                 .key(post_key(call_id, analysis_id))
@@ -104,14 +106,14 @@ pub async fn enqueue_post(
                 .max_attempts(10),
         )
         .await?;
-    deps.waker.notify_waiters();
+    intake.waker.notify_waiters();
     Ok(())
 }
 
 /// How long to wait before fetching the recording: at least `recording_delay` after the call ended.
-pub fn recording_wait(deps: &PipelineDeps, pc: &ProviderCall) -> std::time::Duration {
+pub fn recording_wait(settings: &PipelineSettings, pc: &ProviderCall) -> std::time::Duration {
     let ended = call_end(pc.started_at, pc.duration_secs);
-    let ready = chrono::Duration::from_std(deps.settings.recording_delay)
+    let ready = chrono::Duration::from_std(settings.recording_delay)
         .ok()
         .and_then(|d| ended.checked_add_signed(d))
         .unwrap_or(ended);

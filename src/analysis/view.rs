@@ -1,7 +1,7 @@
 //! Showing a protocol: its rendering with the call's current analysis, feedback and timings, the
 //! feedback buttons under it, the chat's language, and what a re-analysis changed.
 
-use super::pipeline::PipelineDeps;
+use super::pipeline::ProtocolViews;
 use super::protocol::{render, Rendered};
 use crate::domain::{Analysis, CallbackData, FeedbackChoice, LeadCategory};
 use crate::i18n::{t, t_args, Lang};
@@ -34,27 +34,27 @@ pub fn feedback_keyboard(lang: Lang, call_id: i64) -> Keyboard {
 
 /// Renders the current protocol of a call (also used to redraw it after feedback).
 /// The language of a chat: its setting, else the default.
-pub async fn chat_lang(deps: &PipelineDeps, chat_id: i64) -> Result<Lang, StoreError> {
-    Ok(deps
+pub async fn chat_lang(views: &ProtocolViews, chat_id: i64) -> Result<Lang, StoreError> {
+    Ok(views
         .store
         .chat_language(chat_id)
         .await?
-        .map_or(deps.settings.lang, |c| Lang::from_code(Some(&c))))
+        .map_or(views.settings.lang, |c| Lang::from_code(Some(&c))))
 }
 
 pub async fn render_current(
-    deps: &PipelineDeps,
+    views: &ProtocolViews,
     call_id: i64,
     lang: Lang,
 ) -> Result<Option<(Rendered, String)>, StoreError> {
-    let store = &deps.store;
+    let store = &views.store;
     let (Some(call), Some(analysis)) = (
         store.call(call_id).await?,
         store.current_analysis(call_id).await?,
     ) else {
         return Ok(None);
     };
-    let Some(profile) = deps.profiles.get(&analysis.profile) else {
+    let Some(profile) = views.profiles.get(&analysis.profile) else {
         return Ok(None);
     };
     let utterances = store.utterances(call_id).await?;
@@ -66,7 +66,7 @@ pub async fn render_current(
     };
     let rendered = render(
         lang,
-        deps.settings.timezone,
+        views.settings.timezone,
         &call,
         profile,
         &analysis.result,

@@ -31,7 +31,8 @@ pub(super) async fn serve(
         started,
         metrics: metrics_handle(),
         api_key: cfg.service.api_key.clone(),
-        pipeline,
+        intake: pipeline.as_ref().map(|p| p.intake.clone()),
+        views: pipeline.as_ref().map(|p| p.views.clone()),
         schedules: parts.schedules.clone(),
         novofon_secret: cfg
             .pbx

@@ -98,13 +98,13 @@ pub fn build_pipeline(
         cfg.openai.json_mode,
         cfg.openai.prices.clone(),
     );
-    Ok(Some(Arc::new(PipelineDeps {
+    Ok(Some(Arc::new(PipelineDeps::new(
         store,
         sources,
-        stt: Arc::new(stt),
-        llm: Arc::new(llm),
-        profiles: Arc::new(profiles),
-        settings: PipelineSettings {
+        Arc::new(stt),
+        Arc::new(llm),
+        Arc::new(profiles),
+        PipelineSettings {
             our_numbers: cfg.pbx.novofon_numbers.clone(),
             min_call_secs: cfg.analysis.min_call_secs,
             recording_delay: Duration::from_secs(cfg.analysis.recording_delay_secs),
@@ -122,7 +122,7 @@ pub fn build_pipeline(
             fewshot_examples: cfg.analysis.fewshot_examples,
         },
         waker,
-    })))
+    ))))
 }
 
 /// Registers the pipeline's handlers and starts a poller per source (when analysis is on).

@@ -68,7 +68,8 @@ pub(super) async fn start_bot(
             .into_iter()
             .chain(cfg.analysis.chat_by_number.iter().map(|(_, c)| *c))
             .collect(),
-        pipeline,
+        intake: pipeline.as_ref().map(|p| p.intake.clone()),
+        views: pipeline.as_ref().map(|p| p.views.clone()),
         notifier: Some(notifier),
         timezone: cfg.service.timezone,
         rehearsal,

@@ -248,22 +248,22 @@ pub async fn run(args: PipelineBench) -> anyhow::Result<()> {
     );
     let mut sources = HashMap::new();
     sources.insert("bench".to_string(), source.clone());
-    let deps = Arc::new(PipelineDeps {
-        store: store.clone(),
+    let deps = Arc::new(PipelineDeps::new(
+        store.clone(),
         sources,
-        stt: Arc::new(
+        Arc::new(
             OpenAiStt::new(&base, "bench", "whisper-1")
                 .with_backoff(Duration::from_millis(50), Duration::from_secs(60)),
         ),
-        llm: Arc::new(LlmClient::new(
+        Arc::new(LlmClient::new(
             &base,
             "bench",
             "gpt-4o",
             JsonMode::JsonSchema,
             PriceTable::default(),
         )),
-        profiles: Arc::new(Profiles::load(None)?),
-        settings: PipelineSettings {
+        Arc::new(Profiles::load(None)?),
+        PipelineSettings {
             our_numbers: Vec::new(),
             min_call_secs: 10,
             recording_delay: Duration::ZERO,
@@ -278,8 +278,8 @@ pub async fn run(args: PipelineBench) -> anyhow::Result<()> {
             lang: Lang::Ru,
             fewshot_examples: 0,
         },
-        waker: pool.waker(),
-    });
+        pool.waker(),
+    ));
     let notifier = Arc::new(RecordingNotifier::default());
     pool.register(Arc::new(ProcessCall { deps: deps.clone() }));
     pool.register(Arc::new(PostProtocol {

@@ -250,7 +250,7 @@ pub async fn lead(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
 }
 
 pub async fn show_lead(ctx: &Ctx<'_>, id: i64) -> Result<(), BotError> {
-    let Some(pipeline) = &ctx.deps.pipeline else {
+    let Some(views) = &ctx.deps.views else {
         return ctx.say(t(ctx.lang, "analysis-off")).await;
     };
     let Some(call) = ctx.deps.store.call(id).await? else {
@@ -258,7 +258,7 @@ pub async fn show_lead(ctx: &Ctx<'_>, id: i64) -> Result<(), BotError> {
             .say(t_args(ctx.lang, "lead-not-found", &[("id", id.into())]))
             .await;
     };
-    let Some((rendered, _)) = render_current(pipeline, id, ctx.lang).await? else {
+    let Some((rendered, _)) = render_current(views, id, ctx.lang).await? else {
         let reason = call.reason.map(|r| format!(": {r}")).unwrap_or_default();
         return ctx
             .say(t_args(
@@ -278,7 +278,7 @@ pub async fn show_lead(ctx: &Ctx<'_>, id: i64) -> Result<(), BotError> {
     let message_id = ctx
         .say_html(
             rendered.text,
-            Some(&feedback_keyboard(pipeline.settings.lang, id)),
+            Some(&feedback_keyboard(views.settings.lang, id)),
         )
         .await?;
     // Its buttons rate the call like the posted protocol's: record it as one.
@@ -470,7 +470,7 @@ pub async fn export(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
 }
 
 pub async fn reanalyze(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
-    let Some(pipeline) = &ctx.deps.pipeline else {
+    let (Some(intake), Some(views)) = (&ctx.deps.intake, &ctx.deps.views) else {
         return ctx.say(t(ctx.lang, "analysis-off")).await;
     };
     let words: Vec<&str> = args.split_whitespace().collect();
@@ -480,14 +480,14 @@ pub async fn reanalyze(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
     if let Ok(id) = first.trim_start_matches('№').parse::<i64>() {
         let profile = words.get(1).map(|p| p.to_string());
         if let Some(p) = &profile {
-            if pipeline.profiles.get(p).is_none() {
+            if views.profiles.get(p).is_none() {
                 return ctx
                     .say(t_args(
                         ctx.lang,
                         "reanalyze-unknown-profile",
                         &[
                             ("profile", p.as_str().into()),
-                            ("known", pipeline.profiles.names().join(", ").into()),
+                            ("known", views.profiles.names().join(", ").into()),
                         ],
                     ))
                     .await;
@@ -498,8 +498,8 @@ pub async fn reanalyze(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
                 .say(t_args(ctx.lang, "lead-not-found", &[("id", id.into())]))
                 .await;
         };
-        enqueue_reanalysis(pipeline, id, profile.clone()).await?;
-        let profile = profile.unwrap_or_else(|| pipeline.settings.profile_for(&call));
+        enqueue_reanalysis(intake, id, profile.clone()).await?;
+        let profile = profile.unwrap_or_else(|| views.settings.profile_for(&call));
         return ctx
             .say(t_args(
                 ctx.lang,
@@ -534,7 +534,7 @@ pub async fn reanalyze(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
     }
     let mut jobs = Vec::with_capacity(calls.len());
     for c in &calls {
-        jobs.push(enqueue_reanalysis(pipeline, c.call.id, None).await?);
+        jobs.push(enqueue_reanalysis(intake, c.call.id, None).await?);
     }
     ctx.say(t_args(
         ctx.lang,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use teloxide::prelude::*;
 
 use super::access::Access;
-use crate::analysis::pipeline::PipelineDeps;
+use crate::analysis::pipeline::{CallIntake, ProtocolViews};
 use crate::i18n::Lang;
 use crate::notify::Notifier;
 use crate::store::Store;
@@ -18,8 +18,10 @@ pub struct BotDeps {
     pub team_chat: Option<i64>,
     /// Every team chat: `team_chat` and the chats protocols are routed to by number.
     pub team_chats: Vec<i64>,
-    /// The analysis pipeline, when configured (protocol redraws after feedback).
-    pub pipeline: Option<Arc<PipelineDeps>>,
+    /// Queueing work on calls (re-analysis, recording a rehearsal), when analysis is on.
+    pub intake: Option<Arc<CallIntake>>,
+    /// Showing protocols and choosing profiles, when analysis is on.
+    pub views: Option<Arc<ProtocolViews>>,
     pub notifier: Option<Arc<dyn Notifier>>,
     /// Time zone of periods and dates in replies.
     pub timezone: chrono_tz::Tz,

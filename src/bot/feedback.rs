@@ -224,9 +224,9 @@ async fn on_feedback(
     bot.answer_callback_query(q.id.clone())
         .text(t(lang, "feedback-saved"))
         .await?;
-    if let (Some(pipeline), Some(notifier)) = (&deps.pipeline, &deps.notifier) {
-        let chat_lang = chat_lang(pipeline, chat_id).await?;
-        if let Some((rendered, _)) = render_current(pipeline, call_id, chat_lang).await? {
+    if let (Some(views), Some(notifier)) = (&deps.views, &deps.notifier) {
+        let chat_lang = chat_lang(views, chat_id).await?;
+        if let Some((rendered, _)) = render_current(views, call_id, chat_lang).await? {
             let keyboard = feedback_keyboard(chat_lang, call_id);
             if let Err(e) = notifier
                 .edit_message(

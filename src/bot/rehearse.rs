@@ -76,7 +76,7 @@ pub async fn start(
             .await?;
         return Ok(());
     }
-    let (Some(r), Some(_)) = (deps.rehearsal.as_ref(), deps.pipeline.as_ref()) else {
+    let (Some(r), Some(_)) = (deps.rehearsal.as_ref(), deps.intake.as_ref()) else {
         bot.send_message(msg.chat.id, t(lang, "rehearsal-unavailable"))
             .await?;
         return Ok(());
@@ -101,7 +101,7 @@ pub async fn start(
 
 /// `/stop`.
 pub async fn stop(bot: &Bot, deps: &BotDeps, msg: &Message, lang: Lang) -> Result<(), BotError> {
-    if deps.rehearsal.is_none() || deps.pipeline.is_none() {
+    if deps.rehearsal.is_none() || deps.intake.is_none() {
         bot.send_message(msg.chat.id, t(lang, "rehearsal-unavailable"))
             .await?;
         return Ok(());
@@ -132,7 +132,7 @@ pub async fn stop(bot: &Bot, deps: &BotDeps, msg: &Message, lang: Lang) -> Resul
 /// Records a rehearsal as a call (its protocol is queued for this chat) and ends it; `None`
 /// when none is running. Recording is idempotent, and the session is dropped only after it.
 async fn finish(deps: &BotDeps, chat: ChatId, user: u64) -> Result<Option<i64>, BotError> {
-    let (Some(r), Some(pipeline)) = (deps.rehearsal.as_ref(), deps.pipeline.as_ref()) else {
+    let (Some(r), Some(intake)) = (deps.rehearsal.as_ref(), deps.intake.as_ref()) else {
         return Ok(None);
     };
     let Ok((script, key, report)) = r.report(chat.0).await else {
@@ -143,7 +143,15 @@ async fn finish(deps: &BotDeps, chat: ChatId, user: u64) -> Result<Option<i64>, 
         callee: crate::domain::Endpoint::Other(format!("tg:{user}")),
         chat: Some(chat.0),
     };
-    let id = record_call(pipeline, CallOrigin::Rehearsal, &key, &party, &report).await?;
+    let id = record_call(
+        intake,
+        &r.llm.model,
+        CallOrigin::Rehearsal,
+        &key,
+        &party,
+        &report,
+    )
+    .await?;
     r.forget(chat.0).await?;
     tracing::info!(call = id, chat = chat.0, "rehearsal recorded");
     Ok(Some(id))

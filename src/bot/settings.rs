@@ -36,7 +36,7 @@ const DIGEST_PRESETS: [Option<&str>; 5] = [
 /// Our numbers that can get their own profile (NOVOFON_NUMBERS, then PROFILE_BY_NUMBER).
 fn our_numbers(deps: &BotDeps) -> Vec<crate::domain::PhoneNumber> {
     let mut out = Vec::new();
-    if let Some(p) = &deps.pipeline {
+    if let Some(p) = &deps.views {
         for n in p
             .settings
             .our_numbers
@@ -63,7 +63,7 @@ fn profile_of(
         .find(|(n, _)| n == number.as_str())
         .map(|(_, p)| p.clone())
         .or_else(|| {
-            deps.pipeline.as_ref().and_then(|p| {
+            deps.views.as_ref().and_then(|p| {
                 p.settings
                     .profile_by_number
                     .iter()
@@ -72,7 +72,7 @@ fn profile_of(
             })
         })
         .or_else(|| {
-            deps.pipeline
+            deps.views
                 .as_ref()
                 .map(|p| p.settings.default_profile.clone())
         })
@@ -124,7 +124,7 @@ pub async fn view(
             &[("time", digest_text.clone().into())]
         ),
     );
-    if let Some(p) = &deps.pipeline {
+    if let Some(p) = &deps.views {
         let numbers: String = p
             .settings
             .profile_by_number
@@ -245,11 +245,10 @@ pub async fn on_press(
         }
         SettingsAction::CycleProfile(i) => {
             let numbers = our_numbers(deps);
-            let (Some(number), Some(pipeline)) = (numbers.get(usize::from(i)), &deps.pipeline)
-            else {
+            let (Some(number), Some(views)) = (numbers.get(usize::from(i)), &deps.views) else {
                 return Ok(());
             };
-            let names = pipeline.profiles.names();
+            let names = views.profiles.names();
             let chosen = store.number_profiles().await?;
             let current = chosen
                 .iter()

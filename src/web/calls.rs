@@ -159,7 +159,7 @@ pub async fn reanalyze(
     Path(id): Path<i64>,
     raw: axum::body::Bytes,
 ) -> Response {
-    let Some(pipeline) = &state.pipeline else {
+    let (Some(intake), Some(views)) = (&state.intake, &state.views) else {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
             "analysis is not configured (OPENAI_API_KEY)",
@@ -170,12 +170,12 @@ pub async fn reanalyze(
         Err(m) => return error(StatusCode::BAD_REQUEST, &m),
     };
     if let Some(p) = &profile {
-        if pipeline.profiles.get(p).is_none() {
+        if views.profiles.get(p).is_none() {
             return error(
                 StatusCode::BAD_REQUEST,
                 &format!(
                     "unknown profile {p:?}; known: {}",
-                    pipeline.profiles.names().join(", ")
+                    views.profiles.names().join(", ")
                 ),
             );
         }
@@ -185,7 +185,7 @@ pub async fn reanalyze(
         Ok(None) => return error(StatusCode::NOT_FOUND, "no such call"),
         Err(e) => return store_error(e),
     }
-    match enqueue_reanalysis(pipeline, id, profile).await {
+    match enqueue_reanalysis(intake, id, profile).await {
         Ok(job) => (
             StatusCode::ACCEPTED,
             Json(json!({"call_id": id, "job_id": job})),

@@ -17,7 +17,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 
-use crate::analysis::pipeline::PipelineDeps;
+use crate::analysis::pipeline::{CallIntake, ProtocolViews};
 use crate::config::Secret;
 use crate::jobs::schedule::Schedules;
 use crate::store::Store;
@@ -28,8 +28,10 @@ pub struct WebState {
     pub started: Instant,
     pub metrics: PrometheusHandle,
     pub api_key: Option<Secret>,
-    /// The analysis pipeline, when configured.
-    pub pipeline: Option<Arc<PipelineDeps>>,
+    /// Taking calls in (webhooks) and queueing re-analyses, when analysis is on.
+    pub intake: Option<Arc<CallIntake>>,
+    /// The analysis profiles, when analysis is on.
+    pub views: Option<Arc<ProtocolViews>>,
     pub schedules: Arc<Schedules>,
     /// Verifies Novofon webhooks; set only when the statistics are polled too (they confirm
     /// every webhook call).

@@ -31,7 +31,7 @@ pub async fn novofon_event(
     headers: HeaderMap,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Response {
-    let (Some(pipeline), Some(secret)) = (&state.pipeline, &state.novofon_secret) else {
+    let (Some(intake), Some(secret)) = (&state.intake, &state.novofon_secret) else {
         tracing::warn!("Novofon webhook refused: NOVOFON_API_KEY/NOVOFON_API_SECRET (the statistics confirm webhook calls) or the analysis pipeline is not configured");
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -65,13 +65,13 @@ pub async fn novofon_event(
     metrics::counter!("callops_webhooks_total", "provider" => PROVIDER, "outcome" => "accepted")
         .increment(1);
     let result = match &event {
-        WebhookEvent::CallEnded(pc) => ingest(pipeline, PROVIDER, pc, Origin::Webhook)
+        WebhookEvent::CallEnded(pc) => ingest(intake, PROVIDER, pc, Origin::Webhook)
             .await
             .map(|r| format!("{r:?}")),
         WebhookEvent::RecordReady {
             pbx_call_id,
             recording_ref,
-        } => recording_ready(pipeline, PROVIDER, pbx_call_id, recording_ref)
+        } => recording_ready(intake, PROVIDER, pbx_call_id, recording_ref)
             .await
             .map(|r| format!("{r:?}")),
         WebhookEvent::Other(name) => Ok(format!("ignored {name}")),

@@ -34,7 +34,7 @@ pub async fn run(
                 let (mut queued, mut skipped) = (0, 0);
                 let mut store_error = None;
                 for pc in &calls {
-                    match ingest(&deps, source.name(), pc, Origin::Poll).await {
+                    match ingest(&deps.intake, source.name(), pc, Origin::Poll).await {
                         Ok(Ingested::Queued(_)) => queued += 1,
                         Ok(Ingested::Skipped(..)) => skipped += 1,
                         Ok(Ingested::Known(_))

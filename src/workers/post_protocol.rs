@@ -56,8 +56,8 @@ impl JobHandler for PostProtocol {
             .ok_or_else(|| {
                 JobError::Permanent("no chat for protocols: set TELEGRAM_CHAT_ID".into())
             })?;
-        let lang = chat_lang(&self.deps, chat).await.map_err(retry)?;
-        let Some((rendered, _)) = render_current(&self.deps, p.call_id, lang)
+        let lang = chat_lang(&self.deps.views, chat).await.map_err(retry)?;
+        let Some((rendered, _)) = render_current(&self.deps.views, p.call_id, lang)
             .await
             .map_err(retry)?
         else {

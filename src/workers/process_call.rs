@@ -140,7 +140,7 @@ impl ProcessCall {
         record_tokens(deps.store.as_ref(), call.id, "analysis", &analysed.replies).await;
         let analysis_id =
             save_analysed(deps, call.id, profile, &analysed.result, &analysed.replies).await?;
-        enqueue_post(deps, call.id, analysis_id).await?;
+        enqueue_post(&deps.intake, call.id, analysis_id).await?;
         Ok(())
     }
 
@@ -153,7 +153,7 @@ impl ProcessCall {
         let Some(chat) = self.deps.chat_for_call(call).await? else {
             return Ok(());
         };
-        let lang = chat_lang(&self.deps, chat).await?;
+        let lang = chat_lang(&self.deps.views, chat).await?;
         let text = t_args(
             lang,
             "call-failed",
@@ -208,7 +208,7 @@ impl JobHandler for ProcessCall {
                 .await
                 .map_err(|e| JobError::Retry(e.to_string()))?
             {
-                enqueue_post(&self.deps, call.id, a.id)
+                enqueue_post(&self.deps.intake, call.id, a.id)
                     .await
                     .map_err(|e| JobError::Retry(e.to_string()))?;
                 return Ok(());
