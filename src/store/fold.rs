@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::{CallTokens, PeriodStats, StoreError};
-use crate::domain::{FeedbackChoice, LeadCategory, Speaker};
+use crate::domain::{Call, CallSummary, FeedbackChoice, LeadCategory, Speaker, TurnTiming};
 
 /// A stored lead category. Values written before categories were parsed at the edge may be in
 /// another spelling (`Горячий`); those are read leniently, anything else is no category.
@@ -24,6 +24,49 @@ pub(crate) fn speaker(stored: &str) -> Result<Speaker, StoreError> {
     stored
         .parse()
         .map_err(|_| StoreError::Corrupt(format!("speaker {stored:?}")))
+}
+
+/// A call with the promoted fields of its current analysis, from a listing's row.
+pub(crate) fn summary<'r, R>(row: &'r R, call: Call) -> Result<CallSummary, StoreError>
+where
+    R: sqlx::Row,
+    &'r str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(CallSummary {
+        call,
+        lead_category: category(row.try_get("lead_category")?),
+        interest_rating: row.try_get("interest_rating")?,
+        priority: row.try_get("priority")?,
+        agency_name: row.try_get("agency_name")?,
+    })
+}
+
+/// A stored turn timing as both backends select it (turn, caller end, then the milestones).
+pub(crate) type TurnRow = (
+    i64,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// The timing of a stored turn.
+pub(crate) fn turn_timing(r: TurnRow) -> TurnTiming {
+    TurnTiming {
+        turn: u32::try_from(r.0).unwrap_or(0),
+        caller_end_ms: r.1,
+        stt_done_ms: r.2,
+        llm_first_token_ms: r.3,
+        first_sentence_ms: r.4,
+        tts_first_byte_ms: r.5,
+        first_audio_ms: r.6,
+        barge_in_ms: r.7,
+    }
 }
 
 /// Calls of a period grouped by their status, category, profile and latest feedback.

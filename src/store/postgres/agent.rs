@@ -5,6 +5,7 @@ use sqlx::types::Json;
 
 use super::PgStore;
 use crate::domain::PhoneNumber;
+use crate::store::fold::{turn_timing, TurnRow};
 use crate::store::AgentStore;
 use crate::store::StoreError;
 
@@ -44,35 +45,13 @@ impl AgentStore for PgStore {
         &self,
         call_id: i64,
     ) -> Result<Vec<crate::domain::TurnTiming>, StoreError> {
-        type Row = (
-            i64,
-            i64,
-            Option<i64>,
-            Option<i64>,
-            Option<i64>,
-            Option<i64>,
-            Option<i64>,
-            Option<i64>,
-        );
-        let rows: Vec<Row> = sqlx::query_as(
+        let rows: Vec<TurnRow> = sqlx::query_as(
             "SELECT turn::BIGINT, caller_end_ms, stt_done_ms, llm_first_token_ms, first_sentence_ms, tts_first_byte_ms, first_audio_ms, barge_in_ms FROM agent_turns WHERE call_id = $1 ORDER BY turn",
         )
         .bind(call_id)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| crate::domain::TurnTiming {
-                turn: r.0 as u32,
-                caller_end_ms: r.1,
-                stt_done_ms: r.2,
-                llm_first_token_ms: r.3,
-                first_sentence_ms: r.4,
-                tts_first_byte_ms: r.5,
-                first_audio_ms: r.6,
-                barge_in_ms: r.7,
-            })
-            .collect())
+        Ok(rows.into_iter().map(turn_timing).collect())
     }
 
     async fn set_call_chat(&self, call_id: i64, chat_id: i64) -> Result<(), StoreError> {

@@ -9,7 +9,7 @@ use crate::domain::LeadCategory;
 use crate::domain::{
     Analysis, Call, CallFilter, CallStatus, CallSummary, Feedback, NewAnalysis, NewCall, Utterance,
 };
-use crate::store::fold::{category, choice, speaker};
+use crate::store::fold::{choice, speaker, summary};
 use crate::store::CallStore;
 use crate::store::StoreError;
 
@@ -170,15 +170,7 @@ impl CallStore for PgStore {
         .await?;
         let items = rows
             .iter()
-            .map(|r| {
-                Ok(CallSummary {
-                    call: call_from_row(r)?,
-                    lead_category: category(r.try_get("lead_category")?),
-                    interest_rating: r.try_get("interest_rating")?,
-                    priority: r.try_get("priority")?,
-                    agency_name: r.try_get("agency_name")?,
-                })
-            })
+            .map(|r| summary(r, call_from_row(r)?))
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok((items, total))
     }
