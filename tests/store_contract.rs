@@ -63,6 +63,8 @@ contract!(
     agent_calls_timings_chats_and_do_not_call,
     rehearsals_are_kept_per_chat,
     effects_are_claimed_once,
+    outbound_attempts_are_claimed_once_within_capacity_and_interrupted_when_abandoned,
+    concurrent_claims_never_exceed_the_limit,
 );
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -976,4 +978,135 @@ async fn rehearsals_are_kept_per_chat(s: Arc<dyn Store>) {
     s.delete_rehearsal(-5).await.unwrap();
     s.delete_rehearsal(-5).await.unwrap();
     assert_eq!(s.rehearsals().await.unwrap().len(), 1);
+}
+
+async fn outbound_attempts_are_claimed_once_within_capacity_and_interrupted_when_abandoned(
+    s: Arc<dyn Store>,
+) {
+    use callops::domain::{NewOutboundCall, OutboundStatus};
+    use callops::store::DialClaim;
+    let new = |n: &str| NewOutboundCall {
+        phone: PhoneNumber::parse(n).unwrap(),
+        script: "realty_cold".into(),
+        variables: json!({"name": "Иван"}),
+        requested_by: Some(7),
+        chat_id: Some(-100),
+    };
+    let a = s.queue_outbound(&new("+79161234567")).await.unwrap();
+    let b = s.queue_outbound(&new("+79161234568")).await.unwrap();
+    assert_eq!(a.status, OutboundStatus::Queued);
+    assert_eq!(a.phone.as_str(), "+79161234567");
+    assert_eq!(a.variables["name"], "Иван");
+    assert_eq!((a.requested_by, a.chat_id), (Some(7), Some(-100)));
+    let lease = Duration::from_secs(30);
+    assert_eq!(
+        s.claim_dial(a.id, "i1", lease, 1).await.unwrap(),
+        DialClaim::Started
+    );
+    // Claimed once: a second claim (another instance, a retried job) does not dial again.
+    assert_eq!(
+        s.claim_dial(a.id, "i2", lease, 5).await.unwrap(),
+        DialClaim::NotQueued(OutboundStatus::Dialling)
+    );
+    // One call under way and a limit of one: the next waits, queued.
+    assert_eq!(
+        s.claim_dial(b.id, "i2", lease, 1).await.unwrap(),
+        DialClaim::AtCapacity
+    );
+    assert_eq!(
+        s.outbound_call(b.id).await.unwrap().unwrap().status,
+        OutboundStatus::Queued
+    );
+    let open: Vec<i64> = s
+        .open_outbound()
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(open, vec![a.id, b.id]);
+    // Only the owner moves it on.
+    let upd = |st, owner: &'static str| {
+        let s = s.clone();
+        async move {
+            s.update_outbound(a.id, owner, st, None, None, lease)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(!upd(OutboundStatus::Ringing, "i2").await);
+    assert!(upd(OutboundStatus::Ringing, "i1").await);
+    assert!(upd(OutboundStatus::Talking, "i1").await);
+    assert!(s
+        .update_outbound(
+            a.id,
+            "i1",
+            OutboundStatus::Ended,
+            None,
+            Some("interested"),
+            lease
+        )
+        .await
+        .unwrap());
+    let ended = s.outbound_call(a.id).await.unwrap().unwrap();
+    assert_eq!(ended.status, OutboundStatus::Ended);
+    assert_eq!(ended.outcome.as_deref(), Some("interested"));
+    assert!(ended.answered_at.is_some() && ended.ended_at.is_some());
+    assert!(
+        !upd(OutboundStatus::Talking, "i1").await,
+        "an ended call stays ended"
+    );
+    // Capacity is free again; b's owner stops without a word: its lease runs out.
+    assert_eq!(
+        s.claim_dial(b.id, "i2", Duration::from_millis(1), 1)
+            .await
+            .unwrap(),
+        DialClaim::Started
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(s.interrupt_expired_outbound().await.unwrap(), 1);
+    let b = s.outbound_call(b.id).await.unwrap().unwrap();
+    assert_eq!(b.status, OutboundStatus::Interrupted);
+    assert!(b.reason.unwrap().contains("stopped"));
+    assert_eq!(
+        s.claim_dial(b.id, "i3", lease, 5).await.unwrap(),
+        DialClaim::NotQueued(OutboundStatus::Interrupted),
+        "an interrupted attempt is never redialled"
+    );
+    assert!(!s
+        .update_outbound(b.id, "i2", OutboundStatus::Talking, None, None, lease)
+        .await
+        .unwrap());
+    assert!(s.open_outbound().await.unwrap().is_empty());
+}
+
+async fn concurrent_claims_never_exceed_the_limit(s: Arc<dyn Store>) {
+    use callops::domain::NewOutboundCall;
+    use callops::store::DialClaim;
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        let call = NewOutboundCall {
+            phone: PhoneNumber::parse(&format!("+7916000000{i}")).unwrap(),
+            script: "realty_cold".into(),
+            variables: json!({}),
+            requested_by: None,
+            chat_id: None,
+        };
+        ids.push(s.queue_outbound(&call).await.unwrap().id);
+    }
+    // Eight instances claim at once, each its own attempt, with room for three.
+    let claims = futures::future::join_all(ids.iter().enumerate().map(|(i, &id)| {
+        let s = s.clone();
+        async move {
+            s.claim_dial(id, &format!("i{i}"), Duration::from_secs(30), 3)
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    let started = claims.iter().filter(|c| **c == DialClaim::Started).count();
+    assert_eq!(started, 3, "{claims:?}");
+    assert!(claims
+        .iter()
+        .all(|c| matches!(c, DialClaim::Started | DialClaim::AtCapacity)));
 }

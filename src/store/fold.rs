@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 
 use super::{CallTokens, PeriodStats, StoreError};
-use crate::domain::{Call, CallSummary, FeedbackChoice, LeadCategory, Speaker, TurnTiming};
+use crate::domain::{
+    Call, CallSummary, FeedbackChoice, LeadCategory, OutboundStatus, PhoneNumber, Speaker,
+    TurnTiming,
+};
 
 /// A stored lead category. Values written before categories were parsed at the edge may be in
 /// another spelling (`Горячий`); those are read leniently, anything else is no category.
@@ -24,6 +27,27 @@ pub(crate) fn speaker(stored: &str) -> Result<Speaker, StoreError> {
     stored
         .parse()
         .map_err(|_| StoreError::Corrupt(format!("speaker {stored:?}")))
+}
+
+/// The statuses under way, as an SQL list (from [`OutboundStatus::is_active`], our constants).
+pub(crate) fn active_statuses_sql() -> String {
+    OutboundStatus::ALL
+        .into_iter()
+        .filter(|s| s.is_active())
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A stored outbound status.
+pub(crate) fn outbound_status(stored: &str) -> Result<OutboundStatus, StoreError> {
+    OutboundStatus::parse(stored)
+        .ok_or_else(|| StoreError::Corrupt(format!("outbound status {stored:?}")))
+}
+
+/// A stored phone number.
+pub(crate) fn phone(stored: &str) -> Result<PhoneNumber, StoreError> {
+    PhoneNumber::parse(stored).map_err(|_| StoreError::Corrupt(format!("phone {stored:?}")))
 }
 
 /// A call with the promoted fields of its current analysis, from a listing's row.

@@ -15,7 +15,9 @@ use async_trait::async_trait;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
-pub use traits::{AgentStore, CallStore, ChatStore, EffectStore, JobStore, StatsStore};
+pub use traits::{
+    AgentStore, CallStore, ChatStore, DialClaim, EffectStore, JobStore, OutboundStore, StatsStore,
+};
 pub use types::{
     CallTokens, ChartRow, Correction, DigestSchedule, EffectClaim, Enqueued, Job, JobCount,
     JobState, LeaseFence, NewJob, PeriodStats, Stats, TelegramPost, TokenUsage, User,
@@ -49,7 +51,16 @@ pub enum Backend {
 /// Everything callops keeps durably. Both backends pass the same contract tests.
 #[async_trait]
 pub trait Store:
-    JobStore + EffectStore + ChatStore + CallStore + StatsStore + AgentStore + Send + Sync + 'static
+    JobStore
+    + EffectStore
+    + ChatStore
+    + CallStore
+    + StatsStore
+    + AgentStore
+    + OutboundStore
+    + Send
+    + Sync
+    + 'static
 {
     fn backend(&self) -> Backend;
     /// A cheap round trip, for health checks.

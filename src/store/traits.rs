@@ -11,7 +11,7 @@ use super::{
 };
 use crate::domain::{
     Analysis, Call, CallFilter, CallStatus, CallSummary, Feedback, NewAnalysis, NewCall,
-    PhoneNumber, PostKind, Role, Utterance,
+    NewOutboundCall, OutboundCall, OutboundStatus, PhoneNumber, PostKind, Role, Utterance,
 };
 
 /// The store's part for the durable job queue: enqueue, lease, heartbeat, complete, fail, reclaim.
@@ -201,4 +201,50 @@ pub trait AgentStore: Send + Sync {
     async fn delete_rehearsal(&self, chat_id: i64) -> Result<(), StoreError>;
     /// Every running rehearsal, by chat.
     async fn rehearsals(&self) -> Result<Vec<(i64, serde_json::Value)>, StoreError>;
+}
+
+/// What claiming an attempt for dialling found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialClaim {
+    /// This owner holds it now: it may dial, once.
+    Started,
+    /// As many calls as allowed are under way across all instances; it stays queued.
+    AtCapacity,
+    /// It is not queued (dialled already, or ended).
+    NotQueued(OutboundStatus),
+}
+
+/// The store's part for outbound calls: attempts written before dialling, claimed once, leased
+/// while under way.
+#[async_trait]
+pub trait OutboundStore: Send + Sync {
+    /// Writes a queued attempt.
+    async fn queue_outbound(&self, call: &NewOutboundCall) -> Result<OutboundCall, StoreError>;
+    async fn outbound_call(&self, id: i64) -> Result<Option<OutboundCall>, StoreError>;
+    /// Moves a queued attempt to dialling for `owner`, leased for `lease`, if fewer than
+    /// `max_active` attempts are under way across every instance (one atomic step).
+    async fn claim_dial(
+        &self,
+        id: i64,
+        owner: &str,
+        lease: Duration,
+        max_active: i64,
+    ) -> Result<DialClaim, StoreError>;
+    /// Moves an attempt `owner` holds to `status` and renews its lease; a final status ends it.
+    /// False when `owner` no longer holds it (its lease ran out and it was interrupted).
+    async fn update_outbound(
+        &self,
+        id: i64,
+        owner: &str,
+        status: OutboundStatus,
+        reason: Option<&str>,
+        outcome: Option<&str>,
+        lease: Duration,
+    ) -> Result<bool, StoreError>;
+    /// Links the stored call (transcript, analysis) to its attempt.
+    async fn link_outbound_call(&self, id: i64, call_id: i64) -> Result<(), StoreError>;
+    /// Ends as interrupted every attempt under way whose lease ran out; returns how many.
+    async fn interrupt_expired_outbound(&self) -> Result<u64, StoreError>;
+    /// Attempts queued or under way, oldest first.
+    async fn open_outbound(&self) -> Result<Vec<OutboundCall>, StoreError>;
 }

@@ -30,6 +30,7 @@ mod calls;
 mod chats;
 mod effects;
 mod jobs;
+mod outbound;
 mod stats;
 
 pub(super) fn secs(d: Duration) -> f64 {

@@ -35,6 +35,7 @@ mod calls;
 mod chats;
 mod effects;
 mod jobs;
+mod outbound;
 mod stats;
 
 pub(super) fn now_ms() -> i64 {

@@ -1,0 +1,176 @@
+//! PostgreSQL: outbound call attempts. The capacity check and the claim run in one transaction
+//! under an advisory lock, so instances sharing the database never exceed the limit together.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::PgRow;
+use sqlx::types::Json;
+use sqlx::Row;
+
+use super::PgStore;
+use crate::domain::{NewOutboundCall, OutboundCall, OutboundStatus};
+use crate::store::fold::{active_statuses_sql, outbound_status, phone};
+use crate::store::{DialClaim, OutboundStore, StoreError};
+
+/// The advisory lock key of outbound dialling ("callops" + "dial").
+const DIAL_LOCK: i64 = 0x6361_6c6c_6469_616c;
+
+fn outbound_from_row(r: &PgRow) -> Result<OutboundCall, StoreError> {
+    let Json(variables): Json<serde_json::Value> = r.try_get("variables")?;
+    Ok(OutboundCall {
+        id: r.try_get("id")?,
+        phone: phone(&r.try_get::<String, _>("phone")?)?,
+        script: r.try_get("script")?,
+        variables,
+        requested_by: r.try_get("requested_by")?,
+        chat_id: r.try_get("chat_id")?,
+        status: outbound_status(&r.try_get::<String, _>("status")?)?,
+        reason: r.try_get("reason")?,
+        outcome: r.try_get("outcome")?,
+        call_id: r.try_get("call_id")?,
+        created_at: r.try_get::<DateTime<Utc>, _>("created_at")?,
+        answered_at: r.try_get("answered_at")?,
+        ended_at: r.try_get("ended_at")?,
+    })
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+#[async_trait]
+impl OutboundStore for PgStore {
+    async fn queue_outbound(&self, call: &NewOutboundCall) -> Result<OutboundCall, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO outbound_calls (phone, script, variables, requested_by, chat_id, status)
+             VALUES ($1, $2, $3, $4, $5, 'queued') RETURNING *",
+        )
+        .bind(call.phone.as_str())
+        .bind(&call.script)
+        .bind(Json(&call.variables))
+        .bind(call.requested_by)
+        .bind(call.chat_id)
+        .fetch_one(&self.pool)
+        .await?;
+        outbound_from_row(&row)
+    }
+
+    async fn outbound_call(&self, id: i64) -> Result<Option<OutboundCall>, StoreError> {
+        let row = sqlx::query("SELECT * FROM outbound_calls WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(outbound_from_row).transpose()
+    }
+
+    async fn claim_dial(
+        &self,
+        id: i64,
+        owner: &str,
+        lease: Duration,
+        max_active: i64,
+    ) -> Result<DialClaim, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(DIAL_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM outbound_calls WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        match status.as_deref().map(outbound_status).transpose()? {
+            Some(OutboundStatus::Queued) => {}
+            Some(other) => return Ok(DialClaim::NotQueued(other)),
+            None => return Ok(DialClaim::NotQueued(OutboundStatus::Failed)),
+        }
+        let active: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM outbound_calls WHERE status IN ({})",
+            active_statuses_sql()
+        )))
+        .fetch_one(&mut *tx)
+        .await?;
+        if active >= max_active {
+            return Ok(DialClaim::AtCapacity);
+        }
+        sqlx::query(
+            "UPDATE outbound_calls SET status = 'dialling', lease_owner = $2,
+                    lease_until = now() + make_interval(secs => $3), dial_started_at = now()
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(secs(lease))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(DialClaim::Started)
+    }
+
+    async fn update_outbound(
+        &self,
+        id: i64,
+        owner: &str,
+        status: OutboundStatus,
+        reason: Option<&str>,
+        outcome: Option<&str>,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
+        let done = status.is_final();
+        let n = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE outbound_calls SET status = $3, reason = COALESCE($4, reason), outcome = COALESCE($5, outcome),
+                    lease_until = CASE WHEN $6 THEN NULL ELSE now() + make_interval(secs => $7) END,
+                    lease_owner = CASE WHEN $6 THEN NULL ELSE lease_owner END,
+                    answered_at = CASE WHEN $3 = 'talking' THEN COALESCE(answered_at, now()) ELSE answered_at END,
+                    ended_at = CASE WHEN $6 THEN now() ELSE ended_at END
+             WHERE id = $1 AND lease_owner = $2 AND status IN ({})",
+            active_statuses_sql()
+        )))
+        .bind(id)
+        .bind(owner)
+        .bind(status.as_str())
+        .bind(reason)
+        .bind(outcome)
+        .bind(done)
+        .bind(secs(lease))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn link_outbound_call(&self, id: i64, call_id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbound_calls SET call_id = $2 WHERE id = $1")
+            .bind(id)
+            .bind(call_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn interrupt_expired_outbound(&self) -> Result<u64, StoreError> {
+        let n = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE outbound_calls SET status = 'interrupted', lease_owner = NULL, lease_until = NULL,
+                    ended_at = now(), reason = 'the instance placing the call stopped during it'
+             WHERE status IN ({}) AND lease_until < now()",
+            active_statuses_sql()
+        )))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n)
+    }
+
+    async fn open_outbound(&self) -> Result<Vec<OutboundCall>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT * FROM outbound_calls WHERE status = 'queued' OR status IN ({}) ORDER BY id",
+            active_statuses_sql()
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(outbound_from_row).collect()
+    }
+}

@@ -1,0 +1,170 @@
+//! SQLite: outbound call attempts, claimed for dialling in one statement (the single writer makes
+//! the capacity check and the claim atomic).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+use super::{ms_to_time, now_ms, SqliteStore};
+use crate::domain::{NewOutboundCall, OutboundCall, OutboundStatus};
+use crate::store::fold::{active_statuses_sql, outbound_status, phone};
+use crate::store::{millis, DialClaim, OutboundStore, StoreError};
+
+fn outbound_from_row(r: &SqliteRow) -> Result<OutboundCall, StoreError> {
+    let variables: String = r.try_get("variables")?;
+    let opt_time = |v: Option<i64>| v.map(ms_to_time);
+    Ok(OutboundCall {
+        id: r.try_get("id")?,
+        phone: phone(&r.try_get::<String, _>("phone")?)?,
+        script: r.try_get("script")?,
+        variables: serde_json::from_str(&variables).unwrap_or_default(),
+        requested_by: r.try_get("requested_by")?,
+        chat_id: r.try_get("chat_id")?,
+        status: outbound_status(&r.try_get::<String, _>("status")?)?,
+        reason: r.try_get("reason")?,
+        outcome: r.try_get("outcome")?,
+        call_id: r.try_get("call_id")?,
+        created_at: ms_to_time(r.try_get("created_at")?),
+        answered_at: opt_time(r.try_get("answered_at")?),
+        ended_at: opt_time(r.try_get("ended_at")?),
+    })
+}
+
+#[async_trait]
+impl OutboundStore for SqliteStore {
+    async fn queue_outbound(&self, call: &NewOutboundCall) -> Result<OutboundCall, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO outbound_calls (phone, script, variables, requested_by, chat_id, status, created_at)
+             VALUES (?, ?, ?, ?, ?, 'queued', ?) RETURNING *",
+        )
+        .bind(call.phone.as_str())
+        .bind(&call.script)
+        .bind(call.variables.to_string())
+        .bind(call.requested_by)
+        .bind(call.chat_id)
+        .bind(now_ms())
+        .fetch_one(&self.writer)
+        .await?;
+        outbound_from_row(&row)
+    }
+
+    async fn outbound_call(&self, id: i64) -> Result<Option<OutboundCall>, StoreError> {
+        let row = sqlx::query("SELECT * FROM outbound_calls WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.writer)
+            .await?;
+        row.as_ref().map(outbound_from_row).transpose()
+    }
+
+    async fn claim_dial(
+        &self,
+        id: i64,
+        owner: &str,
+        lease: Duration,
+        max_active: i64,
+    ) -> Result<DialClaim, StoreError> {
+        let now = now_ms();
+        let claimed = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE outbound_calls SET status = 'dialling', lease_owner = ?, lease_until = ?, dial_started_at = ?
+             WHERE id = ? AND status = 'queued'
+               AND (SELECT COUNT(*) FROM outbound_calls WHERE status IN ({})) < ?",
+            active_statuses_sql()
+        )))
+        .bind(owner)
+        .bind(now + millis(lease))
+        .bind(now)
+        .bind(id)
+        .bind(max_active)
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        if claimed == 1 {
+            return Ok(DialClaim::Started);
+        }
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM outbound_calls WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.writer)
+                .await?;
+        match status.as_deref().map(outbound_status).transpose()? {
+            Some(OutboundStatus::Queued) => Ok(DialClaim::AtCapacity),
+            Some(other) => Ok(DialClaim::NotQueued(other)),
+            None => Ok(DialClaim::NotQueued(OutboundStatus::Failed)),
+        }
+    }
+
+    async fn update_outbound(
+        &self,
+        id: i64,
+        owner: &str,
+        status: OutboundStatus,
+        reason: Option<&str>,
+        outcome: Option<&str>,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let done = status.is_final();
+        let n = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE outbound_calls SET status = ?, reason = COALESCE(?, reason), outcome = COALESCE(?, outcome),
+                    lease_until = CASE WHEN ? THEN NULL ELSE ? END,
+                    lease_owner = CASE WHEN ? THEN NULL ELSE lease_owner END,
+                    answered_at = CASE WHEN ? = 'talking' THEN COALESCE(answered_at, ?) ELSE answered_at END,
+                    ended_at = CASE WHEN ? THEN ? ELSE ended_at END
+             WHERE id = ? AND lease_owner = ? AND status IN ({})",
+            active_statuses_sql()
+        )))
+        .bind(status.as_str())
+        .bind(reason)
+        .bind(outcome)
+        .bind(done)
+        .bind(now + millis(lease))
+        .bind(done)
+        .bind(status.as_str())
+        .bind(now)
+        .bind(done)
+        .bind(now)
+        .bind(id)
+        .bind(owner)
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn link_outbound_call(&self, id: i64, call_id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbound_calls SET call_id = ? WHERE id = ?")
+            .bind(call_id)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn interrupt_expired_outbound(&self) -> Result<u64, StoreError> {
+        let now = now_ms();
+        let n = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE outbound_calls SET status = 'interrupted', lease_owner = NULL, lease_until = NULL, ended_at = ?,
+                    reason = 'the instance placing the call stopped during it'
+             WHERE status IN ({}) AND lease_until < ?",
+            active_statuses_sql()
+        )))
+        .bind(now)
+        .bind(now)
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        Ok(n)
+    }
+
+    async fn open_outbound(&self) -> Result<Vec<OutboundCall>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT * FROM outbound_calls WHERE status = 'queued' OR status IN ({}) ORDER BY id",
+            active_statuses_sql()
+        )))
+        .fetch_all(&self.writer)
+        .await?;
+        rows.iter().map(outbound_from_row).collect()
+    }
+}
