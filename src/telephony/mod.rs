@@ -6,6 +6,7 @@ pub mod media;
 pub mod novofon_v1;
 pub mod novofon_v2;
 pub mod simulated;
+pub mod trunk;
 
 use std::time::Duration;
 

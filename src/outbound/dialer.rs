@@ -1,0 +1,251 @@
+//! Requesting and placing one outbound call (see the module header).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::agent::after_call::{record_call, CallParty};
+use crate::agent::{run_call, AgentDeps, CallControl, DialogSettings, Scripts};
+use crate::analysis::pipeline::CallIntake;
+use crate::domain::{
+    CallOrigin, Endpoint, NewOutboundCall, OutboundCall, OutboundStatus, PhoneNumber,
+};
+use crate::store::{DialClaim, Store, StoreError};
+use crate::telephony::trunk::{DialFailure, DialProgress, Trunk};
+
+/// Limits of outbound calling.
+#[derive(Debug, Clone)]
+pub struct OutboundSettings {
+    /// Calls under way at once across every instance (`CALL_CONCURRENCY`).
+    pub concurrency: i64,
+    /// Ringing ends after this (`CALL_RING_TIMEOUT_SEC`).
+    pub ring_timeout: Duration,
+    /// How long an attempt stays ours without a heartbeat; past it, it counts as interrupted.
+    pub lease: Duration,
+    /// Our number (the caller ID).
+    pub caller_id: Option<PhoneNumber>,
+}
+
+/// Why a call cannot be requested.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("the number is on the do-not-call list")]
+    DoNotCall,
+    #[error("unknown script {0:?}; available: {1}")]
+    UnknownScript(String, String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What placing an attempt came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Placed {
+    /// It ran to this final status.
+    Done(OutboundStatus),
+    /// The concurrency limit is reached; it stays queued.
+    AtCapacity,
+    /// It was not queued (placed already, or ended): nothing was dialled.
+    NotQueued(OutboundStatus),
+}
+
+/// Places outbound calls from this instance.
+pub struct Dialer {
+    pub store: Arc<dyn Store>,
+    pub trunk: Arc<dyn Trunk>,
+    pub agent: AgentDeps,
+    pub scripts: Arc<Scripts>,
+    pub dialog: DialogSettings,
+    pub intake: Arc<CallIntake>,
+    /// The LLM model, for the token accounting of the call.
+    pub model: String,
+    /// This instance, as the owner of the attempts it places.
+    pub owner: String,
+    pub settings: OutboundSettings,
+}
+
+impl Dialer {
+    /// Checks a request (known script, not on the do-not-call list) and queues it.
+    pub async fn request(&self, call: NewOutboundCall) -> Result<OutboundCall, RequestError> {
+        if self.scripts.get(&call.script).is_none() {
+            return Err(RequestError::UnknownScript(
+                call.script.clone(),
+                self.scripts.names().join(", "),
+            ));
+        }
+        if self.store.is_do_not_call(&call.phone).await? {
+            return Err(RequestError::DoNotCall);
+        }
+        let queued = self.store.queue_outbound(&call).await?;
+        tracing::info!(
+            outbound = queued.id,
+            phone = %queued.phone.masked(),
+            script = %queued.script,
+            "outbound call queued"
+        );
+        Ok(queued)
+    }
+
+    /// Places a queued attempt, at most once: claims it, checks the do-not-call list again,
+    /// dials, lets the agent talk and records the call. `control` hangs up from outside.
+    pub async fn place(&self, id: i64, control: &CallControl) -> Result<Placed, StoreError> {
+        let s = &self.settings;
+        match self
+            .store
+            .claim_dial(id, &self.owner, s.lease, s.concurrency)
+            .await?
+        {
+            DialClaim::Started => {}
+            DialClaim::AtCapacity => return Ok(Placed::AtCapacity),
+            DialClaim::NotQueued(st) => return Ok(Placed::NotQueued(st)),
+        }
+        let Some(attempt) = self.store.outbound_call(id).await? else {
+            return Ok(Placed::NotQueued(OutboundStatus::Failed));
+        };
+        let status = Arc::new(Mutex::new(OutboundStatus::Dialling));
+        let heartbeat = self.heartbeat(id, status.clone());
+        let result = self.dial_and_talk(&attempt, status, control).await;
+        heartbeat.cancel();
+        let (final_status, reason, outcome) = result?;
+        self.store
+            .update_outbound(
+                id,
+                &self.owner,
+                final_status,
+                reason.as_deref(),
+                outcome.as_deref(),
+                s.lease,
+            )
+            .await?;
+        tracing::info!(outbound = id, status = %final_status, "outbound call finished");
+        Ok(Placed::Done(final_status))
+    }
+
+    /// Renews the attempt's lease at a third of its length while it runs.
+    fn heartbeat(&self, id: i64, status: Arc<Mutex<OutboundStatus>>) -> CancellationToken {
+        let stop = CancellationToken::new();
+        let (store, owner, lease) = (self.store.clone(), self.owner.clone(), self.settings.lease);
+        let token = stop.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = token.cancelled() => return,
+                    _ = tokio::time::sleep(lease / 3) => {}
+                }
+                let current = *status.lock().unwrap_or_else(|p| p.into_inner());
+                match store
+                    .update_outbound(id, &owner, current, None, None, lease)
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(e) => {
+                        tracing::warn!(outbound = id, error = %e, "outbound heartbeat failed")
+                    }
+                }
+            }
+        });
+        stop
+    }
+
+    async fn set(
+        &self,
+        id: i64,
+        status: &Mutex<OutboundStatus>,
+        to: OutboundStatus,
+    ) -> Result<(), StoreError> {
+        *status.lock().unwrap_or_else(|p| p.into_inner()) = to;
+        self.store
+            .update_outbound(id, &self.owner, to, None, None, self.settings.lease)
+            .await?;
+        Ok(())
+    }
+
+    /// The call itself; returns its final status, reason and outcome.
+    async fn dial_and_talk(
+        &self,
+        attempt: &OutboundCall,
+        status: Arc<Mutex<OutboundStatus>>,
+        control: &CallControl,
+    ) -> Result<(OutboundStatus, Option<String>, Option<String>), StoreError> {
+        let id = attempt.id;
+        // The list may have changed since the request: checked again right before dialling.
+        if self.store.is_do_not_call(&attempt.phone).await? {
+            return Ok((
+                OutboundStatus::Failed,
+                Some("the number is on the do-not-call list".into()),
+                None,
+            ));
+        }
+        let Some(script) = self.scripts.get(&attempt.script).cloned() else {
+            return Ok((
+                OutboundStatus::Failed,
+                Some(format!("unknown script {:?}", attempt.script)),
+                None,
+            ));
+        };
+        let (progress_tx, mut progress_rx) = mpsc::channel(8);
+        let dial = self.trunk.dial(
+            &attempt.phone,
+            self.settings.ring_timeout,
+            progress_tx,
+            control.hang_up.clone(),
+        );
+        tokio::pin!(dial);
+        let line = loop {
+            tokio::select! {
+                r = &mut dial => break r,
+                Some(p) = progress_rx.recv() => {
+                    if p == DialProgress::Ringing {
+                        self.set(id, &status, OutboundStatus::Ringing).await?;
+                    }
+                }
+            }
+        };
+        let mut line = match line {
+            Ok(line) => line,
+            Err(f) => {
+                let (st, reason) = match f {
+                    DialFailure::Busy => (OutboundStatus::Busy, None),
+                    DialFailure::NoAnswer => (OutboundStatus::NoAnswer, None),
+                    DialFailure::Declined => (OutboundStatus::Declined, None),
+                    DialFailure::Cancelled => (
+                        OutboundStatus::Failed,
+                        Some("hung up before the answer".to_string()),
+                    ),
+                    DialFailure::Failed(why) => (OutboundStatus::Failed, Some(why)),
+                };
+                return Ok((st, reason, None));
+            }
+        };
+        self.set(id, &status, OutboundStatus::Talking).await?;
+        let report = run_call(line.as_mut(), &script, &self.agent, &self.dialog, control).await;
+        line.hangup().await;
+        let outcome = report
+            .state
+            .outcome
+            .as_ref()
+            .map(|o| o.0.as_str().to_string());
+        let party = CallParty {
+            ours: self
+                .settings
+                .caller_id
+                .clone()
+                .map_or_else(|| Endpoint::Other(String::new()), Endpoint::Number),
+            callee: Endpoint::Number(attempt.phone.clone()),
+            chat: attempt.chat_id,
+        };
+        let call_id = record_call(
+            &self.intake,
+            &self.model,
+            CallOrigin::Agent,
+            &format!("outbound:{id}"),
+            &party,
+            &report,
+        )
+        .await?;
+        self.store.link_outbound_call(id, call_id).await?;
+        Ok((OutboundStatus::Ended, None, outcome))
+    }
+}

@@ -1,0 +1,8 @@
+//! Outbound calls placed by the voice agent: a request is checked and written down as a queued
+//! attempt; placing it claims it once (within the concurrency limit of every instance), checks the
+//! do-not-call list again, dials through a [`crate::telephony::trunk::Trunk`], lets the agent talk,
+//! and records the conversation like any call. Every step is in the database as it happens.
+
+pub mod dialer;
+
+pub use dialer::{Dialer, OutboundSettings, Placed, RequestError};

@@ -1,0 +1,263 @@
+//! Outbound calls through a simulated trunk: the attempt is written before dialling, busy, no
+//! answer and declined end as such, an answered call is talked through by the real engine
+//! (against fake providers) and recorded, and nothing is ever dialled twice: not a placed attempt,
+//! not one at the concurrency limit, not a number put on the do-not-call list after the request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use callops::agent::{AgentDeps, CallControl, DialogSettings, Scripts};
+use callops::analysis::pipeline::{CallIntake, PipelineSettings};
+use callops::bench::agent_fakes::{AgentFakes, Latencies};
+use callops::domain::{NewOutboundCall, OutboundStatus, PhoneNumber};
+use callops::i18n::Lang;
+use callops::llm::{JsonMode, LlmClient, PriceTable};
+use callops::outbound::{Dialer, OutboundSettings, Placed, RequestError};
+use callops::speech::{BatchRecognizer, OpenAiStt, OpenAiTts};
+use callops::store::Store;
+use callops::telephony::simulated::{clip, Cue, Step};
+use callops::telephony::trunk::{Scripted, SimulatedTrunk};
+
+fn number(n: &str) -> PhoneNumber {
+    PhoneNumber::parse(n).unwrap()
+}
+
+struct Harness {
+    dialer: Dialer,
+    trunk: Arc<SimulatedTrunk>,
+    store: Arc<dyn Store>,
+    _fakes: AgentFakes,
+}
+
+async fn harness(concurrency: i64) -> Harness {
+    callops::http::install_crypto();
+    let store = callops::store::connect("sqlite::memory:").await.unwrap();
+    store.migrate().await.unwrap();
+    let fakes = AgentFakes::start(Latencies::default()).await.unwrap();
+    let stt = OpenAiStt::new(&fakes.base_url, "sk-test", "gpt-4o-mini-transcribe")
+        .with_backoff(Duration::from_millis(50), Duration::from_secs(5))
+        .with_attempts(2);
+    let agent = AgentDeps {
+        recognizer: Arc::new(BatchRecognizer::new(Arc::new(stt))),
+        llm: Arc::new(LlmClient::with_timeout(
+            &fakes.base_url,
+            "sk-test",
+            "gpt-4o-mini",
+            JsonMode::JsonSchema,
+            PriceTable::default(),
+            Duration::from_secs(10),
+        )),
+        tts: Arc::new(OpenAiTts::new(
+            &fakes.base_url,
+            "sk-test",
+            "gpt-4o-mini-tts",
+            "coral",
+        )),
+    };
+    let intake = Arc::new(CallIntake {
+        store: store.clone(),
+        settings: Arc::new(PipelineSettings {
+            our_numbers: Vec::new(),
+            min_call_secs: 10,
+            recording_delay: Duration::ZERO,
+            max_recording: Duration::from_secs(3600),
+            channel_roles: Vec::new(),
+            default_profile: "realty_lead".into(),
+            profile_by_number: Vec::new(),
+            team_chat: None,
+            admins: Vec::new(),
+            chat_by_number: Vec::new(),
+            timezone: chrono_tz::Europe::Moscow,
+            lang: Lang::Ru,
+            fewshot_examples: 0,
+        }),
+        waker: Arc::new(tokio::sync::Notify::new()),
+    });
+    let trunk = Arc::new(SimulatedTrunk::new(Scripted::NoAnswer));
+    let dialer = Dialer {
+        store: store.clone(),
+        trunk: trunk.clone(),
+        agent,
+        scripts: Arc::new(Scripts::load(None).unwrap()),
+        dialog: DialogSettings::default(),
+        intake,
+        model: "gpt-4o-mini".into(),
+        owner: "test-instance".into(),
+        settings: OutboundSettings {
+            concurrency,
+            ring_timeout: Duration::from_millis(300),
+            lease: Duration::from_secs(30),
+            caller_id: Some(number("+74951234567")),
+        },
+    };
+    Harness {
+        dialer,
+        trunk,
+        store,
+        _fakes: fakes,
+    }
+}
+
+fn request(n: &str) -> NewOutboundCall {
+    NewOutboundCall {
+        phone: number(n),
+        script: "realty_cold".into(),
+        variables: serde_json::json!({}),
+        requested_by: Some(7),
+        chat_id: Some(-100),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_of_the_line_end_as_such_and_are_never_redialled() {
+    let h = harness(2).await;
+    h.trunk.script(
+        &number("+79160000001"),
+        Scripted::Busy(Duration::from_millis(50)),
+    );
+    h.trunk.script(
+        &number("+79160000002"),
+        Scripted::Decline(Duration::from_millis(50)),
+    );
+    h.trunk.script(
+        &number("+79160000004"),
+        Scripted::Fail("403 Forbidden".into()),
+    );
+    let control = CallControl::default();
+    for (n, want) in [
+        ("+79160000001", OutboundStatus::Busy),
+        ("+79160000002", OutboundStatus::Declined),
+        ("+79160000003", OutboundStatus::NoAnswer),
+        ("+79160000004", OutboundStatus::Failed),
+    ] {
+        let a = h.dialer.request(request(n)).await.unwrap();
+        assert_eq!(a.status, OutboundStatus::Queued);
+        assert_eq!(
+            h.dialer.place(a.id, &control).await.unwrap(),
+            Placed::Done(want),
+            "{n}"
+        );
+        let stored = h.store.outbound_call(a.id).await.unwrap().unwrap();
+        assert_eq!(stored.status, want);
+        assert!(stored.ended_at.is_some());
+        // Placing it again (a retried job, another instance) dials nothing.
+        assert_eq!(
+            h.dialer.place(a.id, &control).await.unwrap(),
+            Placed::NotQueued(want)
+        );
+    }
+    let failed = h.store.outbound_call(4).await.unwrap().unwrap();
+    assert_eq!(failed.reason.as_deref(), Some("403 Forbidden"));
+    assert_eq!(
+        h.trunk.dialled().len(),
+        4,
+        "each number dialled exactly once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_do_not_call_list_is_checked_at_the_request_and_again_before_dialling() {
+    let h = harness(2).await;
+    h.store
+        .add_do_not_call(&number("+79160000009"), "просил не звонить")
+        .await
+        .unwrap();
+    assert!(matches!(
+        h.dialer.request(request("+79160000009")).await,
+        Err(RequestError::DoNotCall)
+    ));
+    let a = h.dialer.request(request("+79160000008")).await.unwrap();
+    // Between the request and the dial, the callee opts out (another call, an admin).
+    h.store
+        .add_do_not_call(&number("+79160000008"), "opt-out")
+        .await
+        .unwrap();
+    assert_eq!(
+        h.dialer.place(a.id, &CallControl::default()).await.unwrap(),
+        Placed::Done(OutboundStatus::Failed)
+    );
+    let stored = h.store.outbound_call(a.id).await.unwrap().unwrap();
+    assert!(stored.reason.unwrap().contains("do-not-call"));
+    assert!(h.trunk.dialled().is_empty(), "nothing was dialled");
+    assert!(matches!(
+        h.dialer
+            .request(NewOutboundCall {
+                script: "no_such_script".into(),
+                ..request("+79160000007")
+            })
+            .await,
+        Err(RequestError::UnknownScript(..))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_limit_an_attempt_waits_queued_without_dialling() {
+    let h = harness(1).await;
+    h.trunk.script(
+        &number("+79160000001"),
+        Scripted::Busy(Duration::from_millis(250)),
+    );
+    let a = h.dialer.request(request("+79160000001")).await.unwrap();
+    let b = h.dialer.request(request("+79160000002")).await.unwrap();
+    let control = CallControl::default();
+    let (ra, rb) = tokio::join!(h.dialer.place(a.id, &control), async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        h.dialer.place(b.id, &control).await
+    });
+    assert_eq!(ra.unwrap(), Placed::Done(OutboundStatus::Busy));
+    assert_eq!(rb.unwrap(), Placed::AtCapacity);
+    assert_eq!(
+        h.store.outbound_call(b.id).await.unwrap().unwrap().status,
+        OutboundStatus::Queued
+    );
+    assert_eq!(h.trunk.dialled(), vec![number("+79160000001")]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_answered_call_is_talked_through_and_recorded() {
+    let h = harness(2).await;
+    h.trunk.script(
+        &number("+79161112233"),
+        Scripted::Answer {
+            ring: Duration::from_millis(100),
+            steps: vec![
+                Step::Say(
+                    clip("hello").unwrap(),
+                    Cue::After(Duration::from_millis(200)),
+                ),
+                Step::Say(
+                    clip("optout").unwrap(),
+                    Cue::AgentQuietFor(Duration::from_millis(300)),
+                ),
+            ],
+            linger: Duration::from_secs(5),
+        },
+    );
+    let a = h.dialer.request(request("+79161112233")).await.unwrap();
+    let placed = tokio::time::timeout(
+        Duration::from_secs(90),
+        h.dialer.place(a.id, &CallControl::default()),
+    )
+    .await
+    .expect("the call ended in time")
+    .unwrap();
+    assert_eq!(placed, Placed::Done(OutboundStatus::Ended));
+    let stored = h.store.outbound_call(a.id).await.unwrap().unwrap();
+    assert_eq!(stored.outcome.as_deref(), Some("not_interested"));
+    assert!(stored.answered_at.is_some());
+    let call_id = stored
+        .call_id
+        .expect("the conversation is stored as a call");
+    let call = h.store.call(call_id).await.unwrap().unwrap();
+    assert_eq!(call.provider, "agent");
+    assert_eq!(call.called, "+79161112233");
+    assert_eq!(call.caller, "+74951234567");
+    assert!(!h.store.utterances(call_id).await.unwrap().is_empty());
+    // The opt-out put the number on the list: it is never called again.
+    assert!(h
+        .store
+        .is_do_not_call(&number("+79161112233"))
+        .await
+        .unwrap());
+    assert_eq!(h.trunk.dialled().len(), 1);
+}
