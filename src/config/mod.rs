@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use sections::{
-    AgentSettings, AnalysisSettings, OpenAiSettings, PbxSettings, ServiceSettings, TelegramSettings,
+    AgentSettings, AnalysisSettings, NumberFormat, OpenAiSettings, OutboundCallSettings,
+    PbxSettings, ServiceSettings, SipSettings, SipTransport, TelegramSettings,
 };
 pub use setting::Setting;
 
@@ -61,6 +62,8 @@ pub struct Config {
     pub pbx: PbxSettings,
     pub analysis: AnalysisSettings,
     pub agent: AgentSettings,
+    pub sip: SipSettings,
+    pub outbound: OutboundCallSettings,
 }
 
 /// Every setting, section by section.
@@ -72,6 +75,8 @@ pub fn settings() -> impl Iterator<Item = &'static Setting> {
         PbxSettings::SETTINGS,
         AnalysisSettings::SETTINGS,
         AgentSettings::SETTINGS,
+        SipSettings::SETTINGS,
+        OutboundCallSettings::SETTINGS,
     ]
     .into_iter()
     .flatten()
@@ -187,11 +192,26 @@ impl Config {
         let pbx = PbxSettings::read(&get, &mut invalid);
         let analysis = AnalysisSettings::read(&get, &mut invalid);
         let agent = AgentSettings::read(&get, &mut invalid);
+        let sip = SipSettings::read(&get, &mut invalid);
+        let outbound = OutboundCallSettings::read(&get, &mut invalid);
         let mut missing = Vec::new();
         if purpose == Purpose::Run && get("TELEGRAM_BOT_TOKEN").is_none() {
             missing.push("TELEGRAM_BOT_TOKEN");
         }
-        match (service, telegram, openai, pbx, analysis, agent) {
+        if let Some(s) = &sip {
+            if s.rtp_port_min >= s.rtp_port_max {
+                invalid.push("RTP_PORT_MIN must be below RTP_PORT_MAX".into());
+            }
+            if s.server.is_some() && s.register && s.username.is_none() {
+                invalid.push(
+                    "SIP_USERNAME is needed to register with SIP_SERVER (or set SIP_REGISTER=false)"
+                        .into(),
+                );
+            }
+        }
+        match (
+            service, telegram, openai, pbx, analysis, agent, sip, outbound,
+        ) {
             (
                 Some(service),
                 Some(telegram),
@@ -199,13 +219,17 @@ impl Config {
                 Some(pbx),
                 Some(analysis),
                 Some(agent),
-            ) if missing.is_empty() => Ok(Config {
+                Some(sip),
+                Some(outbound),
+            ) if missing.is_empty() && invalid.is_empty() => Ok(Config {
                 service,
                 telegram,
                 openai,
                 pbx,
                 analysis,
                 agent,
+                sip,
+                outbound,
             }),
             _ => Err(ConfigError::Invalid { missing, invalid }),
         }
@@ -389,5 +413,78 @@ mod tests {
         assert_eq!(cfg.service.database_url, "sqlite://x.db");
         assert_eq!(cfg.telegram.admins, vec![1, 2]);
         assert_eq!(cfg.service.worker_concurrency, 3);
+    }
+
+    #[test]
+    fn sip_and_outbound_settings_parse_with_trunk_examples() {
+        let cfg = Config::from_values(&vals(&[]), Purpose::Tooling).unwrap();
+        assert_eq!(cfg.sip.server, None, "no SIP_SERVER: telephony is off");
+        assert_eq!(cfg.outbound.concurrency, 2);
+        assert_eq!(cfg.outbound.ring_timeout_sec, 40);
+        assert_eq!(cfg.outbound.window.to_string(), "09:00-20:00");
+        let zadarma = Config::from_values(
+            &vals(&[
+                ("SIP_SERVER", "sip.zadarma.com:5060"),
+                ("SIP_USERNAME", "123456"),
+                ("SIP_PASSWORD", "secret"),
+                ("SIP_CALLER_ID", "8 (495) 123-45-67"),
+                ("SIP_NUMBER_FORMAT", "7XXXXXXXXXX"),
+                ("CALL_CONCURRENCY", "4"),
+            ]),
+            Purpose::Tooling,
+        )
+        .unwrap();
+        assert_eq!(zadarma.sip.server.as_deref(), Some("sip.zadarma.com:5060"));
+        assert_eq!(
+            zadarma.sip.caller_id.as_ref().map(|p| p.as_str()),
+            Some("+74951234567")
+        );
+        assert!(zadarma.sip.register);
+        assert_eq!(zadarma.sip.transport, SipTransport::Udp);
+        let n = crate::domain::PhoneNumber::parse("+79161234567").unwrap();
+        assert_eq!(zadarma.sip.number_format.dial_string(&n), "79161234567");
+        assert_eq!(NumberFormat::PlusSeven.dial_string(&n), "+79161234567");
+        assert_eq!(NumberFormat::Eight.dial_string(&n), "89161234567");
+        let novofon_by_ip = Config::from_values(
+            &vals(&[
+                ("SIP_SERVER", "sip.novofon.ru"),
+                ("SIP_REGISTER", "false"),
+                ("SIP_NUMBER_FORMAT", "+7XXXXXXXXXX"),
+                ("SIP_TRANSPORT", "TCP"),
+                ("CALL_WINDOW", "10:00-19:00"),
+            ]),
+            Purpose::Tooling,
+        )
+        .unwrap();
+        assert!(!novofon_by_ip.sip.register);
+        assert_eq!(novofon_by_ip.sip.transport, SipTransport::Tcp);
+        assert_eq!(novofon_by_ip.sip.number_format, NumberFormat::PlusSeven);
+        let err = Config::from_values(
+            &vals(&[
+                ("SIP_SERVER", "sip.novofon.ru"),
+                ("SIP_TRANSPORT", "sctp"),
+                ("SIP_NUMBER_FORMAT", "00X"),
+                ("CALL_WINDOW", "всегда"),
+            ]),
+            Purpose::Tooling,
+        )
+        .unwrap_err()
+        .to_string();
+        for needle in ["SIP_TRANSPORT", "SIP_NUMBER_FORMAT", "CALL_WINDOW"] {
+            assert!(err.contains(needle), "{needle} missing in {err}");
+        }
+        let err = Config::from_values(
+            &vals(&[
+                ("SIP_SERVER", "sip.novofon.ru"),
+                ("RTP_PORT_MIN", "30000"),
+                ("RTP_PORT_MAX", "20000"),
+            ]),
+            Purpose::Tooling,
+        )
+        .unwrap_err()
+        .to_string();
+        for needle in ["RTP_PORT_MIN must be below", "SIP_USERNAME is needed"] {
+            assert!(err.contains(needle), "{needle} missing in {err}");
+        }
     }
 }

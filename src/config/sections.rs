@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 
 use super::setting::*;
 use super::{LogFormat, Secret};
-use crate::domain::{Greeting, PhoneNumber, Speaker};
+use crate::domain::{CallWindow, Greeting, PhoneNumber, Speaker};
 use crate::llm::{JsonMode, PriceTable};
 
 section! {
@@ -176,5 +176,135 @@ impl AgentSettings {
                 silence: Duration::from_millis(self.greeting_wait_ms),
             },
         }
+    }
+}
+
+/// How SIP traffic is carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SipTransport {
+    Udp,
+    Tcp,
+}
+
+/// How a trunk wants the number in the Request-URI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumberFormat {
+    /// `7XXXXXXXXXX` (Zadarma, the default).
+    Seven,
+    /// `+7XXXXXXXXXX`.
+    PlusSeven,
+    /// `8XXXXXXXXXX`.
+    Eight,
+}
+
+impl NumberFormat {
+    /// The number as the trunk wants it (numbers outside +7 keep their digits).
+    pub fn dial_string(self, n: &PhoneNumber) -> String {
+        let e164 = n.as_str();
+        let digits = e164.trim_start_matches('+');
+        match (self, digits.strip_prefix('7')) {
+            (NumberFormat::Seven, _) => digits.to_string(),
+            (NumberFormat::PlusSeven, _) => e164.to_string(),
+            (NumberFormat::Eight, Some(national)) => format!("8{national}"),
+            (NumberFormat::Eight, None) => format!("810{digits}"),
+        }
+    }
+}
+
+fn sip_transport(s: &str) -> Result<SipTransport, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "udp" => Ok(SipTransport::Udp),
+        "tcp" => Ok(SipTransport::Tcp),
+        _ => Err("use udp or tcp".into()),
+    }
+}
+
+fn number_format(s: &str) -> Result<NumberFormat, String> {
+    let digits: String = s
+        .chars()
+        .filter(|c| *c != 'X' && *c != 'x' && *c != '…')
+        .collect();
+    match digits.as_str() {
+        "7" => Ok(NumberFormat::Seven),
+        "+7" => Ok(NumberFormat::PlusSeven),
+        "8" => Ok(NumberFormat::Eight),
+        _ => Err("use 7XXXXXXXXXX, +7XXXXXXXXXX or 8XXXXXXXXXX".into()),
+    }
+}
+
+fn flag(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "1" | "on" | "да" => Ok(true),
+        "false" | "no" | "0" | "off" | "нет" => Ok(false),
+        _ => Err("use true or false".into()),
+    }
+}
+
+fn opt_phone(s: &str) -> Result<Option<PhoneNumber>, String> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    PhoneNumber::parse(s).map(Some).map_err(|e| e.to_string())
+}
+
+fn opt_host_port(s: &str) -> Result<Option<String>, String> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let host = s
+        .rsplit_once(':')
+        .map_or(s, |(h, p)| if p.parse::<u16>().is_ok() { h } else { s });
+    if host.is_empty() || host.contains(['/', ' ', '@']) {
+        return Err("use host[:port], e.g. sip.novofon.ru or sip.zadarma.com:5060".into());
+    }
+    Ok(Some(s.to_string()))
+}
+
+fn opt_ip(s: &str) -> Result<Option<std::net::IpAddr>, String> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    s.parse().map(Some).map_err(|_| "not an IP address".into())
+}
+
+section! {
+    /// The SIP trunk the agent calls through (unset `SIP_SERVER`: no phone calls).
+    pub struct SipSettings("sip") {
+        /// the trunk's `host[:port]` (e.g. `sip.novofon.ru`, `sip.zadarma.com`); unset, telephony is off
+        server: Option<String> = "SIP_SERVER", "", opt_host_port;
+        /// digest login
+        username: Option<String> = "SIP_USERNAME", "", opt_text;
+        /// digest password
+        password: Option<Secret> = "SIP_PASSWORD", "", secret;
+        /// the SIP domain (default: the host of `SIP_SERVER`)
+        domain: Option<String> = "SIP_DOMAIN", "", opt_text;
+        /// our number shown to the callee, E.164
+        caller_id: Option<PhoneNumber> = "SIP_CALLER_ID", "", opt_phone;
+        /// where our SIP listens
+        bind: SocketAddr = "SIP_BIND", "0.0.0.0:5060", addr;
+        /// the public address put in SIP and SDP behind NAT
+        public_ip: Option<std::net::IpAddr> = "SIP_PUBLIC_IP", "", opt_ip;
+        /// `udp` or `tcp`
+        transport: SipTransport = "SIP_TRANSPORT", "udp", sip_transport;
+        /// REGISTER with the trunk (`false` for trunks that authenticate by IP)
+        register: bool = "SIP_REGISTER", "true", flag;
+        /// how the trunk wants numbers: `7XXXXXXXXXX`, `+7XXXXXXXXXX` or `8XXXXXXXXXX`
+        number_format: NumberFormat = "SIP_NUMBER_FORMAT", "7XXXXXXXXXX", number_format;
+        /// the first RTP port
+        rtp_port_min: u16 = "RTP_PORT_MIN", "20000", num(1024, 65_534);
+        /// the last RTP port
+        rtp_port_max: u16 = "RTP_PORT_MAX", "20999", num(1025, 65_535);
+    }
+}
+
+section! {
+    /// Placing outbound calls: limits and hours.
+    pub struct OutboundCallSettings("outbound") {
+        /// calls under way at once across every instance sharing the database
+        concurrency: i64 = "CALL_CONCURRENCY", "2", num(1, 1000);
+        /// ringing ends after this, in seconds
+        ring_timeout_sec: u64 = "CALL_RING_TIMEOUT_SEC", "40", num(5, 180);
+        /// local hours in which calls go without asking (`HH:MM-HH:MM`)
+        window: CallWindow = "CALL_WINDOW", "09:00-20:00", CallWindow::parse;
     }
 }

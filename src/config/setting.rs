@@ -96,6 +96,10 @@ pub(super) fn text(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
+pub(super) fn opt_text(s: &str) -> Result<Option<String>, String> {
+    Ok((!s.is_empty()).then(|| s.to_string()))
+}
+
 pub(super) fn secret(s: &str) -> Result<Option<Secret>, String> {
     Ok((!s.is_empty()).then(|| Secret::new(s)))
 }

@@ -12,6 +12,7 @@ mod phone;
 mod post;
 mod role;
 mod speaker;
+mod window;
 
 pub use analysis::{Analysis, Feedback, LeadCategory, NewAnalysis};
 pub use call::{
@@ -27,3 +28,4 @@ pub use phone::{PhoneError, PhoneNumber};
 pub use post::PostKind;
 pub use role::Role;
 pub use speaker::Speaker;
+pub use window::CallWindow;
