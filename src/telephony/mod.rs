@@ -6,6 +6,8 @@ pub mod media;
 pub mod novofon_v1;
 pub mod novofon_v2;
 pub mod simulated;
+pub mod sip;
+pub mod sip_line;
 pub mod trunk;
 
 use std::time::Duration;

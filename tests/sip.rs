@@ -1,0 +1,140 @@
+//! The SIP trunk against a real peer: sipp plays the trunk's callee (Debian's `sip-tester`; the
+//! tests skip, saying so, when it is not installed). The agent's line is answered, hears the
+//! callee's BYE as a remote hang-up, and a 486 is a busy line.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use callops::config::NumberFormat;
+use callops::domain::PhoneNumber;
+use callops::telephony::line::{HangupCause, LineEvent};
+use callops::telephony::media::rtp_session::RtpPorts;
+use callops::telephony::sip::{SipConfig, SipTrunk};
+use callops::telephony::sip_line::SipDialer;
+use callops::telephony::trunk::{DialFailure, DialProgress, Trunk};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+fn sipp_available() -> bool {
+    let found = Command::new("sipp")
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        eprintln!("skipped: sipp is not installed (apt-get install sip-tester)");
+    }
+    found
+}
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Sipp(Child);
+
+impl Drop for Sipp {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn sipp(scenario: &str, port: u16) -> Sipp {
+    let path = format!("{}/tests/sipp/{scenario}", env!("CARGO_MANIFEST_DIR"));
+    let media = free_udp_port();
+    let child = Command::new("sipp")
+        .args(["-sf", &path, "-i", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-mp", &media.to_string(), "-m", "1", "-bg", "-nostdin"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sipp starts");
+    std::thread::sleep(Duration::from_millis(300));
+    Sipp(child)
+}
+
+async fn dialer(sipp_port: u16, rtp_base: u16) -> SipDialer {
+    let sip = SipTrunk::start(
+        SipConfig {
+            server: format!("127.0.0.1:{sipp_port}"),
+            domain: "127.0.0.1".into(),
+            username: None,
+            password: None,
+            caller: "74951234567".into(),
+            bind: "127.0.0.1:0".parse().unwrap(),
+            public: None,
+        },
+        CancellationToken::new(),
+    )
+    .await
+    .expect("SIP starts");
+    SipDialer {
+        sip,
+        ports: Arc::new(RtpPorts::new(rtp_base, rtp_base + 99)),
+        media_ip: "127.0.0.1".parse().unwrap(),
+        advertised_ip: "127.0.0.1".parse().unwrap(),
+        number_format: NumberFormat::Seven,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answered_call_rings_connects_and_hears_the_callees_bye() {
+    if !sipp_available() {
+        return;
+    }
+    let port = free_udp_port();
+    let _peer = sipp("answer_then_bye.xml", port);
+    let d = dialer(port, 42_000).await;
+    let (tx, mut rx) = mpsc::channel(8);
+    let mut line = d
+        .dial(
+            &PhoneNumber::parse("+79161234567").unwrap(),
+            Duration::from_secs(10),
+            tx,
+            CancellationToken::new(),
+        )
+        .await
+        .expect("answered");
+    assert_eq!(rx.recv().await, Some(DialProgress::Trying));
+    assert_eq!(rx.recv().await, Some(DialProgress::Ringing));
+    assert_eq!(line.recv().await, Some(LineEvent::Answered));
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match line.recv().await {
+                Some(LineEvent::Hangup(cause)) => return Some(cause),
+                None => return None,
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("the callee's BYE arrives");
+    assert_eq!(ended, Some(HangupCause::Remote));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_486_is_a_busy_line() {
+    if !sipp_available() {
+        return;
+    }
+    let port = free_udp_port();
+    let _peer = sipp("busy.xml", port);
+    let d = dialer(port, 42_200).await;
+    let (tx, _rx) = mpsc::channel(8);
+    let r = d
+        .dial(
+            &PhoneNumber::parse("+79161234567").unwrap(),
+            Duration::from_secs(10),
+            tx,
+            CancellationToken::new(),
+        )
+        .await;
+    assert_eq!(r.err(), Some(DialFailure::Busy));
+}
