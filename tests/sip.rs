@@ -47,10 +47,15 @@ impl Drop for Sipp {
 }
 
 fn sipp(scenario: &str, port: u16) -> Sipp {
+    sipp_with(scenario, port, &[])
+}
+
+fn sipp_with(scenario: &str, port: u16, extra: &[&str]) -> Sipp {
     let path = format!("{}/tests/sipp/{scenario}", env!("CARGO_MANIFEST_DIR"));
     let media = free_udp_port();
     let child = Command::new("sipp")
         .args(["-sf", &path, "-i", "127.0.0.1", "-p", &port.to_string()])
+        .args(extra)
         .args(["-mp", &media.to_string(), "-m", "1", "-bg", "-nostdin"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -61,12 +66,16 @@ fn sipp(scenario: &str, port: u16) -> Sipp {
 }
 
 async fn dialer(sipp_port: u16, rtp_base: u16) -> SipDialer {
+    dialer_as(sipp_port, rtp_base, None).await
+}
+
+async fn dialer_as(sipp_port: u16, rtp_base: u16, login: Option<(&str, &str)>) -> SipDialer {
     let sip = SipTrunk::start(
         SipConfig {
             server: format!("127.0.0.1:{sipp_port}"),
             domain: "127.0.0.1".into(),
-            username: None,
-            password: None,
+            username: login.map(|l| l.0.to_string()),
+            password: login.map(|l| l.1.to_string()),
             caller: "74951234567".into(),
             bind: "127.0.0.1:0".parse().unwrap(),
             public: None,
@@ -137,4 +146,82 @@ async fn a_486_is_a_busy_line() {
         )
         .await;
     assert_eq!(r.err(), Some(DialFailure::Busy));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_answers_the_401_challenge_and_learns_the_granted_expiry() {
+    if !sipp_available() {
+        return;
+    }
+    let port = free_udp_port();
+    let _peer = sipp("register_401.xml", port);
+    let d = dialer_as(port, 42_400, Some(("alice", "secret"))).await;
+    assert_eq!(d.sip.register(300).await, Ok(60));
+    let port = free_udp_port();
+    let _peer = sipp("register_401.xml", port);
+    let wrong = dialer_as(port, 42_500, Some(("alice", "wrong"))).await;
+    assert_eq!(
+        wrong.sip.register(300).await,
+        Err(callops::telephony::sip::InviteError::Refused(403))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invite_answers_the_407_challenge_and_our_hangup_sends_bye() {
+    if !sipp_available() {
+        return;
+    }
+    let port = free_udp_port();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("messages.log");
+    let log_arg = log.display().to_string();
+    let peer = sipp_with(
+        "invite_407.xml",
+        port,
+        &["-trace_msg", "-message_file", &log_arg],
+    );
+    let d = dialer_as(port, 42_600, Some(("alice", "secret"))).await;
+    let (tx, _rx) = mpsc::channel(8);
+    let mut line = d
+        .dial(
+            &PhoneNumber::parse("+79161234567").unwrap(),
+            Duration::from_secs(10),
+            tx,
+            CancellationToken::new(),
+        )
+        .await
+        .expect("answered after the 407");
+    assert_eq!(line.recv().await, Some(LineEvent::Answered));
+    line.hangup().await;
+    // sipp (in the background) logs every message: our BYE reaches it.
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.lines().any(|l| l.starts_with("BYE sip:")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        text.lines().any(|l| l.starts_with("BYE sip:")),
+        "our BYE reached the callee"
+    );
+    drop(peer);
+    // The second INVITE carries a digest that answers the challenge (RFC 2617, MD5).
+    let auth = text
+        .lines()
+        .find(|l| l.starts_with("Proxy-Authorization:"))
+        .expect("an authenticated INVITE");
+    let field = |name: &str| {
+        let start = auth.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+        auth[start..].split('"').next().unwrap().to_string()
+    };
+    let md5 = |s: String| {
+        use md5::Digest;
+        format!("{:x}", md5::Md5::digest(s.as_bytes()))
+    };
+    let ha1 = md5("alice:sipp.test:secret".to_string());
+    let ha2 = md5(format!("INVITE:{}", field("uri")));
+    assert_eq!(field("nonce"), "a1b2c3d4e5f6");
+    assert_eq!(field("response"), md5(format!("{ha1}:a1b2c3d4e5f6:{ha2}")));
 }
