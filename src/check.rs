@@ -117,12 +117,74 @@ pub async fn run_checks(cfg: &Config) -> Vec<CheckRow> {
         }
     });
 
-    rows.push(CheckRow {
-        service: "telephony",
-        ok: None,
-        detail: "no call source configured".into(),
-    });
+    rows.push(sip_trunk(cfg, timeout).await);
     rows
+}
+
+/// Registers with the SIP trunk (and unregisters at once) from a port of its own, so a running
+/// instance is not disturbed.
+async fn sip_trunk(cfg: &Config, timeout: Duration) -> CheckRow {
+    const NAME: &str = "sip trunk";
+    let Some(server) = cfg.sip.server.clone() else {
+        return not_configured(NAME, "SIP_SERVER");
+    };
+    if !cfg.sip.register {
+        return CheckRow {
+            service: NAME,
+            ok: None,
+            detail: format!(
+                "{server}: not checked (SIP_REGISTER=false, the trunk authenticates by IP)"
+            ),
+        };
+    }
+    let host = server
+        .rsplit_once(':')
+        .map_or(server.as_str(), |(h, _)| h)
+        .to_string();
+    let mut bind = cfg.sip.bind;
+    bind.set_port(0);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let sip = crate::telephony::sip::SipTrunk::start(
+        crate::telephony::sip::SipConfig {
+            server: server.clone(),
+            domain: cfg.sip.domain.clone().unwrap_or(host),
+            username: cfg.sip.username.clone(),
+            password: cfg.sip.password.as_ref().map(|s| s.expose().to_string()),
+            caller: cfg.sip.username.clone().unwrap_or_default(),
+            bind,
+            public: cfg.sip.public_ip,
+        },
+        stop.clone(),
+    )
+    .await;
+    let sip = match sip {
+        Ok(s) => s,
+        Err(e) => return row(NAME, false, format!("cannot start SIP: {e}")),
+    };
+    let result = tokio::time::timeout(timeout, sip.register(60)).await;
+    let out = match result {
+        Ok(Ok(granted)) => {
+            let _ = tokio::time::timeout(Duration::from_secs(2), sip.register(0)).await;
+            row(
+                NAME,
+                true,
+                format!("registered at {server} (granted {granted} s), then unregistered"),
+            )
+        }
+        Ok(Err(crate::telephony::sip::InviteError::Refused(code @ (401 | 403 | 407)))) => row(
+            NAME,
+            false,
+            format!("{server} refused REGISTER ({code}): check SIP_USERNAME and SIP_PASSWORD"),
+        ),
+        Ok(Err(e)) => row(NAME, false, format!("{server}: {e}")),
+        Err(_) => row(
+            NAME,
+            false,
+            format!("no answer from {server}: check SIP_SERVER and that UDP to it is allowed"),
+        ),
+    };
+    stop.cancel();
+    out
 }
 
 fn row(service: &'static str, ok: bool, detail: String) -> CheckRow {

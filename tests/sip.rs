@@ -2,6 +2,8 @@
 //! tests skip, saying so, when it is not installed). The agent's line is answered, hears the
 //! callee's BYE as a remote hang-up, and a 486 is a busy line.
 
+mod common;
+
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -224,4 +226,85 @@ async fn an_invite_answers_the_407_challenge_and_our_hangup_sends_bye() {
     let ha2 = md5(format!("INVITE:{}", field("uri")));
     assert_eq!(field("nonce"), "a1b2c3d4e5f6");
     assert_eq!(field("response"), md5(format!("{ha1}:a1b2c3d4e5f6:{ha2}")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_registers_with_the_trunk_and_names_a_wrong_password() {
+    if !sipp_available() {
+        return;
+    }
+    callops::http::install_crypto();
+    let run = |port: u16, password: &'static str| async move {
+        let values = [
+            ("SIP_SERVER", format!("127.0.0.1:{port}")),
+            ("SIP_USERNAME", "alice".to_string()),
+            ("SIP_PASSWORD", password.to_string()),
+            ("SIP_BIND", "127.0.0.1:5060".to_string()),
+            ("DATABASE_URL", "sqlite::memory:".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let cfg = callops::config::Config::from_values(&values, callops::config::Purpose::Tooling)
+            .unwrap();
+        let rows = callops::check::run_checks(&cfg).await;
+        rows.into_iter().find(|r| r.service == "sip trunk").unwrap()
+    };
+    let port = free_udp_port();
+    let _peer = sipp("register_401.xml", port);
+    let ok = run(port, "secret").await;
+    assert_eq!(ok.ok, Some(true), "{}", ok.detail);
+    assert!(ok.detail.contains("granted 60 s"), "{}", ok.detail);
+    let port = free_udp_port();
+    let _peer = sipp("register_401.xml", port);
+    let bad = run(port, "wrong").await;
+    assert_eq!(bad.ok, Some(false));
+    assert!(bad.detail.contains("SIP_PASSWORD"), "{}", bad.detail);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_registers_with_the_trunk_when_sip_is_configured() {
+    if !sipp_available() {
+        return;
+    }
+    let port = free_udp_port();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("messages.log");
+    let log_arg = log.display().to_string();
+    let _peer = sipp_with(
+        "register_401.xml",
+        port,
+        &["-trace_msg", "-message_file", &log_arg],
+    );
+    let server = format!("127.0.0.1:{port}");
+    let db = format!("sqlite://{}/app.db", dir.path().display());
+    let cfg = common::config(
+        &[
+            ("DATABASE_URL", &db),
+            ("HTTP_ADDR", "127.0.0.1:0"),
+            ("OPENAI_API_KEY", "sk-test"),
+            ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1"),
+            ("SIP_SERVER", &server),
+            ("SIP_USERNAME", "alice"),
+            ("SIP_PASSWORD", "secret"),
+            ("SIP_BIND", "127.0.0.1:0"),
+            ("RTP_PORT_MIN", "42800"),
+            ("RTP_PORT_MAX", "42899"),
+        ],
+        callops::config::Purpose::Tooling,
+    );
+    let app = callops::app::start(cfg).await.expect("app starts with SIP");
+    let mut registered = false;
+    for _ in 0..100 {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("SIP/2.0 200 OK")
+            && text.contains("Authorization: Digest username=\"alice\"")
+        {
+            registered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(registered, "the app registered with digest auth");
+    app.stop().await;
 }

@@ -8,6 +8,7 @@ mod agent;
 mod http;
 mod pipeline;
 mod telegram;
+mod telephony;
 mod workers;
 
 use std::future::Future;
@@ -123,6 +124,8 @@ pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
         telegram.as_ref(),
         &mut parts,
     );
+    let _dialer =
+        telephony::start(&cfg, &store, pipeline.as_deref(), &mut pool, &mut parts).await?;
     let shutdown = parts.shutdown.clone();
     parts.spawn("workers", pool.run(shutdown));
     let webhook = match telegram {

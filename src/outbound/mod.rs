@@ -4,5 +4,6 @@
 //! and records the conversation like any call. Every step is in the database as it happens.
 
 pub mod dialer;
+pub mod queue;
 
 pub use dialer::{Dialer, OutboundSettings, Placed, RequestError};

@@ -2,6 +2,7 @@
 //! [`crate::notify::Notifier`] and never touch bot handlers.
 
 pub mod digest;
+pub mod place_call;
 pub mod poller;
 pub mod post_protocol;
 pub mod process_call;

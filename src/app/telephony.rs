@@ -1,0 +1,157 @@
+//! The telephony part: with `SIP_SERVER` set (and the LLM and speech providers), the SIP user
+//! agent (registered when asked), the RTP ports, the dialer with its `outbound.place` job, and the
+//! sweeper that ends abandoned attempts as interrupted. Without `SIP_SERVER` nothing starts.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::Parts;
+use crate::agent::{AgentDeps, DialogSettings, Scripts};
+use crate::analysis::pipeline::PipelineDeps;
+use crate::config::Config;
+use crate::jobs::WorkerPool;
+use crate::outbound::{Dialer, OutboundSettings};
+use crate::speech::{BatchRecognizer, OpenAiTts};
+use crate::store::Store;
+use crate::telephony::media::rtp_session::RtpPorts;
+use crate::telephony::sip::{SipConfig, SipTrunk};
+use crate::telephony::sip_line::SipDialer;
+use crate::workers::place_call::PlaceCall;
+
+/// How long an outbound attempt stays ours without a heartbeat.
+const ATTEMPT_LEASE: Duration = Duration::from_secs(30);
+
+/// Starts phone calling when configured; returns the dialer.
+pub(super) async fn start(
+    cfg: &Config,
+    store: &Arc<dyn Store>,
+    pipeline: Option<&PipelineDeps>,
+    pool: &mut WorkerPool,
+    parts: &mut Parts,
+) -> anyhow::Result<Option<Arc<Dialer>>> {
+    let Some(server) = cfg.sip.server.clone() else {
+        tracing::info!("SIP_SERVER is not set: phone calls are off");
+        return Ok(None);
+    };
+    let (Some(p), Some(key)) = (pipeline, cfg.openai.api_key.as_ref()) else {
+        tracing::warn!("phone calls need OPENAI_API_KEY for the agent's speech and LLM: off");
+        return Ok(None);
+    };
+    let sip = SipTrunk::start(sip_config(cfg, server), parts.shutdown.child_token())
+        .await
+        .context("starting the SIP user agent (SIP_BIND)")?;
+    if cfg.sip.register {
+        sip.keep_registered(300, parts.shutdown.child_token());
+    }
+    let dialer = Arc::new(dialer(cfg, store, p, key.expose(), sip)?);
+    pool.register(Arc::new(PlaceCall {
+        dialer: dialer.clone(),
+    }));
+    parts.spawn(
+        "outbound-sweeper",
+        sweep_interrupted(store.clone(), parts.shutdown.clone()),
+    );
+    tracing::info!("phone calls are on (SIP trunk)");
+    Ok(Some(dialer))
+}
+
+/// The SIP user agent's settings from the `sip` section.
+fn sip_config(cfg: &Config, server: String) -> SipConfig {
+    let host = server.rsplit_once(':').map_or(server.as_str(), |(h, _)| h);
+    SipConfig {
+        domain: cfg.sip.domain.clone().unwrap_or_else(|| host.to_string()),
+        username: cfg.sip.username.clone(),
+        password: cfg.sip.password.as_ref().map(|s| s.expose().to_string()),
+        caller: cfg
+            .sip
+            .caller_id
+            .as_ref()
+            .map(|n| cfg.sip.number_format.dial_string(n))
+            .or_else(|| cfg.sip.username.clone())
+            .unwrap_or_else(|| "callops".into()),
+        bind: cfg.sip.bind,
+        public: cfg.sip.public_ip,
+        server,
+    }
+}
+
+/// The dialer over the SIP trunk, with the agent on the pipeline's LLM and speech-to-text.
+fn dialer(
+    cfg: &Config,
+    store: &Arc<dyn Store>,
+    p: &PipelineDeps,
+    key: &str,
+    sip: Arc<SipTrunk>,
+) -> anyhow::Result<Dialer> {
+    let media_ip: IpAddr = cfg.sip.bind.ip();
+    let advertised_ip = cfg.sip.public_ip.unwrap_or_else(|| {
+        if media_ip.is_unspecified() {
+            local_ip().unwrap_or(media_ip)
+        } else {
+            media_ip
+        }
+    });
+    let trunk = SipDialer {
+        sip,
+        ports: Arc::new(RtpPorts::new(cfg.sip.rtp_port_min, cfg.sip.rtp_port_max)),
+        media_ip,
+        advertised_ip,
+        number_format: cfg.sip.number_format,
+    };
+    let tts = OpenAiTts::new(
+        &cfg.openai.base_url,
+        key,
+        &cfg.openai.tts_model,
+        &cfg.openai.tts_voice,
+    );
+    Ok(Dialer {
+        store: store.clone(),
+        trunk: Arc::new(trunk),
+        agent: AgentDeps {
+            recognizer: Arc::new(BatchRecognizer::new(p.stt.clone())),
+            llm: p.llm.clone(),
+            tts: Arc::new(tts),
+        },
+        scripts: Arc::new(
+            Scripts::load(cfg.agent.scripts_dir.as_deref()).context("loading agent scripts")?,
+        ),
+        dialog: DialogSettings::from_section(&cfg.agent),
+        intake: p.intake.clone(),
+        model: p.llm.model.clone(),
+        owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+        settings: OutboundSettings {
+            concurrency: cfg.outbound.concurrency,
+            ring_timeout: Duration::from_secs(cfg.outbound.ring_timeout_sec),
+            lease: ATTEMPT_LEASE,
+            caller_id: cfg.sip.caller_id.clone(),
+        },
+    })
+}
+
+/// Ends as interrupted the attempts whose instance stopped during them (never redialled).
+async fn sweep_interrupted(store: Arc<dyn Store>, stop: tokio_util::sync::CancellationToken) {
+    loop {
+        match store.interrupt_expired_outbound().await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                calls = n,
+                "outbound calls interrupted by a stopped instance"
+            ),
+            Err(e) => tracing::warn!(error = %e, "sweeping interrupted calls failed"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(ATTEMPT_LEASE / 3) => {}
+        }
+    }
+}
+
+/// The address this machine reaches the internet from (no packet is sent).
+fn local_ip() -> Option<IpAddr> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("192.0.2.1:9").ok()?;
+    Some(s.local_addr().ok()?.ip())
+}
