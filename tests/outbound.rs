@@ -79,6 +79,7 @@ async fn harness(concurrency: i64) -> Harness {
         trunk: trunk.clone(),
         agent,
         scripts: Arc::new(Scripts::load(None).unwrap()),
+        default_script: "realty_cold".into(),
         dialog: DialogSettings::default(),
         intake,
         model: "gpt-4o-mini".into(),

@@ -308,3 +308,116 @@ async fn the_app_registers_with_the_trunk_when_sip_is_configured() {
     assert!(registered, "the app registered with digest auth");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn post_api_calls_places_a_real_sip_call_and_follows_it_to_the_end() {
+    if !sipp_available() {
+        return;
+    }
+    let fakes = callops::bench::agent_fakes::AgentFakes::start(
+        callops::bench::agent_fakes::Latencies::default(),
+    )
+    .await
+    .unwrap();
+    let port = free_udp_port();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("messages.log");
+    let log_arg = log.display().to_string();
+    let _peer = sipp_with(
+        "answer_then_bye.xml",
+        port,
+        &["-trace_msg", "-message_file", &log_arg],
+    );
+    let server = format!("127.0.0.1:{port}");
+    let db = format!("sqlite://{}/app.db", dir.path().display());
+    let cfg = common::config(
+        &[
+            ("DATABASE_URL", &db),
+            ("HTTP_ADDR", "127.0.0.1:0"),
+            ("API_KEY", "k-test"),
+            ("OPENAI_API_KEY", "sk-test"),
+            ("OPENAI_BASE_URL", &fakes.base_url),
+            ("SIP_SERVER", &server),
+            ("SIP_REGISTER", "false"),
+            ("SIP_CALLER_ID", "+74951234567"),
+            ("SIP_BIND", "127.0.0.1:0"),
+            ("RTP_PORT_MIN", "42900"),
+            ("RTP_PORT_MAX", "42999"),
+        ],
+        callops::config::Purpose::Tooling,
+    );
+    let app = callops::app::start(cfg).await.expect("app starts");
+    let base = format!("http://{}", app.http_addr);
+    let http = reqwest::Client::new();
+    let post = |body: serde_json::Value, key: Option<&'static str>| {
+        let mut req = http.post(format!("{base}/api/calls")).json(&body);
+        if let Some(k) = key {
+            req = req.header("X-API-Key", k);
+        }
+        req.send()
+    };
+    // Refusals dial nothing: no key, a bad number, a number on the do-not-call list.
+    let phone = serde_json::json!({"phone": "8 (916) 123-45-67"});
+    assert_eq!(post(phone.clone(), None).await.unwrap().status(), 401);
+    assert_eq!(
+        post(phone.clone(), Some("wrong")).await.unwrap().status(),
+        401
+    );
+    let bad = post(serde_json::json!({"phone": "12345"}), Some("k-test"))
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    app.store
+        .add_do_not_call(&PhoneNumber::parse("+79160000009").unwrap(), "opt-out")
+        .await
+        .unwrap();
+    let dnc = post(serde_json::json!({"phone": "+79160000009"}), Some("k-test"))
+        .await
+        .unwrap();
+    assert_eq!(dnc.status(), 409);
+    assert!(std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .all(|l| !l.starts_with("INVITE")));
+
+    let resp = post(phone, Some("k-test")).await.unwrap();
+    assert_eq!(resp.status(), 202);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["status"], "queued");
+    let id = body["call_id"].as_i64().unwrap();
+    let mut last = serde_json::Value::Null;
+    for _ in 0..300 {
+        last = http
+            .get(format!("{base}/api/outbound/{id}"))
+            .header("X-API-Key", "k-test")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if last["call"]["status"] == "ended" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(last["call"]["status"], "ended", "{last}");
+    assert_eq!(last["call"]["phone"], "+79161234567");
+    assert!(last["call"]["answered_at"].is_string());
+    let call_id = last["call"]["call_id"]
+        .as_i64()
+        .expect("the call is stored");
+    let call = app.store.call(call_id).await.unwrap().unwrap();
+    assert_eq!(call.called, "+79161234567");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let invites = text
+        .lines()
+        .filter(|l| l.starts_with("INVITE sip:"))
+        .count();
+    assert_eq!(invites, 1, "one INVITE for one attempt");
+    assert!(
+        text.contains("INVITE sip:79161234567@127.0.0.1"),
+        "the trunk's number format"
+    );
+    app.stop().await;
+}

@@ -21,12 +21,15 @@ pub(super) async fn serve(
     started: Instant,
     pipeline: Option<Arc<PipelineDeps>>,
     webhook: Option<axum::Router>,
+    dialer: Option<Arc<crate::outbound::Dialer>>,
     parts: &mut Parts,
 ) -> anyhow::Result<SocketAddr> {
     if cfg.service.api_key.is_none() {
         tracing::warn!("API_KEY is not set: /api answers 403 until it is");
     }
     let state = Arc::new(WebState {
+        dialer,
+        team_chat: cfg.telegram.chat_id,
         store,
         started,
         metrics: metrics_handle(),

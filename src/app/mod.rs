@@ -124,8 +124,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
         telegram.as_ref(),
         &mut parts,
     );
-    let _dialer =
-        telephony::start(&cfg, &store, pipeline.as_deref(), &mut pool, &mut parts).await?;
+    let dialer = telephony::start(&cfg, &store, pipeline.as_deref(), &mut pool, &mut parts).await?;
     let shutdown = parts.shutdown.clone();
     parts.spawn("workers", pool.run(shutdown));
     let webhook = match telegram {
@@ -138,8 +137,16 @@ pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
             None
         }
     };
-    let http_addr =
-        http::serve(&cfg, store.clone(), started, pipeline, webhook, &mut parts).await?;
+    let http_addr = http::serve(
+        &cfg,
+        store.clone(),
+        started,
+        pipeline,
+        webhook,
+        dialer,
+        &mut parts,
+    )
+    .await?;
     tracing::info!(%http_addr, "callops started");
     Ok(RunningApp {
         http_addr,

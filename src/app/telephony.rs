@@ -12,7 +12,9 @@ use super::Parts;
 use crate::agent::{AgentDeps, DialogSettings, Scripts};
 use crate::analysis::pipeline::PipelineDeps;
 use crate::config::Config;
+use crate::domain::OutboundStatus;
 use crate::jobs::WorkerPool;
+use crate::outbound::queue::enqueue_place;
 use crate::outbound::{Dialer, OutboundSettings};
 use crate::speech::{BatchRecognizer, OpenAiTts};
 use crate::store::Store;
@@ -52,7 +54,7 @@ pub(super) async fn start(
     }));
     parts.spawn(
         "outbound-sweeper",
-        sweep_interrupted(store.clone(), parts.shutdown.clone()),
+        sweep_interrupted(store.clone(), pool.waker(), parts.shutdown.clone()),
     );
     tracing::info!("phone calls are on (SIP trunk)");
     Ok(Some(dialer))
@@ -118,6 +120,7 @@ fn dialer(
         scripts: Arc::new(
             Scripts::load(cfg.agent.scripts_dir.as_deref()).context("loading agent scripts")?,
         ),
+        default_script: cfg.agent.script.clone(),
         dialog: DialogSettings::from_section(&cfg.agent),
         intake: p.intake.clone(),
         model: p.llm.model.clone(),
@@ -131,8 +134,14 @@ fn dialer(
     })
 }
 
-/// Ends as interrupted the attempts whose instance stopped during them (never redialled).
-async fn sweep_interrupted(store: Arc<dyn Store>, stop: tokio_util::sync::CancellationToken) {
+/// Ends as interrupted the attempts whose instance stopped during them (never redialled), and
+/// makes sure every queued attempt has its job (a crash between writing one and queueing its job
+/// would otherwise leave it waiting forever; queueing is idempotent).
+async fn sweep_interrupted(
+    store: Arc<dyn Store>,
+    waker: Arc<tokio::sync::Notify>,
+    stop: tokio_util::sync::CancellationToken,
+) {
     loop {
         match store.interrupt_expired_outbound().await {
             Ok(0) => {}
@@ -141,6 +150,13 @@ async fn sweep_interrupted(store: Arc<dyn Store>, stop: tokio_util::sync::Cancel
                 "outbound calls interrupted by a stopped instance"
             ),
             Err(e) => tracing::warn!(error = %e, "sweeping interrupted calls failed"),
+        }
+        if let Ok(open) = store.open_outbound().await {
+            for a in open.iter().filter(|a| a.status == OutboundStatus::Queued) {
+                if let Err(e) = enqueue_place(store.as_ref(), &waker, a.id).await {
+                    tracing::warn!(outbound = a.id, error = %e, "queueing an outbound call failed");
+                }
+            }
         }
         tokio::select! {
             _ = stop.cancelled() => return,

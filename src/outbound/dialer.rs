@@ -56,6 +56,8 @@ pub struct Dialer {
     pub trunk: Arc<dyn Trunk>,
     pub agent: AgentDeps,
     pub scripts: Arc<Scripts>,
+    /// The script of a request that names none (`AGENT_SCRIPT`).
+    pub default_script: String,
     pub dialog: DialogSettings,
     pub intake: Arc<CallIntake>,
     /// The LLM model, for the token accounting of the call.
@@ -66,7 +68,8 @@ pub struct Dialer {
 }
 
 impl Dialer {
-    /// Checks a request (known script, not on the do-not-call list) and queues it.
+    /// Checks a request (known script, not on the do-not-call list), writes it down and queues
+    /// the job that places it.
     pub async fn request(&self, call: NewOutboundCall) -> Result<OutboundCall, RequestError> {
         if self.scripts.get(&call.script).is_none() {
             return Err(RequestError::UnknownScript(
@@ -78,6 +81,7 @@ impl Dialer {
             return Err(RequestError::DoNotCall);
         }
         let queued = self.store.queue_outbound(&call).await?;
+        super::queue::enqueue_place(self.store.as_ref(), &self.intake.waker, queued.id).await?;
         tracing::info!(
             outbound = queued.id,
             phone = %queued.phone.masked(),

@@ -5,6 +5,7 @@ mod api;
 mod auth;
 mod calls;
 mod health;
+mod outbound;
 mod webhooks;
 
 use std::sync::Arc;
@@ -41,12 +42,17 @@ pub struct WebState {
     /// replay and is refused.
     pub novofon_window: std::time::Duration,
     pub timezone: chrono_tz::Tz,
+    /// Places outbound calls, when telephony is configured.
+    pub dialer: Option<Arc<crate::outbound::Dialer>>,
+    /// Where the protocols of calls placed through the API go.
+    pub team_chat: Option<i64>,
 }
 
 /// The whole HTTP app.
 pub fn router(state: Arc<WebState>) -> Router {
     let api = api::routes()
-        .route("/calls", get(calls::list))
+        .route("/calls", get(calls::list).post(outbound::create))
+        .route("/outbound/{id}", get(outbound::detail))
         .route("/calls/{id}", get(calls::detail))
         .route("/calls/{id}/reanalyze", post(calls::reanalyze))
         .route("/stats", get(calls::stats))
