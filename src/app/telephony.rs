@@ -42,6 +42,9 @@ pub(super) async fn start(
         tracing::warn!("phone calls need OPENAI_API_KEY for the agent's speech and LLM: off");
         return Ok(None);
     };
+    if cfg.sip.transport == crate::config::SipTransport::Tcp {
+        anyhow::bail!("SIP_TRANSPORT=tcp is not supported yet: use udp");
+    }
     let sip = SipTrunk::start(sip_config(cfg, server), parts.shutdown.child_token())
         .await
         .context("starting the SIP user agent (SIP_BIND)")?;

@@ -284,7 +284,7 @@ section! {
         bind: SocketAddr = "SIP_BIND", "0.0.0.0:5060", addr;
         /// the public address put in SIP and SDP behind NAT
         public_ip: Option<std::net::IpAddr> = "SIP_PUBLIC_IP", "", opt_ip;
-        /// `udp` or `tcp`
+        /// `udp` (`tcp` is read but not supported yet: the start refuses it)
         transport: SipTransport = "SIP_TRANSPORT", "udp", sip_transport;
         /// REGISTER with the trunk (`false` for trunks that authenticate by IP)
         register: bool = "SIP_REGISTER", "true", flag;
@@ -304,7 +304,7 @@ section! {
         concurrency: i64 = "CALL_CONCURRENCY", "2", num(1, 1000);
         /// ringing ends after this, in seconds
         ring_timeout_sec: u64 = "CALL_RING_TIMEOUT_SEC", "40", num(5, 180);
-        /// local hours in which calls go without asking (`HH:MM-HH:MM`)
+        /// the callee's local hours in which calls go without asking (`HH:MM-HH:MM`; `/call`, being built, asks outside them)
         window: CallWindow = "CALL_WINDOW", "09:00-20:00", CallWindow::parse;
     }
 }
