@@ -137,17 +137,13 @@ async fn sip_trunk(cfg: &Config, timeout: Duration) -> CheckRow {
             ),
         };
     }
-    let host = server
-        .rsplit_once(':')
-        .map_or(server.as_str(), |(h, _)| h)
-        .to_string();
     let mut bind = cfg.sip.bind;
     bind.set_port(0);
     let stop = tokio_util::sync::CancellationToken::new();
     let sip = crate::telephony::sip::SipTrunk::start(
         crate::telephony::sip::SipConfig {
             server: server.clone(),
-            domain: cfg.sip.domain.clone().unwrap_or(host),
+            domain: cfg.sip.domain.clone().unwrap_or_else(|| server.clone()),
             username: cfg.sip.username.clone(),
             password: cfg.sip.password.as_ref().map(|s| s.expose().to_string()),
             caller: cfg.sip.username.clone().unwrap_or_default(),

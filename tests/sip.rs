@@ -75,7 +75,7 @@ async fn dialer_as(sipp_port: u16, rtp_base: u16, login: Option<(&str, &str)>) -
     let sip = SipTrunk::start(
         SipConfig {
             server: format!("127.0.0.1:{sipp_port}"),
-            domain: "127.0.0.1".into(),
+            domain: format!("127.0.0.1:{sipp_port}"),
             username: login.map(|l| l.0.to_string()),
             password: login.map(|l| l.1.to_string()),
             caller: "74951234567".into(),
@@ -420,4 +420,63 @@ async fn post_api_calls_places_a_real_sip_call_and_follows_it_to_the_end() {
         "the trunk's number format"
     );
     app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_603_is_declined_and_ringing_past_the_timeout_is_cancelled() {
+    if !sipp_available() {
+        return;
+    }
+    let port = free_udp_port();
+    let _peer = sipp("decline.xml", port);
+    let d = dialer(port, 43_000).await;
+    let (tx, _rx) = mpsc::channel(8);
+    let r = d
+        .dial(
+            &PhoneNumber::parse("+79161234567").unwrap(),
+            Duration::from_secs(10),
+            tx,
+            CancellationToken::new(),
+        )
+        .await;
+    assert_eq!(r.err(), Some(DialFailure::Declined));
+
+    let port = free_udp_port();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("messages.log");
+    let log_arg = log.display().to_string();
+    let _peer = sipp_with(
+        "ring_no_answer.xml",
+        port,
+        &["-trace_msg", "-message_file", &log_arg],
+    );
+    let d = dialer(port, 43_100).await;
+    let (tx, mut rx) = mpsc::channel(8);
+    let started = std::time::Instant::now();
+    let r = d
+        .dial(
+            &PhoneNumber::parse("+79161234567").unwrap(),
+            Duration::from_millis(800),
+            tx,
+            CancellationToken::new(),
+        )
+        .await;
+    assert_eq!(r.err(), Some(DialFailure::NoAnswer));
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(rx.recv().await, Some(DialProgress::Trying));
+    assert_eq!(rx.recv().await, Some(DialProgress::Ringing));
+    let mut cancelled = false;
+    for _ in 0..60 {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.lines().any(|l| l.starts_with("CANCEL sip:")) {
+            cancelled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        cancelled,
+        "the ring timeout sent a CANCEL: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
 }

@@ -65,9 +65,9 @@ pub(super) async fn start(
 
 /// The SIP user agent's settings from the `sip` section.
 fn sip_config(cfg: &Config, server: String) -> SipConfig {
-    let host = server.rsplit_once(':').map_or(server.as_str(), |(h, _)| h);
     SipConfig {
-        domain: cfg.sip.domain.clone().unwrap_or_else(|| host.to_string()),
+        // With the port: a CANCEL follows the Request-URI, so it must name the trunk's port.
+        domain: cfg.sip.domain.clone().unwrap_or_else(|| server.clone()),
         username: cfg.sip.username.clone(),
         password: cfg.sip.password.as_ref().map(|s| s.expose().to_string()),
         caller: cfg

@@ -276,7 +276,7 @@ section! {
         username: Option<String> = "SIP_USERNAME", "", opt_text;
         /// digest password
         password: Option<Secret> = "SIP_PASSWORD", "", secret;
-        /// the SIP domain (default: the host of `SIP_SERVER`)
+        /// the SIP domain of the URIs (default: `SIP_SERVER`); it must reach the trunk, since a CANCEL follows it
         domain: Option<String> = "SIP_DOMAIN", "", opt_text;
         /// our number shown to the callee, E.164
         caller_id: Option<PhoneNumber> = "SIP_CALLER_ID", "", opt_phone;

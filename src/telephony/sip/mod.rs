@@ -28,7 +28,8 @@ use tokio_util::sync::CancellationToken;
 pub struct SipConfig {
     /// The trunk's `host[:port]`.
     pub server: String,
-    /// The domain of our and their URIs (default: the server's host).
+    /// The domain of our and their URIs, `host[:port]` (default: the server). A CANCEL goes where
+    /// the Request-URI points, so a domain other than the server must reach the trunk too.
     pub domain: String,
     pub username: Option<String>,
     pub password: Option<String>,
