@@ -137,22 +137,11 @@ async fn sip_trunk(cfg: &Config, timeout: Duration) -> CheckRow {
             ),
         };
     }
-    let mut bind = cfg.sip.bind;
-    bind.set_port(0);
+    let mut sip = crate::telephony::sip::SipConfig::from_settings(&cfg.sip, server.clone());
+    // A port of its own, so a running instance is not disturbed.
+    sip.bind.set_port(0);
     let stop = tokio_util::sync::CancellationToken::new();
-    let sip = crate::telephony::sip::SipTrunk::start(
-        crate::telephony::sip::SipConfig {
-            server: server.clone(),
-            domain: cfg.sip.domain.clone().unwrap_or_else(|| server.clone()),
-            username: cfg.sip.username.clone(),
-            password: cfg.sip.password.as_ref().map(|s| s.expose().to_string()),
-            caller: cfg.sip.username.clone().unwrap_or_default(),
-            bind,
-            public: cfg.sip.public_ip,
-        },
-        stop.clone(),
-    )
-    .await;
+    let sip = crate::telephony::sip::SipTrunk::start(sip, stop.clone()).await;
     let sip = match sip {
         Ok(s) => s,
         Err(e) => return row(NAME, false, format!("cannot start SIP: {e}")),

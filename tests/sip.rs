@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use callops::config::NumberFormat;
 use callops::domain::PhoneNumber;
-use callops::telephony::line::{HangupCause, LineEvent};
+use callops::telephony::line::{HangupCause, Line, LineEvent};
 use callops::telephony::media::rtp_session::RtpPorts;
 use callops::telephony::sip::{SipConfig, SipTrunk};
 use callops::telephony::sip_line::SipDialer;
@@ -95,6 +95,63 @@ async fn dialer_as(sipp_port: u16, rtp_base: u16, login: Option<(&str, &str)>) -
     }
 }
 
+/// Dials the test number; returns the outcome and the progress the dial reported.
+async fn dial(
+    d: &SipDialer,
+    ring_timeout: Duration,
+) -> (
+    Result<Box<dyn Line>, DialFailure>,
+    mpsc::Receiver<DialProgress>,
+) {
+    let (tx, rx) = mpsc::channel(8);
+    let r = d
+        .dial(
+            &PhoneNumber::parse("+79161234567").unwrap(),
+            ring_timeout,
+            tx,
+            CancellationToken::new(),
+        )
+        .await;
+    (r, rx)
+}
+
+/// sipp with every message it sends and receives logged to a file.
+struct LoggedSipp {
+    /// Kept for its drop, which stops sipp.
+    _peer: Sipp,
+    log: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn sipp_logged(scenario: &str, port: u16) -> LoggedSipp {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("messages.log");
+    let log_arg = log.display().to_string();
+    let peer = sipp_with(scenario, port, &["-trace_msg", "-message_file", &log_arg]);
+    LoggedSipp {
+        _peer: peer,
+        log,
+        _dir: dir,
+    }
+}
+
+/// Polls sipp's log for up to `secs` until `found` holds; returns whether it did, and the log.
+async fn wait_log(
+    log: &std::path::Path,
+    secs: u64,
+    found: impl Fn(&str) -> bool,
+) -> (bool, String) {
+    let mut text = String::new();
+    for _ in 0..secs * 20 {
+        text = std::fs::read_to_string(log).unwrap_or_default();
+        if found(&text) {
+            return (true, text);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (false, text)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answered_call_rings_connects_and_hears_the_callees_bye() {
     if !sipp_available() {
@@ -103,16 +160,8 @@ async fn an_answered_call_rings_connects_and_hears_the_callees_bye() {
     let port = free_udp_port();
     let _peer = sipp("answer_then_bye.xml", port);
     let d = dialer(port, 42_000).await;
-    let (tx, mut rx) = mpsc::channel(8);
-    let mut line = d
-        .dial(
-            &PhoneNumber::parse("+79161234567").unwrap(),
-            Duration::from_secs(10),
-            tx,
-            CancellationToken::new(),
-        )
-        .await
-        .expect("answered");
+    let (line, mut rx) = dial(&d, Duration::from_secs(10)).await;
+    let mut line = line.expect("answered");
     assert_eq!(rx.recv().await, Some(DialProgress::Trying));
     assert_eq!(rx.recv().await, Some(DialProgress::Ringing));
     assert_eq!(line.recv().await, Some(LineEvent::Answered));
@@ -138,15 +187,7 @@ async fn a_486_is_a_busy_line() {
     let port = free_udp_port();
     let _peer = sipp("busy.xml", port);
     let d = dialer(port, 42_200).await;
-    let (tx, _rx) = mpsc::channel(8);
-    let r = d
-        .dial(
-            &PhoneNumber::parse("+79161234567").unwrap(),
-            Duration::from_secs(10),
-            tx,
-            CancellationToken::new(),
-        )
-        .await;
+    let (r, _rx) = dial(&d, Duration::from_secs(10)).await;
     assert_eq!(r.err(), Some(DialFailure::Busy));
 }
 
@@ -174,36 +215,17 @@ async fn an_invite_answers_the_407_challenge_and_our_hangup_sends_bye() {
         return;
     }
     let port = free_udp_port();
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("messages.log");
-    let log_arg = log.display().to_string();
-    let peer = sipp_with(
-        "invite_407.xml",
-        port,
-        &["-trace_msg", "-message_file", &log_arg],
-    );
+    let peer = sipp_logged("invite_407.xml", port);
     let d = dialer_as(port, 42_600, Some(("alice", "secret"))).await;
-    let (tx, _rx) = mpsc::channel(8);
-    let mut line = d
-        .dial(
-            &PhoneNumber::parse("+79161234567").unwrap(),
-            Duration::from_secs(10),
-            tx,
-            CancellationToken::new(),
-        )
-        .await
-        .expect("answered after the 407");
+    let (line, _rx) = dial(&d, Duration::from_secs(10)).await;
+    let mut line = line.expect("answered after the 407");
     assert_eq!(line.recv().await, Some(LineEvent::Answered));
     line.hangup().await;
     // sipp (in the background) logs every message: our BYE reaches it.
-    let mut text = String::new();
-    for _ in 0..100 {
-        text = std::fs::read_to_string(&log).unwrap_or_default();
-        if text.lines().any(|l| l.starts_with("BYE sip:")) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (_, text) = wait_log(&peer.log, 5, |t| {
+        t.lines().any(|l| l.starts_with("BYE sip:"))
+    })
+    .await;
     assert!(
         text.lines().any(|l| l.starts_with("BYE sip:")),
         "our BYE reached the callee"
@@ -268,14 +290,8 @@ async fn the_app_registers_with_the_trunk_when_sip_is_configured() {
         return;
     }
     let port = free_udp_port();
+    let peer = sipp_logged("register_401.xml", port);
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("messages.log");
-    let log_arg = log.display().to_string();
-    let _peer = sipp_with(
-        "register_401.xml",
-        port,
-        &["-trace_msg", "-message_file", &log_arg],
-    );
     let server = format!("127.0.0.1:{port}");
     let db = format!("sqlite://{}/app.db", dir.path().display());
     let cfg = common::config(
@@ -294,17 +310,10 @@ async fn the_app_registers_with_the_trunk_when_sip_is_configured() {
         callops::config::Purpose::Tooling,
     );
     let app = callops::app::start(cfg).await.expect("app starts with SIP");
-    let mut registered = false;
-    for _ in 0..100 {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if text.contains("SIP/2.0 200 OK")
-            && text.contains("Authorization: Digest username=\"alice\"")
-        {
-            registered = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (registered, _) = wait_log(&peer.log, 5, |t| {
+        t.contains("SIP/2.0 200 OK") && t.contains("Authorization: Digest username=\"alice\"")
+    })
+    .await;
     assert!(registered, "the app registered with digest auth");
     app.stop().await;
 }
@@ -320,14 +329,9 @@ async fn post_api_calls_places_a_real_sip_call_and_follows_it_to_the_end() {
     .await
     .unwrap();
     let port = free_udp_port();
+    let peer = sipp_logged("answer_then_bye.xml", port);
+    let log = peer.log.clone();
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("messages.log");
-    let log_arg = log.display().to_string();
-    let _peer = sipp_with(
-        "answer_then_bye.xml",
-        port,
-        &["-trace_msg", "-message_file", &log_arg],
-    );
     let server = format!("127.0.0.1:{port}");
     let db = format!("sqlite://{}/app.db", dir.path().display());
     let cfg = common::config(
@@ -430,53 +434,21 @@ async fn a_603_is_declined_and_ringing_past_the_timeout_is_cancelled() {
     let port = free_udp_port();
     let _peer = sipp("decline.xml", port);
     let d = dialer(port, 43_000).await;
-    let (tx, _rx) = mpsc::channel(8);
-    let r = d
-        .dial(
-            &PhoneNumber::parse("+79161234567").unwrap(),
-            Duration::from_secs(10),
-            tx,
-            CancellationToken::new(),
-        )
-        .await;
+    let (r, _rx) = dial(&d, Duration::from_secs(10)).await;
     assert_eq!(r.err(), Some(DialFailure::Declined));
 
     let port = free_udp_port();
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("messages.log");
-    let log_arg = log.display().to_string();
-    let _peer = sipp_with(
-        "ring_no_answer.xml",
-        port,
-        &["-trace_msg", "-message_file", &log_arg],
-    );
+    let peer = sipp_logged("ring_no_answer.xml", port);
     let d = dialer(port, 43_100).await;
-    let (tx, mut rx) = mpsc::channel(8);
     let started = std::time::Instant::now();
-    let r = d
-        .dial(
-            &PhoneNumber::parse("+79161234567").unwrap(),
-            Duration::from_millis(800),
-            tx,
-            CancellationToken::new(),
-        )
-        .await;
+    let (r, mut rx) = dial(&d, Duration::from_millis(800)).await;
     assert_eq!(r.err(), Some(DialFailure::NoAnswer));
     assert!(started.elapsed() < Duration::from_secs(3));
     assert_eq!(rx.recv().await, Some(DialProgress::Trying));
     assert_eq!(rx.recv().await, Some(DialProgress::Ringing));
-    let mut cancelled = false;
-    for _ in 0..60 {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if text.lines().any(|l| l.starts_with("CANCEL sip:")) {
-            cancelled = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(
-        cancelled,
-        "the ring timeout sent a CANCEL: {}",
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
+    let (cancelled, text) = wait_log(&peer.log, 3, |t| {
+        t.lines().any(|l| l.starts_with("CANCEL sip:"))
+    })
+    .await;
+    assert!(cancelled, "the ring timeout sent a CANCEL: {text}");
 }

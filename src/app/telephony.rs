@@ -45,9 +45,12 @@ pub(super) async fn start(
     if cfg.sip.transport == crate::config::SipTransport::Tcp {
         anyhow::bail!("SIP_TRANSPORT=tcp is not supported yet: use udp");
     }
-    let sip = SipTrunk::start(sip_config(cfg, server), parts.shutdown.child_token())
-        .await
-        .context("starting the SIP user agent (SIP_BIND)")?;
+    let sip = SipTrunk::start(
+        SipConfig::from_settings(&cfg.sip, server),
+        parts.shutdown.child_token(),
+    )
+    .await
+    .context("starting the SIP user agent (SIP_BIND)")?;
     if cfg.sip.register {
         sip.keep_registered(300, parts.shutdown.child_token());
     }
@@ -61,26 +64,6 @@ pub(super) async fn start(
     );
     tracing::info!("phone calls are on (SIP trunk)");
     Ok(Some(dialer))
-}
-
-/// The SIP user agent's settings from the `sip` section.
-fn sip_config(cfg: &Config, server: String) -> SipConfig {
-    SipConfig {
-        // With the port: a CANCEL follows the Request-URI, so it must name the trunk's port.
-        domain: cfg.sip.domain.clone().unwrap_or_else(|| server.clone()),
-        username: cfg.sip.username.clone(),
-        password: cfg.sip.password.as_ref().map(|s| s.expose().to_string()),
-        caller: cfg
-            .sip
-            .caller_id
-            .as_ref()
-            .map(|n| cfg.sip.number_format.dial_string(n))
-            .or_else(|| cfg.sip.username.clone())
-            .unwrap_or_else(|| "callops".into()),
-        bind: cfg.sip.bind,
-        public: cfg.sip.public_ip,
-        server,
-    }
 }
 
 /// The dialer over the SIP trunk, with the agent on the pipeline's LLM and speech-to-text.

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
-use super::auth::error;
+use super::auth::{error, store_error};
 use super::WebState;
 use crate::store::Job;
 
@@ -17,14 +17,6 @@ pub fn routes() -> Router<Arc<WebState>> {
         .route("/jobs", get(job_counts))
         .route("/jobs/{id}", get(job))
         .route("/jobs/{id}/requeue", post(requeue))
-}
-
-fn store_error(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "API: storage error");
-    error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "storage unavailable, try again",
-    )
 }
 
 async fn job_counts(State(state): State<Arc<WebState>>) -> Response {

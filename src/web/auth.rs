@@ -54,6 +54,15 @@ pub fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(serde_json::json!({ "error": message }))).into_response()
 }
 
+/// A storage failure: logged in full, answered 503 without the detail.
+pub fn store_error(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "API: storage error");
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "storage unavailable, try again",
+    )
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;

@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::error;
+use super::auth::{error, store_error};
 use super::WebState;
 use crate::analysis::queue::enqueue_reanalysis;
 use crate::domain::{CallFilter, CallStatus, CallSummary};
@@ -45,14 +45,6 @@ fn summary_json(s: &CallSummary) -> Value {
         "lead_category": s.lead_category, "interest_rating": s.interest_rating,
         "priority": s.priority, "agency_name": s.agency_name,
     })
-}
-
-fn store_error(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "API: storage error");
-    error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "storage unavailable, try again",
-    )
 }
 
 pub async fn list(State(state): State<Arc<WebState>>, Query(q): Query<ListQuery>) -> Response {

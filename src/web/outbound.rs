@@ -10,7 +10,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::error;
+use super::auth::{error, store_error};
 use super::WebState;
 use crate::domain::{NewOutboundCall, PhoneNumber};
 use crate::outbound::RequestError;
@@ -22,14 +22,6 @@ pub struct CallRequest {
     pub script: Option<String>,
     #[serde(default)]
     pub variables: Option<serde_json::Value>,
-}
-
-fn store_error(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "API: storage error");
-    error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "storage unavailable, try again",
-    )
 }
 
 /// `POST /api/calls`: 202 with the attempt's id once it is queued.

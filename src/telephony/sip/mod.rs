@@ -41,6 +41,27 @@ pub struct SipConfig {
     pub public: Option<std::net::IpAddr>,
 }
 
+impl SipConfig {
+    /// The user agent's settings from the `sip` section, for the trunk at `server`.
+    pub fn from_settings(s: &crate::config::SipSettings, server: String) -> Self {
+        Self {
+            // With the port: a CANCEL follows the Request-URI, so it must name the trunk's port.
+            domain: s.domain.clone().unwrap_or_else(|| server.clone()),
+            username: s.username.clone(),
+            password: s.password.as_ref().map(|p| p.expose().to_string()),
+            caller: s
+                .caller_id
+                .as_ref()
+                .map(|n| s.number_format.dial_string(n))
+                .or_else(|| s.username.clone())
+                .unwrap_or_else(|| "callops".into()),
+            bind: s.bind,
+            public: s.public_ip,
+            server,
+        }
+    }
+}
+
 /// Why an INVITE did not become a call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InviteError {
@@ -327,7 +348,6 @@ impl SipTrunk {
     /// Stops the endpoint.
     pub fn shutdown(&self) {
         self.stop.cancel();
-        let _ = &self.endpoint;
     }
 }
 
