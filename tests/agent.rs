@@ -445,6 +445,7 @@ async fn hanging_up_from_outside_says_goodbye_and_events_follow_the_call() {
     let control = CallControl {
         hang_up: tokio_util::sync::CancellationToken::new(),
         events: Some(tx),
+        ..CallControl::default()
     };
     let hang_up = control.hang_up.clone();
     tokio::spawn(async move {

@@ -9,9 +9,11 @@ use std::time::Duration;
 use callops::agent::{AgentDeps, CallControl, DialogSettings, Scripts};
 use callops::analysis::pipeline::{CallIntake, PipelineSettings};
 use callops::bench::agent_fakes::{AgentFakes, Latencies};
-use callops::domain::{NewOutboundCall, OutboundStatus, PhoneNumber};
+use callops::domain::{NewOutboundCall, OutboundStatus, PhoneNumber, Speaker, StopRequest};
 use callops::i18n::Lang;
 use callops::llm::{JsonMode, LlmClient, PriceTable};
+use callops::notify::{Keyboard, Notifier, NotifyError, TextFormat};
+use callops::outbound::live::LiveChat;
 use callops::outbound::{Dialer, OutboundSettings, Placed, RequestError};
 use callops::speech::{BatchRecognizer, OpenAiStt, OpenAiTts};
 use callops::store::Store;
@@ -26,7 +28,7 @@ struct Harness {
     dialer: Dialer,
     trunk: Arc<SimulatedTrunk>,
     store: Arc<dyn Store>,
-    _fakes: AgentFakes,
+    fakes: AgentFakes,
 }
 
 async fn harness(concurrency: i64) -> Harness {
@@ -90,12 +92,13 @@ async fn harness(concurrency: i64) -> Harness {
             lease: Duration::from_secs(30),
             caller_id: Some(number("+74951234567")),
         },
+        live: None,
     };
     Harness {
         dialer,
         trunk,
         store,
-        _fakes: fakes,
+        fakes,
     }
 }
 
@@ -261,4 +264,186 @@ async fn an_answered_call_is_talked_through_and_recorded() {
         .await
         .unwrap());
     assert_eq!(h.trunk.dialled().len(), 1);
+}
+
+/// Every edit of a status message: (text, whether it still has buttons).
+#[derive(Default)]
+struct EditLog(std::sync::Mutex<Vec<(String, bool)>>);
+
+#[async_trait::async_trait]
+impl Notifier for EditLog {
+    async fn send_message(
+        &self,
+        _: i64,
+        _: &str,
+        _: TextFormat,
+        _: Option<&Keyboard>,
+        _: Option<i32>,
+    ) -> Result<i32, NotifyError> {
+        Ok(1)
+    }
+    async fn edit_message(
+        &self,
+        chat_id: i64,
+        message_id: i32,
+        text: &str,
+        _: TextFormat,
+        keyboard: Option<&Keyboard>,
+    ) -> Result<(), NotifyError> {
+        assert_eq!(
+            (chat_id, message_id),
+            (-100, 555),
+            "the call's own status message"
+        );
+        self.0
+            .lock()
+            .unwrap()
+            .push((text.to_string(), keyboard.is_some()));
+        Ok(())
+    }
+    async fn send_album(
+        &self,
+        _: i64,
+        _: Vec<(String, Vec<u8>)>,
+        _: &str,
+    ) -> Result<i32, NotifyError> {
+        Ok(1)
+    }
+    async fn send_document(
+        &self,
+        _: i64,
+        _: &str,
+        _: Vec<u8>,
+        _: &str,
+    ) -> Result<i32, NotifyError> {
+        Ok(1)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_managers_hint_reaches_the_next_turn_and_a_hang_up_request_ends_the_call() {
+    let mut h = harness(2).await;
+    let edits = Arc::new(EditLog::default());
+    h.dialer.live = Some(LiveChat {
+        notifier: edits.clone(),
+        default_lang: Lang::Ru,
+    });
+    h.trunk.script(
+        &number("+79161112244"),
+        Scripted::Answer {
+            ring: Duration::from_millis(300),
+            steps: vec![
+                Step::Say(
+                    clip("hello").unwrap(),
+                    Cue::After(Duration::from_millis(200)),
+                ),
+                Step::Say(
+                    clip("interested").unwrap(),
+                    Cue::AgentQuietFor(Duration::from_millis(300)),
+                ),
+                Step::Say(
+                    clip("expensive").unwrap(),
+                    Cue::AgentQuietFor(Duration::from_millis(300)),
+                ),
+            ],
+            linger: Duration::from_secs(60),
+        },
+    );
+    let a = h.dialer.request(request("+79161112244")).await.unwrap();
+    h.store.set_outbound_message(a.id, 555).await.unwrap();
+    let dialer = Arc::new(h.dialer);
+    let placing = {
+        let d = dialer.clone();
+        tokio::spawn(async move { d.place(a.id, &CallControl::default()).await })
+    };
+    let store = h.store.clone();
+    let talking = || async {
+        store.outbound_call(a.id).await.unwrap().unwrap().status == OutboundStatus::Talking
+    };
+    for _ in 0..200 {
+        if talking().await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(talking().await, "the call is answered");
+    assert!(h
+        .store
+        .add_outbound_hint(a.id, "Предложите скидку 10% до пятницы", Some(7))
+        .await
+        .unwrap());
+    let hinted = || {
+        h.fakes
+            .chat_requests()
+            .iter()
+            .any(|r| r.to_string().contains("скидку 10% до пятницы"))
+    };
+    for _ in 0..600 {
+        if hinted() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(hinted(), "the hint reached the model's next turn");
+    // ⏹ in the chat (or the API), wherever the call runs: the agent says goodbye and hangs up,
+    // long before the callee would.
+    let asked = std::time::Instant::now();
+    assert_eq!(
+        h.store.request_outbound_stop(a.id).await.unwrap(),
+        Some(StopRequest::Flagged)
+    );
+    let placed = tokio::time::timeout(Duration::from_secs(30), placing)
+        .await
+        .expect("the call ended after the hang-up request")
+        .unwrap()
+        .unwrap();
+    assert_eq!(placed, Placed::Done(OutboundStatus::Ended));
+    assert!(asked.elapsed() < Duration::from_secs(20));
+    assert_eq!(
+        h.store.request_outbound_stop(a.id).await.unwrap(),
+        Some(StopRequest::AlreadyOver(OutboundStatus::Ended))
+    );
+    assert!(
+        !h.store
+            .add_outbound_hint(a.id, "поздно", None)
+            .await
+            .unwrap(),
+        "no hints once it ended"
+    );
+    // The live transcript was written as it went: both sides, in order.
+    let lines = h.store.outbound_lines(a.id).await.unwrap();
+    assert!(lines.iter().any(|l| l.speaker == Speaker::Agent));
+    assert!(lines.iter().any(|l| l.speaker == Speaker::Client));
+    assert!(lines.windows(2).all(|w| w[0].seq + 1 == w[1].seq));
+    // The status message went through the states and lost its button at the end.
+    let edits = edits.0.lock().unwrap().clone();
+    let texts: Vec<&str> = edits.iter().map(|(t, _)| t.as_str()).collect();
+    assert!(
+        texts.iter().any(|t| t.contains("Идёт разговор")),
+        "{texts:#?}"
+    );
+    let (last, buttons) = edits.last().unwrap();
+    assert!(last.contains("Разговор окончен"), "{last}");
+    assert!(!buttons, "no ⏹ once it ended");
+    assert!(
+        edits[..edits.len() - 1].iter().all(|(_, b)| *b),
+        "⏹ while it runs"
+    );
+    assert_eq!(h.trunk.dialled().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hanging_up_a_queued_call_means_it_is_never_dialled() {
+    let h = harness(2).await;
+    let a = h.dialer.request(request("+79161112255")).await.unwrap();
+    assert_eq!(
+        h.store.request_outbound_stop(a.id).await.unwrap(),
+        Some(StopRequest::Cancelled)
+    );
+    assert_eq!(
+        h.dialer.place(a.id, &CallControl::default()).await.unwrap(),
+        Placed::NotQueued(OutboundStatus::Failed)
+    );
+    assert!(h.trunk.dialled().is_empty());
+    assert_eq!(h.store.request_outbound_stop(999).await.unwrap(), None);
 }

@@ -388,11 +388,12 @@ async fn post_api_calls_places_a_real_sip_call_and_follows_it_to_the_end() {
     assert_eq!(resp.status(), 202);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["status"], "queued");
-    let id = body["call_id"].as_i64().unwrap();
+    let id = body["call_id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("out-"), "{id}");
     let mut last = serde_json::Value::Null;
     for _ in 0..300 {
         last = http
-            .get(format!("{base}/api/outbound/{id}"))
+            .get(format!("{base}/api/calls/{id}"))
             .header("X-API-Key", "k-test")
             .send()
             .await
@@ -400,17 +401,47 @@ async fn post_api_calls_places_a_real_sip_call_and_follows_it_to_the_end() {
             .json()
             .await
             .unwrap();
-        if last["call"]["status"] == "ended" {
+        if last["status"] == "ended" {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(last["call"]["status"], "ended", "{last}");
-    assert_eq!(last["call"]["phone"], "+79161234567");
-    assert!(last["call"]["answered_at"].is_string());
-    let call_id = last["call"]["call_id"]
+    assert_eq!(last["status"], "ended", "{last}");
+    assert_eq!(last["phone"], "+79161234567");
+    assert!(last["answered_at"].is_string());
+    let call_id = last["analysed_call_id"]
         .as_i64()
         .expect("the call is stored");
+    // The dialog turns, as they were said; a finished call cannot be hung up again.
+    let messages: serde_json::Value = http
+        .get(format!("{base}/api/calls/{id}/messages"))
+        .header("X-API-Key", "k-test")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let turns = messages["messages"].as_array().expect("messages");
+    assert_eq!(
+        turns.first().map(|t| t["speaker"].clone()),
+        Some("agent".into()),
+        "{messages}"
+    );
+    let again = http
+        .post(format!("{base}/api/calls/{id}/hangup"))
+        .header("X-API-Key", "k-test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409);
+    let unknown = http
+        .get(format!("{base}/api/calls/out-999/messages"))
+        .header("X-API-Key", "k-test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
     let call = app.store.call(call_id).await.unwrap().unwrap();
     assert_eq!(call.called, "+79161234567");
     let text = std::fs::read_to_string(&log).unwrap();
@@ -451,4 +482,194 @@ async fn a_603_is_declined_and_ringing_past_the_timeout_is_cancelled() {
     })
     .await;
     assert!(cancelled, "the ring timeout sent a CANCEL: {text}");
+}
+
+/// The `callback_data` of each inline button under a sent message.
+fn buttons(sent: &serde_json::Value) -> Vec<String> {
+    sent["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+        .filter_map(|b| b["callback_data"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// The first message sent to `chat` whose text contains `needle`, waiting up to 30 s.
+async fn sent_containing(
+    tg: &common::fake_telegram::FakeTelegram,
+    chat: i64,
+    needle: &str,
+) -> serde_json::Value {
+    for _ in 0..600 {
+        if let Some(m) = tg
+            .delivered_to(chat)
+            .into_iter()
+            .find(|m| m["text"].as_str().is_some_and(|t| t.contains(needle)))
+        {
+            return m;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "no message with {needle:?} in {chat}: {:#?}",
+        tg.texts_to(chat)
+    );
+}
+
+/// The texts `message_id` was edited to, in order.
+fn edits_of(tg: &common::fake_telegram::FakeTelegram, message_id: i64) -> Vec<String> {
+    tg.calls("editMessageText")
+        .into_iter()
+        .filter(|r| r.body["message_id"].as_i64() == Some(message_id))
+        .filter_map(|r| r.body["text"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn call_from_the_chat_asks_outside_hours_shows_the_call_takes_a_hint_and_hangs_up() {
+    if !sipp_available() {
+        return;
+    }
+    const TEAM: i64 = -100_123;
+    const MANAGER: u64 = 10;
+    const VIEWER: u64 = 11;
+    const STRANGER: u64 = 12;
+    let tg = common::fake_telegram::FakeTelegram::start().await;
+    let fakes = callops::bench::agent_fakes::AgentFakes::start(
+        callops::bench::agent_fakes::Latencies::default(),
+    )
+    .await
+    .unwrap();
+    let port = free_udp_port();
+    let peer = sipp_logged("answer_until_bye.xml", port);
+    let log = peer.log.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let server = format!("127.0.0.1:{port}");
+    let db = format!("sqlite://{}/app.db", dir.path().display());
+    // A calling window that is surely closed now in Moscow (the team's zone: a mobile number's
+    // own zone cannot be told), so the manager is asked first.
+    let now = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Moscow);
+    let from = now + chrono::Duration::hours(2);
+    let to = now + chrono::Duration::hours(3);
+    let window = format!("{}-{}", from.format("%H:%M"), to.format("%H:%M"));
+    let cfg = common::config(
+        &[
+            ("DATABASE_URL", &db),
+            ("HTTP_ADDR", "127.0.0.1:0"),
+            ("TELEGRAM_BOT_TOKEN", common::fake_telegram::TOKEN),
+            ("TELEGRAM_API_URL", &tg.url),
+            ("TELEGRAM_CHAT_ID", &TEAM.to_string()),
+            ("TELEGRAM_ADMINS", "1"),
+            ("TELEGRAM_CHAT_INTERVAL_MS", "0"),
+            ("TELEGRAM_GROUP_INTERVAL_MS", "0"),
+            ("OPENAI_API_KEY", "sk-test"),
+            ("OPENAI_BASE_URL", &fakes.base_url),
+            ("SIP_SERVER", &server),
+            ("SIP_REGISTER", "false"),
+            ("SIP_CALLER_ID", "+74951234567"),
+            ("SIP_BIND", "127.0.0.1:0"),
+            ("RTP_PORT_MIN", "43100"),
+            ("RTP_PORT_MAX", "43199"),
+            ("CALL_WINDOW", &window),
+        ],
+        callops::config::Purpose::Run,
+    );
+    let app = callops::app::start(cfg).await.expect("app starts");
+    app.store
+        .upsert_user(&callops::store::User {
+            telegram_id: MANAGER as i64,
+            role: callops::domain::Role::Manager,
+            name: None,
+            added_by: Some(1),
+        })
+        .await
+        .unwrap();
+    let invites = |log: &std::path::Path| {
+        std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("INVITE sip:"))
+            .count()
+    };
+
+    // A viewer (a member of the team chat) and a stranger are refused; nothing is dialled.
+    tg.send_text(TEAM, VIEWER, "ru", "/call +7 916 123-45-67");
+    sent_containing(&tg, TEAM, "доступна роли").await;
+    tg.send_text(STRANGER as i64, STRANGER, "ru", "/call +7 916 123-45-67");
+    sent_containing(&tg, STRANGER as i64, "нет доступа").await;
+
+    // The manager: outside the window, asked first; nothing dialled before the answer.
+    tg.send_text(TEAM, MANAGER, "ru", "/call 8 916 123-45-67 realty_cold");
+    let question = sent_containing(&tg, TEAM, "вне окна звонков").await;
+    assert_eq!(invites(&log), 0, "no INVITE before the confirmation");
+    let confirm = buttons(&question)
+        .into_iter()
+        .find(|b| b.starts_with("cc:"))
+        .expect("a confirm button");
+    let question_id = question["assigned_message_id"].as_i64().unwrap();
+    tg.press_button(TEAM, question_id, MANAGER, &confirm);
+    // A second press (an impatient manager) places nothing more.
+    tg.press_button(TEAM, question_id, MANAGER, &confirm);
+
+    let status = sent_containing(&tg, TEAM, "Звонок #").await;
+    assert!(status["text"]
+        .as_str()
+        .unwrap()
+        .contains("+7 (916) 123-45-67"));
+    let status_id = status["assigned_message_id"].as_i64().unwrap();
+    let hang_up = buttons(&status)
+        .into_iter()
+        .find(|b| b.starts_with("hu:"))
+        .expect("a ⏹ button");
+    let mut talking = false;
+    for _ in 0..400 {
+        if edits_of(&tg, status_id)
+            .iter()
+            .any(|t| t.contains("Идёт разговор"))
+        {
+            talking = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(talking, "{:#?}", edits_of(&tg, status_id));
+
+    // A manager's reply to the status message is a hint for the agent.
+    tg.send_reply(TEAM, MANAGER, "Скажите про ипотеку 6%", status_id);
+    sent_containing(&tg, TEAM, "Подсказка передана").await;
+    // A viewer's ⏹ is refused; the call goes on.
+    tg.press_button(TEAM, status_id, VIEWER, &hang_up);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (bye_early, _) = wait_log(&log, 1, |t| t.contains("BYE sip:")).await;
+    assert!(!bye_early, "a viewer cannot hang up");
+
+    // The manager's ⏹: the agent says goodbye and hangs up (our BYE).
+    tg.press_button(TEAM, status_id, MANAGER, &hang_up);
+    let (bye, text) = wait_log(&log, 30, |t| t.contains("BYE sip:")).await;
+    assert!(bye, "our BYE reaches the trunk:\n{text}");
+    let mut ended = false;
+    for _ in 0..400 {
+        if edits_of(&tg, status_id)
+            .last()
+            .is_some_and(|t| t.contains("Разговор окончен"))
+        {
+            ended = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ended, "{:#?}", edits_of(&tg, status_id));
+    assert_eq!(invites(&log), 1, "one INVITE for one confirmed /call");
+    let attempt = app.store.outbound_call(1).await.unwrap().unwrap();
+    assert_eq!(
+        attempt.chat_id,
+        Some(TEAM),
+        "the protocol goes to the chat it started from"
+    );
+    assert!(
+        app.store.outbound_call(2).await.unwrap().is_none(),
+        "one attempt"
+    );
+    app.stop().await;
 }

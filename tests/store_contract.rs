@@ -65,6 +65,7 @@ contract!(
     effects_are_claimed_once,
     outbound_attempts_are_claimed_once_within_capacity_and_interrupted_when_abandoned,
     concurrent_claims_never_exceed_the_limit,
+    a_call_under_way_is_steered_through_the_store,
 );
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -1109,4 +1110,102 @@ async fn concurrent_claims_never_exceed_the_limit(s: Arc<dyn Store>) {
     assert!(claims
         .iter()
         .all(|c| matches!(c, DialClaim::Started | DialClaim::AtCapacity)));
+}
+
+async fn a_call_under_way_is_steered_through_the_store(s: Arc<dyn Store>) {
+    use callops::domain::{
+        NewOutboundCall, OutboundLine, OutboundStatus, Speaker, StopRequest, REASON_CANCELLED,
+    };
+    use callops::store::DialClaim;
+    let new = |n: &str| NewOutboundCall {
+        phone: PhoneNumber::parse(n).unwrap(),
+        script: "realty_cold".into(),
+        variables: json!({}),
+        requested_by: Some(7),
+        chat_id: Some(-100),
+    };
+    let a = s.queue_outbound(&new("+79161234567")).await.unwrap();
+    let b = s.queue_outbound(&new("+79161234568")).await.unwrap();
+    assert_eq!(a.status_message_id, None);
+    s.set_outbound_message(a.id, 42).await.unwrap();
+    assert_eq!(
+        s.outbound_by_message(-100, 42).await.unwrap().map(|c| c.id),
+        Some(a.id)
+    );
+    assert_eq!(
+        s.outbound_by_message(-200, 42).await.unwrap(),
+        None,
+        "another chat"
+    );
+    assert_eq!(s.outbound_by_message(-100, 43).await.unwrap(), None);
+
+    // No hints for a call not under way; none taken twice; in the order they were left.
+    assert!(!s.add_outbound_hint(a.id, "рано", None).await.unwrap());
+    assert_eq!(
+        s.claim_dial(a.id, "i1", LEASE, 5).await.unwrap(),
+        DialClaim::Started
+    );
+    assert!(s.add_outbound_hint(a.id, "первая", Some(7)).await.unwrap());
+    assert!(s.add_outbound_hint(a.id, "вторая", Some(7)).await.unwrap());
+    let taken = s.take_outbound_signals(a.id).await.unwrap();
+    assert_eq!(
+        (taken.stop, taken.hints.clone()),
+        (false, vec!["первая".into(), "вторая".into()])
+    );
+    assert!(s
+        .take_outbound_signals(a.id)
+        .await
+        .unwrap()
+        .hints
+        .is_empty());
+
+    // Hanging up: a call under way is flagged for its owner; a queued one ends undialled.
+    assert_eq!(
+        s.request_outbound_stop(a.id).await.unwrap(),
+        Some(StopRequest::Flagged)
+    );
+    assert!(s.take_outbound_signals(a.id).await.unwrap().stop);
+    assert_eq!(
+        s.request_outbound_stop(b.id).await.unwrap(),
+        Some(StopRequest::Cancelled)
+    );
+    let b = s.outbound_call(b.id).await.unwrap().unwrap();
+    assert_eq!(b.status, OutboundStatus::Failed);
+    assert_eq!(b.reason.as_deref(), Some(REASON_CANCELLED));
+    assert!(b.ended_at.is_some());
+    assert_eq!(
+        s.claim_dial(b.id, "i1", LEASE, 5).await.unwrap(),
+        DialClaim::NotQueued(OutboundStatus::Failed),
+        "a cancelled call is never dialled"
+    );
+    assert_eq!(
+        s.request_outbound_stop(b.id).await.unwrap(),
+        Some(StopRequest::AlreadyOver(OutboundStatus::Failed))
+    );
+    assert_eq!(s.request_outbound_stop(9999).await.unwrap(), None);
+
+    // The live transcript: in order, a repeated line kept once.
+    let line = |seq, speaker, text: &str| OutboundLine {
+        seq,
+        speaker,
+        text: text.into(),
+        at_ms: i64::from(seq) * 1000,
+    };
+    s.append_outbound_line(a.id, &line(1, Speaker::Client, "Алло"))
+        .await
+        .unwrap();
+    s.append_outbound_line(a.id, &line(0, Speaker::Agent, "Здравствуйте"))
+        .await
+        .unwrap();
+    s.append_outbound_line(a.id, &line(1, Speaker::Client, "повтор"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.outbound_lines(a.id).await.unwrap(),
+        vec![
+            line(0, Speaker::Agent, "Здравствуйте"),
+            line(1, Speaker::Client, "Алло")
+        ]
+    );
+    assert!(s.outbound_lines(b.id).await.unwrap().is_empty());
 }

@@ -48,6 +48,16 @@ pub fn model_messages(script: &Script, state: &CallState, history: &[Value]) -> 
     messages
 }
 
+/// A manager's hint as the model reads it: for the next reply, never to be read out.
+pub fn coaching_note(hint: &str) -> Value {
+    json!({
+        "role": "system",
+        "content": format!(
+            "Подсказка руководителя, который слушает звонок (учти её в следующей реплике; не говори собеседнику, что получил подсказку): {hint}"
+        ),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::dialog::{caller_turn, model_messages, TurnRule};
+use super::dialog::{caller_turn, coaching_note, model_messages, TurnRule};
 use super::script::Script;
 use super::speaker::{Source, SpeakEvent, Speaker};
 use super::state::{CallState, EndReason, Outcome};
@@ -94,6 +94,23 @@ pub struct CallControl {
     /// Where the call's events go as they happen (never blocks the call: a consumer that lags
     /// loses events, not the dialog).
     pub events: Option<mpsc::Sender<CallEvent>>,
+    /// A manager's hints, used by the agent in its next reply (live coaching from the chat).
+    pub hints: Hints,
+}
+
+/// Hints for the agent, left by whoever steers the call and taken by the dialog before its next
+/// reply (each once).
+#[derive(Debug, Clone, Default)]
+pub struct Hints(Arc<Mutex<Vec<String>>>);
+
+impl Hints {
+    pub fn push(&self, hint: String) {
+        lock(&self.0).push(hint);
+    }
+    /// The hints left since the last take, oldest first.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *lock(&self.0))
+    }
 }
 
 /// What happens in a call, as it happens.
@@ -376,10 +393,11 @@ impl<'a> Dialog<'a> {
                 }
             }
         }
-        // Let the last frames go out, then stop the writer and hang up.
-        self.reply = None;
+        // Let the last frames go out, then stop the writer and hang up. What was played of a
+        // reply cut by the end of the call (a hang-up mid-sentence) is kept in the transcript.
         stop_writer.cancel();
         let _ = writer.await;
+        self.commit_reply(false);
         line.hangup().await;
         let duration = self.start.elapsed();
         let state = self.state.clone();
@@ -596,6 +614,10 @@ impl<'a> Dialog<'a> {
     /// Asks the model for the next reply.
     fn answer(&mut self, timing: Option<usize>) {
         self.cancel_reply(false);
+        for hint in self.control.hints.take() {
+            tracing::info!("the agent takes a manager's hint");
+            self.history.push(coaching_note(&hint));
+        }
         let messages = model_messages(self.script, &self.state, &self.history);
         self.say(Source::Llm(messages), true, timing);
     }

@@ -124,13 +124,19 @@ pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
         telegram.as_ref(),
         &mut parts,
     );
-    let dialer = telephony::start(&cfg, &store, pipeline.as_deref(), &mut pool, &mut parts).await?;
+    let on = (pipeline.as_deref(), telegram.as_ref());
+    let dialer = telephony::start(&cfg, &store, on, &mut pool, &mut parts).await?;
     let shutdown = parts.shutdown.clone();
     parts.spawn("workers", pool.run(shutdown));
     let webhook = match telegram {
         Some(t) => {
             let rehearsal = agent::rehearsal(&cfg, pipeline.as_deref()).await?;
-            telegram::start_bot(&cfg, t, &store, pipeline.clone(), rehearsal, &mut parts).await?
+            let edges = telegram::BotParts {
+                pipeline: pipeline.clone(),
+                rehearsal,
+                dialer: dialer.clone(),
+            };
+            telegram::start_bot(&cfg, t, &store, edges, &mut parts).await?
         }
         None => {
             tracing::warn!("TELEGRAM_BOT_TOKEN is not set: the bot and Telegram posting are off");

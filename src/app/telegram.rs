@@ -17,6 +17,7 @@ use crate::analysis::pipeline::PipelineDeps;
 use crate::bot;
 use crate::config::Config;
 use crate::notify::{ChatPacer, Notifier, TelegramNotifier};
+use crate::outbound::Dialer;
 use crate::store::Store;
 
 /// The bot and the notifier built on it.
@@ -48,32 +49,23 @@ fn telegram_bot(cfg: &Config) -> anyhow::Result<Option<(Bot, String)>> {
     Ok(Some((bot, token.expose().to_string())))
 }
 
+/// The other parts the bot serves, each when configured.
+pub(super) struct BotParts {
+    pub pipeline: Option<Arc<PipelineDeps>>,
+    pub rehearsal: Option<Arc<RehearsalDeps>>,
+    pub dialer: Option<Arc<Dialer>>,
+}
+
 /// Starts the bot; in webhook mode returns the route to mount on the HTTP server.
 pub(super) async fn start_bot(
     cfg: &Config,
     telegram: Telegram,
     store: &Arc<dyn Store>,
-    pipeline: Option<Arc<PipelineDeps>>,
-    rehearsal: Option<Arc<RehearsalDeps>>,
+    edges: BotParts,
     parts: &mut Parts,
 ) -> anyhow::Result<Option<axum::Router>> {
     let Telegram { bot, notifier } = telegram;
-    let deps = Arc::new(bot::BotDeps {
-        store: store.clone(),
-        admins: cfg.telegram.admins.clone(),
-        team_chat: cfg.telegram.chat_id,
-        team_chats: cfg
-            .telegram
-            .chat_id
-            .into_iter()
-            .chain(cfg.analysis.chat_by_number.iter().map(|(_, c)| *c))
-            .collect(),
-        intake: pipeline.as_ref().map(|p| p.intake.clone()),
-        views: pipeline.as_ref().map(|p| p.views.clone()),
-        notifier: Some(notifier),
-        timezone: cfg.service.timezone,
-        rehearsal,
-    });
+    let deps = bot_deps(cfg, store, notifier, edges);
     let Some(url) = &cfg.telegram.webhook_url else {
         let shutdown = parts.shutdown.clone();
         parts.spawn("bot", run_bot(bot, deps, shutdown));
@@ -105,6 +97,38 @@ pub(super) async fn start_bot(
             .await;
     });
     Ok(Some(router))
+}
+
+/// What the bot's handlers get.
+fn bot_deps(
+    cfg: &Config,
+    store: &Arc<dyn Store>,
+    notifier: Arc<dyn Notifier>,
+    edges: BotParts,
+) -> Arc<bot::BotDeps> {
+    let BotParts {
+        pipeline,
+        rehearsal,
+        dialer,
+    } = edges;
+    Arc::new(bot::BotDeps {
+        store: store.clone(),
+        admins: cfg.telegram.admins.clone(),
+        team_chat: cfg.telegram.chat_id,
+        team_chats: cfg
+            .telegram
+            .chat_id
+            .into_iter()
+            .chain(cfg.analysis.chat_by_number.iter().map(|(_, c)| *c))
+            .collect(),
+        intake: pipeline.as_ref().map(|p| p.intake.clone()),
+        views: pipeline.as_ref().map(|p| p.views.clone()),
+        notifier: Some(notifier),
+        timezone: cfg.service.timezone,
+        rehearsal,
+        dialer,
+        call_window: cfg.outbound.window,
+    })
 }
 
 /// Fails fast on a token Telegram rejects; network trouble is left to the poller's retries.

@@ -8,12 +8,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use super::telegram::Telegram;
 use super::Parts;
 use crate::agent::{AgentDeps, DialogSettings, Scripts};
 use crate::analysis::pipeline::PipelineDeps;
 use crate::config::Config;
 use crate::domain::OutboundStatus;
+use crate::i18n::Lang;
 use crate::jobs::WorkerPool;
+use crate::outbound::live::LiveChat;
 use crate::outbound::queue::enqueue_place;
 use crate::outbound::{Dialer, OutboundSettings};
 use crate::speech::{BatchRecognizer, OpenAiTts};
@@ -30,7 +33,7 @@ const ATTEMPT_LEASE: Duration = Duration::from_secs(30);
 pub(super) async fn start(
     cfg: &Config,
     store: &Arc<dyn Store>,
-    pipeline: Option<&PipelineDeps>,
+    (pipeline, telegram): (Option<&PipelineDeps>, Option<&Telegram>),
     pool: &mut WorkerPool,
     parts: &mut Parts,
 ) -> anyhow::Result<Option<Arc<Dialer>>> {
@@ -54,7 +57,14 @@ pub(super) async fn start(
     if cfg.sip.register {
         sip.keep_registered(300, parts.shutdown.child_token());
     }
-    let dialer = Arc::new(dialer(cfg, store, p, key.expose(), sip)?);
+    let mut dialer = dialer(cfg, store, p, key.expose(), sip)?;
+    // Status messages of calls started from the chat are edited in the chat's language, Russian
+    // by default.
+    dialer.live = telegram.map(|t| LiveChat {
+        notifier: t.notifier.clone(),
+        default_lang: Lang::Ru,
+    });
+    let dialer = Arc::new(dialer);
     pool.register(Arc::new(PlaceCall {
         dialer: dialer.clone(),
     }));
@@ -117,6 +127,7 @@ fn dialer(
             lease: ATTEMPT_LEASE,
             caller_id: cfg.sip.caller_id.clone(),
         },
+        live: None,
     })
 }
 

@@ -52,6 +52,8 @@ async fn measure(store: Arc<dyn Store>) -> anyhow::Result<()> {
         notifier: None,
         timezone: tz,
         rehearsal: None,
+        dialer: None,
+        call_window: Default::default(),
     };
     let day = today(tz);
     let week = Period::last_days(day, 7);

@@ -44,6 +44,11 @@ pub enum Command {
     Rehearse(String),
     /// `/stop`: end the rehearsal and get its protocol.
     Stop,
+    /// `/call +7… [script]`: the agent calls the number.
+    #[command(parse_with = rest)]
+    Call(String),
+    /// `/calls`: the calls queued or under way.
+    Calls,
 }
 
 /// Takes the rest of the message as one argument (possibly empty).
@@ -67,12 +72,18 @@ impl Command {
         ("users", Role::Admin),
         ("rehearse", Role::Manager),
         ("stop", Role::Manager),
+        ("call", Role::Manager),
+        ("calls", Role::Manager),
     ];
 
     /// The role this command needs.
     pub fn required_role(&self) -> Role {
         match self {
-            Command::Reanalyze(_) | Command::Rehearse(_) | Command::Stop => Role::Manager,
+            Command::Reanalyze(_)
+            | Command::Rehearse(_)
+            | Command::Stop
+            | Command::Call(_)
+            | Command::Calls => Role::Manager,
             Command::Users(_) | Command::Digest(_) | Command::Settings => Role::Admin,
             _ => Role::Viewer,
         }

@@ -27,6 +27,10 @@ pub struct BotDeps {
     pub timezone: chrono_tz::Tz,
     /// Voice-agent rehearsals, when the providers are configured.
     pub rehearsal: Option<Arc<crate::agent::rehearsal::RehearsalDeps>>,
+    /// Phone calls by the agent, when a SIP trunk is configured.
+    pub dialer: Option<Arc<crate::outbound::Dialer>>,
+    /// Hours in which `/call` dials without asking (the callee's local time).
+    pub call_window: crate::domain::CallWindow,
 }
 
 impl BotDeps {
@@ -41,6 +45,13 @@ impl BotDeps {
         )
         .await
     }
+}
+
+/// The chat and message a button was pressed under, when Telegram still shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct Pressed {
+    pub chat: ChatId,
+    pub message: teloxide::types::MessageId,
 }
 
 /// Errors a handler can end with (logged by the dispatcher).

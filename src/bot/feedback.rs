@@ -7,19 +7,12 @@ use std::sync::Arc;
 use teloxide::prelude::*;
 
 use super::access::Access;
-use super::context::{BotDeps, BotError};
+use super::context::{BotDeps, BotError, Pressed};
 use crate::analysis::view::{chat_lang, feedback_keyboard, render_current};
 use crate::domain::PostKind;
 use crate::domain::{CallbackData, Feedback, Role};
 use crate::i18n::{t, Lang};
 use crate::notify::TextFormat;
-
-/// The chat and message a button was pressed under, when Telegram still shows it.
-#[derive(Debug, Clone, Copy)]
-pub struct Pressed {
-    pub chat: ChatId,
-    pub message: teloxide::types::MessageId,
-}
 
 /// The callback branch: the data is parsed once, the caller's access resolved once, and each kind
 /// of button goes to its own endpoint.
@@ -53,6 +46,17 @@ pub fn callbacks() -> teloxide::dispatching::UpdateHandler<BotError> {
                     )
                 })
                 .endpoint(on_leads),
+            )
+            .branch(
+                dptree::filter(|d: CallbackData| {
+                    matches!(
+                        d,
+                        CallbackData::HangUp { .. }
+                            | CallbackData::ConfirmCall { .. }
+                            | CallbackData::DropCall
+                    )
+                })
+                .endpoint(super::calls::on_press),
             )
             .endpoint(on_feedback),
         )

@@ -24,6 +24,10 @@ pub fn schema() -> UpdateHandler<BotError> {
                 )
                 .branch(dptree::filter(is_unknown_command).endpoint(on_unknown_command))
                 .branch(
+                    dptree::filter_map_async(super::calls::hint_target)
+                        .endpoint(super::calls::on_hint),
+                )
+                .branch(
                     dptree::filter(super::rehearse::is_rehearsal_message)
                         .endpoint(super::rehearse::on_message),
                 ),
@@ -119,6 +123,8 @@ async fn on_command(
         Command::Users(args) => super::chatops::users(&ctx, &args).await?,
         Command::Rehearse(args) => super::rehearse::start(&bot, &deps, &msg, &args, lang).await?,
         Command::Stop => super::rehearse::stop(&bot, &deps, &msg, lang).await?,
+        Command::Call(args) => super::calls::call(&ctx, &args).await?,
+        Command::Calls => super::calls::calls(&ctx).await?,
         Command::Start => {
             let text = format!(
                 "{}\n\n{}",

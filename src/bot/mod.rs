@@ -2,6 +2,7 @@
 //! Long polling honours `TELEGRAM_API_URL`.
 
 mod access;
+mod calls;
 pub mod chatops;
 mod commands;
 mod context;

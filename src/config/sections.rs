@@ -160,9 +160,9 @@ section! {
         end_silence_ms: u64 = "AGENT_END_SILENCE_MS", "600", num(20, 10_000);
         /// caller speech this long interrupts the agent ("угу" under it does not), in ms
         barge_in_ms: u64 = "AGENT_BARGE_IN_MS", "300", num(20, 10_000);
-        /// `answer`: greet as soon as the call is answered; `callee`: after the callee's first words ("Алло?")
-        greeting_mode: Greeting = "AGENT_GREETING", "answer", |s| Greeting::parse(s, Duration::ZERO).ok_or_else(|| "use answer (greet at once) or callee (after their first words)".to_string());
-        /// with `AGENT_GREETING=callee`: the silence after which the agent greets anyway, in ms
+        /// `callee`: greet after the callee's first words ("Алло?") or `AGENT_GREETING_WAIT_MS` of silence, so the greeting is heard; `answer`: as soon as the call is answered
+        greeting_mode: Greeting = "AGENT_GREETING", "callee", |s| Greeting::parse(s, Duration::ZERO).ok_or_else(|| "use answer (greet at once) or callee (after their first words)".to_string());
+        /// with `AGENT_GREETING=callee`: the silence from the answer after which the agent greets anyway, in ms
         greeting_wait_ms: u64 = "AGENT_GREETING_WAIT_MS", "1500", num(0, 30_000);
     }
 }
@@ -304,7 +304,7 @@ section! {
         concurrency: i64 = "CALL_CONCURRENCY", "2", num(1, 1000);
         /// ringing ends after this, in seconds
         ring_timeout_sec: u64 = "CALL_RING_TIMEOUT_SEC", "40", num(5, 180);
-        /// the callee's local hours in which calls go without asking (`HH:MM-HH:MM`; `/call`, being built, asks outside them)
+        /// the callee's local hours in which `/call` dials without asking (`HH:MM-HH:MM`); outside them it asks first
         window: CallWindow = "CALL_WINDOW", "09:00-20:00", CallWindow::parse;
     }
 }

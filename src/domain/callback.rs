@@ -78,6 +78,12 @@ pub enum CallbackData {
     OpenLead { call_id: i64 },
     /// `st:<what>`: a `/settings` button.
     Settings(SettingsAction),
+    /// `hu:<outbound id>`: ⏹ under a call's status message.
+    HangUp { outbound_id: i64 },
+    /// `cc:<number digits>:<script index>`: place a `/call` outside the calling window anyway.
+    ConfirmCall { phone_digits: u64, script: u8 },
+    /// `cx`: do not place it.
+    DropCall,
 }
 
 /// What a `/settings` button does.
@@ -128,6 +134,12 @@ impl fmt::Display for CallbackData {
                 SettingsAction::CycleDigest => f.write_str("st:d"),
                 SettingsAction::CycleProfile(i) => write!(f, "st:p:{i}"),
             },
+            CallbackData::HangUp { outbound_id } => write!(f, "hu:{outbound_id}"),
+            CallbackData::ConfirmCall {
+                phone_digits,
+                script,
+            } => write!(f, "cc:{phone_digits}:{script}"),
+            CallbackData::DropCall => f.write_str("cx"),
         }
     }
 }
@@ -166,6 +178,21 @@ impl FromStr for CallbackData {
                 let i = i.parse().map_err(|_| bad())?;
                 return Ok(CallbackData::Settings(SettingsAction::CycleProfile(i)));
             }
+            ["hu", id] => {
+                return Ok(CallbackData::HangUp {
+                    outbound_id: id.parse().map_err(|_| bad())?,
+                })
+            }
+            ["cc", digits, script] => {
+                if !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(bad());
+                }
+                return Ok(CallbackData::ConfirmCall {
+                    phone_digits: digits.parse().map_err(|_| bad())?,
+                    script: script.parse().map_err(|_| bad())?,
+                });
+            }
+            ["cx"] => return Ok(CallbackData::DropCall),
             ["st", "t", i] => {
                 let i = i.parse().map_err(|_| bad())?;
                 return Ok(CallbackData::Settings(SettingsAction::SetTimezone(i)));
@@ -220,6 +247,14 @@ mod tests {
             CallbackData::Settings(SettingsAction::CycleDigest),
             CallbackData::Settings(SettingsAction::CycleProfile(3)),
             CallbackData::Settings(SettingsAction::ChooseTimezone),
+            CallbackData::HangUp {
+                outbound_id: i64::MAX,
+            },
+            CallbackData::ConfirmCall {
+                phone_digits: 999_999_999_999_999,
+                script: u8::MAX,
+            },
+            CallbackData::DropCall,
         ] {
             let s = data.to_string();
             assert!(s.len() <= 64, "{s}");
@@ -235,6 +270,10 @@ mod tests {
             "lp:k:20261101:20261130:0",
             "lp:-:2026:20261130:0",
             "lo:x",
+            "hu:",
+            "hu:1:2",
+            "cc:7916:300",
+            "cc:+7916:1",
         ] {
             assert!(bad.parse::<CallbackData>().is_err(), "{bad}");
         }

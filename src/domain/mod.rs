@@ -13,6 +13,7 @@ mod post;
 mod role;
 mod speaker;
 mod window;
+mod zone;
 
 pub use analysis::{Analysis, Feedback, LeadCategory, NewAnalysis};
 pub use call::{
@@ -23,9 +24,13 @@ pub use callback::{CallbackData, FeedbackChoice, SettingsAction};
 pub use endpoint::Endpoint;
 pub use greeting::Greeting;
 pub use origin::CallOrigin;
-pub use outbound::{NewOutboundCall, OutboundCall, OutboundStatus};
+pub use outbound::{
+    NewOutboundCall, OutboundCall, OutboundLine, OutboundSignals, OutboundStatus, StopRequest,
+    REASON_CANCELLED, REASON_DO_NOT_CALL, REASON_HUNG_UP_RINGING,
+};
 pub use phone::{PhoneError, PhoneNumber};
 pub use post::PostKind;
 pub use role::Role;
 pub use speaker::Speaker;
 pub use window::CallWindow;
+pub use zone::callee_zone;

@@ -9,6 +9,12 @@ use serde::{Deserialize, Serialize};
 
 use super::PhoneNumber;
 
+/// Why an attempt failed, in the cases the chat explains in its own words (others keep the
+/// trunk's or the system's text).
+pub const REASON_CANCELLED: &str = "hung up before dialling";
+pub const REASON_HUNG_UP_RINGING: &str = "hung up before the answer";
+pub const REASON_DO_NOT_CALL: &str = "the number is on the do-not-call list";
+
 /// Where an outbound call is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -112,6 +118,39 @@ pub struct OutboundCall {
     pub created_at: DateTime<Utc>,
     pub answered_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
+    /// The chat message that shows its status (edited as it goes), when it was started from a chat.
+    pub status_message_id: Option<i32>,
+}
+
+/// A line of a call's live transcript, as it was said.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutboundLine {
+    /// Its place in the call, from 0.
+    pub seq: i32,
+    pub speaker: super::Speaker,
+    pub text: String,
+    /// From the answer, in ms.
+    pub at_ms: i64,
+}
+
+/// What the chat or the API asked of a call under way since its owner last looked.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OutboundSignals {
+    /// Someone pressed ⏹ or called the hang-up API.
+    pub stop: bool,
+    /// A manager's hints for the agent, oldest first.
+    pub hints: Vec<String>,
+}
+
+/// What a hang-up request came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopRequest {
+    /// It was still queued: it ends now and is never dialled.
+    Cancelled,
+    /// It is under way: its owner hangs up (with a goodbye once answered).
+    Flagged,
+    /// It had ended already.
+    AlreadyOver(OutboundStatus),
 }
 
 #[cfg(test)]

@@ -42,6 +42,16 @@ impl CallWindow {
     }
 }
 
+/// `09:00-20:00`: the usual business hours for calls.
+impl Default for CallWindow {
+    fn default() -> Self {
+        Self {
+            from: NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default(),
+            to: NaiveTime::from_hms_opt(20, 0, 0).unwrap_or_default(),
+        }
+    }
+}
+
 impl fmt::Display for CallWindow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -72,6 +82,7 @@ mod tests {
         assert!(!w.contains(utc(17, 0), msk), "20:00 in Moscow is closed");
         assert!(!w.contains(utc(14, 0), nsk), "21:00 in Novosibirsk");
         assert_eq!(w.to_string(), "09:00-20:00");
+        assert_eq!(CallWindow::default(), w);
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! Requesting and placing one outbound call (see the module header).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::agent::after_call::{record_call, CallParty};
@@ -11,6 +11,7 @@ use crate::agent::{run_call, AgentDeps, CallControl, DialogSettings, Scripts};
 use crate::analysis::pipeline::CallIntake;
 use crate::domain::{
     CallOrigin, Endpoint, NewOutboundCall, OutboundCall, OutboundStatus, PhoneNumber,
+    REASON_DO_NOT_CALL, REASON_HUNG_UP_RINGING,
 };
 use crate::store::{DialClaim, Store, StoreError};
 use crate::telephony::trunk::{DialFailure, DialProgress, Trunk};
@@ -65,6 +66,8 @@ pub struct Dialer {
     /// This instance, as the owner of the attempts it places.
     pub owner: String,
     pub settings: OutboundSettings,
+    /// Where status messages are edited, when the bot runs.
+    pub live: Option<super::live::LiveChat>,
 }
 
 impl Dialer {
@@ -107,27 +110,55 @@ impl Dialer {
         let Some(attempt) = self.store.outbound_call(id).await? else {
             return Ok(Placed::NotQueued(OutboundStatus::Failed));
         };
-        let status = Arc::new(Mutex::new(OutboundStatus::Dialling));
-        let heartbeat = self.heartbeat(id, status.clone());
-        let result = self.dial_and_talk(&attempt, status, control).await;
+        // The call's own control: hung up by the caller's token (shutdown, a lost job lease) or
+        // by a request the follower picks up; its events go to the follower.
+        let (events_tx, events_rx) = mpsc::channel(64);
+        let own = CallControl {
+            hang_up: control.hang_up.child_token(),
+            events: Some(events_tx),
+            hints: control.hints.clone(),
+        };
+        let (status_tx, status_rx) = watch::channel(OutboundStatus::Dialling);
+        let follow = super::live::Follow {
+            store: self.store.clone(),
+            chat: self.live.clone(),
+            id,
+            hang_up: own.hang_up.clone(),
+            hints: own.hints.clone(),
+        };
+        let follower = tokio::spawn(follow.run(events_rx, status_rx));
+        let heartbeat = self.heartbeat(id, status_tx.subscribe());
+        let result = self.dial_and_talk(&attempt, &status_tx, &own).await;
         heartbeat.cancel();
-        let (final_status, reason, outcome) = result?;
-        self.store
-            .update_outbound(
-                id,
-                &self.owner,
-                final_status,
-                reason.as_deref(),
-                outcome.as_deref(),
-                s.lease,
-            )
-            .await?;
+        drop(own);
+        let outcome = match result {
+            Ok((final_status, reason, outcome)) => self
+                .store
+                .update_outbound(
+                    id,
+                    &self.owner,
+                    final_status,
+                    reason.as_deref(),
+                    outcome.as_deref(),
+                    s.lease,
+                )
+                .await
+                .map(|_| final_status),
+            Err(e) => Err(e),
+        };
+        if let Ok(st) = &outcome {
+            status_tx.send_replace(*st);
+        }
+        drop(status_tx);
+        // The follower draws the final status; it never holds the call up for long.
+        let _ = tokio::time::timeout(Duration::from_secs(10), follower).await;
+        let final_status = outcome?;
         tracing::info!(outbound = id, status = %final_status, "outbound call finished");
         Ok(Placed::Done(final_status))
     }
 
     /// Renews the attempt's lease at a third of its length while it runs.
-    fn heartbeat(&self, id: i64, status: Arc<Mutex<OutboundStatus>>) -> CancellationToken {
+    fn heartbeat(&self, id: i64, status: watch::Receiver<OutboundStatus>) -> CancellationToken {
         let stop = CancellationToken::new();
         let (store, owner, lease) = (self.store.clone(), self.owner.clone(), self.settings.lease);
         let token = stop.clone();
@@ -137,7 +168,7 @@ impl Dialer {
                     _ = token.cancelled() => return,
                     _ = tokio::time::sleep(lease / 3) => {}
                 }
-                let current = *status.lock().unwrap_or_else(|p| p.into_inner());
+                let current = *status.borrow();
                 match store
                     .update_outbound(id, &owner, current, None, None, lease)
                     .await
@@ -156,13 +187,13 @@ impl Dialer {
     async fn set(
         &self,
         id: i64,
-        status: &Mutex<OutboundStatus>,
+        status: &watch::Sender<OutboundStatus>,
         to: OutboundStatus,
     ) -> Result<(), StoreError> {
-        *status.lock().unwrap_or_else(|p| p.into_inner()) = to;
         self.store
             .update_outbound(id, &self.owner, to, None, None, self.settings.lease)
             .await?;
+        status.send_replace(to);
         Ok(())
     }
 
@@ -170,7 +201,7 @@ impl Dialer {
     async fn dial_and_talk(
         &self,
         attempt: &OutboundCall,
-        status: Arc<Mutex<OutboundStatus>>,
+        status: &watch::Sender<OutboundStatus>,
         control: &CallControl,
     ) -> Result<(OutboundStatus, Option<String>, Option<String>), StoreError> {
         let id = attempt.id;
@@ -178,7 +209,7 @@ impl Dialer {
         if self.store.is_do_not_call(&attempt.phone).await? {
             return Ok((
                 OutboundStatus::Failed,
-                Some("the number is on the do-not-call list".into()),
+                Some(REASON_DO_NOT_CALL.into()),
                 None,
             ));
         }
@@ -202,7 +233,7 @@ impl Dialer {
                 r = &mut dial => break r,
                 Some(p) = progress_rx.recv() => {
                     if p == DialProgress::Ringing {
-                        self.set(id, &status, OutboundStatus::Ringing).await?;
+                        self.set(id, status, OutboundStatus::Ringing).await?;
                     }
                 }
             }
@@ -216,14 +247,14 @@ impl Dialer {
                     DialFailure::Declined => (OutboundStatus::Declined, None),
                     DialFailure::Cancelled => (
                         OutboundStatus::Failed,
-                        Some("hung up before the answer".to_string()),
+                        Some(REASON_HUNG_UP_RINGING.to_string()),
                     ),
                     DialFailure::Failed(why) => (OutboundStatus::Failed, Some(why)),
                 };
                 return Ok((st, reason, None));
             }
         };
-        self.set(id, &status, OutboundStatus::Talking).await?;
+        self.set(id, status, OutboundStatus::Talking).await?;
         let report = run_call(line.as_mut(), &script, &self.agent, &self.dialog, control).await;
         line.hangup().await;
         let outcome = report

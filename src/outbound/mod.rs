@@ -7,3 +7,5 @@ pub mod dialer;
 pub mod queue;
 
 pub use dialer::{Dialer, OutboundSettings, Placed, RequestError};
+pub mod live;
+pub mod status_view;

@@ -29,6 +29,15 @@ pub(crate) fn speaker(stored: &str) -> Result<Speaker, StoreError> {
         .map_err(|_| StoreError::Corrupt(format!("speaker {stored:?}")))
 }
 
+/// The stop flag and the hints just taken (in the order they were left).
+pub(crate) fn signals(stop: bool, mut hints: Vec<(i64, String)>) -> crate::domain::OutboundSignals {
+    hints.sort_by_key(|(id, _)| *id);
+    crate::domain::OutboundSignals {
+        stop,
+        hints: hints.into_iter().map(|(_, text)| text).collect(),
+    }
+}
+
 /// The statuses under way, as an SQL list (from [`OutboundStatus::is_active`], our constants).
 pub(crate) fn active_statuses_sql() -> String {
     OutboundStatus::ALL

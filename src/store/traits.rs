@@ -11,7 +11,8 @@ use super::{
 };
 use crate::domain::{
     Analysis, Call, CallFilter, CallStatus, CallSummary, Feedback, NewAnalysis, NewCall,
-    NewOutboundCall, OutboundCall, OutboundStatus, PhoneNumber, PostKind, Role, Utterance,
+    NewOutboundCall, OutboundCall, OutboundLine, OutboundSignals, OutboundStatus, PhoneNumber,
+    PostKind, Role, StopRequest, Utterance,
 };
 
 /// The store's part for the durable job queue: enqueue, lease, heartbeat, complete, fail, reclaim.
@@ -247,4 +248,28 @@ pub trait OutboundStore: Send + Sync {
     async fn interrupt_expired_outbound(&self) -> Result<u64, StoreError>;
     /// Attempts queued or under way, oldest first.
     async fn open_outbound(&self) -> Result<Vec<OutboundCall>, StoreError>;
+    /// Remembers the chat message that shows the attempt's status.
+    async fn set_outbound_message(&self, id: i64, message_id: i32) -> Result<(), StoreError>;
+    /// The attempt whose status message is `message_id` in `chat_id`.
+    async fn outbound_by_message(
+        &self,
+        chat_id: i64,
+        message_id: i32,
+    ) -> Result<Option<OutboundCall>, StoreError>;
+    /// Asks for an attempt to end: a queued one ends at once as failed (it is never dialled); one
+    /// under way is flagged for the instance that placed it. `None` when there is no such attempt.
+    async fn request_outbound_stop(&self, id: i64) -> Result<Option<StopRequest>, StoreError>;
+    /// Leaves a hint for the agent of an attempt under way; false when it is not under way.
+    async fn add_outbound_hint(
+        &self,
+        id: i64,
+        text: &str,
+        by: Option<i64>,
+    ) -> Result<bool, StoreError>;
+    /// The stop flag and the hints not taken yet (now taken, so each is delivered once).
+    async fn take_outbound_signals(&self, id: i64) -> Result<OutboundSignals, StoreError>;
+    /// Adds a line to the live transcript (a repeated `seq` is ignored).
+    async fn append_outbound_line(&self, id: i64, line: &OutboundLine) -> Result<(), StoreError>;
+    /// The live transcript, in order.
+    async fn outbound_lines(&self, id: i64) -> Result<Vec<OutboundLine>, StoreError>;
 }

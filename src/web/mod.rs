@@ -52,8 +52,9 @@ pub struct WebState {
 pub fn router(state: Arc<WebState>) -> Router {
     let api = api::routes()
         .route("/calls", get(calls::list).post(outbound::create))
-        .route("/outbound/{id}", get(outbound::detail))
-        .route("/calls/{id}", get(calls::detail))
+        .route("/calls/{id}", get(outbound::detail))
+        .route("/calls/{id}/messages", get(outbound::messages))
+        .route("/calls/{id}/hangup", post(outbound::hangup))
         .route("/calls/{id}/reanalyze", post(calls::reanalyze))
         .route("/stats", get(calls::stats))
         .route("/scheduler", get(calls::scheduler))

@@ -32,7 +32,7 @@ impl JobHandler for PlaceCall {
             .map_err(|e| JobError::Permanent(format!("bad outbound.place payload: {e}")))?;
         let control = CallControl {
             hang_up: cancel,
-            events: None,
+            ..CallControl::default()
         };
         match self.dialer.place(p.outbound_id, &control).await {
             Ok(Placed::AtCapacity) => Err(JobError::RetryAfter(

@@ -117,6 +117,22 @@ impl FakeTelegram {
         self.push_update(json!({"update_id": id, "message": message}));
     }
 
+    /// Queues a text message that replies to message `reply_to` (sent by the bot) in a chat.
+    pub fn send_reply(&self, chat_id: i64, user_id: u64, text: &str, reply_to: i64) {
+        let chat = chat_json(chat_id);
+        let id = self.state.next_update_id.fetch_add(1, Ordering::SeqCst);
+        let message = json!({
+            "message_id": 1000 + id,
+            "date": 1_763_700_000,
+            "chat": chat.clone(),
+            "from": {"id": user_id, "is_bot": false, "first_name": "Иван", "language_code": "ru"},
+            "text": text,
+            "reply_to_message": {"message_id": reply_to, "date": 1_763_700_000, "chat": chat,
+                "from": {"id": 123456, "is_bot": true, "first_name": "callops"}, "text": "status"},
+        });
+        self.push_update(json!({"update_id": id, "message": message}));
+    }
+
     /// Queues a voice note (OGG bytes as Telegram would store them) from a user in a private chat.
     pub fn send_voice(&self, chat_id: i64, user_id: u64, ogg: &[u8], duration: u32) {
         let id = self.state.next_update_id.fetch_add(1, Ordering::SeqCst);

@@ -10,8 +10,11 @@ use sqlx::types::Json;
 use sqlx::Row;
 
 use super::PgStore;
-use crate::domain::{NewOutboundCall, OutboundCall, OutboundStatus};
-use crate::store::fold::{active_statuses_sql, outbound_status, phone};
+use crate::domain::{
+    NewOutboundCall, OutboundCall, OutboundLine, OutboundSignals, OutboundStatus, StopRequest,
+    REASON_CANCELLED,
+};
+use crate::store::fold::{active_statuses_sql, outbound_status, phone, signals, speaker};
 use crate::store::{DialClaim, OutboundStore, StoreError};
 
 /// The advisory lock key of outbound dialling ("callops" + "dial").
@@ -33,6 +36,7 @@ fn outbound_from_row(r: &PgRow) -> Result<OutboundCall, StoreError> {
         created_at: r.try_get::<DateTime<Utc>, _>("created_at")?,
         answered_at: r.try_get("answered_at")?,
         ended_at: r.try_get("ended_at")?,
+        status_message_id: r.try_get("status_message_id")?,
     })
 }
 
@@ -172,5 +176,134 @@ impl OutboundStore for PgStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(outbound_from_row).collect()
+    }
+
+    async fn set_outbound_message(&self, id: i64, message_id: i32) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbound_calls SET status_message_id = $2 WHERE id = $1")
+            .bind(id)
+            .bind(message_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn outbound_by_message(
+        &self,
+        chat_id: i64,
+        message_id: i32,
+    ) -> Result<Option<OutboundCall>, StoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM outbound_calls WHERE chat_id = $1 AND status_message_id = $2",
+        )
+        .bind(chat_id)
+        .bind(message_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(outbound_from_row).transpose()
+    }
+
+    async fn request_outbound_stop(&self, id: i64) -> Result<Option<StopRequest>, StoreError> {
+        let cancelled = sqlx::query(
+            "UPDATE outbound_calls SET status = 'failed', reason = $2, ended_at = now()
+             WHERE id = $1 AND status = 'queued'",
+        )
+        .bind(id)
+        .bind(REASON_CANCELLED)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if cancelled == 1 {
+            return Ok(Some(StopRequest::Cancelled));
+        }
+        let flagged = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE outbound_calls SET stop_requested = TRUE WHERE id = $1 AND status IN ({})",
+            active_statuses_sql()
+        )))
+        .bind(id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if flagged == 1 {
+            return Ok(Some(StopRequest::Flagged));
+        }
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM outbound_calls WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        status
+            .as_deref()
+            .map(|s| outbound_status(s).map(StopRequest::AlreadyOver))
+            .transpose()
+    }
+
+    async fn add_outbound_hint(
+        &self,
+        id: i64,
+        text: &str,
+        by: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO outbound_hints (outbound_id, text, created_by)
+             SELECT id, $2, $3 FROM outbound_calls WHERE id = $1 AND status IN ({})",
+            active_statuses_sql()
+        )))
+        .bind(id)
+        .bind(text)
+        .bind(by)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn take_outbound_signals(&self, id: i64) -> Result<OutboundSignals, StoreError> {
+        let stop: Option<bool> =
+            sqlx::query_scalar("SELECT stop_requested FROM outbound_calls WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        let hints: Vec<(i64, String)> = sqlx::query_as(
+            "UPDATE outbound_hints SET taken_at = now() WHERE outbound_id = $1 AND taken_at IS NULL
+             RETURNING id, text",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(signals(stop.unwrap_or(false), hints))
+    }
+
+    async fn append_outbound_line(&self, id: i64, line: &OutboundLine) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO outbound_lines (outbound_id, seq, speaker, text, at_ms) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (outbound_id, seq) DO NOTHING",
+        )
+        .bind(id)
+        .bind(line.seq)
+        .bind(line.speaker.as_str())
+        .bind(&line.text)
+        .bind(line.at_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn outbound_lines(&self, id: i64) -> Result<Vec<OutboundLine>, StoreError> {
+        let rows: Vec<(i32, String, String, i64)> = sqlx::query_as(
+            "SELECT seq, speaker, text, at_ms FROM outbound_lines WHERE outbound_id = $1 ORDER BY seq",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(seq, who, text, at_ms)| {
+                Ok(OutboundLine {
+                    seq,
+                    speaker: speaker(&who)?,
+                    text,
+                    at_ms,
+                })
+            })
+            .collect()
     }
 }

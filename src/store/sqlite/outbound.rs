@@ -8,8 +8,11 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
 use super::{ms_to_time, now_ms, SqliteStore};
-use crate::domain::{NewOutboundCall, OutboundCall, OutboundStatus};
-use crate::store::fold::{active_statuses_sql, outbound_status, phone};
+use crate::domain::{
+    NewOutboundCall, OutboundCall, OutboundLine, OutboundSignals, OutboundStatus, StopRequest,
+    REASON_CANCELLED,
+};
+use crate::store::fold::{active_statuses_sql, outbound_status, phone, signals, speaker};
 use crate::store::{millis, DialClaim, OutboundStore, StoreError};
 
 fn outbound_from_row(r: &SqliteRow) -> Result<OutboundCall, StoreError> {
@@ -29,6 +32,7 @@ fn outbound_from_row(r: &SqliteRow) -> Result<OutboundCall, StoreError> {
         created_at: ms_to_time(r.try_get("created_at")?),
         answered_at: opt_time(r.try_get("answered_at")?),
         ended_at: opt_time(r.try_get("ended_at")?),
+        status_message_id: r.try_get("status_message_id")?,
     })
 }
 
@@ -166,5 +170,138 @@ impl OutboundStore for SqliteStore {
         .fetch_all(&self.writer)
         .await?;
         rows.iter().map(outbound_from_row).collect()
+    }
+
+    async fn set_outbound_message(&self, id: i64, message_id: i32) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbound_calls SET status_message_id = ? WHERE id = ?")
+            .bind(message_id)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn outbound_by_message(
+        &self,
+        chat_id: i64,
+        message_id: i32,
+    ) -> Result<Option<OutboundCall>, StoreError> {
+        let row =
+            sqlx::query("SELECT * FROM outbound_calls WHERE chat_id = ? AND status_message_id = ?")
+                .bind(chat_id)
+                .bind(message_id)
+                .fetch_optional(&self.writer)
+                .await?;
+        row.as_ref().map(outbound_from_row).transpose()
+    }
+
+    async fn request_outbound_stop(&self, id: i64) -> Result<Option<StopRequest>, StoreError> {
+        let cancelled = sqlx::query(
+            "UPDATE outbound_calls SET status = 'failed', reason = ?, ended_at = ?
+             WHERE id = ? AND status = 'queued'",
+        )
+        .bind(REASON_CANCELLED)
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        if cancelled == 1 {
+            return Ok(Some(StopRequest::Cancelled));
+        }
+        let flagged = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE outbound_calls SET stop_requested = 1 WHERE id = ? AND status IN ({})",
+            active_statuses_sql()
+        )))
+        .bind(id)
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        if flagged == 1 {
+            return Ok(Some(StopRequest::Flagged));
+        }
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM outbound_calls WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.writer)
+                .await?;
+        status
+            .as_deref()
+            .map(|s| outbound_status(s).map(StopRequest::AlreadyOver))
+            .transpose()
+    }
+
+    async fn add_outbound_hint(
+        &self,
+        id: i64,
+        text: &str,
+        by: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO outbound_hints (outbound_id, text, created_by, created_at)
+             SELECT id, ?, ?, ? FROM outbound_calls WHERE id = ? AND status IN ({})",
+            active_statuses_sql()
+        )))
+        .bind(text)
+        .bind(by)
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn take_outbound_signals(&self, id: i64) -> Result<OutboundSignals, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let stop: Option<bool> =
+            sqlx::query_scalar("SELECT stop_requested FROM outbound_calls WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let hints: Vec<(i64, String)> = sqlx::query_as(
+            "UPDATE outbound_hints SET taken_at = ? WHERE outbound_id = ? AND taken_at IS NULL
+             RETURNING id, text",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(signals(stop.unwrap_or(false), hints))
+    }
+
+    async fn append_outbound_line(&self, id: i64, line: &OutboundLine) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO outbound_lines (outbound_id, seq, speaker, text, at_ms) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (outbound_id, seq) DO NOTHING",
+        )
+        .bind(id)
+        .bind(line.seq)
+        .bind(line.speaker.as_str())
+        .bind(&line.text)
+        .bind(line.at_ms)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn outbound_lines(&self, id: i64) -> Result<Vec<OutboundLine>, StoreError> {
+        let rows: Vec<(i32, String, String, i64)> = sqlx::query_as(
+            "SELECT seq, speaker, text, at_ms FROM outbound_lines WHERE outbound_id = ? ORDER BY seq",
+        )
+        .bind(id)
+        .fetch_all(&self.writer)
+        .await?;
+        rows.into_iter()
+            .map(|(seq, who, text, at_ms)| {
+                Ok(OutboundLine {
+                    seq,
+                    speaker: speaker(&who)?,
+                    text,
+                    at_ms,
+                })
+            })
+            .collect()
     }
 }
