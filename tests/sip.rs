@@ -673,3 +673,49 @@ async fn call_from_the_chat_asks_outside_hours_shows_the_call_takes_a_hint_and_h
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_callees_speech_and_dtmf_from_a_pcap_reach_the_line() {
+    const SPEECH: &str = "/usr/share/sip-tester/g711a.pcap";
+    if !sipp_available() || !std::path::Path::new(SPEECH).exists() {
+        eprintln!("skipped: sipp's pcap files are not installed");
+        return;
+    }
+    let port = free_udp_port();
+    let _peer = sipp("speak_press_then_bye.xml", port);
+    let d = dialer(port, 42_300).await;
+    let (line, _rx) = dial(&d, Duration::from_secs(10)).await;
+    let mut line = line.expect("answered");
+    let (mut samples, mut frames, mut loud, mut digits) = (0usize, 0usize, 0usize, Vec::new());
+    let cause = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match line.recv().await {
+                Some(LineEvent::Frame(f)) => {
+                    frames += 1;
+                    samples += f.samples.len();
+                    let rms = (f.samples.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>()
+                        / f.samples.len().max(1) as f64)
+                        .sqrt();
+                    if rms > 300.0 {
+                        loud += 1;
+                    }
+                }
+                Some(LineEvent::Dtmf(d)) => digits.push(d),
+                Some(LineEvent::Hangup(c)) => return Some(c),
+                Some(LineEvent::Answered) => {}
+                None => return None,
+            }
+        }
+    })
+    .await
+    .expect("the call ends with the callee's BYE");
+    assert_eq!(cause, Some(HangupCause::Remote));
+    // The pcap's 236 packets of 20 ms (4.7 s of speech, sent over 7 s), decoded from A-law:
+    // nearly all of it arrives, most of it audible.
+    assert!(
+        samples >= 220 * 160,
+        "samples: {samples} in {frames} frames"
+    );
+    assert!(loud * 2 >= frames, "audible frames: {loud} of {frames}");
+    assert_eq!(digits, vec!['1'], "RFC 4733 from the callee, reported once");
+}

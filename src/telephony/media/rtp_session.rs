@@ -268,9 +268,17 @@ impl Receiver {
                             }
                         }
                         Some(s) if s != pkt.ssrc => {
-                            // Another stream (a stray or a forged packet): not theirs.
-                            self.stats.ignored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            continue;
+                            let latched = *self.remote.lock().unwrap_or_else(|p| p.into_inner());
+                            if from != latched {
+                                // Another stream from elsewhere (a stray or a forged packet).
+                                self.stats.ignored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                continue;
+                            }
+                            // The callee's side started a new stream (a media server switching
+                            // sources, DTMF from another generator): follow it, afresh.
+                            tracing::debug!(old = s, new = pkt.ssrc, "the callee's RTP stream changed");
+                            ssrc = Some(pkt.ssrc);
+                            jitter = JitterBuffer::new(JITTER_DEPTH, JITTER_CAPACITY);
                         }
                         Some(_) => {}
                     }
@@ -418,6 +426,20 @@ mod tests {
         let _ = next_frame(&mut b).await;
         assert_eq!(b.remote(), peer.local_addr().unwrap());
         assert!(b.stats.ignored.load(Ordering::Relaxed) >= 8);
+        // The callee's own side starting a new stream (new SSRC, same address) is followed.
+        let (ignored, received) = (
+            b.stats.ignored.load(Ordering::Relaxed),
+            b.stats.received.load(Ordering::Relaxed),
+        );
+        let mut renewed = RtpWriter::new(3, 0, 0);
+        for _ in 0..4 {
+            peer.send_to(&renewed.packet(8, &[0xd5; 160], 160), ab)
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(b.stats.ignored.load(Ordering::Relaxed), ignored);
+        assert_eq!(b.stats.received.load(Ordering::Relaxed), received + 4);
     }
 
     #[tokio::test]
