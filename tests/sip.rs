@@ -1,6 +1,7 @@
-//! The SIP trunk against a real peer: sipp plays the trunk's callee (Debian's `sip-tester`; the
-//! tests skip, saying so, when it is not installed). The agent's line is answered, hears the
-//! callee's BYE as a remote hang-up, and a 486 is a busy line.
+//! The SIP trunk against real peers: sipp plays the trunk (Debian's `sip-tester`: challenges,
+//! busy, decline, ringing past the timeout, speech and DTMF from its pcaps) and baresip a callee
+//! that answers, speaks and records what it hears. The tests skip, saying so, when a peer is not
+//! installed. Calls are placed through the app itself: `POST /api/calls` and `/call` in the chat.
 
 mod common;
 
@@ -718,4 +719,221 @@ async fn the_callees_speech_and_dtmf_from_a_pcap_reach_the_line() {
     );
     assert!(loud * 2 >= frames, "audible frames: {loud} of {frames}");
     assert_eq!(digits, vec!['1'], "RFC 4733 from the callee, reported once");
+}
+
+/// Debian's baresip, as a callee: answers on its own, plays `callee.wav` as its microphone and
+/// dumps what it hears and says (the `sndfile` module) into its directory.
+struct Baresip {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Baresip {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn baresip_available() -> bool {
+    let found = Command::new("baresip")
+        .arg("-h")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        eprintln!("skipped: baresip is not installed (apt-get install baresip)");
+    }
+    found
+}
+
+fn baresip(port: u16, callee: &[i16]) -> Baresip {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    std::fs::write(
+        dir.path().join("callee.wav"),
+        callops::speech::utterance::wav_i16(callee, 8000),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("config"),
+        format!(
+            "sip_listen 127.0.0.1:{port}\naudio_source aufile,{d}/callee.wav\n\
+             audio_alert aufile,{d}/callee.wav\nmodule_path /usr/lib/baresip/modules\n\
+             module g711.so\nmodule aufile.so\nmodule sndfile.so\nmodule_app account.so\n\
+             module_app menu.so\nsnd_path {d}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("accounts"),
+        "<sip:79161234567@127.0.0.1>;regint=0;answermode=auto;audio_codecs=PCMA,PCMU\n",
+    )
+    .unwrap();
+    let child = Command::new("baresip")
+        .args(["-f", &d])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("baresip starts");
+    Baresip { child, dir }
+}
+
+/// 16-bit mono samples of a WAV file baresip wrote.
+fn wav_samples(path: &std::path::Path) -> (u32, Vec<i16>) {
+    let bytes = std::fs::read(path).unwrap();
+    let rate = u32::from_le_bytes(bytes[24..28].try_into().unwrap());
+    let data = bytes
+        .windows(4)
+        .position(|w| w == b"data")
+        .expect("a data chunk")
+        + 8;
+    let samples = bytes[data..]
+        .chunks_exact(2)
+        .map(|p| i16::from_le_bytes([p[0], p[1]]))
+        .collect();
+    (rate, samples)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_real_callee_hears_the_greeting_after_its_own_hello() {
+    use callops::telephony::media::frame::Frame;
+    use callops::telephony::simulated::clip;
+    if !sipp_available() || !baresip_available() {
+        return;
+    }
+    // The callee picks up, says «Алло, да, слушаю» after half a second, then waits.
+    let hello = clip("hello").unwrap();
+    let mut callee = vec![0i16; 4000];
+    callee.extend_from_slice(&hello.samples);
+    let hello_ends_ms = callee.len() as u64 * 1000 / 8000;
+    callee.extend(std::iter::repeat_n(0i16, 8000 * 20));
+    let port = free_udp_port();
+    let peer = baresip(port, &callee);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let fakes = callops::bench::agent_fakes::AgentFakes::start(
+        callops::bench::agent_fakes::Latencies::default(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let server = format!("127.0.0.1:{port}");
+    let db = format!("sqlite://{}/app.db", dir.path().display());
+    let cfg = common::config(
+        &[
+            ("DATABASE_URL", &db),
+            ("HTTP_ADDR", "127.0.0.1:0"),
+            ("API_KEY", "k-test"),
+            ("OPENAI_API_KEY", "sk-test"),
+            ("OPENAI_BASE_URL", &fakes.base_url),
+            ("SIP_SERVER", &server),
+            ("SIP_REGISTER", "false"),
+            ("SIP_CALLER_ID", "+74951234567"),
+            ("SIP_BIND", "127.0.0.1:0"),
+            ("RTP_PORT_MIN", "43300"),
+            ("RTP_PORT_MAX", "43399"),
+        ],
+        callops::config::Purpose::Tooling,
+    );
+    let app = callops::app::start(cfg).await.expect("app starts");
+    let base = format!("http://{}", app.http_addr);
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let http = http.clone();
+        async move {
+            http.get(path)
+                .header("X-API-Key", "k-test")
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let created: serde_json::Value = http
+        .post(format!("{base}/api/calls"))
+        .header("X-API-Key", "k-test")
+        .json(&serde_json::json!({"phone": "+79161234567"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["call_id"].as_str().expect("queued").to_string();
+    // Once the agent has greeted and the callee's hello was heard, hang up from the API.
+    let mut said = serde_json::Value::Null;
+    for _ in 0..400 {
+        said = get(format!("{base}/api/calls/{id}/messages")).await;
+        let lines = said["messages"].as_array().cloned().unwrap_or_default();
+        if lines.iter().any(|l| l["speaker"] == "agent") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let hung = http
+        .post(format!("{base}/api/calls/{id}/hangup"))
+        .header("X-API-Key", "k-test")
+        .send()
+        .await
+        .unwrap();
+    if hung.status() != 202 {
+        let now = get(format!("{base}/api/calls/{id}")).await;
+        panic!("not under way at the hang-up: {now} {said}");
+    }
+    let mut status = serde_json::Value::Null;
+    for _ in 0..400 {
+        status = get(format!("{base}/api/calls/{id}")).await;
+        if status["status"] == "ended" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status["status"], "ended", "{status}");
+    app.stop().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // What baresip heard, decoded: the agent's greeting, begun after the callee's hello ended.
+    let heard = std::fs::read_dir(peer.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
+        .expect("baresip dumped what it heard");
+    let (rate, samples) = wav_samples(&heard);
+    assert_eq!(rate, 8000);
+    let frames: Vec<Frame> = samples
+        .chunks_exact(160)
+        .map(|c| Frame::from_samples(8000, c))
+        .collect();
+    let runs = fakes.decode_heard(&frames);
+    let greeting = callops::agent::Scripts::load(None)
+        .unwrap()
+        .get("realty_cold")
+        .unwrap()
+        .greeting
+        .clone();
+    let first = runs.first().expect("the callee heard the agent");
+    assert!(
+        greeting.contains(first.0.trim()),
+        "first heard {:?}, greeting {greeting:?}",
+        first.0
+    );
+    // Our side sends clocked silence until the agent speaks: the first loud frame is its voice.
+    let onset_ms = frames
+        .iter()
+        .position(|f| f.rms() > 500.0)
+        .expect("audible agent audio") as u64
+        * 20;
+    assert!(
+        onset_ms > hello_ends_ms,
+        "the greeting began at {onset_ms} ms, before the callee's hello ended at {hello_ends_ms} ms ({runs:?})"
+    );
+    assert!(
+        onset_ms < hello_ends_ms + 3000,
+        "the greeting began promptly after the hello: {onset_ms} ms vs {hello_ends_ms} ms"
+    );
 }
