@@ -54,6 +54,13 @@ pub enum Cmd {
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCmd {
+    /// Who answered (person, voicemail, IVR, call screener) on the clip set: accuracy and time to
+    /// decision.
+    Screening {
+        /// The clip set (default: assets/screening in the source tree).
+        #[arg(long)]
+        clips: Option<std::path::PathBuf>,
+    },
     /// Durable job throughput and claim latency (SQLite, and Postgres when a URL is set).
     Jobs {
         #[arg(long, default_value_t = 10_000)]
@@ -201,6 +208,15 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 }
             }
         }
+        Cmd::Bench {
+            what: BenchCmd::Screening { clips },
+        } => match crate::bench::screening::run(clips.clone()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("callops bench screening: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Cmd::Bench {
             what: BenchCmd::Recordings,
         } => match crate::bench::recordings::run().await {

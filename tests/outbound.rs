@@ -447,3 +447,112 @@ async fn hanging_up_a_queued_call_means_it_is_never_dialled() {
     assert!(h.trunk.dialled().is_empty());
     assert_eq!(h.store.request_outbound_stop(999).await.unwrap(), None);
 }
+
+/// A clip of the screening set as a simulated callee's phrase (the fake speech-to-text is taught
+/// its words).
+fn screening_clip(h: &Harness, file: &str) -> callops::telephony::simulated::Clip {
+    let clips = callops::bench::screening::load(&callops::bench::screening::default_dir()).unwrap();
+    let c = clips.into_iter().find(|c| c.file == file).unwrap();
+    h.fakes.teach(&c.words, &c.samples);
+    callops::telephony::simulated::Clip {
+        name: Box::leak(c.file.into_boxed_str()),
+        text: Box::leak(c.words.into_boxed_str()),
+        samples: Arc::new(c.samples),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn voicemail_screener_and_menu_are_told_apart_and_handled_as_the_script_says() {
+    use callops::agent::Greeting;
+    use callops::domain::AnsweredBy;
+    let mut h = harness(3).await;
+    h.dialer.dialog.greeting = Greeting::AfterCallee {
+        silence: Duration::from_millis(1500),
+    };
+    h.dialer.dialog.screening = Some(Default::default());
+    let script = Scripts::load(None)
+        .unwrap()
+        .get("realty_cold")
+        .unwrap()
+        .clone();
+    let intro = script.screening.screener_intro.clone().unwrap();
+    let message = script.screening.voicemail_message.clone().unwrap();
+    let cases = [
+        ("+79160000101", "voicemail_01.wav", AnsweredBy::Voicemail),
+        ("+79160000102", "screener_01.wav", AnsweredBy::Screener),
+        ("+79160000103", "ivr_01.wav", AnsweredBy::Ivr),
+    ];
+    for (n, file, _) in &cases {
+        let clip = screening_clip(&h, file);
+        h.trunk.script(
+            &number(n),
+            Scripted::Answer {
+                ring: Duration::from_millis(100),
+                steps: vec![
+                    Step::Say(clip, Cue::After(Duration::from_millis(300))),
+                    Step::Hangup(Cue::AgentQuietFor(Duration::from_millis(1500))),
+                ],
+                linger: Duration::from_secs(30),
+            },
+        );
+    }
+    for (n, file, who) in cases {
+        let a = h.dialer.request(request(n)).await.unwrap();
+        let placed = tokio::time::timeout(
+            Duration::from_secs(60),
+            h.dialer.place(a.id, &CallControl::default()),
+        )
+        .await
+        .expect("the call ended in time")
+        .unwrap();
+        assert_eq!(placed, Placed::Done(OutboundStatus::Ended), "{file}");
+        let stored = h.store.outbound_call(a.id).await.unwrap().unwrap();
+        assert_eq!(stored.answered_by, Some(who), "{file}");
+        let log = h
+            .trunk
+            .callees()
+            .into_iter()
+            .find(|(p, _)| *p == number(n))
+            .unwrap()
+            .1
+            .log();
+        let frames: Vec<_> = log.heard.iter().map(|(_, f)| f.clone()).collect();
+        let heard: Vec<String> = h
+            .fakes
+            .decode_heard(&frames)
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect();
+        let said = |text: &str| heard.iter().any(|h| text.contains(h.as_str()));
+        match who {
+            AnsweredBy::Voicemail => {
+                // After the beep: the script's message, nothing else; no conversation to post.
+                assert!(
+                    !heard.is_empty() && heard.iter().all(|h| message.contains(h.as_str())),
+                    "{heard:?}"
+                );
+                assert_eq!(stored.outcome.as_deref(), Some("no_conversation"));
+                assert_eq!(stored.call_id, None);
+                let beep_at = log.said[0].2;
+                let first_word = log.heard.iter().find(|(_, f)| f.rms() > 500.0).unwrap().0;
+                assert!(first_word >= beep_at, "the message starts after the beep");
+            }
+            AnsweredBy::Screener => {
+                assert!(
+                    said(&intro),
+                    "the agent introduced itself to the screener: {heard:?}"
+                );
+                assert!(
+                    !heard.iter().any(|h| h.contains("Удобно говорить")),
+                    "not the greeting meant for a person: {heard:?}"
+                );
+                assert!(stored.call_id.is_some(), "a conversation took place");
+            }
+            AnsweredBy::Ivr => {
+                assert!(heard.is_empty(), "not a word to a menu: {heard:?}");
+                assert_eq!(stored.call_id, None);
+            }
+            _ => unreachable!(),
+        }
+    }
+}

@@ -1208,4 +1208,12 @@ async fn a_call_under_way_is_steered_through_the_store(s: Arc<dyn Store>) {
         ]
     );
     assert!(s.outbound_lines(b.id).await.unwrap().is_empty());
+    s.set_outbound_answered_by(a.id, callops::domain::AnsweredBy::Screener)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.outbound_call(a.id).await.unwrap().unwrap().answered_by,
+        Some(callops::domain::AnsweredBy::Screener)
+    );
+    assert_eq!(b.answered_by, None);
 }

@@ -17,9 +17,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::dialog::{caller_turn, coaching_note, model_messages, TurnRule};
+use super::screening::{Decision, Evidence, Screening, Settings as ScreeningSettings};
+use super::script::OnVoicemail;
 use super::script::Script;
 use super::speaker::{Source, SpeakEvent, Speaker};
 use super::state::{CallState, EndReason, Outcome};
+use crate::domain::AnsweredBy;
 pub use crate::domain::Greeting;
 use crate::domain::Speaker as Side;
 pub use crate::domain::TurnTiming;
@@ -47,6 +50,8 @@ pub struct DialogSettings {
     /// Playout queue length in frames.
     pub playout_frames: usize,
     pub max_tokens: u32,
+    /// Telling people from machines and screeners before greeting (with `Greeting::AfterCallee`).
+    pub screening: Option<ScreeningSettings>,
 }
 
 impl Default for DialogSettings {
@@ -61,6 +66,7 @@ impl Default for DialogSettings {
             max_turns: 20,
             playout_frames: 25,
             max_tokens: 300,
+            screening: None,
         }
     }
 }
@@ -80,6 +86,7 @@ impl DialogSettings {
             reprompt_after: Duration::from_secs(agent.reprompt_sec),
             max_duration: Duration::from_secs(agent.max_call_duration_sec),
             max_turns: agent.max_dialog_turns,
+            screening: agent.screening.then(ScreeningSettings::default),
             ..defaults
         }
     }
@@ -179,6 +186,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// How long a voicemail told by its words is given to beep before the message is left anyway.
+const VOICEMAIL_BEEP_WAIT: Duration = Duration::from_secs(6);
+
 /// Runs the dialog of one call until it ends.
 pub async fn run_call(
     line: &mut dyn Line,
@@ -231,6 +241,14 @@ struct Dialog<'a> {
     awaiting_greeting: bool,
     /// When to greet anyway if the callee stays silent.
     greeting_deadline: Option<Instant>,
+    /// Telling who answered, until decided (or until a voicemail's beep, to leave a message).
+    screening: Option<Screening>,
+    /// The callee's first utterance was answered by the greeting: its turn is not the model's.
+    swallow_turn: bool,
+    /// Leaving a voicemail message: say it at the beep, or at this deadline without one.
+    voicemail_deadline: Option<Instant>,
+    screen_tx: mpsc::Sender<Result<String, SttError>>,
+    screen_rx: mpsc::Receiver<Result<String, SttError>>,
 }
 
 impl<'a> Dialog<'a> {
@@ -243,6 +261,7 @@ impl<'a> Dialog<'a> {
     ) -> Self {
         let (events_tx, events_rx) = mpsc::channel(256);
         let (stt_tx, stt_rx) = mpsc::channel(8);
+        let (screen_tx, screen_rx) = mpsc::channel(1);
         Self {
             rate,
             script,
@@ -278,6 +297,11 @@ impl<'a> Dialog<'a> {
             hangup_now: false,
             awaiting_greeting: false,
             greeting_deadline: None,
+            screening: None,
+            swallow_turn: false,
+            voicemail_deadline: None,
+            screen_tx,
+            screen_rx,
         }
     }
 
@@ -312,6 +336,9 @@ impl<'a> Dialog<'a> {
                 ev = line.recv() => match ev {
                     Some(LineEvent::Frame(frame)) => {
                         let voiced = vad.is_speech(&frame);
+                        if let Some(d) = self.screening.as_mut().and_then(|sc| sc.push(&frame, voiced)) {
+                            self.on_screened(d);
+                        }
                         if let Some(s) = self.session.as_mut() {
                             if turns.in_speech() {
                                 s.push(&frame.samples);
@@ -329,6 +356,7 @@ impl<'a> Dialog<'a> {
                             Greeting::AfterCallee { silence } => {
                                 self.awaiting_greeting = true;
                                 self.greeting_deadline = Some(Instant::now() + silence);
+                                self.screening = self.settings.screening.clone().map(Screening::new);
                             }
                         }
                     }
@@ -352,6 +380,11 @@ impl<'a> Dialog<'a> {
                 },
                 Some((reply, ev)) = self.events_rx.recv() => self.on_speak_event(reply, ev),
                 Some((idx, result)) = self.stt_rx.recv() => self.on_transcript(idx, result),
+                Some(result) = self.screen_rx.recv() => self.on_first_words(result),
+                _ = sleep_until_opt(self.voicemail_deadline) => {
+                    tracing::info!("no beep came: leaving the message anyway");
+                    self.leave_voicemail();
+                }
                 changed = speaking_rx.changed(), if writer_alive => {
                     if changed.is_err() {
                         writer_alive = false;
@@ -447,8 +480,105 @@ impl<'a> Dialog<'a> {
     fn greet(&mut self) {
         self.awaiting_greeting = false;
         self.greeting_deadline = None;
+        // Greeted while the callee's first words are still being heard: they were its answer.
+        self.swallow_turn = self.session.is_some();
+        if self
+            .screening
+            .as_ref()
+            .is_some_and(|sc| sc.decision().is_none())
+        {
+            self.state.answered_by = Some(AnsweredBy::Uncertain);
+        }
+        self.screening = None;
         let greeting = self.script.greeting.clone();
         self.say(Source::Fixed(greeting), true, None);
+    }
+
+    /// The transcript of the callee's long first utterance, for the classifier.
+    fn on_first_words(&mut self, result: Result<String, SttError>) {
+        let text = result.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "speech-to-text of the first words failed");
+            String::new()
+        });
+        let decided = match self.screening.as_mut() {
+            Some(sc) => sc.words(&text),
+            None => return,
+        };
+        if let Some(d) = decided {
+            self.on_screened(d);
+        }
+    }
+
+    /// Acts on who answered, as the script says.
+    fn on_screened(&mut self, d: Decision) {
+        let plan = &self.script.screening;
+        tracing::info!(who = d.who.as_str(), by = ?d.by, at_ms = d.at_ms, "told who answered");
+        self.state.answered_by = Some(d.who);
+        metrics::counter!("callops_agent_answered_by_total", "who" => d.who.as_str()).increment(1);
+        match d.who {
+            AnsweredBy::Human | AnsweredBy::Uncertain => {
+                if self.awaiting_greeting {
+                    self.greet();
+                }
+            }
+            AnsweredBy::Screener => {
+                self.awaiting_greeting = false;
+                self.greeting_deadline = None;
+                self.screening = None;
+                let intro = plan
+                    .screener_intro
+                    .clone()
+                    .unwrap_or_else(|| self.script.greeting.clone());
+                self.swallow_turn = self.session.is_some();
+                self.say(Source::Fixed(intro), true, None);
+            }
+            AnsweredBy::Ivr => self.end_with_machine(EndReason::Ivr),
+            AnsweredBy::Voicemail => match plan.voicemail {
+                OnVoicemail::HangUp => self.end_with_machine(EndReason::Voicemail {
+                    message_left: false,
+                }),
+                OnVoicemail::LeaveMessage if d.by == Evidence::Beep => self.leave_voicemail(),
+                OnVoicemail::LeaveMessage => {
+                    // Told by its words: the beep is still to come.
+                    self.awaiting_greeting = false;
+                    self.greeting_deadline = None;
+                    if self.voicemail_deadline.is_none() {
+                        self.voicemail_deadline = Some(Instant::now() + VOICEMAIL_BEEP_WAIT);
+                    }
+                }
+            },
+        }
+        self.report_state();
+    }
+
+    /// Nobody to talk to: the call ends without a word.
+    fn end_with_machine(&mut self, reason: EndReason) {
+        self.cancel_reply(false);
+        self.awaiting_greeting = false;
+        self.greeting_deadline = None;
+        self.screening = None;
+        self.state.outcome = Some((Outcome::NoConversation, reason.code().to_string()));
+        self.state.ending = Some(reason);
+        self.hangup_now = true;
+    }
+
+    /// Says the script's voicemail message (after the beep), then hangs up.
+    fn leave_voicemail(&mut self) {
+        // A beep after an uncertain start: whatever the agent was saying goes to no one.
+        self.cancel_reply(false);
+        self.voicemail_deadline = None;
+        self.screening = None;
+        self.awaiting_greeting = false;
+        self.greeting_deadline = None;
+        let Some(message) = self.script.screening.voicemail_message.clone() else {
+            return self.end_with_machine(EndReason::Voicemail {
+                message_left: false,
+            });
+        };
+        let reason = EndReason::Voicemail { message_left: true };
+        self.state.outcome = Some((Outcome::NoConversation, reason.code().to_string()));
+        self.state.ending = Some(reason);
+        self.say(Source::Fixed(message), false, None);
     }
 
     fn agent_busy(&self) -> bool {
@@ -497,7 +627,24 @@ impl<'a> Dialog<'a> {
                 ..
             } => {
                 let session = self.session.take();
+                if std::mem::take(&mut self.swallow_turn) {
+                    tracing::debug!(speech_ms, "the callee's hello, answered by the greeting");
+                    return;
+                }
                 if self.awaiting_greeting {
+                    if let Some(sc) = &self.screening {
+                        // A long first utterance: its words tell a recording from a person.
+                        if sc.wants_words() {
+                            if let Some(session) = session {
+                                let tx = self.screen_tx.clone();
+                                tokio::spawn(async move {
+                                    let _ = tx.send(session.finish().await).await;
+                                });
+                            }
+                        }
+                        // Otherwise the classifier decides at the pause (or times out).
+                        return;
+                    }
                     // "Алло?" before the greeting: answered by the greeting, not by the model.
                     tracing::debug!(speech_ms, "the callee spoke first; greeting");
                     self.greet();

@@ -6,6 +6,7 @@ pub mod after_call;
 pub mod dialog;
 pub mod engine;
 pub mod rehearsal;
+pub mod screening;
 pub mod script;
 pub mod sentences;
 pub mod speaker;

@@ -44,6 +44,33 @@ pub struct Script {
     pub stages: Vec<StageSpec>,
     #[serde(default)]
     pub objections: Vec<Objection>,
+    /// What to do when a machine or an AI secretary answers.
+    #[serde(default)]
+    pub screening: ScreeningPlan,
+}
+
+/// What to do on a voicemail.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnVoicemail {
+    /// Hang up without a word.
+    #[default]
+    HangUp,
+    /// Wait for the beep, say `voicemail_message`, hang up.
+    LeaveMessage,
+}
+
+/// A script's `[screening]` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ScreeningPlan {
+    #[serde(default)]
+    pub voicemail: OnVoicemail,
+    /// Said after the beep with `voicemail = "leave_message"`.
+    #[serde(default)]
+    pub voicemail_message: Option<String>,
+    /// Said to a call screener: name, company and purpose in one sentence.
+    #[serde(default)]
+    pub screener_intro: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +87,14 @@ impl Script {
             file: file.into(),
             message: e.message().to_string(),
         })?;
+        if s.screening.voicemail == OnVoicemail::LeaveMessage
+            && s.screening.voicemail_message.is_none()
+        {
+            return Err(ScriptError::Invalid {
+                file: file.into(),
+                message: "voicemail = \"leave_message\" needs a voicemail_message".into(),
+            });
+        }
         if s.reprompts.is_empty() || s.stages.is_empty() {
             return Err(ScriptError::Invalid {
                 file: file.into(),

@@ -61,6 +61,12 @@ pub enum EndReason {
     Failure(String),
     /// Asked from outside to hang up (a goodbye was said).
     Stopped,
+    /// A voicemail answered; whether the script's message was left after the beep.
+    Voicemail {
+        message_left: bool,
+    },
+    /// An IVR menu answered: nobody to talk to.
+    Ivr,
 }
 
 impl EndReason {
@@ -74,6 +80,11 @@ impl EndReason {
             EndReason::Hangup(_) => "hangup",
             EndReason::Failure(_) => "failure",
             EndReason::Stopped => "stopped",
+            EndReason::Voicemail {
+                message_left: false,
+            } => "voicemail",
+            EndReason::Voicemail { message_left: true } => "voicemail_message",
+            EndReason::Ivr => "ivr",
         }
     }
 }
@@ -90,6 +101,9 @@ pub struct CallState {
     pub ending: Option<EndReason>,
     /// Caller turns so far.
     pub turns: u32,
+    /// Who answered, once told (live calls with screening on).
+    #[serde(default)]
+    pub answered_by: Option<crate::domain::AnsweredBy>,
 }
 
 /// How the conversation ended for the business, as the agent judges it (`set_outcome`).

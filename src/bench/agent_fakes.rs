@@ -58,6 +58,8 @@ struct Shared {
     chat_failures: AtomicU32,
     analysis_answer: Mutex<String>,
     lat: Mutex<Latencies>,
+    /// Phrases the fake speech-to-text knows besides the built-in callee clips.
+    taught: Mutex<Vec<(Vec<i16>, String)>>,
 }
 
 /// A running fake; `base_url` ends in `/v1`.
@@ -95,6 +97,15 @@ impl AgentFakes {
             base_url: format!("http://{addr}/v1"),
             shared,
         })
+    }
+
+    /// Makes the fake speech-to-text recognise `samples` (8 kHz) as `text`.
+    pub fn teach(&self, text: &str, samples: &[i16]) {
+        self.shared
+            .taught
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((samples.to_vec(), text.to_string()));
     }
 
     /// Every chat request body received.
@@ -236,7 +247,15 @@ async fn transcribe(
         .iter()
         .map(|&x| (x * 32768.0).clamp(-32768.0, 32767.0) as i16)
         .collect();
-    let text = simulated::identify(&samples, pcm.sample_rate).unwrap_or("");
+    let taught = st.taught.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let text = simulated::identify_among(
+        &samples,
+        pcm.sample_rate,
+        taught.iter().map(|(s, _)| s.as_slice()),
+    )
+    .map(|i| taught[i].1.clone())
+    .or_else(|| simulated::identify(&samples, pcm.sample_rate).map(str::to_string))
+    .unwrap_or_default();
     Json(json!({"text": text, "usage": {"type": "duration", "seconds": pcm.duration_ms() / 1000}}))
         .into_response()
 }

@@ -6,6 +6,7 @@ pub mod agent_fakes;
 pub mod bot;
 pub mod pipeline;
 pub mod recordings;
+pub mod screening;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

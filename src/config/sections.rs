@@ -164,6 +164,8 @@ section! {
         greeting_mode: Greeting = "AGENT_GREETING", "callee", |s| Greeting::parse(s, Duration::ZERO).ok_or_else(|| "use answer (greet at once) or callee (after their first words)".to_string());
         /// with `AGENT_GREETING=callee`: the silence from the answer after which the agent greets anyway, in ms
         greeting_wait_ms: u64 = "AGENT_GREETING_WAIT_MS", "1500", num(0, 30_000);
+        /// with `AGENT_GREETING=callee`: tell a person from a voicemail, an IVR menu or an AI secretary in the first seconds (the script says what to do with each)
+        screening: bool = "AGENT_SCREENING", "true", flag;
     }
 }
 

@@ -1,6 +1,7 @@
 //! Plain domain types shared by every layer. No IO lives here.
 
 mod analysis;
+mod answered_by;
 mod call;
 mod callback;
 mod endpoint;
@@ -16,6 +17,7 @@ mod window;
 mod zone;
 
 pub use analysis::{Analysis, Feedback, LeadCategory, NewAnalysis};
+pub use answered_by::AnsweredBy;
 pub use call::{
     bounded_call_secs, call_end, Call, CallFilter, CallStatus, CallSummary, Direction, NewCall,
     SkipReason, TurnTiming, Utterance, MAX_CALL_SECS,

@@ -120,6 +120,8 @@ pub struct OutboundCall {
     pub ended_at: Option<DateTime<Utc>>,
     /// The chat message that shows its status (edited as it goes), when it was started from a chat.
     pub status_message_id: Option<i32>,
+    /// Who picked up, once the agent told.
+    pub answered_by: Option<super::AnsweredBy>,
 }
 
 /// A line of a call's live transcript, as it was said.

@@ -262,6 +262,13 @@ impl Dialer {
             .outcome
             .as_ref()
             .map(|o| o.0.as_str().to_string());
+        if let Some(who) = report.state.answered_by {
+            self.store.set_outbound_answered_by(id, who).await?;
+            if who.is_machine() {
+                // A voicemail or a menu: no conversation to analyse or to post.
+                return Ok((OutboundStatus::Ended, None, outcome));
+            }
+        }
         let party = CallParty {
             ours: self
                 .settings

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use crate::domain::{
-    CallbackData, OutboundCall, OutboundLine, OutboundStatus, Speaker, REASON_CANCELLED,
-    REASON_DO_NOT_CALL, REASON_HUNG_UP_RINGING,
+    AnsweredBy, CallbackData, OutboundCall, OutboundLine, OutboundStatus, Speaker,
+    REASON_CANCELLED, REASON_DO_NOT_CALL, REASON_HUNG_UP_RINGING,
 };
 use crate::i18n::{t, t_args, Lang};
 use crate::notify::Keyboard;
@@ -83,6 +83,13 @@ pub fn render(
     );
     out.push('\n');
     out.push_str(&status_line(lang, call, talked));
+    if let Some(who) = call
+        .answered_by
+        .filter(|w| !matches!(w, AnsweredBy::Human | AnsweredBy::Uncertain))
+    {
+        out.push('\n');
+        out.push_str(&t(lang, &format!("outbound-answered-by-{}", who.as_str())));
+    }
     if call.status == OutboundStatus::Talking {
         for line in last.iter().rev().take(SHOWN_LINES).rev() {
             let who = match line.speaker {
@@ -133,6 +140,7 @@ mod tests {
             answered_at: None,
             ended_at: None,
             status_message_id: Some(5),
+            answered_by: None,
         }
     }
 
@@ -152,6 +160,14 @@ mod tests {
                 let text = render(lang, &call(s), Some(Duration::from_secs(83)), &[]);
                 assert!(!text.contains("outbound-"), "{lang:?} {s}: {text}");
                 assert_eq!(keyboard(lang, &call(s)).is_none(), s.is_final());
+            }
+            for who in AnsweredBy::ALL {
+                let c = OutboundCall {
+                    answered_by: Some(who),
+                    ..call(OutboundStatus::Ended)
+                };
+                let text = render(lang, &c, None, &[]);
+                assert!(!text.contains("outbound-"), "{lang:?} {who}: {text}");
             }
         }
     }

@@ -89,9 +89,47 @@ pub fn wav_i16(samples: &[i16], rate: u32) -> Vec<u8> {
     out
 }
 
+/// The samples of an 8 kHz 16-bit mono PCM WAV file (the telephone's rate); `None` otherwise.
+pub fn pcm16_wav_samples(bytes: &[u8]) -> Option<Vec<i16>> {
+    if bytes.get(..4)? != b"RIFF" || bytes.get(8..12)? != b"WAVE" {
+        return None;
+    }
+    let (mut at, mut format_ok) = (12usize, false);
+    while at + 8 <= bytes.len() {
+        let id = &bytes[at..at + 4];
+        let len = u32::from_le_bytes(bytes.get(at + 4..at + 8)?.try_into().ok()?) as usize;
+        let body = bytes.get(at + 8..(at + 8).checked_add(len)?.min(bytes.len()))?;
+        if id == b"fmt " {
+            let u16_at = |i: usize| Some(u16::from_le_bytes(body.get(i..i + 2)?.try_into().ok()?));
+            let rate = u32::from_le_bytes(body.get(4..8)?.try_into().ok()?);
+            format_ok = u16_at(0)? == 1 && u16_at(2)? == 1 && rate == 8000 && u16_at(14)? == 16;
+        } else if id == b"data" {
+            return format_ok.then(|| {
+                body.chunks_exact(2)
+                    .map(|p| i16::from_le_bytes([p[0], p[1]]))
+                    .collect()
+            });
+        }
+        at += 8 + len + (len & 1);
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn telephone_wavs_are_read_back_and_others_refused() {
+        let samples = [0i16, 1000, -1000, 5];
+        assert_eq!(
+            pcm16_wav_samples(&wav_i16(&samples, 8000)),
+            Some(samples.to_vec())
+        );
+        assert_eq!(pcm16_wav_samples(&wav_i16(&samples, 16000)), None);
+        assert_eq!(pcm16_wav_samples(b"RIFF\0\0\0\0WAVEdata"), None);
+        assert_eq!(pcm16_wav_samples(b""), None);
+    }
 
     #[test]
     fn wav_header_is_readable() {

@@ -29,6 +29,12 @@ pub(crate) fn speaker(stored: &str) -> Result<Speaker, StoreError> {
         .map_err(|_| StoreError::Corrupt(format!("speaker {stored:?}")))
 }
 
+/// A stored `answered_by`.
+pub(crate) fn answered_by(stored: &str) -> Result<crate::domain::AnsweredBy, StoreError> {
+    crate::domain::AnsweredBy::parse(stored)
+        .ok_or_else(|| StoreError::Corrupt(format!("answered_by {stored:?}")))
+}
+
 /// The stop flag and the hints just taken (in the order they were left).
 pub(crate) fn signals(stop: bool, mut hints: Vec<(i64, String)>) -> crate::domain::OutboundSignals {
     hints.sort_by_key(|(id, _)| *id);

@@ -10,9 +10,9 @@ use super::{
     PeriodStats, Stats, StoreError, TelegramPost, TokenUsage, User,
 };
 use crate::domain::{
-    Analysis, Call, CallFilter, CallStatus, CallSummary, Feedback, NewAnalysis, NewCall,
-    NewOutboundCall, OutboundCall, OutboundLine, OutboundSignals, OutboundStatus, PhoneNumber,
-    PostKind, Role, StopRequest, Utterance,
+    Analysis, AnsweredBy, Call, CallFilter, CallStatus, CallSummary, Feedback, NewAnalysis,
+    NewCall, NewOutboundCall, OutboundCall, OutboundLine, OutboundSignals, OutboundStatus,
+    PhoneNumber, PostKind, Role, StopRequest, Utterance,
 };
 
 /// The store's part for the durable job queue: enqueue, lease, heartbeat, complete, fail, reclaim.
@@ -272,4 +272,6 @@ pub trait OutboundStore: Send + Sync {
     async fn append_outbound_line(&self, id: i64, line: &OutboundLine) -> Result<(), StoreError>;
     /// The live transcript, in order.
     async fn outbound_lines(&self, id: i64) -> Result<Vec<OutboundLine>, StoreError>;
+    /// Records who picked up.
+    async fn set_outbound_answered_by(&self, id: i64, who: AnsweredBy) -> Result<(), StoreError>;
 }

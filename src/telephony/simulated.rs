@@ -98,10 +98,21 @@ fn correlation(a: &[f32], b: &[f32]) -> f32 {
 /// Which built-in phrase some audio is (what a fake speech-to-text answers), by the best match of
 /// loudness envelopes over all alignments. `None` when nothing matches well.
 pub fn identify(samples: &[i16], rate: u32) -> Option<&'static str> {
+    let clips = clips();
+    identify_among(samples, rate, clips.iter().map(|c| c.samples.as_slice())).map(|i| clips[i].text)
+}
+
+/// Which of `known` (8 kHz samples) some audio is, by its index, as [`identify`] does for the
+/// built-ins.
+pub fn identify_among<'a>(
+    samples: &[i16],
+    rate: u32,
+    known: impl Iterator<Item = &'a [i16]>,
+) -> Option<usize> {
     let heard = envelope(samples, rate);
-    let mut best: Option<(f32, &'static str)> = None;
-    for c in clips() {
-        let env = envelope(&c.samples, 8000);
+    let mut best: Option<(f32, usize)> = None;
+    for (i, reference) in known.enumerate() {
+        let env = envelope(reference, 8000);
         let max_lag = heard.len().saturating_sub(env.len()) + 10;
         for lag in 0..=max_lag.min(heard.len()) {
             // Compare over the clip's length; a heard stretch much shorter than the clip scores low.
@@ -109,7 +120,7 @@ pub fn identify(samples: &[i16], rate: u32) -> Option<&'static str> {
             let coverage = h.len().min(env.len()) as f32 / env.len() as f32;
             let score = correlation(h, &env) * coverage.min(1.0);
             if best.is_none_or(|(b, _)| score > b) {
-                best = Some((score, c.text));
+                best = Some((score, i));
             }
         }
     }

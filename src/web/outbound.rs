@@ -91,6 +91,7 @@ fn view(a: &OutboundCall) -> serde_json::Value {
         "status": a.status,
         "reason": a.reason,
         "outcome": a.outcome,
+        "answered_by": a.answered_by,
         "created_at": a.created_at,
         "answered_at": a.answered_at,
         "ended_at": a.ended_at,

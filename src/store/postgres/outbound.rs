@@ -11,10 +11,12 @@ use sqlx::Row;
 
 use super::PgStore;
 use crate::domain::{
-    NewOutboundCall, OutboundCall, OutboundLine, OutboundSignals, OutboundStatus, StopRequest,
-    REASON_CANCELLED,
+    AnsweredBy, NewOutboundCall, OutboundCall, OutboundLine, OutboundSignals, OutboundStatus,
+    StopRequest, REASON_CANCELLED,
 };
-use crate::store::fold::{active_statuses_sql, outbound_status, phone, signals, speaker};
+use crate::store::fold::{
+    active_statuses_sql, answered_by, outbound_status, phone, signals, speaker,
+};
 use crate::store::{DialClaim, OutboundStore, StoreError};
 
 /// The advisory lock key of outbound dialling ("callops" + "dial").
@@ -37,6 +39,11 @@ fn outbound_from_row(r: &PgRow) -> Result<OutboundCall, StoreError> {
         answered_at: r.try_get("answered_at")?,
         ended_at: r.try_get("ended_at")?,
         status_message_id: r.try_get("status_message_id")?,
+        answered_by: r
+            .try_get::<Option<String>, _>("answered_by")?
+            .as_deref()
+            .map(answered_by)
+            .transpose()?,
     })
 }
 
@@ -305,5 +312,13 @@ impl OutboundStore for PgStore {
                 })
             })
             .collect()
+    }
+    async fn set_outbound_answered_by(&self, id: i64, who: AnsweredBy) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbound_calls SET answered_by = $2 WHERE id = $1")
+            .bind(id)
+            .bind(who.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }

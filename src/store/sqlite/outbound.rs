@@ -9,10 +9,12 @@ use sqlx::Row;
 
 use super::{ms_to_time, now_ms, SqliteStore};
 use crate::domain::{
-    NewOutboundCall, OutboundCall, OutboundLine, OutboundSignals, OutboundStatus, StopRequest,
-    REASON_CANCELLED,
+    AnsweredBy, NewOutboundCall, OutboundCall, OutboundLine, OutboundSignals, OutboundStatus,
+    StopRequest, REASON_CANCELLED,
 };
-use crate::store::fold::{active_statuses_sql, outbound_status, phone, signals, speaker};
+use crate::store::fold::{
+    active_statuses_sql, answered_by, outbound_status, phone, signals, speaker,
+};
 use crate::store::{millis, DialClaim, OutboundStore, StoreError};
 
 fn outbound_from_row(r: &SqliteRow) -> Result<OutboundCall, StoreError> {
@@ -33,6 +35,11 @@ fn outbound_from_row(r: &SqliteRow) -> Result<OutboundCall, StoreError> {
         answered_at: opt_time(r.try_get("answered_at")?),
         ended_at: opt_time(r.try_get("ended_at")?),
         status_message_id: r.try_get("status_message_id")?,
+        answered_by: r
+            .try_get::<Option<String>, _>("answered_by")?
+            .as_deref()
+            .map(answered_by)
+            .transpose()?,
     })
 }
 
@@ -303,5 +310,13 @@ impl OutboundStore for SqliteStore {
                 })
             })
             .collect()
+    }
+    async fn set_outbound_answered_by(&self, id: i64, who: AnsweredBy) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbound_calls SET answered_by = ? WHERE id = ?")
+            .bind(who.as_str())
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
     }
 }
