@@ -54,6 +54,18 @@ pub enum Cmd {
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCmd {
+    /// Concurrent real SIP calls over loopback to a built-in callee: CPU per call, late or
+    /// missing frames, RTP send jitter, voice-to-voice.
+    Call {
+        #[arg(long, default_value_t = 200)]
+        calls: usize,
+        #[arg(long, default_value_t = 300)]
+        stt_latency_ms: u64,
+        #[arg(long, default_value_t = 400)]
+        llm_ttft_ms: u64,
+        #[arg(long, default_value_t = 150)]
+        tts_ttfb_ms: u64,
+    },
     /// Who answered (person, voicemail, IVR, call screener) on the clip set: accuracy and time to
     /// decision.
     Screening {
@@ -204,6 +216,29 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 Ok(_) => ExitCode::FAILURE,
                 Err(e) => {
                     eprintln!("callops analyze: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Cmd::Bench {
+            what:
+                BenchCmd::Call {
+                    calls,
+                    stt_latency_ms,
+                    llm_ttft_ms,
+                    tts_ttfb_ms,
+                },
+        } => {
+            let args = crate::bench::call::CallBench {
+                calls: *calls,
+                stt_ms: *stt_latency_ms,
+                llm_ttft_ms: *llm_ttft_ms,
+                tts_ttfb_ms: *tts_ttfb_ms,
+            };
+            match crate::bench::call::run(args).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("callops bench call: {e:#}");
                     ExitCode::FAILURE
                 }
             }

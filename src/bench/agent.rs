@@ -53,16 +53,6 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
     v[idx.min(v.len() - 1)]
 }
 
-/// Process CPU time (user + system) from /proc, in seconds.
-fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let after = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / 100.0)
-}
-
 /// Callee-side figures of one call: voice-to-voice per answered utterance, barge-in reaction.
 fn callee_figures(log: &CalleeLog) -> (Vec<f64>, Vec<f64>) {
     let mut v2v = Vec::new();
@@ -132,7 +122,7 @@ pub async fn run(args: AgentBench) -> anyhow::Result<()> {
         args.tts_ttfb_ms,
         settings.turn.end_silence.as_millis()
     );
-    let cpu0 = cpu_seconds();
+    let cpu0 = super::cpu_seconds();
     let wall0 = std::time::Instant::now();
     let sem = Arc::new(tokio::sync::Semaphore::new(args.concurrency));
     let mut tasks = Vec::new();
@@ -179,7 +169,7 @@ pub async fn run(args: AgentBench) -> anyhow::Result<()> {
         }
     }
     let wall = wall0.elapsed().as_secs_f64();
-    let cpu = match (cpu0, cpu_seconds()) {
+    let cpu = match (cpu0, super::cpu_seconds()) {
         (Some(a), Some(b)) => Some(b - a),
         _ => None,
     };

@@ -4,9 +4,11 @@
 pub mod agent;
 pub mod agent_fakes;
 pub mod bot;
+pub mod call;
 pub mod pipeline;
 pub mod recordings;
 pub mod screening;
+pub mod sip_callee;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -17,6 +19,16 @@ use tokio_util::sync::CancellationToken;
 
 use crate::jobs::{JobError, JobHandler, PoolOptions, WorkerPool};
 use crate::store::{self, Job, NewJob, Store};
+
+/// Process CPU time (user + system) from /proc, in seconds.
+pub(crate) fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
 
 const BENCH_KIND: &str = "bench.noop";
 

@@ -1,0 +1,254 @@
+//! `callops bench call`: that many concurrent real SIP calls over loopback, placed by the real
+//! dialer (attempt rows, SIP user agent, RTP sessions, the agent engine with screening on) to the
+//! built-in callee of [`super::sip_callee`], with fake providers at set latencies. Prints CPU per
+//! call, late or missing frames, RTP send jitter and voice-to-voice as the callee hears it, then
+//! runs the simulated-line bench with the same latencies for comparison.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use super::agent_fakes::{AgentFakes, Latencies};
+use super::sip_callee::{CallFigures, SipCallee, LATE_MS};
+use crate::agent::screening::Settings as ScreeningSettings;
+use crate::agent::{AgentDeps, CallControl, DialogSettings, Greeting, Scripts};
+use crate::analysis::pipeline::{CallIntake, PipelineSettings};
+use crate::config::NumberFormat;
+use crate::domain::{NewOutboundCall, PhoneNumber, Speaker};
+use crate::i18n::Lang;
+use crate::llm::{JsonMode, LlmClient, PriceTable};
+use crate::outbound::{Dialer, OutboundSettings, Placed};
+use crate::speech::{BatchRecognizer, OpenAiStt, OpenAiTts};
+use crate::telephony::media::rtp_session::RtpPorts;
+use crate::telephony::simulated::clip;
+use crate::telephony::sip::{SipConfig, SipTrunk};
+use crate::telephony::sip_line::SipDialer;
+
+pub struct CallBench {
+    pub calls: usize,
+    pub stt_ms: u64,
+    pub llm_ttft_ms: u64,
+    pub tts_ttfb_ms: u64,
+}
+
+fn percentile(v: &mut [f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[(((v.len() - 1) as f64) * p).round() as usize]
+}
+
+fn agent_deps(fakes: &AgentFakes) -> AgentDeps {
+    let stt = OpenAiStt::new(&fakes.base_url, "sk-bench", "gpt-4o-mini-transcribe")
+        .with_backoff(Duration::from_millis(100), Duration::from_secs(10))
+        .with_attempts(2);
+    AgentDeps {
+        recognizer: Arc::new(BatchRecognizer::new(Arc::new(stt))),
+        llm: Arc::new(LlmClient::with_timeout(
+            &fakes.base_url,
+            "sk-bench",
+            "gpt-4o-mini",
+            JsonMode::JsonSchema,
+            PriceTable::default(),
+            Duration::from_secs(30),
+        )),
+        tts: Arc::new(OpenAiTts::new(
+            &fakes.base_url,
+            "sk-bench",
+            "gpt-4o-mini-tts",
+            "coral",
+        )),
+    }
+}
+
+fn intake(store: Arc<dyn crate::store::Store>) -> Arc<CallIntake> {
+    Arc::new(CallIntake {
+        store,
+        settings: Arc::new(PipelineSettings {
+            our_numbers: Vec::new(),
+            min_call_secs: 10,
+            recording_delay: Duration::ZERO,
+            max_recording: Duration::from_secs(3600),
+            channel_roles: vec![Speaker::Agent, Speaker::Client],
+            default_profile: "realty_lead".into(),
+            profile_by_number: Vec::new(),
+            team_chat: None,
+            admins: Vec::new(),
+            chat_by_number: Vec::new(),
+            timezone: chrono_tz::Europe::Moscow,
+            lang: Lang::Ru,
+            fewshot_examples: 0,
+        }),
+        waker: Arc::new(tokio::sync::Notify::new()),
+    })
+}
+
+pub async fn run(args: CallBench) -> anyhow::Result<()> {
+    let calls = args.calls.max(1);
+    let lat = Latencies {
+        stt: Duration::from_millis(args.stt_ms),
+        llm_ttft: Duration::from_millis(args.llm_ttft_ms),
+        tts_ttfb: Duration::from_millis(args.tts_ttfb_ms),
+        tts_ms_per_char: 40,
+    };
+    let fakes = AgentFakes::start(lat)
+        .await
+        .context("starting the fake providers")?;
+    let script: Vec<_> = ["hello", "interested", "expensive", "callback"]
+        .into_iter()
+        .filter_map(clip)
+        .collect();
+    let span = u16::try_from(calls * 2 + 64).unwrap_or(u16::MAX / 4);
+    let callee = SipCallee::start(RtpPorts::new(30_000, 30_000 + span), script)
+        .await
+        .context("starting the callee")?;
+    let stop = CancellationToken::new();
+    let sip = SipTrunk::start(
+        SipConfig {
+            server: callee.addr.to_string(),
+            domain: callee.addr.to_string(),
+            username: None,
+            password: None,
+            caller: "74951234567".into(),
+            bind: "127.0.0.1:0".parse()?,
+            public: None,
+        },
+        stop.clone(),
+    )
+    .await
+    .context("starting the SIP user agent")?;
+    let store = crate::store::connect("sqlite::memory:").await?;
+    store.migrate().await?;
+    let dialog = DialogSettings {
+        greeting: Greeting::AfterCallee {
+            silence: Duration::from_millis(1500),
+        },
+        screening: Some(ScreeningSettings::default()),
+        ..DialogSettings::default()
+    };
+    let floor = dialog.turn.end_silence.as_millis() as f64
+        + (args.stt_ms + args.llm_ttft_ms + args.tts_ttfb_ms) as f64;
+    let dialer = Arc::new(Dialer {
+        store: store.clone(),
+        trunk: Arc::new(SipDialer {
+            sip,
+            ports: Arc::new(RtpPorts::new(40_000, 40_000 + span)),
+            media_ip: "127.0.0.1".parse()?,
+            advertised_ip: "127.0.0.1".parse()?,
+            number_format: NumberFormat::Seven,
+        }),
+        agent: agent_deps(&fakes),
+        scripts: Arc::new(Scripts::load(None)?),
+        default_script: "realty_cold".into(),
+        dialog,
+        intake: intake(store.clone()),
+        model: "gpt-4o-mini".into(),
+        owner: "bench".into(),
+        settings: OutboundSettings {
+            concurrency: calls as i64,
+            ring_timeout: Duration::from_secs(30),
+            lease: Duration::from_secs(60),
+            caller_id: PhoneNumber::parse("+74951234567").ok(),
+        },
+        live: None,
+    });
+    println!(
+        "bench call: {calls} concurrent SIP calls over loopback (UDP, PCMA, 20 ms), agent with screening; STT {} ms, LLM first token {} ms, TTS first byte {} ms",
+        args.stt_ms, args.llm_ttft_ms, args.tts_ttfb_ms
+    );
+    let mut ids = Vec::with_capacity(calls);
+    for i in 0..calls {
+        let phone = PhoneNumber::parse(&format!("+7916{:07}", i))?;
+        let queued = dialer
+            .request(NewOutboundCall {
+                phone,
+                script: "realty_cold".into(),
+                variables: serde_json::json!({}),
+                requested_by: None,
+                chat_id: None,
+            })
+            .await?;
+        ids.push(queued.id);
+    }
+    let cpu0 = super::cpu_seconds();
+    let wall0 = std::time::Instant::now();
+    let tasks: Vec<_> = ids
+        .into_iter()
+        .map(|id| {
+            let d = dialer.clone();
+            tokio::spawn(async move { d.place(id, &CallControl::default()).await })
+        })
+        .collect();
+    let mut ended = 0;
+    for t in tasks {
+        if let Ok(Ok(Placed::Done(crate::domain::OutboundStatus::Ended))) = t.await {
+            ended += 1;
+        }
+    }
+    let wall = wall0.elapsed().as_secs_f64();
+    let cpu = super::cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
+    stop.cancel();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    report(&callee.figures(), ended, calls, wall, cpu, floor);
+    println!();
+    println!("simulated line, same latencies, for comparison:");
+    super::agent::run(super::agent::AgentBench {
+        turns: 100,
+        stt_ms: args.stt_ms,
+        llm_ttft_ms: args.llm_ttft_ms,
+        tts_ttfb_ms: args.tts_ttfb_ms,
+        concurrency: 20,
+    })
+    .await
+}
+
+fn report(
+    figs: &[CallFigures],
+    ended: usize,
+    calls: usize,
+    wall: f64,
+    cpu: Option<f64>,
+    floor: f64,
+) {
+    let answered = figs.iter().filter(|f| f.answered).count();
+    let (expected, missing, late) = figs.iter().fold((0, 0, 0), |(e, m, l), f| {
+        (e + f.expected, m + f.missing, l + f.late)
+    });
+    let mut jitter: Vec<f64> = figs
+        .iter()
+        .flat_map(|f| f.arrival_jitter_ms.clone())
+        .collect();
+    let mut v2v: Vec<f64> = figs
+        .iter()
+        .flat_map(|f| f.voice_to_voice_ms.clone())
+        .collect();
+    println!("calls: {calls} placed, {answered} answered, {ended} talked through to the end; wall {wall:.1} s");
+    if let Some(cpu) = cpu {
+        // The wall time is the span of the longest call; every call was up for most of it.
+        let per_call = cpu / (wall * calls as f64).max(1e-9);
+        println!(
+            "CPU: {:.2} % of one core per call → {:.0} concurrent calls per core (the process also runs the callees and the fake providers)",
+            per_call * 100.0,
+            1.0 / per_call.max(1e-9)
+        );
+    }
+    println!(
+        "late or missing frames: {:.3} % ({missing} missing, {late} more than {LATE_MS:.0} ms late, of {expected})",
+        (missing + late) as f64 * 100.0 / expected.max(1) as f64
+    );
+    println!(
+        "RTP send jitter p99: {:.2} ms (|inter-arrival − 20 ms| of the agent's packets at the callee, p50 {:.2} ms)",
+        percentile(&mut jitter, 0.99),
+        percentile(&mut jitter, 0.5)
+    );
+    let (p50, p95) = (percentile(&mut v2v, 0.5), percentile(&mut v2v, 0.95));
+    println!(
+        "voice-to-voice (callee RTP, {} replies): p50 {p50:.0} ms, p95 {p95:.0} ms; floor {floor:.0} ms → overhead p50 {:.0} ms, p95 {:.0} ms",
+        v2v.len(),
+        p50 - floor,
+        p95 - floor
+    );
+}
