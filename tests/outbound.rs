@@ -257,6 +257,33 @@ async fn an_answered_call_is_talked_through_and_recorded() {
     assert_eq!(call.called, "+79161112233");
     assert_eq!(call.caller, "+74951234567");
     assert!(!h.store.utterances(call_id).await.unwrap().is_empty());
+    // Recorded in stereo: the agent on the left, the callee on the right, both audible.
+    let (kind, wav) = h
+        .store
+        .recording(call_id)
+        .await
+        .unwrap()
+        .expect("a recording");
+    assert_eq!(kind, "audio/wav");
+    let pcm = callops::speech::audio::decode(&wav, Some("wav")).unwrap();
+    assert_eq!((pcm.sample_rate, pcm.channels.len()), (8000, 2));
+    let loud = |c: &[f32]| c.iter().filter(|x| x.abs() > 0.03).count();
+    assert!(
+        loud(&pcm.channels[0]) > 8000,
+        "the agent's voice on the left"
+    );
+    assert!(
+        loud(&pcm.channels[1]) > 4000,
+        "the callee's voice on the right"
+    );
+    let secs = pcm.channels[0].len() as f64 / 8000.0;
+    let report = h.store.outbound_call(a.id).await.unwrap().unwrap();
+    let talked =
+        (report.ended_at.unwrap() - report.answered_at.unwrap()).num_milliseconds() as f64 / 1000.0;
+    assert!(
+        (secs - talked).abs() < 2.0,
+        "as long as the call: {secs} s vs {talked} s"
+    );
     // The opt-out put the number on the list: it is never called again.
     assert!(h
         .store

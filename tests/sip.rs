@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use callops::config::NumberFormat;
+use callops::config::{NumberFormat, Purpose};
 use callops::domain::PhoneNumber;
 use callops::telephony::line::{HangupCause, Line, LineEvent};
 use callops::telephony::media::rtp_session::RtpPorts;
@@ -94,6 +94,39 @@ async fn dialer_as(sipp_port: u16, rtp_base: u16, login: Option<(&str, &str)>) -
         advertised_ip: "127.0.0.1".parse().unwrap(),
         number_format: NumberFormat::Seven,
     }
+}
+
+/// The app placing calls through the trunk at `sip_port` (no registration), its API under the
+/// key `k-test`, the agent on `fakes`, RTP on `rtp_min`..+99; `extra` settings add or override.
+async fn app_on_trunk(
+    fakes: &callops::bench::agent_fakes::AgentFakes,
+    sip_port: u16,
+    rtp_min: u16,
+    extra: &[(&str, &str)],
+    purpose: Purpose,
+) -> (callops::app::RunningApp, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/app.db", dir.path().display());
+    let server = format!("127.0.0.1:{sip_port}");
+    let (min, max) = (rtp_min.to_string(), (rtp_min + 99).to_string());
+    let mut pairs = vec![
+        ("DATABASE_URL", db.as_str()),
+        ("HTTP_ADDR", "127.0.0.1:0"),
+        ("API_KEY", "k-test"),
+        ("OPENAI_API_KEY", "sk-test"),
+        ("OPENAI_BASE_URL", fakes.base_url.as_str()),
+        ("SIP_SERVER", server.as_str()),
+        ("SIP_REGISTER", "false"),
+        ("SIP_CALLER_ID", "+74951234567"),
+        ("SIP_BIND", "127.0.0.1:0"),
+        ("RTP_PORT_MIN", min.as_str()),
+        ("RTP_PORT_MAX", max.as_str()),
+    ];
+    pairs.extend_from_slice(extra);
+    let app = callops::app::start(common::config(&pairs, purpose))
+        .await
+        .expect("app starts");
+    (app, dir)
 }
 
 /// Dials the test number; returns the outcome and the progress the dial reported.
@@ -332,26 +365,7 @@ async fn post_api_calls_places_a_real_sip_call_and_follows_it_to_the_end() {
     let port = free_udp_port();
     let peer = sipp_logged("answer_then_bye.xml", port);
     let log = peer.log.clone();
-    let dir = tempfile::tempdir().unwrap();
-    let server = format!("127.0.0.1:{port}");
-    let db = format!("sqlite://{}/app.db", dir.path().display());
-    let cfg = common::config(
-        &[
-            ("DATABASE_URL", &db),
-            ("HTTP_ADDR", "127.0.0.1:0"),
-            ("API_KEY", "k-test"),
-            ("OPENAI_API_KEY", "sk-test"),
-            ("OPENAI_BASE_URL", &fakes.base_url),
-            ("SIP_SERVER", &server),
-            ("SIP_REGISTER", "false"),
-            ("SIP_CALLER_ID", "+74951234567"),
-            ("SIP_BIND", "127.0.0.1:0"),
-            ("RTP_PORT_MIN", "42900"),
-            ("RTP_PORT_MAX", "42999"),
-        ],
-        callops::config::Purpose::Tooling,
-    );
-    let app = callops::app::start(cfg).await.expect("app starts");
+    let (app, _dir) = app_on_trunk(&fakes, port, 42900, &[], Purpose::Tooling).await;
     let base = format!("http://{}", app.http_addr);
     let http = reqwest::Client::new();
     let post = |body: serde_json::Value, key: Option<&'static str>| {
@@ -545,38 +559,29 @@ async fn call_from_the_chat_asks_outside_hours_shows_the_call_takes_a_hint_and_h
     let port = free_udp_port();
     let peer = sipp_logged("answer_until_bye.xml", port);
     let log = peer.log.clone();
-    let dir = tempfile::tempdir().unwrap();
-    let server = format!("127.0.0.1:{port}");
-    let db = format!("sqlite://{}/app.db", dir.path().display());
     // A calling window that is surely closed now in Moscow (the team's zone: a mobile number's
     // own zone cannot be told), so the manager is asked first.
     let now = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Moscow);
     let from = now + chrono::Duration::hours(2);
     let to = now + chrono::Duration::hours(3);
     let window = format!("{}-{}", from.format("%H:%M"), to.format("%H:%M"));
-    let cfg = common::config(
+    let team = TEAM.to_string();
+    let (app, _dir) = app_on_trunk(
+        &fakes,
+        port,
+        43100,
         &[
-            ("DATABASE_URL", &db),
-            ("HTTP_ADDR", "127.0.0.1:0"),
             ("TELEGRAM_BOT_TOKEN", common::fake_telegram::TOKEN),
             ("TELEGRAM_API_URL", &tg.url),
-            ("TELEGRAM_CHAT_ID", &TEAM.to_string()),
+            ("TELEGRAM_CHAT_ID", &team),
             ("TELEGRAM_ADMINS", "1"),
             ("TELEGRAM_CHAT_INTERVAL_MS", "0"),
             ("TELEGRAM_GROUP_INTERVAL_MS", "0"),
-            ("OPENAI_API_KEY", "sk-test"),
-            ("OPENAI_BASE_URL", &fakes.base_url),
-            ("SIP_SERVER", &server),
-            ("SIP_REGISTER", "false"),
-            ("SIP_CALLER_ID", "+74951234567"),
-            ("SIP_BIND", "127.0.0.1:0"),
-            ("RTP_PORT_MIN", "43100"),
-            ("RTP_PORT_MAX", "43199"),
             ("CALL_WINDOW", &window),
         ],
-        callops::config::Purpose::Run,
-    );
-    let app = callops::app::start(cfg).await.expect("app starts");
+        Purpose::Run,
+    )
+    .await;
     app.store
         .upsert_user(&callops::store::User {
             telegram_id: MANAGER as i64,
@@ -818,26 +823,7 @@ async fn a_real_callee_hears_the_greeting_after_its_own_hello() {
     )
     .await
     .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let server = format!("127.0.0.1:{port}");
-    let db = format!("sqlite://{}/app.db", dir.path().display());
-    let cfg = common::config(
-        &[
-            ("DATABASE_URL", &db),
-            ("HTTP_ADDR", "127.0.0.1:0"),
-            ("API_KEY", "k-test"),
-            ("OPENAI_API_KEY", "sk-test"),
-            ("OPENAI_BASE_URL", &fakes.base_url),
-            ("SIP_SERVER", &server),
-            ("SIP_REGISTER", "false"),
-            ("SIP_CALLER_ID", "+74951234567"),
-            ("SIP_BIND", "127.0.0.1:0"),
-            ("RTP_PORT_MIN", "43300"),
-            ("RTP_PORT_MAX", "43399"),
-        ],
-        callops::config::Purpose::Tooling,
-    );
-    let app = callops::app::start(cfg).await.expect("app starts");
+    let (app, _dir) = app_on_trunk(&fakes, port, 43300, &[], Purpose::Tooling).await;
     let base = format!("http://{}", app.http_addr);
     let http = reqwest::Client::new();
     let get = |path: String| {
@@ -936,4 +922,89 @@ async fn a_real_callee_hears_the_greeting_after_its_own_hello() {
         onset_ms < hello_ends_ms + 3000,
         "the greeting began promptly after the hello: {onset_ms} ms vs {hello_ends_ms} ms"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn behind_nat_the_public_address_is_advertised_and_rport_asked_for() {
+    if !sipp_available() {
+        return;
+    }
+    let fakes = callops::bench::agent_fakes::AgentFakes::start(
+        callops::bench::agent_fakes::Latencies::default(),
+    )
+    .await
+    .unwrap();
+    let port = free_udp_port();
+    let ours = free_udp_port();
+    let peer = sipp_logged("answer_until_bye.xml", port);
+    let log = peer.log.clone();
+    let bind = format!("127.0.0.1:{ours}");
+    let (app, _dir) = app_on_trunk(
+        &fakes,
+        port,
+        43500,
+        &[("SIP_BIND", &bind), ("SIP_PUBLIC_IP", "203.0.113.7")],
+        Purpose::Tooling,
+    )
+    .await;
+    let base = format!("http://{}", app.http_addr);
+    let http = reqwest::Client::new();
+    let created: serde_json::Value = http
+        .post(format!("{base}/api/calls"))
+        .header("X-API-Key", "k-test")
+        .json(&serde_json::json!({"phone": "+79161234567"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["call_id"].as_str().unwrap().to_string();
+    let (invited, text) = wait_log(&log, 10, |t| t.contains("INVITE sip:")).await;
+    assert!(invited, "{text}");
+    let invite: String = text
+        .split("INVITE sip:")
+        .nth(1)
+        .unwrap()
+        .split("\n\n\n")
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        invite.contains("c=IN IP4 203.0.113.7"),
+        "the SDP offers the public address: {invite}"
+    );
+    assert!(
+        invite.contains(&format!("@203.0.113.7:{ours}")),
+        "the Contact is the public address: {invite}"
+    );
+    assert!(invite.contains("rport"), "the Via asks for rport: {invite}");
+    // The call is up all the same (replies come back to where we sent from), and hangs up.
+    let mut status = serde_json::Value::Null;
+    for _ in 0..200 {
+        status = http
+            .get(format!("{base}/api/calls/{id}"))
+            .header("X-API-Key", "k-test")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if status["status"] == "talking" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status["status"], "talking", "{status}");
+    let hung = http
+        .post(format!("{base}/api/calls/{id}/hangup"))
+        .header("X-API-Key", "k-test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hung.status(), 202);
+    let (bye, text) = wait_log(&log, 20, |t| t.contains("BYE sip:")).await;
+    assert!(bye, "{text}");
+    app.stop().await;
 }

@@ -69,6 +69,7 @@ speaker-unknown = Speaker
 transcript-empty = (no speech recognised in the recording)
 transcript-in-file = The full transcript is in the file below.
 transcript-file-caption = Transcript of call #{ $id }
+recording-file-caption = Recording of call #{ $id }: the agent on the left, the callee on the right
 button-hot = 🔥 Hot
 button-warm = ☀️ Warm
 button-cold = ❄️ Cold

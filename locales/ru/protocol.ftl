@@ -69,6 +69,7 @@ speaker-unknown = Собеседник
 transcript-empty = (в записи не распознано речи)
 transcript-in-file = Полная расшифровка — в файле ниже.
 transcript-file-caption = Расшифровка звонка №{ $id }
+recording-file-caption = Запись звонка №{ $id }: слева агент, справа собеседник
 button-hot = 🔥 Горячий
 button-warm = ☀️ Тёплый
 button-cold = ❄️ Холодный

@@ -52,6 +52,10 @@ pub async fn record_call(
         .cloned()
         .collect();
     store.replace_utterances(call.id, &transcript).await?;
+    if let Some(wav) = &report.recording {
+        // Saved before the analysis is queued, so the protocol finds it.
+        store.save_recording(call.id, "audio/wav", wav).await?;
+    }
     store.save_agent_turns(call.id, &report.turns).await?;
     if new && report.prompt_tokens + report.completion_tokens > 0 {
         store

@@ -154,6 +154,8 @@ pub struct CallReport {
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
     pub cost_usd: f64,
+    /// The call's recording (a WAV file), when the line was recorded.
+    pub recording: Option<Vec<u8>>,
 }
 
 /// What the playout writer has sent.
@@ -455,6 +457,7 @@ impl<'a> Dialog<'a> {
             prompt_tokens: self.tokens.0,
             completion_tokens: self.tokens.1,
             cost_usd: self.tokens.2,
+            recording: None,
         }
     }
 

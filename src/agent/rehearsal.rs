@@ -465,6 +465,7 @@ impl RehearsalDeps {
                 prompt_tokens: s.tokens.0,
                 completion_tokens: s.tokens.1,
                 cost_usd: s.tokens.2,
+                recording: None,
             },
         ))
     }

@@ -11,9 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::agent_fakes::{AgentFakes, Latencies};
-use crate::agent::{run_call, AgentDeps, CallReport, DialogSettings, Scripts};
-use crate::llm::{JsonMode, LlmClient, PriceTable};
-use crate::speech::{BatchRecognizer, OpenAiStt, OpenAiTts};
+use crate::agent::{run_call, CallReport, DialogSettings, Scripts};
 use crate::telephony::simulated::{clip, CalleeLog, Cue, SimulatedLine, Step};
 
 pub struct AgentBench {
@@ -44,7 +42,8 @@ fn conversation() -> Vec<Step> {
     .collect()
 }
 
-fn percentile(v: &mut [f64], p: f64) -> f64 {
+/// The `p` quantile of `v` (sorted in place); NaN when empty.
+pub(crate) fn percentile(v: &mut [f64], p: f64) -> f64 {
     if v.is_empty() {
         return f64::NAN;
     }
@@ -88,26 +87,7 @@ pub async fn run(args: AgentBench) -> anyhow::Result<()> {
     let fakes = AgentFakes::start(lat)
         .await
         .context("starting the fake providers")?;
-    let stt = OpenAiStt::new(&fakes.base_url, "sk-bench", "gpt-4o-mini-transcribe")
-        .with_backoff(Duration::from_millis(100), Duration::from_secs(10))
-        .with_attempts(2);
-    let deps = AgentDeps {
-        recognizer: Arc::new(BatchRecognizer::new(Arc::new(stt))),
-        llm: Arc::new(LlmClient::with_timeout(
-            &fakes.base_url,
-            "sk-bench",
-            "gpt-4o-mini",
-            JsonMode::JsonSchema,
-            PriceTable::default(),
-            Duration::from_secs(30),
-        )),
-        tts: Arc::new(OpenAiTts::new(
-            &fakes.base_url,
-            "sk-bench",
-            "gpt-4o-mini-tts",
-            "coral",
-        )),
-    };
+    let deps = fakes.agent_deps();
     let settings = DialogSettings::default();
     let script = Scripts::load(None)?
         .default_script()

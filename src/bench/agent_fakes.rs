@@ -99,6 +99,32 @@ impl AgentFakes {
         })
     }
 
+    /// The agent's providers, all pointed at these fakes.
+    pub fn agent_deps(&self) -> crate::agent::AgentDeps {
+        use crate::llm::{JsonMode, LlmClient, PriceTable};
+        use crate::speech::{BatchRecognizer, OpenAiStt, OpenAiTts};
+        let stt = OpenAiStt::new(&self.base_url, "sk-bench", "gpt-4o-mini-transcribe")
+            .with_backoff(Duration::from_millis(100), Duration::from_secs(10))
+            .with_attempts(2);
+        crate::agent::AgentDeps {
+            recognizer: std::sync::Arc::new(BatchRecognizer::new(std::sync::Arc::new(stt))),
+            llm: std::sync::Arc::new(LlmClient::with_timeout(
+                &self.base_url,
+                "sk-bench",
+                "gpt-4o-mini",
+                JsonMode::JsonSchema,
+                PriceTable::default(),
+                Duration::from_secs(30),
+            )),
+            tts: std::sync::Arc::new(OpenAiTts::new(
+                &self.base_url,
+                "sk-bench",
+                "gpt-4o-mini-tts",
+                "coral",
+            )),
+        }
+    }
+
     /// Makes the fake speech-to-text recognise `samples` (8 kHz) as `text`.
     pub fn teach(&self, text: &str, samples: &[i16]) {
         self.shared

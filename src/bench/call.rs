@@ -10,18 +10,17 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
+use super::agent::percentile;
 use super::agent_fakes::{AgentFakes, Latencies};
 use super::sip_callee::{CallFigures, SipCallee, LATE_MS};
 use crate::agent::screening::Settings as ScreeningSettings;
-use crate::agent::{AgentDeps, CallControl, DialogSettings, Greeting, Scripts};
+use crate::agent::{CallControl, DialogSettings, Greeting, Scripts};
 use crate::analysis::pipeline::{CallIntake, PipelineSettings};
 use crate::config::NumberFormat;
 use crate::domain::{NewOutboundCall, PhoneNumber, Speaker};
 use crate::i18n::Lang;
-use crate::llm::{JsonMode, LlmClient, PriceTable};
 use crate::outbound::{Dialer, OutboundSettings, Placed};
-use crate::speech::{BatchRecognizer, OpenAiStt, OpenAiTts};
-use crate::telephony::media::rtp_session::RtpPorts;
+use crate::telephony::media::rtp_session::{RtpPorts, SEND_LATENESS};
 use crate::telephony::simulated::clip;
 use crate::telephony::sip::{SipConfig, SipTrunk};
 use crate::telephony::sip_line::SipDialer;
@@ -31,37 +30,6 @@ pub struct CallBench {
     pub stt_ms: u64,
     pub llm_ttft_ms: u64,
     pub tts_ttfb_ms: u64,
-}
-
-fn percentile(v: &mut [f64], p: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[(((v.len() - 1) as f64) * p).round() as usize]
-}
-
-fn agent_deps(fakes: &AgentFakes) -> AgentDeps {
-    let stt = OpenAiStt::new(&fakes.base_url, "sk-bench", "gpt-4o-mini-transcribe")
-        .with_backoff(Duration::from_millis(100), Duration::from_secs(10))
-        .with_attempts(2);
-    AgentDeps {
-        recognizer: Arc::new(BatchRecognizer::new(Arc::new(stt))),
-        llm: Arc::new(LlmClient::with_timeout(
-            &fakes.base_url,
-            "sk-bench",
-            "gpt-4o-mini",
-            JsonMode::JsonSchema,
-            PriceTable::default(),
-            Duration::from_secs(30),
-        )),
-        tts: Arc::new(OpenAiTts::new(
-            &fakes.base_url,
-            "sk-bench",
-            "gpt-4o-mini-tts",
-            "coral",
-        )),
-    }
 }
 
 fn intake(store: Arc<dyn crate::store::Store>) -> Arc<CallIntake> {
@@ -94,16 +62,27 @@ pub async fn run(args: CallBench) -> anyhow::Result<()> {
         tts_ttfb: Duration::from_millis(args.tts_ttfb_ms),
         tts_ms_per_char: 40,
     };
-    let fakes = AgentFakes::start(lat)
-        .await
+    // The instruments (fake providers, callee) run on a runtime of their own, so a slow poll of
+    // theirs cannot delay the system under test's timers (they still share the CPU).
+    let harness = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let fakes = harness
+        .spawn(AgentFakes::start(lat))
+        .await?
         .context("starting the fake providers")?;
     let script: Vec<_> = ["hello", "interested", "expensive", "callback"]
         .into_iter()
         .filter_map(clip)
         .collect();
     let span = u16::try_from(calls * 2 + 64).unwrap_or(u16::MAX / 4);
-    let callee = SipCallee::start(RtpPorts::new(30_000, 30_000 + span), script)
-        .await
+    let callee = harness
+        .spawn(SipCallee::start(
+            RtpPorts::new(30_000, 30_000 + span),
+            script,
+        ))
+        .await?
         .context("starting the callee")?;
     let stop = CancellationToken::new();
     let sip = SipTrunk::start(
@@ -140,7 +119,7 @@ pub async fn run(args: CallBench) -> anyhow::Result<()> {
             advertised_ip: "127.0.0.1".parse()?,
             number_format: NumberFormat::Seven,
         }),
-        agent: agent_deps(&fakes),
+        agent: fakes.agent_deps(),
         scripts: Arc::new(Scripts::load(None)?),
         default_script: "realty_cold".into(),
         dialog,
@@ -173,6 +152,7 @@ pub async fn run(args: CallBench) -> anyhow::Result<()> {
             .await?;
         ids.push(queued.id);
     }
+    SEND_LATENESS.reset();
     let cpu0 = super::cpu_seconds();
     let wall0 = std::time::Instant::now();
     let tasks: Vec<_> = ids
@@ -193,6 +173,7 @@ pub async fn run(args: CallBench) -> anyhow::Result<()> {
     stop.cancel();
     tokio::time::sleep(Duration::from_millis(300)).await;
     report(&callee.figures(), ended, calls, wall, cpu, floor);
+    harness.shutdown_background();
     println!();
     println!("simulated line, same latencies, for comparison:");
     super::agent::run(super::agent::AgentBench {
@@ -239,8 +220,10 @@ fn report(
         "late or missing frames: {:.3} % ({missing} missing, {late} more than {LATE_MS:.0} ms late, of {expected})",
         (missing + late) as f64 * 100.0 / expected.max(1) as f64
     );
+    let (ticks, send_p99) = SEND_LATENESS.percentile(0.99);
+    let (_, send_p50) = SEND_LATENESS.percentile(0.5);
     println!(
-        "RTP send jitter p99: {:.2} ms (|inter-arrival − 20 ms| of the agent's packets at the callee, p50 {:.2} ms)",
+        "RTP send jitter p99: {send_p99:.1} ms (our senders' {ticks} ticks vs their 20 ms clock, to 0.5 ms; p50 {send_p50:.1} ms); at the callee, |inter-arrival − 20 ms| p99 {:.2} ms, p50 {:.2} ms",
         percentile(&mut jitter, 0.99),
         percentile(&mut jitter, 0.5)
     );

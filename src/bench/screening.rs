@@ -133,12 +133,14 @@ pub fn evaluate(clips: &[Clip]) -> Vec<Classified> {
         .collect()
 }
 
-fn percentile(mut v: Vec<u64>, p: f64) -> u64 {
-    if v.is_empty() {
-        return 0;
+fn percentile(v: Vec<u64>, p: f64) -> u64 {
+    let mut v: Vec<f64> = v.into_iter().map(|x| x as f64).collect();
+    let q = super::agent::percentile(&mut v, p);
+    if q.is_nan() {
+        0
+    } else {
+        q as u64
     }
-    v.sort_unstable();
-    v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
 /// Prints the per-clip table, the accuracy and the time to decision.

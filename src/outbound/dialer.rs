@@ -14,6 +14,8 @@ use crate::domain::{
     REASON_DO_NOT_CALL, REASON_HUNG_UP_RINGING,
 };
 use crate::store::{DialClaim, Store, StoreError};
+use crate::telephony::line::Line;
+use crate::telephony::recorded_line::RecordedLine;
 use crate::telephony::trunk::{DialFailure, DialProgress, Trunk};
 
 /// Limits of outbound calling.
@@ -238,7 +240,7 @@ impl Dialer {
                 }
             }
         };
-        let mut line = match line {
+        let line = match line {
             Ok(line) => line,
             Err(f) => {
                 let (st, reason) = match f {
@@ -255,8 +257,10 @@ impl Dialer {
             }
         };
         self.set(id, status, OutboundStatus::Talking).await?;
-        let report = run_call(line.as_mut(), &script, &self.agent, &self.dialog, control).await;
+        let (mut line, recording) = RecordedLine::wrap(line);
+        let mut report = run_call(&mut line, &script, &self.agent, &self.dialog, control).await;
         line.hangup().await;
+        report.recording = Some(recording.take_wav());
         let outcome = report
             .state
             .outcome

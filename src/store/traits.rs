@@ -108,6 +108,15 @@ pub trait ChatStore: Send + Sync {
 /// The store's part for calls, transcripts, analyses, feedback and provider cursors.
 #[async_trait]
 pub trait CallStore: Send + Sync {
+    /// Keeps a recording the service made of a call (a second save replaces it).
+    async fn save_recording(
+        &self,
+        call_id: i64,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> Result<(), StoreError>;
+    /// A recording the service made: (content type, bytes).
+    async fn recording(&self, call_id: i64) -> Result<Option<(String, Vec<u8>)>, StoreError>;
     /// Inserts a call once per (provider, provider_call_id); returns it and whether it is new.
     async fn insert_call(&self, call: &NewCall) -> Result<(Call, bool), StoreError>;
     async fn call(&self, id: i64) -> Result<Option<Call>, StoreError>;

@@ -5,6 +5,7 @@ pub mod line;
 pub mod media;
 pub mod novofon_v1;
 pub mod novofon_v2;
+pub mod recorded_line;
 pub mod simulated;
 pub mod sip;
 pub mod sip_line;

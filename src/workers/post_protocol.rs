@@ -114,6 +114,21 @@ impl JobHandler for PostProtocol {
                 .await
                 .map_err(JobError::from)?;
         }
+        if let Some((_, wav)) = store.recording(p.call_id).await.map_err(retry)? {
+            // The service's own recording (a call the agent placed): stereo, agent left.
+            let caption = t_args(lang, "recording-file-caption", &[("id", p.call_id.into())]);
+            let doc = DocumentRequest {
+                post_key: format!("{key}:recording"),
+                call_id: Some(p.call_id),
+                chat_id: chat,
+                file_name: format!("call-{}.wav", p.call_id),
+                bytes: wav,
+                caption,
+            };
+            send_document_once(store, self.notifier.as_ref(), doc, job.fence().as_ref())
+                .await
+                .map_err(JobError::from)?;
+        }
         let latency =
             (chrono::Utc::now() - call_end(call.started_at, call.duration_secs)).num_milliseconds();
         metrics::histogram!("callops_call_to_protocol_seconds")

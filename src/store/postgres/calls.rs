@@ -66,6 +66,33 @@ impl CallStore for PgStore {
         Ok(())
     }
 
+    async fn save_recording(
+        &self,
+        call_id: i64,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO call_recordings (call_id, content_type, bytes) VALUES ($1, $2, $3)
+             ON CONFLICT (call_id) DO UPDATE SET content_type = excluded.content_type, bytes = excluded.bytes",
+        )
+        .bind(call_id)
+        .bind(content_type)
+        .bind(bytes)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn recording(&self, call_id: i64) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT content_type, bytes FROM call_recordings WHERE call_id = $1")
+                .bind(call_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
     async fn replace_utterances(
         &self,
         call_id: i64,

@@ -70,6 +70,34 @@ impl CallStore for SqliteStore {
         Ok(())
     }
 
+    async fn save_recording(
+        &self,
+        call_id: i64,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO call_recordings (call_id, content_type, bytes, created_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (call_id) DO UPDATE SET content_type = excluded.content_type, bytes = excluded.bytes",
+        )
+        .bind(call_id)
+        .bind(content_type)
+        .bind(bytes)
+        .bind(super::now_ms())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn recording(&self, call_id: i64) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT content_type, bytes FROM call_recordings WHERE call_id = ?")
+                .bind(call_id)
+                .fetch_optional(&self.writer)
+                .await?,
+        )
+    }
+
     async fn replace_utterances(
         &self,
         call_id: i64,

@@ -14,6 +14,7 @@ pub mod resample;
 pub mod rtp;
 pub mod rtp_session;
 pub mod sdp;
+pub mod stereo;
 pub mod turn;
 pub mod vad;
 

@@ -42,17 +42,21 @@ impl Pacer {
         self.epoch + self.period * self.n as u32
     }
 
-    /// Waits for the next tick.
-    pub async fn tick(&mut self) {
+    /// Waits for the next tick; returns how late it came (after a re-anchoring, the lag that
+    /// caused it).
+    pub async fn tick(&mut self) -> Duration {
         let due = self.deadline();
         let now = Instant::now();
-        if now > due + self.period * MAX_LAG_FRAMES as u32 {
+        let late = if now > due + self.period * MAX_LAG_FRAMES as u32 {
             self.epoch = now;
             self.n = 0;
+            now - due
         } else {
             tokio::time::sleep_until(due).await;
-        }
+            Instant::now().saturating_duration_since(due)
+        };
         self.n += 1;
+        late
     }
 }
 

@@ -21,8 +21,8 @@ use super::Frame;
 /// G.711 runs at 8 kHz: 160 samples per 20 ms frame.
 pub const RTP_RATE: u32 = 8000;
 const SAMPLES_PER_FRAME: u32 = 160;
-/// Packets held before playing (60 ms) and at most (200 ms).
-const JITTER_DEPTH: usize = 3;
+/// Packets held before playing (40 ms) and at most (200 ms).
+const JITTER_DEPTH: usize = 2;
 const JITTER_CAPACITY: usize = 10;
 
 /// The RTP ports of this process (`RTP_PORT_MIN`..`RTP_PORT_MAX`), handed out in turn.
@@ -73,6 +73,52 @@ pub enum MediaEvent {
     /// 20 ms of the callee, decoded (silence where a packet was lost).
     Frame(Frame),
     Dtmf(char),
+}
+
+/// How late the RTP senders' 20 ms ticks fire, across every session of the process, in 0.5 ms
+/// steps up to 50 ms (the last bucket holds everything later): the send jitter.
+pub struct Lateness {
+    buckets: [std::sync::atomic::AtomicU64; LATENESS_BUCKETS],
+}
+
+const LATENESS_BUCKETS: usize = 101;
+
+/// The send lateness of every RTP session.
+pub static SEND_LATENESS: Lateness = Lateness {
+    buckets: [const { std::sync::atomic::AtomicU64::new(0) }; LATENESS_BUCKETS],
+};
+
+impl Lateness {
+    pub fn record(&self, late: std::time::Duration) {
+        let i = ((late.as_micros() / 500) as usize).min(LATENESS_BUCKETS - 1);
+        self.buckets[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// (ticks counted, the lateness `p` of them stay within, in ms).
+    pub fn percentile(&self, p: f64) -> (u64, f64) {
+        let counts: Vec<u64> = self
+            .buckets
+            .iter()
+            .map(|b| b.load(std::sync::atomic::Ordering::Relaxed))
+            .collect();
+        let total: u64 = counts.iter().sum();
+        let want = (total as f64 * p).ceil() as u64;
+        let mut seen = 0;
+        for (i, c) in counts.iter().enumerate() {
+            seen += c;
+            if seen >= want && total > 0 {
+                return (total, (i + 1) as f64 * 0.5);
+            }
+        }
+        (total, 0.0)
+    }
+
+    /// Starts counting afresh.
+    pub fn reset(&self) {
+        for b in &self.buckets {
+            b.store(0, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
 }
 
 /// Counters of a session, for logs and benchmarks.
@@ -178,7 +224,7 @@ impl Sender {
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return,
-                _ = pacer.tick() => {}
+                late = pacer.tick() => SEND_LATENESS.record(late),
             }
             let to = *self.remote.lock().unwrap_or_else(|p| p.into_inner());
             if press.is_none() {
