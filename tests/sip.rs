@@ -73,6 +73,20 @@ async fn dialer(sipp_port: u16, rtp_base: u16) -> SipDialer {
 }
 
 async fn dialer_as(sipp_port: u16, rtp_base: u16, login: Option<(&str, &str)>) -> SipDialer {
+    dialer_over(sipp_port, rtp_base, login, false).await
+}
+
+async fn dialer_over(
+    sipp_port: u16,
+    rtp_base: u16,
+    login: Option<(&str, &str)>,
+    tcp: bool,
+) -> SipDialer {
+    let bind = if tcp {
+        format!("127.0.0.1:{}", free_udp_port())
+    } else {
+        "127.0.0.1:0".to_string()
+    };
     let sip = SipTrunk::start(
         SipConfig {
             server: format!("127.0.0.1:{sipp_port}"),
@@ -80,8 +94,9 @@ async fn dialer_as(sipp_port: u16, rtp_base: u16, login: Option<(&str, &str)>) -
             username: login.map(|l| l.0.to_string()),
             password: login.map(|l| l.1.to_string()),
             caller: "74951234567".into(),
-            bind: "127.0.0.1:0".parse().unwrap(),
+            bind: bind.parse().unwrap(),
             public: None,
+            tcp,
         },
         CancellationToken::new(),
     )
@@ -158,10 +173,16 @@ struct LoggedSipp {
 }
 
 fn sipp_logged(scenario: &str, port: u16) -> LoggedSipp {
+    sipp_logged_with(scenario, port, &[])
+}
+
+fn sipp_logged_with(scenario: &str, port: u16, extra: &[&str]) -> LoggedSipp {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("messages.log");
     let log_arg = log.display().to_string();
-    let peer = sipp_with(scenario, port, &["-trace_msg", "-message_file", &log_arg]);
+    let mut args = vec!["-trace_msg", "-message_file", &log_arg];
+    args.extend_from_slice(extra);
+    let peer = sipp_with(scenario, port, &args);
     LoggedSipp {
         _peer: peer,
         log,
@@ -1007,4 +1028,34 @@ async fn behind_nat_the_public_address_is_advertised_and_rport_asked_for() {
     let (bye, text) = wait_log(&log, 20, |t| t.contains("BYE sip:")).await;
     assert!(bye, "{text}");
     app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tcp_a_call_is_answered_and_the_callees_bye_arrives() {
+    if !sipp_available() {
+        return;
+    }
+    let port = free_udp_port();
+    let peer = sipp_logged_with("answer_then_bye.xml", port, &["-t", "t1"]);
+    let d = dialer_over(port, 43_700, None, true).await;
+    let (line, _rx) = dial(&d, Duration::from_secs(10)).await;
+    let mut line = line.expect("answered over TCP");
+    assert_eq!(line.recv().await, Some(LineEvent::Answered));
+    let ended = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            match line.recv().await {
+                Some(LineEvent::Hangup(cause)) => return Some(cause),
+                None => return None,
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("the callee's BYE arrives over TCP");
+    assert_eq!(ended, Some(HangupCause::Remote));
+    let text = std::fs::read_to_string(&peer.log).unwrap_or_default();
+    assert!(
+        text.contains("Via: SIP/2.0/TCP") && text.to_lowercase().contains(";transport=tcp>"),
+        "TCP in Via and Contact:\n{text}"
+    );
 }

@@ -45,9 +45,6 @@ pub(super) async fn start(
         tracing::warn!("phone calls need OPENAI_API_KEY for the agent's speech and LLM: off");
         return Ok(None);
     };
-    if cfg.sip.transport == crate::config::SipTransport::Tcp {
-        anyhow::bail!("SIP_TRANSPORT=tcp is not supported yet: use udp");
-    }
     let sip = SipTrunk::start(
         SipConfig::from_settings(&cfg.sip, server),
         parts.shutdown.child_token(),

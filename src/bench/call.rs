@@ -94,6 +94,7 @@ pub async fn run(args: CallBench) -> anyhow::Result<()> {
             caller: "74951234567".into(),
             bind: "127.0.0.1:0".parse()?,
             public: None,
+            tcp: false,
         },
         stop.clone(),
     )

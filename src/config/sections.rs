@@ -286,7 +286,7 @@ section! {
         bind: SocketAddr = "SIP_BIND", "0.0.0.0:5060", addr;
         /// the public address put in SIP and SDP behind NAT
         public_ip: Option<std::net::IpAddr> = "SIP_PUBLIC_IP", "", opt_ip;
-        /// `udp` (`tcp` is read but not supported yet: the start refuses it)
+        /// `udp` or `tcp` (with `tcp` we connect to the trunk over TCP and listen on `SIP_BIND` for TCP too)
         transport: SipTransport = "SIP_TRANSPORT", "udp", sip_transport;
         /// REGISTER with the trunk (`false` for trunks that authenticate by IP)
         register: bool = "SIP_REGISTER", "true", flag;

@@ -18,7 +18,7 @@ use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::{Method, StatusCode, Uri};
 use rsipstack::transaction::Endpoint;
 use rsipstack::transport::udp::UdpConnection;
-use rsipstack::transport::{SipAddr, TransportLayer};
+use rsipstack::transport::{SipAddr, TcpListenerConnection, TransportLayer};
 use rsipstack::EndpointBuilder;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -39,6 +39,9 @@ pub struct SipConfig {
     pub bind: SocketAddr,
     /// The address advertised behind NAT.
     pub public: Option<std::net::IpAddr>,
+    /// Signalling over TCP (`SIP_TRANSPORT=tcp`): we connect to the trunk and also listen on
+    /// `bind` for requests it opens connections for; UDP stays open too.
+    pub tcp: bool,
 }
 
 impl SipConfig {
@@ -57,8 +60,18 @@ impl SipConfig {
                 .unwrap_or_else(|| "callops".into()),
             bind: s.bind,
             public: s.public_ip,
+            tcp: s.transport == crate::config::SipTransport::Tcp,
             server,
         }
+    }
+}
+
+/// The URI parameter naming TCP (UDP is the default and goes unsaid).
+fn transport_param(tcp: bool) -> &'static str {
+    if tcp {
+        ";transport=tcp"
+    } else {
+        ""
     }
 }
 
@@ -132,19 +145,39 @@ impl SipTrunk {
             .await
             .map_err(err)?;
         transport.add_transport(conn.into());
+        if cfg.tcp {
+            if cfg.bind.port() == 0 {
+                return Err(InviteError::Stack(
+                    "SIP_TRANSPORT=tcp needs a fixed SIP_BIND port (the trunk connects back to it)"
+                        .into(),
+                ));
+            }
+            let listener = TcpListenerConnection::new(cfg.bind, external)
+                .await
+                .map_err(err)?;
+            transport.add_transport(listener.into());
+        }
         let endpoint = EndpointBuilder::new()
             .with_cancel_token(stop.child_token())
             .with_transport_layer(transport)
             .with_user_agent("callops")
             .build();
         let endpoint = Arc::new(endpoint);
-        let local = endpoint
-            .get_addrs()
-            .first()
+        let wanted = if cfg.tcp {
+            rsipstack::sip::transport::Transport::Tcp
+        } else {
+            rsipstack::sip::transport::Transport::Udp
+        };
+        let addrs = endpoint.get_addrs();
+        let local = addrs
+            .iter()
+            .find(|a| a.r#type == Some(wanted))
+            .or(addrs.first())
             .cloned()
             .ok_or_else(|| InviteError::Stack("no SIP address".into()))?;
-        let server_uri = Uri::try_from(format!("sip:{}", cfg.server).as_str())
-            .map_err(|e| InviteError::Stack(format!("SIP_SERVER: {e}")))?;
+        let server_uri =
+            Uri::try_from(format!("sip:{}{}", cfg.server, transport_param(cfg.tcp)).as_str())
+                .map_err(|e| InviteError::Stack(format!("SIP_SERVER: {e}")))?;
         let server = SipAddr::try_from(&server_uri).map_err(err)?;
         let layer = Arc::new(DialogLayer::new(endpoint.inner.clone()));
         let incoming = endpoint.incoming_transactions().map_err(err)?;
@@ -187,7 +220,7 @@ impl SipTrunk {
         let callee = uri(user, domain)?;
         let contact = uri(
             self.cfg.username.as_deref().unwrap_or(&self.cfg.caller),
-            &self.local.addr.to_string(),
+            &format!("{}{}", self.local.addr, transport_param(self.cfg.tcp)),
         )?;
         let credential = self.credential();
         let opt = InviteOption {
@@ -329,7 +362,7 @@ impl SipTrunk {
     }
 
     fn registrar(&self) -> Result<Uri, InviteError> {
-        Uri::try_from(format!("sip:{}", self.cfg.server).as_str())
+        Uri::try_from(format!("sip:{}{}", self.cfg.server, transport_param(self.cfg.tcp)).as_str())
             .map_err(|e| InviteError::Stack(format!("SIP_SERVER: {e}")))
     }
 
