@@ -6,16 +6,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use callops::agent::{AgentDeps, CallControl, DialogSettings, Scripts};
-use callops::analysis::pipeline::{CallIntake, PipelineSettings};
+use callops::agent::{CallControl, DialogSettings, Scripts};
 use callops::bench::agent_fakes::{AgentFakes, Latencies};
 use callops::domain::{NewOutboundCall, OutboundStatus, PhoneNumber, Speaker, StopRequest};
 use callops::i18n::Lang;
-use callops::llm::{JsonMode, LlmClient, PriceTable};
 use callops::notify::{Keyboard, Notifier, NotifyError, TextFormat};
 use callops::outbound::live::LiveChat;
 use callops::outbound::{Dialer, OutboundSettings, Placed, RequestError};
-use callops::speech::{BatchRecognizer, OpenAiStt, OpenAiTts};
 use callops::store::Store;
 use callops::telephony::simulated::{clip, Cue, Step};
 use callops::telephony::trunk::{Scripted, SimulatedTrunk};
@@ -36,45 +33,8 @@ async fn harness(concurrency: i64) -> Harness {
     let store = callops::store::connect("sqlite::memory:").await.unwrap();
     store.migrate().await.unwrap();
     let fakes = AgentFakes::start(Latencies::default()).await.unwrap();
-    let stt = OpenAiStt::new(&fakes.base_url, "sk-test", "gpt-4o-mini-transcribe")
-        .with_backoff(Duration::from_millis(50), Duration::from_secs(5))
-        .with_attempts(2);
-    let agent = AgentDeps {
-        recognizer: Arc::new(BatchRecognizer::new(Arc::new(stt))),
-        llm: Arc::new(LlmClient::with_timeout(
-            &fakes.base_url,
-            "sk-test",
-            "gpt-4o-mini",
-            JsonMode::JsonSchema,
-            PriceTable::default(),
-            Duration::from_secs(10),
-        )),
-        tts: Arc::new(OpenAiTts::new(
-            &fakes.base_url,
-            "sk-test",
-            "gpt-4o-mini-tts",
-            "coral",
-        )),
-    };
-    let intake = Arc::new(CallIntake {
-        store: store.clone(),
-        settings: Arc::new(PipelineSettings {
-            our_numbers: Vec::new(),
-            min_call_secs: 10,
-            recording_delay: Duration::ZERO,
-            max_recording: Duration::from_secs(3600),
-            channel_roles: Vec::new(),
-            default_profile: "realty_lead".into(),
-            profile_by_number: Vec::new(),
-            team_chat: None,
-            admins: Vec::new(),
-            chat_by_number: Vec::new(),
-            timezone: chrono_tz::Europe::Moscow,
-            lang: Lang::Ru,
-            fewshot_examples: 0,
-        }),
-        waker: Arc::new(tokio::sync::Notify::new()),
-    });
+    let agent = fakes.agent_deps();
+    let intake = callops::bench::call::agent_intake(store.clone());
     let trunk = Arc::new(SimulatedTrunk::new(Scripted::NoAnswer));
     let dialer = Dialer {
         store: store.clone(),

@@ -144,6 +144,67 @@ async fn app_on_trunk(
     (app, dir)
 }
 
+/// The app's API as a client with the test key.
+struct Api {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    fn of(app: &callops::app::RunningApp) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: format!("http://{}", app.http_addr),
+        }
+    }
+
+    async fn get(&self, path: &str) -> serde_json::Value {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .header("X-API-Key", "k-test")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn post(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .header("X-API-Key", "k-test")
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Asks the agent to call `phone`; returns the call's API id.
+    async fn place(&self, phone: &str) -> String {
+        let created: serde_json::Value = self
+            .post("/api/calls", serde_json::json!({ "phone": phone }))
+            .await
+            .json()
+            .await
+            .unwrap();
+        created["call_id"].as_str().expect("queued").to_string()
+    }
+
+    /// Polls the call for up to `secs` until its status is `want`; returns the last answer.
+    async fn wait_status(&self, id: &str, want: &str, secs: u64) -> serde_json::Value {
+        let mut last = serde_json::Value::Null;
+        for _ in 0..secs * 20 {
+            last = self.get(&format!("/api/calls/{id}")).await;
+            if last["status"] == want {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        last
+    }
+}
+
 /// Dials the test number; returns the outcome and the progress the dial reported.
 async fn dial(
     d: &SipDialer,
@@ -426,22 +487,8 @@ async fn post_api_calls_places_a_real_sip_call_and_follows_it_to_the_end() {
     assert_eq!(body["status"], "queued");
     let id = body["call_id"].as_str().unwrap().to_string();
     assert!(id.starts_with("out-"), "{id}");
-    let mut last = serde_json::Value::Null;
-    for _ in 0..300 {
-        last = http
-            .get(format!("{base}/api/calls/{id}"))
-            .header("X-API-Key", "k-test")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if last["status"] == "ended" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let api = Api::of(&app);
+    let last = api.wait_status(&id, "ended", 15).await;
     assert_eq!(last["status"], "ended", "{last}");
     assert_eq!(last["phone"], "+79161234567");
     assert!(last["answered_at"].is_string());
@@ -449,30 +496,20 @@ async fn post_api_calls_places_a_real_sip_call_and_follows_it_to_the_end() {
         .as_i64()
         .expect("the call is stored");
     // The dialog turns, as they were said; a finished call cannot be hung up again.
-    let messages: serde_json::Value = http
-        .get(format!("{base}/api/calls/{id}/messages"))
-        .header("X-API-Key", "k-test")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let messages = api.get(&format!("/api/calls/{id}/messages")).await;
     let turns = messages["messages"].as_array().expect("messages");
     assert_eq!(
         turns.first().map(|t| t["speaker"].clone()),
         Some("agent".into()),
         "{messages}"
     );
-    let again = http
-        .post(format!("{base}/api/calls/{id}/hangup"))
-        .header("X-API-Key", "k-test")
-        .send()
-        .await
-        .unwrap();
+    let again = api
+        .post(&format!("/api/calls/{id}/hangup"), serde_json::json!({}))
+        .await;
     assert_eq!(again.status(), 409);
-    let unknown = http
-        .get(format!("{base}/api/calls/out-999/messages"))
+    let unknown = api
+        .http
+        .get(format!("{}/api/calls/out-999/messages", api.base))
         .header("X-API-Key", "k-test")
         .send()
         .await
@@ -807,22 +844,6 @@ fn baresip(port: u16, callee: &[i16]) -> Baresip {
     Baresip { child, dir }
 }
 
-/// 16-bit mono samples of a WAV file baresip wrote.
-fn wav_samples(path: &std::path::Path) -> (u32, Vec<i16>) {
-    let bytes = std::fs::read(path).unwrap();
-    let rate = u32::from_le_bytes(bytes[24..28].try_into().unwrap());
-    let data = bytes
-        .windows(4)
-        .position(|w| w == b"data")
-        .expect("a data chunk")
-        + 8;
-    let samples = bytes[data..]
-        .chunks_exact(2)
-        .map(|p| i16::from_le_bytes([p[0], p[1]]))
-        .collect();
-    (rate, samples)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_real_callee_hears_the_greeting_after_its_own_hello() {
     use callops::telephony::media::frame::Frame;
@@ -845,36 +866,12 @@ async fn a_real_callee_hears_the_greeting_after_its_own_hello() {
     .await
     .unwrap();
     let (app, _dir) = app_on_trunk(&fakes, port, 43300, &[], Purpose::Tooling).await;
-    let base = format!("http://{}", app.http_addr);
-    let http = reqwest::Client::new();
-    let get = |path: String| {
-        let http = http.clone();
-        async move {
-            http.get(path)
-                .header("X-API-Key", "k-test")
-                .send()
-                .await
-                .unwrap()
-                .json::<serde_json::Value>()
-                .await
-                .unwrap()
-        }
-    };
-    let created: serde_json::Value = http
-        .post(format!("{base}/api/calls"))
-        .header("X-API-Key", "k-test")
-        .json(&serde_json::json!({"phone": "+79161234567"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["call_id"].as_str().expect("queued").to_string();
+    let api = Api::of(&app);
+    let id = api.place("+79161234567").await;
     // Once the agent has greeted and the callee's hello was heard, hang up from the API.
     let mut said = serde_json::Value::Null;
     for _ in 0..400 {
-        said = get(format!("{base}/api/calls/{id}/messages")).await;
+        said = api.get(&format!("/api/calls/{id}/messages")).await;
         let lines = said["messages"].as_array().cloned().unwrap_or_default();
         if lines.iter().any(|l| l["speaker"] == "agent") {
             break;
@@ -882,24 +879,14 @@ async fn a_real_callee_hears_the_greeting_after_its_own_hello() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let hung = http
-        .post(format!("{base}/api/calls/{id}/hangup"))
-        .header("X-API-Key", "k-test")
-        .send()
-        .await
-        .unwrap();
+    let hung = api
+        .post(&format!("/api/calls/{id}/hangup"), serde_json::json!({}))
+        .await;
     if hung.status() != 202 {
-        let now = get(format!("{base}/api/calls/{id}")).await;
+        let now = api.get(&format!("/api/calls/{id}")).await;
         panic!("not under way at the hang-up: {now} {said}");
     }
-    let mut status = serde_json::Value::Null;
-    for _ in 0..400 {
-        status = get(format!("{base}/api/calls/{id}")).await;
-        if status["status"] == "ended" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let status = api.wait_status(&id, "ended", 20).await;
     assert_eq!(status["status"], "ended", "{status}");
     app.stop().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -910,8 +897,8 @@ async fn a_real_callee_hears_the_greeting_after_its_own_hello() {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
         .expect("baresip dumped what it heard");
-    let (rate, samples) = wav_samples(&heard);
-    assert_eq!(rate, 8000);
+    let samples = callops::speech::utterance::pcm16_wav_samples(&std::fs::read(&heard).unwrap())
+        .expect("baresip's recording is 8 kHz 16-bit mono WAV");
     let frames: Vec<Frame> = samples
         .chunks_exact(160)
         .map(|c| Frame::from_samples(8000, c))
@@ -968,19 +955,8 @@ async fn behind_nat_the_public_address_is_advertised_and_rport_asked_for() {
         Purpose::Tooling,
     )
     .await;
-    let base = format!("http://{}", app.http_addr);
-    let http = reqwest::Client::new();
-    let created: serde_json::Value = http
-        .post(format!("{base}/api/calls"))
-        .header("X-API-Key", "k-test")
-        .json(&serde_json::json!({"phone": "+79161234567"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["call_id"].as_str().unwrap().to_string();
+    let api = Api::of(&app);
+    let id = api.place("+79161234567").await;
     let (invited, text) = wait_log(&log, 10, |t| t.contains("INVITE sip:")).await;
     assert!(invited, "{text}");
     let invite: String = text
@@ -1001,29 +977,11 @@ async fn behind_nat_the_public_address_is_advertised_and_rport_asked_for() {
     );
     assert!(invite.contains("rport"), "the Via asks for rport: {invite}");
     // The call is up all the same (replies come back to where we sent from), and hangs up.
-    let mut status = serde_json::Value::Null;
-    for _ in 0..200 {
-        status = http
-            .get(format!("{base}/api/calls/{id}"))
-            .header("X-API-Key", "k-test")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if status["status"] == "talking" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let status = api.wait_status(&id, "talking", 10).await;
     assert_eq!(status["status"], "talking", "{status}");
-    let hung = http
-        .post(format!("{base}/api/calls/{id}/hangup"))
-        .header("X-API-Key", "k-test")
-        .send()
-        .await
-        .unwrap();
+    let hung = api
+        .post(&format!("/api/calls/{id}/hangup"), serde_json::json!({}))
+        .await;
     assert_eq!(hung.status(), 202);
     let (bye, text) = wait_log(&log, 20, |t| t.contains("BYE sip:")).await;
     assert!(bye, "{text}");

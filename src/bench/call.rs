@@ -36,7 +36,9 @@ pub struct CallBench {
     pub tts_ttfb_ms: u64,
 }
 
-fn intake(store: Arc<dyn crate::store::Store>) -> Arc<CallIntake> {
+/// An intake with the settings' defaults, recording the agent's calls into `store` (for benches
+/// and tests that place calls without the app).
+pub fn agent_intake(store: Arc<dyn crate::store::Store>) -> Arc<CallIntake> {
     Arc::new(CallIntake {
         store,
         settings: Arc::new(PipelineSettings {
@@ -129,7 +131,7 @@ pub async fn run(args: CallBench) -> anyhow::Result<()> {
         scripts: Arc::new(Scripts::load(None)?),
         default_script: "realty_cold".into(),
         dialog,
-        intake: intake(store.clone()),
+        intake: agent_intake(store.clone()),
         model: "gpt-4o-mini".into(),
         owner: "bench".into(),
         settings: OutboundSettings {

@@ -172,7 +172,7 @@ impl SipCallee {
         {
             return; // a retransmission
         }
-        let Ok(rtp) = self.ports.bind("127.0.0.1".parse().expect("ip")).await else {
+        let Ok(rtp) = self.ports.bind(std::net::Ipv4Addr::LOCALHOST.into()).await else {
             self.reply(msg, from, "503 Service Unavailable", "", "")
                 .await;
             return;

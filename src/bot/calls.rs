@@ -12,11 +12,12 @@ use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, MessageId};
 
 use super::access::Access;
 use super::chatops::Ctx;
-use super::context::{language, BotDeps, BotError, Pressed};
+use super::context::{allowed, lang_of, language, BotDeps, BotError, Pressed};
 use crate::domain::{
     callee_zone, CallbackData, NewOutboundCall, OutboundCall, PhoneNumber, Role, StopRequest,
 };
 use crate::i18n::{t, t_args, Lang};
+use crate::notify::inline_markup;
 use crate::outbound::status_view::{keyboard, render};
 use crate::outbound::{Dialer, RequestError};
 use crate::store::EffectClaim;
@@ -36,14 +37,6 @@ fn split_args(args: &str) -> (String, Option<String>) {
         }
     }
     (number, rest.first().map(|s| s.to_string()))
-}
-
-fn markup(kb: Option<crate::notify::Keyboard>) -> InlineKeyboardMarkup {
-    InlineKeyboardMarkup::new(kb.map(|k| k.0).unwrap_or_default().into_iter().map(|row| {
-        row.into_iter()
-            .map(|(label, data)| InlineKeyboardButton::callback(label, data))
-            .collect::<Vec<_>>()
-    }))
 }
 
 /// `/call +7… [script]`.
@@ -185,7 +178,7 @@ async fn place(
     let sent = ctx
         .bot
         .send_message(ctx.chat, render(lang, &queued, None, &[]))
-        .reply_markup(markup(keyboard(lang, &queued)))
+        .reply_markup(inline_markup(&keyboard(lang, &queued).unwrap_or_default()))
         .await?;
     ctx.deps
         .store
@@ -205,7 +198,7 @@ async fn redraw(bot: &Bot, lang: Lang, call: &OutboundCall, message: MessageId) 
     let Some(chat) = call.chat_id else { return };
     let edit = bot
         .edit_message_text(ChatId(chat), message, render(lang, call, None, &[]))
-        .reply_markup(markup(keyboard(lang, call)));
+        .reply_markup(inline_markup(&keyboard(lang, call).unwrap_or_default()));
     if let Err(e) = edit.await {
         tracing::debug!(outbound = call.id, error = %e, "redrawing a call's status failed");
     }
@@ -258,17 +251,13 @@ pub async fn on_press(
     access: Access,
     deps: Arc<BotDeps>,
 ) -> Result<(), BotError> {
-    let lang = Lang::from_code(q.from.language_code.as_deref());
-    if !matches!(access, Access::Allowed(r) if r.allows(Role::Manager)) {
-        tracing::info!(user = q.from.id.0, "call button refused: role too low");
-        bot.answer_callback_query(q.id.clone())
-            .text(t_args(
-                lang,
-                "role-required",
-                &[("role", t(lang, "role-manager").into())],
-            ))
-            .show_alert(true)
-            .await?;
+    let lang = lang_of(&q);
+    let refusal = t_args(
+        lang,
+        "role-required",
+        &[("role", t(lang, "role-manager").into())],
+    );
+    if !allowed(&bot, &q, access, Role::Manager, refusal).await? {
         return Ok(());
     }
     match data {

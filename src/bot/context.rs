@@ -7,6 +7,7 @@ use teloxide::prelude::*;
 
 use super::access::Access;
 use crate::analysis::pipeline::{CallIntake, ProtocolViews};
+use crate::domain::Role;
 use crate::i18n::Lang;
 use crate::notify::Notifier;
 use crate::store::Store;
@@ -52,6 +53,34 @@ impl BotDeps {
 pub struct Pressed {
     pub chat: ChatId,
     pub message: teloxide::types::MessageId,
+}
+
+/// Whether `access` allows `needed`; if not, the presser gets `refusal` as an alert.
+pub(super) async fn allowed(
+    bot: &Bot,
+    q: &CallbackQuery,
+    access: Access,
+    needed: Role,
+    refusal: String,
+) -> Result<bool, BotError> {
+    if matches!(access, Access::Allowed(role) if role.allows(needed)) {
+        return Ok(true);
+    }
+    tracing::info!(
+        user = q.from.id.0,
+        needed = needed.as_str(),
+        "button press refused"
+    );
+    bot.answer_callback_query(q.id.clone())
+        .text(refusal)
+        .show_alert(true)
+        .await?;
+    Ok(false)
+}
+
+/// The language of the person who pressed a button.
+pub(super) fn lang_of(q: &CallbackQuery) -> Lang {
+    Lang::from_code(q.from.language_code.as_deref())
 }
 
 /// Errors a handler can end with (logged by the dispatcher).

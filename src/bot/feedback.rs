@@ -7,11 +7,11 @@ use std::sync::Arc;
 use teloxide::prelude::*;
 
 use super::access::Access;
-use super::context::{BotDeps, BotError, Pressed};
+use super::context::{allowed, lang_of, BotDeps, BotError, Pressed};
 use crate::analysis::view::{chat_lang, feedback_keyboard, render_current};
 use crate::domain::PostKind;
 use crate::domain::{CallbackData, Feedback, Role};
-use crate::i18n::{t, Lang};
+use crate::i18n::t;
 use crate::notify::TextFormat;
 
 /// The callback branch: the data is parsed once, the caller's access resolved once, and each kind
@@ -72,33 +72,6 @@ async fn caller_access(q: CallbackQuery, pressed: Pressed, deps: Arc<BotDeps>) -
             Access::Denied
         }
     }
-}
-
-/// Whether `access` allows `needed`; if not, the presser gets `refusal` as an alert.
-async fn allowed(
-    bot: &Bot,
-    q: &CallbackQuery,
-    access: Access,
-    needed: Role,
-    refusal: String,
-) -> Result<bool, BotError> {
-    if matches!(access, Access::Allowed(role) if role.allows(needed)) {
-        return Ok(true);
-    }
-    tracing::info!(
-        user = q.from.id.0,
-        needed = needed.as_str(),
-        "button press refused"
-    );
-    bot.answer_callback_query(q.id.clone())
-        .text(refusal)
-        .show_alert(true)
-        .await?;
-    Ok(false)
-}
-
-fn lang_of(q: &CallbackQuery) -> Lang {
-    Lang::from_code(q.from.language_code.as_deref())
 }
 
 async fn on_unknown(bot: Bot, q: CallbackQuery) -> Result<(), BotError> {
