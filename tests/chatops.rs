@@ -50,6 +50,18 @@ async fn start(seed: usize) -> Bot {
     );
     let app = callops::app::start(cfg).await.unwrap();
     let mut ids = Vec::new();
+    // The seeded calls are a minute apart and all of today in the chat's zone (Moscow), even
+    // in the first minutes after its midnight.
+    let now = Utc::now();
+    let midnight = now
+        .with_timezone(&chrono_tz::Europe::Moscow)
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_local_timezone(chrono_tz::Europe::Moscow)
+        .unwrap()
+        .with_timezone(&Utc);
+    let newest = now.max(midnight + chrono::Duration::minutes(seed as i64 + 1));
     for i in 0..seed {
         let (call, _) = app
             .store
@@ -59,7 +71,7 @@ async fn start(seed: usize) -> Bot {
                 direction: Direction::Incoming,
                 caller: format!("+7916000{:04}", i).into(),
                 called: "+74951234567".into(),
-                started_at: Utc::now() - chrono::Duration::minutes(i as i64 + 1),
+                started_at: newest - chrono::Duration::minutes(i as i64 + 1),
                 duration_secs: 90,
                 recording_ref: None,
             })
