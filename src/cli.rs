@@ -65,6 +65,10 @@ pub enum BenchCmd {
         llm_ttft_ms: u64,
         #[arg(long, default_value_t = 150)]
         tts_ttfb_ms: u64,
+        /// Calls are placed this long apart (0: all at once, so every call's turns fall on the
+        /// same instant).
+        #[arg(long, default_value_t = 10)]
+        stagger_ms: u64,
     },
     /// Who answered (person, voicemail, IVR, call screener) on the clip set: accuracy and time to
     /// decision.
@@ -227,10 +231,12 @@ async fn dispatch(cli: Cli) -> ExitCode {
                     stt_latency_ms,
                     llm_ttft_ms,
                     tts_ttfb_ms,
+                    stagger_ms,
                 },
         } => {
             let args = crate::bench::call::CallBench {
                 calls: *calls,
+                stagger: std::time::Duration::from_millis(*stagger_ms),
                 stt_ms: *stt_latency_ms,
                 llm_ttft_ms: *llm_ttft_ms,
                 tts_ttfb_ms: *tts_ttfb_ms,

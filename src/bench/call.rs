@@ -31,6 +31,8 @@ const INSTRUMENTS: &str = "bench-instr";
 
 pub struct CallBench {
     pub calls: usize,
+    /// Between one call's placing and the next's.
+    pub stagger: Duration,
     pub stt_ms: u64,
     pub llm_ttft_ms: u64,
     pub tts_ttfb_ms: u64,
@@ -143,8 +145,8 @@ pub async fn run(args: CallBench) -> anyhow::Result<()> {
         live: None,
     });
     println!(
-        "bench call: {calls} concurrent SIP calls over loopback (UDP, PCMA, 20 ms), agent with screening; STT {} ms, LLM first token {} ms, TTS first byte {} ms",
-        args.stt_ms, args.llm_ttft_ms, args.tts_ttfb_ms
+        "bench call: {calls} concurrent SIP calls over loopback (UDP, PCMA, 20 ms), placed {} ms apart, agent with screening; STT {} ms, LLM first token {} ms, TTS first byte {} ms",
+        args.stagger.as_millis(), args.stt_ms, args.llm_ttft_ms, args.tts_ttfb_ms
     );
     let mut ids = Vec::with_capacity(calls);
     for i in 0..calls {
@@ -160,34 +162,46 @@ pub async fn run(args: CallBench) -> anyhow::Result<()> {
             .await?;
         ids.push(queued.id);
     }
+    let placed = ids.clone();
     SEND_LATENESS.reset();
     let cpu0 = super::cpu_seconds();
     let instruments0 = super::thread_cpu_seconds(INSTRUMENTS);
     let wall0 = std::time::Instant::now();
     let tasks: Vec<_> = ids
         .into_iter()
-        .map(|id| {
+        .enumerate()
+        .map(|(i, id)| {
             let d = dialer.clone();
-            tokio::spawn(async move { d.place(id, &CallControl::default()).await })
+            let at = tokio::time::Instant::now() + args.stagger * i as u32;
+            tokio::spawn(async move {
+                tokio::time::sleep_until(at).await;
+                let placed = d.place(id, &CallControl::default()).await;
+                (placed, at.elapsed().as_secs_f64())
+            })
         })
         .collect();
-    let mut ended = 0;
+    let (mut ended, mut call_secs) = (0, 0.0);
     for t in tasks {
-        if let Ok(Ok(Placed::Done(crate::domain::OutboundStatus::Ended))) = t.await {
-            ended += 1;
+        if let Ok((placed, secs)) = t.await {
+            call_secs += secs;
+            if let Ok(Placed::Done(crate::domain::OutboundStatus::Ended)) = placed {
+                ended += 1;
+            }
         }
     }
     let wall = wall0.elapsed().as_secs_f64();
+    let stages = stages(store.as_ref(), &placed, &args).await;
     let cpu = super::cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
     let instruments = super::thread_cpu_seconds(INSTRUMENTS) - instruments0;
     stop.cancel();
     tokio::time::sleep(Duration::from_millis(300)).await;
     report(
         &callee.figures(),
-        (ended, calls, wall),
+        (ended, calls, wall, call_secs),
         cpu.map(|c| (c, instruments)),
         floor,
     );
+    println!("{stages}");
     harness.shutdown_background();
     println!();
     println!("simulated line, same latencies, for comparison:");
@@ -204,7 +218,7 @@ pub async fn run(args: CallBench) -> anyhow::Result<()> {
 /// Prints the figures; `cpu` is (the whole process, of which the instruments' threads).
 fn report(
     figs: &[CallFigures],
-    (ended, calls, wall): (usize, usize, f64),
+    (ended, calls, wall, call_secs): (usize, usize, f64, f64),
     cpu: Option<(f64, f64)>,
     floor: f64,
 ) {
@@ -222,8 +236,8 @@ fn report(
         .collect();
     println!("calls: {calls} placed, {answered} answered, {ended} talked through to the end; wall {wall:.1} s");
     if let Some((cpu, instruments)) = cpu {
-        // The wall time is the span of the longest call; every call was up for most of it.
-        let call_secs = (wall * calls as f64).max(1e-9);
+        // Each call's time from its placing to its end (ringing and the SIP exchange included).
+        let call_secs = call_secs.max(1e-9);
         let ours = (cpu - instruments).max(0.0) / call_secs;
         let all = cpu / call_secs;
         println!(
@@ -252,4 +266,47 @@ fn report(
         p50 - floor,
         p95 - floor
     );
+}
+
+/// Where the agent's side spends the time over the fake providers' latencies, from the engine's
+/// turn timings (each stage counted from the end of the callee's speech, minus what the stages
+/// before it are set to take).
+async fn stages(store: &dyn crate::store::Store, ids: &[i64], args: &CallBench) -> String {
+    let mut turns = Vec::new();
+    for id in ids {
+        let Ok(Some(call)) = store.outbound_call(*id).await else {
+            continue;
+        };
+        let Some(call_id) = call.call_id else {
+            continue;
+        };
+        turns.extend(store.agent_turns(call_id).await.unwrap_or_default());
+    }
+    let end_silence = DialogSettings::default().turn.end_silence.as_millis() as i64;
+    let stt = end_silence + args.stt_ms as i64;
+    let llm = stt + args.llm_ttft_ms as i64;
+    let tts = llm + args.tts_ttfb_ms as i64;
+    let mut out = format!("engine stages over their floor ({} turns):", turns.len());
+    for (name, floor, at) in [
+        (
+            "STT done",
+            stt,
+            (|t: &crate::domain::TurnTiming| t.stt_done_ms) as fn(&_) -> _,
+        ),
+        ("LLM first token", llm, |t| t.llm_first_token_ms),
+        ("TTS first byte", tts, |t| t.tts_first_byte_ms),
+        ("first frame out", tts, |t| t.first_audio_ms),
+    ] {
+        let mut xs: Vec<f64> = turns
+            .iter()
+            .filter(|t| t.barge_in_ms.is_none())
+            .filter_map(|t| at(t).map(|a| (a - t.caller_end_ms - floor) as f64))
+            .collect();
+        out.push_str(&format!(
+            " {name} p50 {:.0} / p95 {:.0} ms;",
+            percentile(&mut xs, 0.5),
+            percentile(&mut xs, 0.95)
+        ));
+    }
+    out
 }

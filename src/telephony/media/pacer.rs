@@ -37,6 +37,13 @@ impl Pacer {
         self.n = 0;
     }
 
+    /// A tick was taken now, off the grid (a talkspurt that starts between ticks goes out at
+    /// once): the grid moves so the next tick is one period from now.
+    pub fn realign(&mut self) {
+        self.epoch = Instant::now();
+        self.n = 1;
+    }
+
     /// When the next tick is due.
     pub fn deadline(&self) -> Instant {
         self.epoch + self.period * self.n as u32
@@ -79,6 +86,18 @@ mod tests {
         let elapsed = start.elapsed();
         assert!(elapsed >= Duration::from_millis(980), "{elapsed:?}");
         assert!(elapsed <= Duration::from_millis(1000), "{elapsed:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn realigning_moves_the_grid_to_now() {
+        let mut p = Pacer::new();
+        p.tick().await;
+        tokio::time::advance(Duration::from_millis(7)).await;
+        p.realign();
+        let t = Instant::now();
+        assert_eq!(p.tick().await, Duration::ZERO);
+        p.tick().await;
+        assert_eq!(t.elapsed(), Duration::from_millis(40));
     }
 
     #[tokio::test(start_paused = true)]

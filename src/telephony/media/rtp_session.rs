@@ -1,7 +1,12 @@
 //! One call's RTP over UDP, free of any signalling: a sender clocked every 20 ms from the answer
 //! (the agent's frames, silence while it is quiet, a marker at each talkspurt, RFC 4733 keys),
 //! and a receiver that latches onto the address the callee's RTP really comes from (symmetric
-//! RTP, for NAT), drops what is not their stream, and plays through a jitter buffer.
+//! RTP, for NAT), drops what is not their stream, and hands the callee's frames up through a
+//! jitter buffer made for a machine listener (in order, at once, silence where nothing came).
+//!
+//! The agent's first frame of a talkspurt goes out the moment it is handed over, and the 20 ms
+//! grid moves to it (the marker bit tells the far end to re-time its playout), so a reply is not
+//! held back to the next tick of a clock that ran while the agent was quiet.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -12,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::dtmf::{key_press, DtmfReceiver};
-use super::jitter::{JitterBuffer, Pulled};
+use super::jitter::{JitterBuffer, JitterSettings, Pulled};
 use super::pacer::Pacer;
 use super::rtp::{RtpPacket, RtpWriter};
 use super::sdp::{Answer, Codec};
@@ -21,9 +26,9 @@ use super::Frame;
 /// G.711 runs at 8 kHz: 160 samples per 20 ms frame.
 pub const RTP_RATE: u32 = 8000;
 const SAMPLES_PER_FRAME: u32 = 160;
-/// Packets held before playing (40 ms) and at most (200 ms).
-const JITTER_DEPTH: usize = 2;
-const JITTER_CAPACITY: usize = 10;
+/// How long a tick inside a talkspurt waits for the agent's frame before sending silence: the
+/// frames come on a 20 ms clock of their own, in step with this one after the talkspurt's start.
+const FRAME_GRACE: std::time::Duration = std::time::Duration::from_millis(4);
 
 /// The RTP ports of this process (`RTP_PORT_MIN`..`RTP_PORT_MAX`), handed out in turn.
 #[derive(Debug)]
@@ -221,13 +226,29 @@ impl Sender {
         let mut speaking = false;
         // An RFC 4733 press in progress: its payloads and the timestamp they all carry.
         let mut press: Option<(std::vec::IntoIter<[u8; 4]>, u32, bool)> = None;
+        let mut open = true;
         loop {
-            tokio::select! {
+            // A frame that starts a talkspurt between ticks goes out at once.
+            let early = tokio::select! {
                 _ = stop.cancelled() => return,
-                late = pacer.tick() => SEND_LATENESS.record(late),
-            }
+                late = pacer.tick() => {
+                    SEND_LATENESS.record(late);
+                    None
+                }
+                f = frames.recv(), if open && !speaking && press.is_none() => match f {
+                    Some(f) => {
+                        pacer.realign();
+                        Some(f)
+                    }
+                    None => {
+                        // The agent's side is gone: silence on the clock until stopped.
+                        open = false;
+                        continue;
+                    }
+                }
+            };
             let to = *self.remote.lock().unwrap_or_else(|p| p.into_inner());
-            if press.is_none() {
+            if press.is_none() && early.is_none() {
                 if let (Ok(key), Some(_)) = (keys.try_recv(), self.dtmf) {
                     if let Some(p) = key_press(key, 100) {
                         press = Some((p.into_iter(), writer.timestamp(), true));
@@ -245,8 +266,21 @@ impl Sender {
                 }
                 press = None;
             }
-            let pkt = match frames.try_recv() {
-                Ok(frame) => {
+            let frame = match early {
+                Some(f) => Some(f),
+                None => match frames.try_recv() {
+                    Ok(f) => Some(f),
+                    Err(mpsc::error::TryRecvError::Empty) if speaking => {
+                        tokio::select! {
+                            f = frames.recv() => f,
+                            _ = tokio::time::sleep(FRAME_GRACE) => None,
+                        }
+                    }
+                    Err(_) => None,
+                },
+            };
+            let pkt = match frame {
+                Some(frame) => {
                     if !speaking {
                         writer.start_talkspurt();
                         speaking = true;
@@ -254,7 +288,7 @@ impl Sender {
                     let payload = self.codec.encode(&frame.samples);
                     writer.packet(self.codec.payload_type(), &payload, SAMPLES_PER_FRAME)
                 }
-                Err(_) => {
+                None => {
                     speaking = false;
                     self.stats
                         .sent_silence
@@ -289,15 +323,16 @@ struct Receiver {
 impl Receiver {
     async fn run(self, events: mpsc::Sender<MediaEvent>, stop: CancellationToken) {
         let mut buf = vec![0u8; 2048];
-        let mut jitter = JitterBuffer::new(JITTER_DEPTH, JITTER_CAPACITY);
+        let epoch = tokio::time::Instant::now();
+        let mut jitter = JitterBuffer::new(JitterSettings::default());
         let mut keys = DtmfReceiver::default();
-        let mut pacer = Pacer::new();
         // The callee's stream: the first SSRC heard from them; its source address is latched.
         let mut ssrc: Option<u32> = None;
-        let mut playing = false;
         loop {
+            let wake = jitter.wake_at().map(|at| epoch + at);
             tokio::select! {
                 _ = stop.cancelled() => return,
+                _ = sleep_until(wake) => {}
                 got = self.socket.recv_from(&mut buf) => {
                     let Ok((n, from)) = got else { continue };
                     let Ok(pkt) = RtpPacket::parse(&buf[..n]) else {
@@ -324,7 +359,7 @@ impl Receiver {
                             // sources, DTMF from another generator): follow it, afresh.
                             tracing::debug!(old = s, new = pkt.ssrc, "the callee's RTP stream changed");
                             ssrc = Some(pkt.ssrc);
-                            jitter = JitterBuffer::new(JITTER_DEPTH, JITTER_CAPACITY);
+                            jitter = JitterBuffer::new(JitterSettings::default());
                         }
                         Some(_) => {}
                     }
@@ -333,35 +368,37 @@ impl Receiver {
                         if let Some(key) = keys.push(pkt.timestamp, pkt.payload) {
                             let _ = events.try_send(MediaEvent::Dtmf(key));
                         }
-                    } else if pkt.payload_type == self.codec.payload_type() {
-                        jitter.push(pkt.sequence, pkt.payload);
-                        if !playing {
-                            playing = true;
-                            pacer.restart();
-                        }
                     }
+                    // Key events, comfort noise and the like take their slot as silence.
+                    let audio = pkt.payload_type == self.codec.payload_type();
+                    jitter.push(epoch.elapsed(), pkt.sequence, if audio { pkt.payload } else { &[] });
                 }
-                _ = pacer.tick(), if playing => {
-                    let samples = match jitter.pop() {
-                        Pulled::Packet(p) => self.codec.decode(&p),
-                        Pulled::Missing => {
-                            self.stats.lost.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            Vec::new()
-                        }
-                        Pulled::Buffering => {
-                            if jitter.is_empty() {
-                                playing = false;
-                            }
-                            continue;
-                        }
-                    };
-                    let frame = Frame::from_samples(RTP_RATE, &samples);
-                    if events.send(MediaEvent::Frame(frame)).await.is_err() {
-                        return;
+            }
+            while let Some(pulled) = jitter.pull(epoch.elapsed()) {
+                let samples = match pulled {
+                    Pulled::Packet(p) => self.codec.decode(&p),
+                    Pulled::Missing => {
+                        self.stats
+                            .lost
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        Vec::new()
                     }
+                    Pulled::Silence => Vec::new(),
+                };
+                let frame = Frame::from_samples(RTP_RATE, &samples);
+                if events.send(MediaEvent::Frame(frame)).await.is_err() {
+                    return;
                 }
             }
         }
+    }
+}
+
+/// Sleeps until `at`, or for ever without it.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -552,5 +589,87 @@ mod tests {
         for w in got.windows(2).filter(|w| w[0].1 == 8 && w[1].1 == 8) {
             assert_eq!(w[1].3, w[0].3.wrapping_add(160));
         }
+    }
+
+    #[tokio::test]
+    async fn a_callee_that_stops_sending_is_heard_as_silence_on_the_clock() {
+        let ports = RtpPorts::new(41_400, 41_499);
+        let sb = ports.bind("127.0.0.1".parse().unwrap()).await.unwrap();
+        let ab = sb.local_addr().unwrap();
+        let mut b = RtpSession::start(sb, &answer_to("127.0.0.1:9".parse().unwrap()));
+        let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let mut w = RtpWriter::new(5, 0, 0);
+        let loud = Codec::Pcma.encode(&[6000; 160]);
+        for _ in 0..5 {
+            peer.send_to(&w.packet(8, &loud, 160), ab).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let stopped = tokio::time::Instant::now();
+        // Silence suppression: nothing more is sent. The five frames come up, then silence on
+        // the 20 ms clock, so a turn can end.
+        let mut loud_frames = 0;
+        let mut quiet = 0;
+        while stopped.elapsed() < Duration::from_millis(400) {
+            let f = next_frame(&mut b).await;
+            if f.rms() > 3000.0 {
+                loud_frames += 1;
+            } else {
+                quiet += 1;
+            }
+        }
+        assert_eq!(loud_frames, 5);
+        assert!(
+            (14..=23).contains(&quiet),
+            "{quiet} silent frames in ~400 ms"
+        );
+        assert_eq!(
+            b.stats.lost.load(Ordering::Relaxed),
+            0,
+            "silence is not loss"
+        );
+        // The stream resumes with the next sequence number: heard at once.
+        peer.send_to(&w.packet(8, &loud, 160), ab).await.unwrap();
+        let resumed = tokio::time::Instant::now();
+        loop {
+            if next_frame(&mut b).await.rms() > 3000.0 {
+                break;
+            }
+        }
+        assert!(resumed.elapsed() < Duration::from_millis(30));
+    }
+
+    #[tokio::test]
+    async fn the_agent_s_first_frame_goes_out_without_waiting_for_the_next_tick() {
+        let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let ports = RtpPorts::new(41_500, 41_599);
+        let sa = ports.bind("127.0.0.1".parse().unwrap()).await.unwrap();
+        let a = RtpSession::start(sa, &answer_to(peer.local_addr().unwrap()));
+        async fn marked(peer: &UdpSocket) -> bool {
+            let mut buf = [0u8; 512];
+            let (n, _) = tokio::time::timeout(Duration::from_secs(2), peer.recv_from(&mut buf))
+                .await
+                .unwrap()
+                .unwrap();
+            RtpPacket::parse(&buf[..n]).unwrap().marker
+        }
+        let mut prompt = 0;
+        for _ in 0..5 {
+            // Just after a fresh silence packet, the next tick is ~20 ms away.
+            let mut stale = [0u8; 512];
+            while peer.try_recv_from(&mut stale).is_ok() {}
+            while marked(&peer).await {}
+            let handed = tokio::time::Instant::now();
+            a.frames
+                .send(Frame::from_samples(8000, &[4000; 160]))
+                .await
+                .unwrap();
+            while !marked(&peer).await {}
+            if handed.elapsed() < Duration::from_millis(10) {
+                prompt += 1;
+            }
+            // Let the talkspurt end (no more frames) before the next round.
+            tokio::time::sleep(Duration::from_millis(60)).await;
+        }
+        assert!(prompt >= 3, "{prompt} of 5 talkspurts went out at once");
     }
 }
