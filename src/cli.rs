@@ -1,4 +1,5 @@
-//! The command line: `callops [run]`, `migrate`, `check`, `settings`, `analyze`, `bench …`.
+//! The command line: `callops [run]`, `migrate`, `check`, `settings`, `analyze`, `numbering import`,
+//! `bench …`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,10 +46,28 @@ pub enum Cmd {
         #[arg(long)]
         profile: Option<String>,
     },
+    /// The numbering plan registry (number → region → time zone).
+    Numbering {
+        #[command(subcommand)]
+        what: NumberingCmd,
+    },
     /// Benchmarks that print figures.
     Bench {
         #[command(subcommand)]
         what: BenchCmd,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NumberingCmd {
+    /// Reads the official open-data files (ABC-3xx.csv, ABC-4xx.csv, ABC-8xx.csv, DEF-9xx.csv
+    /// from opendata.digital.gov.ru) into the database, in place of the shipped ranges.
+    Import {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Write the compact table to this file instead of the database.
+        #[arg(long)]
+        table: Option<PathBuf>,
     },
 }
 
@@ -325,6 +344,32 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("callops bench agent: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Cmd::Numbering {
+            what: NumberingCmd::Import { files, table },
+        } => {
+            let store = if table.is_some() {
+                None
+            } else {
+                let cfg = match load(&cli, Purpose::Tooling) {
+                    Ok(c) => c,
+                    Err(code) => return code,
+                };
+                match crate::app::open_store(&cfg).await {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        eprintln!("callops numbering import: {e:#}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            };
+            match crate::numbering_cmd::run(files, table.as_deref(), store.clone()).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("callops numbering import: {e:#}");
                     ExitCode::FAILURE
                 }
             }

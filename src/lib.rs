@@ -19,6 +19,7 @@ pub mod i18n;
 pub mod jobs;
 pub mod llm;
 pub mod notify;
+pub mod numbering_cmd;
 pub mod outbound;
 pub mod retry;
 pub mod speech;

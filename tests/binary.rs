@@ -77,6 +77,63 @@ fn migrate_creates_the_sqlite_database() {
     assert!(dir.path().join("fresh.db").exists());
 }
 
+#[tokio::test]
+async fn numbering_import_reads_the_registry_files_into_the_database_and_refuses_others() {
+    let dir = tempfile::tempdir().unwrap();
+    // The official layout, in Windows-1251 as older registry files were.
+    let csv = "АВС/ DEF;От;До;Емкость;Оператор;Регион\n\
+               914;0000000;0999999;1000000;ПАО \"МТС\";Хабаровский край\n\
+               914;1000000;1999999;1000000;ПАО \"МТС\";Российская Федерация\n";
+    let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(csv);
+    std::fs::write(dir.path().join("DEF-9xx.csv"), &bytes).unwrap();
+    std::fs::write(
+        dir.path().join("other.csv"),
+        "name;phone\nИван;+79161234567\n",
+    )
+    .unwrap();
+    let env = [("DATABASE_URL", "sqlite://numbering.db".to_string())];
+    let out = callops(dir.path(), &env)
+        .args(["numbering", "import", "other.csv"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a numbering plan file"));
+    let out = callops(dir.path(), &env)
+        .args(["numbering", "import", "DEF-9xx.csv"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("2 rows, 1 ranges with a region"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 with no single region"), "{stdout}");
+    let store = callops::store::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("numbering.db").display()
+    ))
+    .await
+    .unwrap();
+    let tables = store.numbering_tables().await.unwrap();
+    assert_eq!(tables.len(), 1);
+    let imported = callops::domain::numbering::Numbering::parse_table(&tables[0]).unwrap();
+    let numbering = callops::domain::numbering::Numbering::shipped().updated_by(&imported);
+    let place = |n: &str| numbering.place(&callops::domain::PhoneNumber::parse(n).unwrap());
+    // The import stands for all of 9xx: its range is Khabarovsk's now, and what it did not
+    // cover is unknown (no longer the shipped table's).
+    assert_eq!(
+        place("+7 914 070-12-34").and_then(|p| p.region),
+        Some("Хабаровский край")
+    );
+    assert_eq!(place("+7 916 123-45-67"), None);
+    store.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_answers_start_and_exits_0_on_sigterm() {
     let tg = FakeTelegram::start().await;

@@ -617,8 +617,8 @@ async fn call_from_the_chat_asks_outside_hours_shows_the_call_takes_a_hint_and_h
     let port = free_udp_port();
     let peer = sipp_logged("answer_until_bye.xml", port);
     let log = peer.log.clone();
-    // A calling window that is surely closed now in Moscow (the team's zone: a mobile number's
-    // own zone cannot be told), so the manager is asked first.
+    // A calling window that is surely closed now in Moscow (where the registry puts +7 916), so
+    // the manager is asked first.
     let now = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Moscow);
     let from = now + chrono::Duration::hours(2);
     let to = now + chrono::Duration::hours(3);
@@ -666,6 +666,14 @@ async fn call_from_the_chat_asks_outside_hours_shows_the_call_takes_a_hint_and_h
     // The manager: outside the window, asked first; nothing dialled before the answer.
     tg.send_text(TEAM, MANAGER, "ru", "/call 8 916 123-45-67 realty_cold");
     let question = sent_containing(&tg, TEAM, "вне окна звонков").await;
+    assert!(
+        question["text"]
+            .as_str()
+            .unwrap()
+            .contains("(Москва и Московская обл., Europe/Moscow)"),
+        "the registry's region and zone: {}",
+        question["text"]
+    );
     assert_eq!(invites(&log), 0, "no INVITE before the confirmation");
     let confirm = buttons(&question)
         .into_iter()

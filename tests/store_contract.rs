@@ -66,6 +66,7 @@ contract!(
     outbound_attempts_are_claimed_once_within_capacity_and_interrupted_when_abandoned,
     concurrent_claims_never_exceed_the_limit,
     a_call_under_way_is_steered_through_the_store,
+    imported_numbering_tables_replace_per_leading_digit,
 );
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -1216,4 +1217,15 @@ async fn a_call_under_way_is_steered_through_the_store(s: Arc<dyn Store>) {
         Some(callops::domain::AnsweredBy::Screener)
     );
     assert_eq!(b.answered_by, None);
+}
+
+async fn imported_numbering_tables_replace_per_leading_digit(s: Arc<dyn Store>) {
+    assert!(s.numbering_tables().await.unwrap().is_empty());
+    s.save_numbering_table(9, "nine, first").await.unwrap();
+    s.save_numbering_table(3, "three").await.unwrap();
+    s.save_numbering_table(9, "nine, again").await.unwrap();
+    assert_eq!(
+        s.numbering_tables().await.unwrap(),
+        vec!["three".to_string(), "nine, again".to_string()]
+    );
 }

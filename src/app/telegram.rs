@@ -65,7 +65,8 @@ pub(super) async fn start_bot(
     parts: &mut Parts,
 ) -> anyhow::Result<Option<axum::Router>> {
     let Telegram { bot, notifier } = telegram;
-    let deps = bot_deps(cfg, store, notifier, edges);
+    let numbering = load_numbering(store.as_ref()).await;
+    let deps = bot_deps(cfg, store, notifier, edges, numbering);
     let Some(url) = &cfg.telegram.webhook_url else {
         let shutdown = parts.shutdown.clone();
         parts.spawn("bot", run_bot(bot, deps, shutdown));
@@ -105,6 +106,7 @@ fn bot_deps(
     store: &Arc<dyn Store>,
     notifier: Arc<dyn Notifier>,
     edges: BotParts,
+    numbering: crate::domain::numbering::Numbering,
 ) -> Arc<bot::BotDeps> {
     let BotParts {
         pipeline,
@@ -128,7 +130,31 @@ fn bot_deps(
         rehearsal,
         dialer,
         call_window: cfg.outbound.window,
+        numbering: Arc::new(numbering),
     })
+}
+
+/// The shipped numbering plan ranges, with those imported into the database in their place.
+async fn load_numbering(store: &dyn Store) -> crate::domain::numbering::Numbering {
+    use crate::domain::numbering::Numbering;
+    let mut numbering = Numbering::shipped().clone();
+    match store.numbering_tables().await {
+        Ok(tables) => {
+            for text in tables {
+                match Numbering::parse_table(&text) {
+                    Ok(imported) => numbering = numbering.updated_by(&imported),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "an imported numbering table is unreadable; the shipped ranges stay")
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the imported numbering tables; the shipped ranges stay")
+        }
+    }
+    tracing::info!(ranges = numbering.len(), "numbering plan loaded");
+    numbering
 }
 
 /// Fails fast on a token Telegram rejects; network trouble is left to the poller's retries.

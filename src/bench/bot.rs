@@ -54,6 +54,7 @@ async fn measure(store: Arc<dyn Store>) -> anyhow::Result<()> {
         rehearsal: None,
         dialer: None,
         call_window: Default::default(),
+        numbering: std::sync::Arc::new(crate::domain::numbering::Numbering::shipped().clone()),
     };
     let day = today(tz);
     let week = Period::last_days(day, 7);

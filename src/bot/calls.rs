@@ -13,9 +13,7 @@ use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, MessageId};
 use super::access::Access;
 use super::chatops::Ctx;
 use super::context::{allowed, lang_of, language, BotDeps, BotError, Pressed};
-use crate::domain::{
-    callee_zone, CallbackData, NewOutboundCall, OutboundCall, PhoneNumber, Role, StopRequest,
-};
+use crate::domain::{CallbackData, NewOutboundCall, OutboundCall, PhoneNumber, Role, StopRequest};
 use crate::i18n::{t, t_args, Lang};
 use crate::notify::inline_markup;
 use crate::outbound::status_view::{keyboard, render};
@@ -120,9 +118,14 @@ fn unknown_script(lang: Lang, script: &str, names: &[String]) -> String {
 /// The question to ask when it is outside the calling window for the callee now.
 fn outside_window(ctx: &Ctx<'_>, phone: &PhoneNumber) -> Option<String> {
     let window = ctx.deps.call_window;
-    let (zone, known) = match callee_zone(phone) {
-        Some(z) => (z, true),
+    let place = ctx.deps.numbering.place(phone);
+    let (zone, known) = match place {
+        Some(p) => (p.zone, true),
         None => (ctx.deps.timezone, false),
+    };
+    let zone_name = match place.and_then(|p| p.region) {
+        Some(region) => format!("{region}, {}", zone.name()),
+        None => zone.name().to_string(),
     };
     let now = Utc::now();
     if window.contains(now, zone) {
@@ -139,7 +142,7 @@ fn outside_window(ctx: &Ctx<'_>, phone: &PhoneNumber) -> Option<String> {
         key,
         &[
             ("local", local.into()),
-            ("zone", zone.name().into()),
+            ("zone", zone_name.into()),
             ("window", window.to_string().into()),
         ],
     ))

@@ -32,6 +32,8 @@ pub struct BotDeps {
     pub dialer: Option<Arc<crate::outbound::Dialer>>,
     /// Hours in which `/call` dials without asking (the callee's local time).
     pub call_window: crate::domain::CallWindow,
+    /// Number → region → time zone (the numbering plan registry).
+    pub numbering: Arc<crate::domain::numbering::Numbering>,
 }
 
 impl BotDeps {

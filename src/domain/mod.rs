@@ -6,6 +6,7 @@ mod call;
 mod callback;
 mod endpoint;
 mod greeting;
+pub mod numbering;
 mod origin;
 mod outbound;
 pub mod period;

@@ -1,7 +1,6 @@
-//! The callee's time zone from a Russian number, where the number tells: a geographic (ABC) code
-//! names a region, and the region has one zone. Mobile (DEF, `9xx`) numbers are not tied to a
-//! region by their code (that needs the operator registry, which is not shipped), so they give
-//! `None` and callers fall back to the team's zone and say so.
+//! The callee's time zone from a Russian geographic (ABC) code alone: the code names a region,
+//! and the region has one zone. Mobile (DEF, `9xx`) codes name no region; their ranges are in
+//! the numbering plan registry ([`super::numbering`]), which uses this for what it does not cover.
 
 use chrono_tz::Tz;
 

@@ -283,4 +283,8 @@ pub trait OutboundStore: Send + Sync {
     async fn outbound_lines(&self, id: i64) -> Result<Vec<OutboundLine>, StoreError>;
     /// Records who picked up.
     async fn set_outbound_answered_by(&self, id: i64, who: AnsweredBy) -> Result<(), StoreError>;
+    /// Keeps the imported numbering table of national numbers starting with `digit`.
+    async fn save_numbering_table(&self, digit: u8, table: &str) -> Result<(), StoreError>;
+    /// Every imported numbering table.
+    async fn numbering_tables(&self) -> Result<Vec<String>, StoreError>;
 }

@@ -321,4 +321,26 @@ impl OutboundStore for PgStore {
             .await?;
         Ok(())
     }
+
+    async fn save_numbering_table(&self, digit: u8, table: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO numbering_tables (leading_digit, table_text, imported_at) VALUES ($1, $2, now())
+             ON CONFLICT (leading_digit) DO UPDATE SET table_text = excluded.table_text,
+                 imported_at = excluded.imported_at",
+        )
+        .bind(i16::from(digit))
+        .bind(table)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn numbering_tables(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT table_text FROM numbering_tables ORDER BY leading_digit")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get("table_text").map_err(StoreError::from))
+            .collect()
+    }
 }
