@@ -73,6 +73,11 @@ pub enum NumberingCmd {
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCmd {
+    /// Reading a contact list (XLSX with float phones, cp1251 CSV) into contacts with zones.
+    Contacts {
+        #[arg(long, default_value_t = 10_000)]
+        rows: usize,
+    },
     /// Concurrent real SIP calls over loopback to a built-in callee: CPU per call, late or
     /// missing frames, RTP send jitter, voice-to-voice.
     Call {
@@ -374,6 +379,15 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 }
             }
         }
+        Cmd::Bench {
+            what: BenchCmd::Contacts { rows },
+        } => match crate::bench::contacts::run(*rows) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("callops bench contacts: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Cmd::Bench {
             what:
                 BenchCmd::Jobs {
