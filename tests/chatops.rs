@@ -1,6 +1,6 @@
 //! Chat-ops through the real bot and a local fake Bot API: every command, each role refusal,
 //! `/leads` pagination by editing the same message, `/lead`, `/stats`, `/export`, `/users`,
-//! `/reanalyze`.
+//! `/reanalyze`, `/dnc` (commands and a file).
 
 mod common;
 
@@ -543,5 +543,96 @@ async fn settings_menu_switches_language_time_zone_and_digest() {
         b.openai.chat_requests()[asked]["response_format"]["json_schema"]["name"],
         "cold_call"
     );
+    b.app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_do_not_call_list_is_kept_from_the_chat_and_from_a_file() {
+    let b = start(0).await;
+    let manager: u64 = 4242;
+    b.app
+        .store
+        .upsert_user(&callops::store::User {
+            telegram_id: manager as i64,
+            role: callops::domain::Role::Manager,
+            name: None,
+            added_by: Some(ADMIN as i64),
+        })
+        .await
+        .unwrap();
+    let number = callops::domain::PhoneNumber::parse("+79161234567").unwrap();
+    // Viewers and strangers change nothing.
+    let reply = text(&b.ask(TEAM, VIEWER, "/dnc add +7 916 123-45-67").await);
+    assert!(reply.contains("доступна роли"), "{reply}");
+    let reply = text(
+        &b.ask(STRANGER as i64, STRANGER, "/dnc add +7 916 123-45-67")
+            .await,
+    );
+    assert!(reply.contains("нет доступа"), "{reply}");
+    assert!(!b.app.store.is_do_not_call(&number).await.unwrap());
+
+    let reply = text(&b.ask(TEAM, manager, "/dnc").await);
+    assert!(reply.contains("пуст"), "{reply}");
+    let reply = text(
+        &b.ask(
+            TEAM,
+            manager,
+            "/dnc добавить 8 (916) 123-45-67 сам попросил",
+        )
+        .await,
+    );
+    assert!(reply.contains("+7 (916) 123-45-67 добавлен"), "{reply}");
+    assert!(b.app.store.is_do_not_call(&number).await.unwrap());
+    let reply = text(&b.ask(TEAM, manager, "/dnc add +79161234567").await);
+    assert!(reply.contains("уже в списке"), "{reply}");
+    let reply = text(&b.ask(TEAM, manager, "/dnc add двадцать").await);
+    assert!(reply.contains("/dnc add +7"), "usage: {reply}");
+
+    // A cp1251 file with `;`: every number in it goes on the list, bad lines are named.
+    let csv = "Имя;Телефон\r\nИван;+7 916 123-45-67\r\nПётр;8 903 000-11-22\r\nАнна;123\r\n";
+    let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(csv);
+    let before = b.tg.delivered_to(TEAM).len();
+    b.tg.send_document(TEAM, manager, "отказники.csv", &bytes, "/dnc");
+    common::eventually(15, "the file's reply", || async {
+        b.tg.delivered_to(TEAM).len() > before
+    })
+    .await;
+    let reply = text(&b.tg.delivered_to(TEAM)[before]);
+    assert!(
+        reply.contains("Прочитано номеров: 2. Добавлено в «не звонить»: 1, уже были в списке: 1")
+            && reply.contains("строки 4"),
+        "{reply}"
+    );
+    // A file with no phone column gets told so.
+    let before = b.tg.delivered_to(TEAM).len();
+    b.tg.send_document(
+        TEAM,
+        manager,
+        "x.csv",
+        "Имя;Город\nИван;Москва\n".as_bytes(),
+        "/dnc",
+    );
+    common::eventually(15, "the second file's reply", || async {
+        b.tg.delivered_to(TEAM).len() > before
+    })
+    .await;
+    let reply = text(&b.tg.delivered_to(TEAM)[before]);
+    assert!(
+        reply.contains("Не нашёл столбец с номерами") && reply.contains("Имя, Город"),
+        "{reply}"
+    );
+
+    let list = text(&b.ask(TEAM, manager, "/dnc list").await);
+    assert!(
+        list.contains("2 номера")
+            && list.contains("+7 (903) 000-11-22 — из файла «отказники.csv»")
+            && list.contains("+7 (916) 123-45-67 — сам попросил"),
+        "{list}"
+    );
+    let reply = text(&b.ask(TEAM, manager, "/dnc remove +7 916 123-45-67").await);
+    assert!(reply.contains("убран"), "{reply}");
+    assert!(!b.app.store.is_do_not_call(&number).await.unwrap());
+    let reply = text(&b.ask(TEAM, manager, "/dnc remove +7 916 123-45-67").await);
+    assert!(reply.contains("не было"), "{reply}");
     b.app.stop().await;
 }

@@ -67,6 +67,7 @@ contract!(
     concurrent_claims_never_exceed_the_limit,
     a_call_under_way_is_steered_through_the_store,
     imported_numbering_tables_replace_per_leading_digit,
+    the_do_not_call_list_is_listed_newest_first_and_numbers_come_off_it,
 );
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -1228,4 +1229,35 @@ async fn imported_numbering_tables_replace_per_leading_digit(s: Arc<dyn Store>) 
         s.numbering_tables().await.unwrap(),
         vec!["three".to_string(), "nine, again".to_string()]
     );
+}
+
+async fn the_do_not_call_list_is_listed_newest_first_and_numbers_come_off_it(s: Arc<dyn Store>) {
+    let a = PhoneNumber::parse("+79161234567").unwrap();
+    let b = PhoneNumber::parse("+79031112233").unwrap();
+    assert_eq!(s.list_do_not_call(10).await.unwrap(), (Vec::new(), 0));
+    assert!(s.add_do_not_call(&a, "первый").await.unwrap());
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(s.add_do_not_call(&b, "второй").await.unwrap());
+    let (entries, total) = s.list_do_not_call(10).await.unwrap();
+    assert_eq!(total, 2);
+    let order: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|e| (e.phone.as_str(), e.reason.as_str()))
+        .collect();
+    assert_eq!(
+        order,
+        vec![("+79031112233", "второй"), ("+79161234567", "первый")]
+    );
+    assert!(
+        (chrono::Utc::now() - entries[0].added_at)
+            .num_seconds()
+            .abs()
+            < 60
+    );
+    let (one, total) = s.list_do_not_call(1).await.unwrap();
+    assert_eq!((one.len(), total), (1, 2));
+    assert!(s.remove_do_not_call(&a).await.unwrap());
+    assert!(!s.remove_do_not_call(&a).await.unwrap());
+    assert!(!s.is_do_not_call(&a).await.unwrap());
+    assert_eq!(s.list_do_not_call(10).await.unwrap().1, 1);
 }

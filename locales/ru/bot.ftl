@@ -29,3 +29,4 @@ rehearsal-llm-failed = Агент не смог ответить: модель �
 rehearsal-download-failed = Не получилось скачать голосовое из Telegram — пришлите его ещё раз.
 rehearsal-voice-too-long = Голосовое слишком длинное (больше 2 минут или 5 МБ) — скажите реплику короче или разбейте на части.
 unknown-command = Не знаю команды { $command }. Что я умею — /help
+cmd-dnc = список «не звонить»: /dnc add|remove +7…; файл с подписью /dnc добавит все номера

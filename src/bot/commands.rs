@@ -49,6 +49,9 @@ pub enum Command {
     Call(String),
     /// `/calls`: the calls queued or under way.
     Calls,
+    /// `/dnc [add +7… | remove +7… | list]`: the do-not-call list; a file with the caption /dnc adds its numbers.
+    #[command(parse_with = rest)]
+    Dnc(String),
 }
 
 /// Takes the rest of the message as one argument (possibly empty).
@@ -74,6 +77,7 @@ impl Command {
         ("stop", Role::Manager),
         ("call", Role::Manager),
         ("calls", Role::Manager),
+        ("dnc", Role::Manager),
     ];
 
     /// The role this command needs.
@@ -83,7 +87,8 @@ impl Command {
             | Command::Rehearse(_)
             | Command::Stop
             | Command::Call(_)
-            | Command::Calls => Role::Manager,
+            | Command::Calls
+            | Command::Dnc(_) => Role::Manager,
             Command::Users(_) | Command::Digest(_) | Command::Settings => Role::Admin,
             _ => Role::Viewer,
         }

@@ -22,6 +22,7 @@ pub fn schema() -> UpdateHandler<BotError> {
                         .filter_command::<Command>()
                         .endpoint(on_command),
                 )
+                .branch(dptree::filter_map(caption_command).endpoint(on_command))
                 .branch(dptree::filter(is_unknown_command).endpoint(on_unknown_command))
                 .branch(
                     dptree::filter_map_async(super::calls::hint_target)
@@ -33,6 +34,13 @@ pub fn schema() -> UpdateHandler<BotError> {
                 ),
         )
         .branch(super::feedback::callbacks())
+}
+
+/// A command written as the caption of a file (`/dnc` with a list of numbers).
+fn caption_command(msg: Message, me: teloxide::types::Me) -> Option<Command> {
+    use teloxide::utils::command::BotCommands;
+    msg.document()?;
+    Command::parse(msg.caption()?, me.username()).ok()
 }
 
 fn role_name(lang: Lang, role: Role) -> String {
@@ -125,6 +133,10 @@ async fn on_command(
         Command::Stop => super::rehearse::stop(&bot, &deps, &msg, lang).await?,
         Command::Call(args) => super::calls::call(&ctx, &args).await?,
         Command::Calls => super::calls::calls(&ctx).await?,
+        Command::Dnc(args) => match msg.document() {
+            Some(doc) => super::dnc::file(&ctx, doc).await?,
+            None => super::dnc::dnc(&ctx, &args).await?,
+        },
         Command::Start => {
             let text = format!(
                 "{}\n\n{}",

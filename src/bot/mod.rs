@@ -6,6 +6,8 @@ mod calls;
 pub mod chatops;
 mod commands;
 mod context;
+mod dnc;
+mod download;
 mod feedback;
 mod handlers;
 mod rehearse;

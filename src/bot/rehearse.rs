@@ -9,6 +9,7 @@ use teloxide::prelude::*;
 use teloxide::types::InputFile;
 
 use super::context::{BotDeps, BotError};
+use super::download::CappedBuffer;
 use crate::agent::after_call::{record_call, CallParty};
 use crate::agent::rehearsal::{Answer, RehearsalError};
 use crate::domain::CallOrigin;
@@ -173,53 +174,6 @@ pub fn is_rehearsal_message(msg: Message, deps: Arc<BotDeps>) -> bool {
 const MAX_VOICE_BYTES: u32 = 5 * 1024 * 1024;
 /// The longest voice note taken, in seconds.
 const MAX_VOICE_SECS: u32 = 120;
-
-/// An in-memory download that fails once it would grow past its cap (whatever sizes were
-/// announced before).
-struct CappedBuffer {
-    bytes: Vec<u8>,
-    cap: usize,
-}
-
-impl CappedBuffer {
-    fn new(cap: usize) -> Self {
-        Self {
-            bytes: Vec::new(),
-            cap,
-        }
-    }
-    fn into_inner(self) -> Vec<u8> {
-        self.bytes
-    }
-}
-
-impl tokio::io::AsyncWrite for CappedBuffer {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        if self.bytes.len() + buf.len() > self.cap {
-            return std::task::Poll::Ready(Err(std::io::Error::other(
-                "the voice note is larger than allowed",
-            )));
-        }
-        self.bytes.extend_from_slice(buf);
-        std::task::Poll::Ready(Ok(buf.len()))
-    }
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-}
 
 /// A line of the manager's part: text or a voice note.
 pub async fn on_message(bot: Bot, msg: Message, deps: Arc<BotDeps>) -> Result<(), BotError> {

@@ -95,6 +95,11 @@ impl From<u64> for FluentArg {
         FluentArg::Num(n as f64)
     }
 }
+impl From<usize> for FluentArg {
+    fn from(n: usize) -> Self {
+        FluentArg::Num(n as f64)
+    }
+}
 
 #[cfg(test)]
 mod tests {

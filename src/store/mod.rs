@@ -19,8 +19,8 @@ pub use traits::{
     AgentStore, CallStore, ChatStore, DialClaim, EffectStore, JobStore, OutboundStore, StatsStore,
 };
 pub use types::{
-    CallTokens, ChartRow, Correction, DigestSchedule, EffectClaim, Enqueued, Job, JobCount,
-    JobState, LeaseFence, NewJob, PeriodStats, Stats, TelegramPost, TokenUsage, User,
+    CallTokens, ChartRow, Correction, DigestSchedule, DoNotCallEntry, EffectClaim, Enqueued, Job,
+    JobCount, JobState, LeaseFence, NewJob, PeriodStats, Stats, TelegramPost, TokenUsage, User,
 };
 
 /// A job whose worker stopped mid-job this many times is quarantined: given up, not run again.

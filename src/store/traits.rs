@@ -202,6 +202,13 @@ pub trait AgentStore: Send + Sync {
     /// Adds a number (E.164) to the do-not-call list; false if it was there already.
     async fn add_do_not_call(&self, phone: &PhoneNumber, reason: &str) -> Result<bool, StoreError>;
     async fn is_do_not_call(&self, phone: &PhoneNumber) -> Result<bool, StoreError>;
+    /// Takes a number off the list; false if it was not on it.
+    async fn remove_do_not_call(&self, phone: &PhoneNumber) -> Result<bool, StoreError>;
+    /// The latest `limit` entries, newest first, and how many there are in all.
+    async fn list_do_not_call(
+        &self,
+        limit: i64,
+    ) -> Result<(Vec<crate::store::DoNotCallEntry>, i64), StoreError>;
     /// Saves the state of a running rehearsal in a chat (replacing the previous one).
     async fn save_rehearsal(
         &self,

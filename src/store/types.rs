@@ -161,6 +161,15 @@ pub struct JobCount {
     pub count: i64,
 }
 
+/// A number on the do-not-call list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoNotCallEntry {
+    pub phone: crate::domain::PhoneNumber,
+    /// Why: `opt_out` (the callee asked during a call), `manual:<telegram id>`, `file:<name>`.
+    pub reason: String,
+    pub added_at: chrono::DateTime<chrono::Utc>,
+}
+
 /// A Telegram user known to the bot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {

@@ -153,6 +153,34 @@ impl FakeTelegram {
         self.push_update(json!({"update_id": id, "message": message}));
     }
 
+    /// Queues a document (a file the user attached) with a caption.
+    pub fn send_document(
+        &self,
+        chat_id: i64,
+        user_id: u64,
+        name: &str,
+        bytes: &[u8],
+        caption: &str,
+    ) {
+        let id = self.state.next_update_id.fetch_add(1, Ordering::SeqCst);
+        let file_id = format!("BQACAgIAAxkBAAI{id}");
+        self.state
+            .files
+            .lock()
+            .expect("lock")
+            .insert(file_id.clone(), bytes.to_vec());
+        let message = json!({
+            "message_id": 1000 + id,
+            "date": 1_763_700_000,
+            "chat": chat_json(chat_id),
+            "from": {"id": user_id, "is_bot": false, "first_name": "Иван", "language_code": "ru"},
+            "document": {"file_id": file_id, "file_unique_id": format!("u{id}"), "file_name": name,
+                         "mime_type": "text/csv", "file_size": bytes.len()},
+            "caption": caption,
+        });
+        self.push_update(json!({"update_id": id, "message": message}));
+    }
+
     /// sendVoice requests to `chat_id`: (caption, voice bytes).
     pub fn voices_to(&self, chat_id: i64) -> Vec<(String, Vec<u8>)> {
         self.state

@@ -92,6 +92,41 @@ impl AgentStore for PgStore {
         Ok(found.is_some())
     }
 
+    async fn remove_do_not_call(&self, phone: &PhoneNumber) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM do_not_call WHERE phone = $1")
+            .bind(phone.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_do_not_call(
+        &self,
+        limit: i64,
+    ) -> Result<(Vec<crate::store::DoNotCallEntry>, i64), StoreError> {
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM do_not_call")
+            .fetch_one(&self.pool)
+            .await?;
+        let rows: Vec<(String, String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+            "SELECT phone, reason, created_at FROM do_not_call
+             ORDER BY created_at DESC, phone LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let entries = rows
+            .into_iter()
+            .map(|(p, reason, added_at)| {
+                Ok(crate::store::DoNotCallEntry {
+                    phone: crate::store::fold::phone(&p)?,
+                    reason,
+                    added_at,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok((entries, total))
+    }
+
     async fn save_rehearsal(
         &self,
         chat_id: i64,

@@ -92,6 +92,43 @@ impl AgentStore for SqliteStore {
         Ok(found.is_some())
     }
 
+    async fn remove_do_not_call(&self, phone: &PhoneNumber) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM do_not_call WHERE phone = ?")
+            .bind(phone.as_str())
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_do_not_call(
+        &self,
+        limit: i64,
+    ) -> Result<(Vec<crate::store::DoNotCallEntry>, i64), StoreError> {
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM do_not_call")
+            .fetch_one(&self.reader)
+            .await?;
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT phone, reason, created_at FROM do_not_call
+             ORDER BY created_at DESC, phone LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        let entries = rows
+            .into_iter()
+            .map(|(p, reason, at)| {
+                Ok(crate::store::DoNotCallEntry {
+                    phone: crate::store::fold::phone(&p)?,
+                    reason,
+                    added_at: chrono::DateTime::parse_from_rfc3339(&at)
+                        .map(|t| t.with_timezone(&Utc))
+                        .unwrap_or_default(),
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok((entries, total))
+    }
+
     async fn save_rehearsal(
         &self,
         chat_id: i64,
