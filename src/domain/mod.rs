@@ -4,6 +4,7 @@ mod analysis;
 mod answered_by;
 mod call;
 mod callback;
+mod contact_outcome;
 mod endpoint;
 mod greeting;
 pub mod numbering;
@@ -13,6 +14,7 @@ pub mod period;
 mod phone;
 mod post;
 mod role;
+mod schedule;
 mod speaker;
 mod window;
 mod zone;
@@ -24,6 +26,7 @@ pub use call::{
     SkipReason, TurnTiming, Utterance, MAX_CALL_SECS,
 };
 pub use callback::{CallbackData, FeedbackChoice, SettingsAction};
+pub use contact_outcome::ContactOutcome;
 pub use endpoint::Endpoint;
 pub use greeting::Greeting;
 pub use origin::CallOrigin;
@@ -34,6 +37,7 @@ pub use outbound::{
 pub use phone::{PhoneError, PhoneNumber};
 pub use post::PostKind;
 pub use role::Role;
+pub use schedule::{CallingSchedule, Days};
 pub use speaker::Speaker;
 pub use window::CallWindow;
 pub use zone::callee_zone;

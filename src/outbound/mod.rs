@@ -3,6 +3,7 @@
 //! do-not-call list again, dials through a [`crate::telephony::trunk::Trunk`], lets the agent talk,
 //! and records the conversation like any call. Every step is in the database as it happens.
 
+pub mod campaign;
 pub mod contacts;
 pub mod dialer;
 pub mod queue;
