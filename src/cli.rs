@@ -381,7 +381,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
         }
         Cmd::Bench {
             what: BenchCmd::Contacts { rows },
-        } => match crate::bench::contacts::run(*rows) {
+        } => match crate::bench::contacts::run(*rows).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("callops bench contacts: {e:#}");

@@ -68,6 +68,7 @@ contract!(
     a_call_under_way_is_steered_through_the_store,
     imported_numbering_tables_replace_per_leading_digit,
     the_do_not_call_list_is_listed_newest_first_and_numbers_come_off_it,
+    a_campaign_is_written_with_its_contacts_in_one_go_and_counted_by_state,
 );
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -1260,4 +1261,60 @@ async fn the_do_not_call_list_is_listed_newest_first_and_numbers_come_off_it(s: 
     assert!(!s.remove_do_not_call(&a).await.unwrap());
     assert!(!s.is_do_not_call(&a).await.unwrap());
     assert_eq!(s.list_do_not_call(10).await.unwrap().1, 1);
+}
+
+async fn a_campaign_is_written_with_its_contacts_in_one_go_and_counted_by_state(s: Arc<dyn Store>) {
+    use callops::domain::{
+        CampaignStatus, ContactSkip, ContactState, NewCampaign, NewCampaignContact,
+    };
+    let contact = |i: usize| NewCampaignContact {
+        line: i as i64 + 2,
+        phone: PhoneNumber::parse(&format!("+7914{:07}", i)).unwrap(),
+        variables: serde_json::json!({"name": format!("Клиент {i}")}),
+        zone: Some(chrono_tz::Asia::Vladivostok),
+        consent: (i == 0).then(|| "да".to_string()),
+        source: None,
+        variant: (i % 2) as i64,
+        skip: (i % 100 == 7).then_some(ContactSkip::DoNotCall),
+    };
+    // 1 200 contacts (more than one batch), one number twice: kept once.
+    let mut contacts: Vec<NewCampaignContact> = (0..1200).map(contact).collect();
+    contacts.push(contact(5));
+    let new = NewCampaign {
+        name: "Склады Q4".into(),
+        scripts: vec!["logistics_cold".into(), "realty_cold".into()],
+        chat_id: Some(-100),
+        created_by: Some(42),
+        zone: chrono_tz::Europe::Moscow,
+        concurrency: 5,
+        priority: 1,
+    };
+    let c = s.create_campaign(&new, &contacts).await.unwrap();
+    assert_eq!(c.status, CampaignStatus::Paused);
+    assert_eq!(
+        (c.name.as_str(), c.scripts.len(), c.zone),
+        ("Склады Q4", 2, chrono_tz::Europe::Moscow)
+    );
+    assert_eq!(s.campaign(c.id).await.unwrap(), Some(c.clone()));
+    let counts = s.campaign_counts(c.id).await.unwrap();
+    assert_eq!(counts.total(), 1200);
+    assert_eq!(counts.get(ContactState::Skipped), 12);
+    assert_eq!(counts.get(ContactState::Pending), 1188);
+    assert_eq!(counts.get(ContactState::Done), 0);
+    let second = s.create_campaign(&new, &contacts[..3]).await.unwrap();
+    let listed: Vec<i64> = s.campaigns().await.unwrap().iter().map(|c| c.id).collect();
+    assert_eq!(listed, vec![second.id, c.id], "newest first");
+    assert!(s
+        .set_campaign_status(c.id, CampaignStatus::Running)
+        .await
+        .unwrap());
+    assert_eq!(
+        s.campaign(c.id).await.unwrap().unwrap().status,
+        CampaignStatus::Running
+    );
+    assert!(!s
+        .set_campaign_status(9999, CampaignStatus::Running)
+        .await
+        .unwrap());
+    assert_eq!(s.campaign(9999).await.unwrap(), None);
 }

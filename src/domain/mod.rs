@@ -4,6 +4,7 @@ mod analysis;
 mod answered_by;
 mod call;
 mod callback;
+mod campaign;
 mod contact_outcome;
 mod endpoint;
 mod greeting;
@@ -26,6 +27,10 @@ pub use call::{
     SkipReason, TurnTiming, Utterance, MAX_CALL_SECS,
 };
 pub use callback::{CallbackData, FeedbackChoice, SettingsAction};
+pub use campaign::{
+    Campaign, CampaignStatus, ContactCounts, ContactSkip, ContactState, NewCampaign,
+    NewCampaignContact,
+};
 pub use contact_outcome::ContactOutcome;
 pub use endpoint::Endpoint;
 pub use greeting::Greeting;

@@ -174,6 +174,47 @@ pub(crate) fn fold_period(
     }
 }
 
+/// A stored campaign's typed columns: (scripts JSON, status, zone).
+pub(crate) fn campaign_columns(
+    scripts: &str,
+    status: &str,
+    zone: &str,
+) -> Result<(Vec<String>, crate::domain::CampaignStatus, chrono_tz::Tz), StoreError> {
+    let scripts = serde_json::from_str(scripts)
+        .map_err(|_| StoreError::Corrupt(format!("campaign scripts {scripts:?}")))?;
+    let status = status
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("campaign status {status:?}")))?;
+    let zone = zone
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("campaign zone {zone:?}")))?;
+    Ok((scripts, status, zone))
+}
+
+/// Counts by stored state name.
+pub(crate) fn contact_counts(
+    rows: Vec<(String, i64)>,
+) -> Result<crate::domain::ContactCounts, StoreError> {
+    let mut counts = rows
+        .into_iter()
+        .map(|(s, n)| {
+            s.parse::<crate::domain::ContactState>()
+                .map(|s| (s, n))
+                .map_err(|_| StoreError::Corrupt(format!("contact state {s:?}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    counts.sort();
+    Ok(crate::domain::ContactCounts(counts))
+}
+
+/// The state a new contact starts in.
+pub(crate) fn initial_state(c: &crate::domain::NewCampaignContact) -> crate::domain::ContactState {
+    match c.skip {
+        Some(_) => crate::domain::ContactState::Skipped,
+        None => crate::domain::ContactState::Pending,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

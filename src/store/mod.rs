@@ -16,7 +16,8 @@ use async_trait::async_trait;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use traits::{
-    AgentStore, CallStore, ChatStore, DialClaim, EffectStore, JobStore, OutboundStore, StatsStore,
+    AgentStore, CallStore, CampaignStore, ChatStore, DialClaim, EffectStore, JobStore,
+    OutboundStore, StatsStore,
 };
 pub use types::{
     CallTokens, ChartRow, Correction, DigestSchedule, DoNotCallEntry, EffectClaim, Enqueued, Job,
@@ -58,6 +59,7 @@ pub trait Store:
     + StatsStore
     + AgentStore
     + OutboundStore
+    + CampaignStore
     + Send
     + Sync
     + 'static

@@ -295,3 +295,26 @@ pub trait OutboundStore: Send + Sync {
     /// Every imported numbering table.
     async fn numbering_tables(&self) -> Result<Vec<String>, StoreError>;
 }
+
+/// The store's part for calling campaigns: campaigns and their contacts' durable states.
+#[async_trait]
+pub trait CampaignStore: Send + Sync {
+    /// Writes a campaign (paused) with its contacts in one transaction; contacts repeating a
+    /// number are kept once.
+    async fn create_campaign(
+        &self,
+        campaign: &crate::domain::NewCampaign,
+        contacts: &[crate::domain::NewCampaignContact],
+    ) -> Result<crate::domain::Campaign, StoreError>;
+    async fn campaign(&self, id: i64) -> Result<Option<crate::domain::Campaign>, StoreError>;
+    /// Every campaign, newest first.
+    async fn campaigns(&self) -> Result<Vec<crate::domain::Campaign>, StoreError>;
+    /// How many of a campaign's contacts are in each state.
+    async fn campaign_counts(&self, id: i64) -> Result<crate::domain::ContactCounts, StoreError>;
+    /// Moves a campaign to `status`; false if it has no such campaign.
+    async fn set_campaign_status(
+        &self,
+        id: i64,
+        status: crate::domain::CampaignStatus,
+    ) -> Result<bool, StoreError>;
+}

@@ -27,6 +27,7 @@ macro_rules! job_columns {
 
 mod agent;
 mod calls;
+mod campaigns;
 mod chats;
 mod effects;
 mod jobs;

@@ -32,6 +32,7 @@ macro_rules! job_columns {
 
 mod agent;
 mod calls;
+mod campaigns;
 mod chats;
 mod effects;
 mod jobs;

@@ -1,0 +1,126 @@
+//! SQLite: campaigns and their contacts (written in one transaction, in batches).
+
+use async_trait::async_trait;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+use super::{ms_to_time, now_ms, SqliteStore};
+use crate::domain::{Campaign, CampaignStatus, ContactCounts, NewCampaign, NewCampaignContact};
+use crate::store::fold::{campaign_columns, contact_counts, initial_state};
+use crate::store::{CampaignStore, StoreError};
+
+/// Contacts per INSERT (10 columns each, well under SQLite's limit of bound values).
+const BATCH: usize = 500;
+
+fn campaign_from_row(r: &SqliteRow) -> Result<Campaign, StoreError> {
+    let (scripts, status, zone) = campaign_columns(
+        &r.try_get::<String, _>("scripts")?,
+        &r.try_get::<String, _>("status")?,
+        &r.try_get::<String, _>("zone")?,
+    )?;
+    Ok(Campaign {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        scripts,
+        status,
+        chat_id: r.try_get("chat_id")?,
+        created_by: r.try_get("created_by")?,
+        zone,
+        concurrency: r.try_get("concurrency")?,
+        priority: r.try_get("priority")?,
+        created_at: ms_to_time(r.try_get("created_at")?),
+    })
+}
+
+#[async_trait]
+impl CampaignStore for SqliteStore {
+    async fn create_campaign(
+        &self,
+        c: &NewCampaign,
+        contacts: &[NewCampaignContact],
+    ) -> Result<Campaign, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let scripts = serde_json::to_string(&c.scripts).unwrap_or_else(|_| "[]".into());
+        let row = sqlx::query(
+            "INSERT INTO campaigns (name, scripts, status, chat_id, created_by, zone, concurrency,
+                 priority, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+        )
+        .bind(&c.name)
+        .bind(scripts)
+        .bind(CampaignStatus::Paused.as_str())
+        .bind(c.chat_id)
+        .bind(c.created_by)
+        .bind(c.zone.name())
+        .bind(c.concurrency)
+        .bind(c.priority)
+        .bind(now_ms())
+        .fetch_one(&mut *tx)
+        .await?;
+        let campaign = campaign_from_row(&row)?;
+        for chunk in contacts.chunks(BATCH) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO campaign_contacts (campaign_id, line, phone, variables, zone, consent,
+                     source, variant, state, skip_reason) ",
+            );
+            q.push_values(chunk, |mut b, k| {
+                b.push_bind(campaign.id)
+                    .push_bind(k.line)
+                    .push_bind(k.phone.as_str())
+                    .push_bind(k.variables.to_string())
+                    .push_bind(k.zone.map(|z| z.name()))
+                    .push_bind(k.consent.as_deref())
+                    .push_bind(k.source.as_deref())
+                    .push_bind(k.variant)
+                    .push_bind(initial_state(k).as_str())
+                    .push_bind(k.skip.map(|s| s.as_str()));
+            });
+            q.push(" ON CONFLICT (campaign_id, phone) DO NOTHING");
+            q.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(campaign)
+    }
+
+    async fn campaign(&self, id: i64) -> Result<Option<Campaign>, StoreError> {
+        sqlx::query("SELECT * FROM campaigns WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?
+            .as_ref()
+            .map(campaign_from_row)
+            .transpose()
+    }
+
+    async fn campaigns(&self) -> Result<Vec<Campaign>, StoreError> {
+        sqlx::query("SELECT * FROM campaigns ORDER BY id DESC")
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(campaign_from_row)
+            .collect()
+    }
+
+    async fn campaign_counts(&self, id: i64) -> Result<ContactCounts, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT state, COUNT(*) FROM campaign_contacts WHERE campaign_id = ? GROUP BY state",
+        )
+        .bind(id)
+        .fetch_all(&self.reader)
+        .await?;
+        contact_counts(rows)
+    }
+
+    async fn set_campaign_status(
+        &self,
+        id: i64,
+        status: CampaignStatus,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE campaigns SET status = ? WHERE id = ?")
+            .bind(status.as_str())
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
