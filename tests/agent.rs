@@ -40,6 +40,16 @@ async fn call_with(
     linger: Duration,
     control: CallControl,
 ) -> Outcome {
+    call_script("realty_cold", steps, settings, linger, control).await
+}
+
+async fn call_script(
+    script: &str,
+    steps: Vec<Step>,
+    settings: DialogSettings,
+    linger: Duration,
+    control: CallControl,
+) -> Outcome {
     let fakes = AgentFakes::start(Latencies::default()).await.unwrap();
     let stt = OpenAiStt::new(&fakes.base_url, "sk-test", "gpt-4o-mini-transcribe")
         .with_backoff(Duration::from_millis(50), Duration::from_secs(5))
@@ -62,7 +72,7 @@ async fn call_with(
         )),
     };
     let scripts = Scripts::load(None).unwrap();
-    let script = scripts.default_script().unwrap().clone();
+    let script = scripts.get(script).expect("a shipped script").clone();
     let (mut line, callee) = SimulatedLine::start(steps, Duration::from_millis(100), linger);
     let report = tokio::time::timeout(
         Duration::from_secs(90),
@@ -485,4 +495,31 @@ async fn hanging_up_from_outside_says_goodbye_and_events_follow_the_call() {
         .any(|e| matches!(e, CallEvent::Line(u) if u.speaker == "client" && !u.text.is_empty())));
     assert!(events.iter().any(|e| matches!(e, CallEvent::Turn(_))));
     assert_eq!(events.last(), Some(&CallEvent::Ended(EndReason::Stopped)));
+}
+
+#[tokio::test]
+async fn a_script_with_a_disclosure_says_it_before_anything_else() {
+    let o = call_script(
+        "logistics_cold",
+        vec![say("hello", quiet(300)), say("bye", quiet(300))],
+        DialogSettings::default(),
+        Duration::from_secs(20),
+        CallControl::default(),
+    )
+    .await;
+    assert_eq!(
+        o.heard[..2],
+        [
+            "Это автоматический звонок компании «ВостокЛогистик».".to_string(),
+            "Здравствуйте!".to_string()
+        ],
+        "{:?}",
+        o.heard
+    );
+    // The model is told the call is automated and said so.
+    let reqs = o.fakes.chat_requests();
+    assert!(reqs[0]["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .contains("голосовой ассистент"));
 }

@@ -493,7 +493,7 @@ impl<'a> Dialog<'a> {
             self.state.answered_by = Some(AnsweredBy::Uncertain);
         }
         self.screening = None;
-        let greeting = self.script.greeting.clone();
+        let greeting = self.script.opening();
         self.say(Source::Fixed(greeting), true, None);
     }
 
@@ -531,7 +531,7 @@ impl<'a> Dialog<'a> {
                 let intro = plan
                     .screener_intro
                     .clone()
-                    .unwrap_or_else(|| self.script.greeting.clone());
+                    .unwrap_or_else(|| self.script.opening());
                 self.swallow_turn = self.session.is_some();
                 self.say(Source::Fixed(intro), true, None);
             }

@@ -207,7 +207,7 @@ impl RehearsalDeps {
             .ok_or_else(|| {
                 RehearsalError::UnknownScript(name.into(), self.scripts.names().join(", "))
             })?;
-        let greeting = script.greeting.clone();
+        let greeting = script.opening();
         let mut session = Session {
             script,
             state: CallState::default(),
