@@ -2,40 +2,11 @@
 //! state (pending → calling → done | retry at a time | exhausted | skipped), all typed values
 //! stored by their `as_str` names.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+use super::named::named;
 use super::PhoneNumber;
-
-/// Implements `as_str`, `Display`, `FromStr` and `ALL` for a plain enum stored by name.
-macro_rules! named {
-    ($t:ident { $($v:ident = $s:literal),+ $(,)? }) => {
-        impl $t {
-            pub const ALL: &'static [$t] = &[$($t::$v),+];
-            pub fn as_str(self) -> &'static str {
-                match self { $($t::$v => $s),+ }
-            }
-        }
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-        impl FromStr for $t {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Self::ALL
-                    .iter()
-                    .copied()
-                    .find(|x| x.as_str() == s)
-                    .ok_or_else(|| format!(concat!("unknown ", stringify!($t), " {:?}"), s))
-            }
-        }
-    };
-}
 
 /// Where a campaign is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,8 +1,7 @@
 //! How one campaign contact's attempt ended, as the dialer's policy sees it. Stored as its
 //! `as_str` name.
 
-use std::fmt;
-use std::str::FromStr;
+use super::named::named;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ContactOutcome {
@@ -23,52 +22,22 @@ pub enum ContactOutcome {
     OptedOut,
 }
 
+named!(ContactOutcome {
+    Reached = "reached",
+    Converted = "converted",
+    Busy = "busy",
+    NoAnswer = "no_answer",
+    Failed = "failed",
+    Voicemail = "voicemail",
+    Screened = "screened",
+    Declined = "declined",
+    OptedOut = "opted_out",
+});
+
 impl ContactOutcome {
-    pub const ALL: [ContactOutcome; 9] = [
-        Self::Reached,
-        Self::Converted,
-        Self::Busy,
-        Self::NoAnswer,
-        Self::Failed,
-        Self::Voicemail,
-        Self::Screened,
-        Self::Declined,
-        Self::OptedOut,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Reached => "reached",
-            Self::Converted => "converted",
-            Self::Busy => "busy",
-            Self::NoAnswer => "no_answer",
-            Self::Failed => "failed",
-            Self::Voicemail => "voicemail",
-            Self::Screened => "screened",
-            Self::Declined => "declined",
-            Self::OptedOut => "opted_out",
-        }
-    }
-
     /// A person was on the line.
     pub fn reached_a_person(self) -> bool {
         matches!(self, Self::Reached | Self::Converted | Self::OptedOut)
-    }
-}
-
-impl fmt::Display for ContactOutcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ContactOutcome {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|o| o.as_str() == s)
-            .ok_or_else(|| format!("unknown contact outcome {s:?}"))
     }
 }
 
@@ -79,7 +48,7 @@ mod tests {
     #[test]
     fn outcomes_round_trip_through_their_names() {
         for o in ContactOutcome::ALL {
-            assert_eq!(o.as_str().parse::<ContactOutcome>(), Ok(o));
+            assert_eq!(o.as_str().parse::<ContactOutcome>(), Ok(*o));
         }
         assert!("maybe".parse::<ContactOutcome>().is_err());
     }

@@ -8,6 +8,7 @@ mod campaign;
 mod contact_outcome;
 mod endpoint;
 mod greeting;
+mod named;
 pub mod numbering;
 mod origin;
 mod outbound;
@@ -17,6 +18,7 @@ mod post;
 mod role;
 mod schedule;
 mod speaker;
+pub mod text;
 mod window;
 mod zone;
 

@@ -174,21 +174,48 @@ pub(crate) fn fold_period(
     }
 }
 
-/// A stored campaign's typed columns: (scripts JSON, status, zone).
-pub(crate) fn campaign_columns(
-    scripts: &str,
-    status: &str,
-    zone: &str,
-) -> Result<(Vec<String>, crate::domain::CampaignStatus, chrono_tz::Tz), StoreError> {
-    let scripts = serde_json::from_str(scripts)
-        .map_err(|_| StoreError::Corrupt(format!("campaign scripts {scripts:?}")))?;
-    let status = status
-        .parse()
-        .map_err(|_| StoreError::Corrupt(format!("campaign status {status:?}")))?;
-    let zone = zone
-        .parse()
-        .map_err(|_| StoreError::Corrupt(format!("campaign zone {zone:?}")))?;
-    Ok((scripts, status, zone))
+/// A campaign from its row; `created_at` is read by the caller (each backend stores time its way).
+pub(crate) fn campaign<'r, R>(
+    row: &'r R,
+    created_at: chrono::DateTime<chrono::Utc>,
+) -> Result<crate::domain::Campaign, StoreError>
+where
+    R: sqlx::Row,
+    &'r str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let text = |col: &'r str| row.try_get::<String, _>(col);
+    let (scripts, status, zone) = (text("scripts")?, text("status")?, text("zone")?);
+    Ok(crate::domain::Campaign {
+        id: row.try_get("id")?,
+        name: text("name")?,
+        scripts: serde_json::from_str(&scripts)
+            .map_err(|_| StoreError::Corrupt(format!("campaign scripts {scripts:?}")))?,
+        status: status
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("campaign status {status:?}")))?,
+        chat_id: row.try_get("chat_id")?,
+        created_by: row.try_get("created_by")?,
+        zone: zone
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("campaign zone {zone:?}")))?,
+        concurrency: row.try_get("concurrency")?,
+        priority: row.try_get("priority")?,
+        created_at,
+    })
+}
+
+/// A do-not-call entry from its stored phone, reason and time.
+pub(crate) fn do_not_call_entry(
+    (phone_text, reason, added_at): (String, String, chrono::DateTime<chrono::Utc>),
+) -> Result<crate::store::DoNotCallEntry, StoreError> {
+    Ok(crate::store::DoNotCallEntry {
+        phone: phone(&phone_text)?,
+        reason,
+        added_at,
+    })
 }
 
 /// Counts by stored state name.

@@ -2,11 +2,12 @@
 //! нумерации», Минцифры: `ABC-3xx.csv`, `ABC-4xx.csv`, `ABC-8xx.csv`, `DEF-9xx.csv`) read into
 //! number ranges with their region. The files are `;`-separated with a header
 //! (`АВС/ DEF;От;До;Емкость;Оператор;Регион;…`), in UTF-8 (with a BOM) or, in older years,
-//! Windows-1251; the columns are found by their header, and rows that cannot be read are counted,
-//! not fatal.
+//! Windows-1251 ([`decode_office_text`]); the columns are found by their header, and rows that
+//! cannot be read are counted, not fatal.
 
 use super::regions::recognise;
 use super::Range;
+use crate::domain::text::decode_office_text;
 
 /// What could not be used in a file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,15 +25,6 @@ pub enum RegistryError {
     NoHeader,
 }
 
-/// Decodes UTF-8 (a BOM is dropped) or, failing that, Windows-1251.
-pub fn decode_text(bytes: &[u8]) -> String {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_string(),
-        Err(_) => encoding_rs::WINDOWS_1251.decode(bytes).0.into_owned(),
-    }
-}
-
 fn column(header: &[String], names: &[&str]) -> Option<usize> {
     header.iter().position(|h| {
         let h: String = h
@@ -46,7 +38,7 @@ fn column(header: &[String], names: &[&str]) -> Option<usize> {
 
 /// The ranges of one file, in file order.
 pub fn read(bytes: &[u8]) -> Result<(Vec<Range>, ReadReport), RegistryError> {
-    let text = decode_text(bytes);
+    let text = decode_office_text(bytes);
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(b';')
         .has_headers(false)

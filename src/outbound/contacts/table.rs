@@ -8,6 +8,8 @@ use std::io::Cursor;
 
 use calamine::{Data, Reader};
 
+use crate::domain::text::decode_office_text;
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TableError {
     #[error("the spreadsheet cannot be read: {0}")]
@@ -26,21 +28,7 @@ pub fn rows(bytes: &[u8]) -> Result<Vec<Vec<String>>, TableError> {
     if is_spreadsheet(bytes) {
         spreadsheet_rows(bytes)
     } else {
-        Ok(csv_rows(&decode(bytes)))
-    }
-}
-
-/// Text in whichever encoding a Russian user's file is likely to be in.
-pub fn decode(bytes: &[u8]) -> String {
-    if let Some((enc, bom)) = encoding_rs::Encoding::for_bom(bytes) {
-        return enc
-            .decode_without_bom_handling(&bytes[bom..])
-            .0
-            .into_owned();
-    }
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_string(),
-        Err(_) => encoding_rs::WINDOWS_1251.decode(bytes).0.into_owned(),
+        Ok(csv_rows(&decode_office_text(bytes)))
     }
 }
 

@@ -5,7 +5,7 @@ use sqlx::types::Json;
 
 use super::PgStore;
 use crate::domain::PhoneNumber;
-use crate::store::fold::{turn_timing, TurnRow};
+use crate::store::fold::{do_not_call_entry, turn_timing, TurnRow};
 use crate::store::AgentStore;
 use crate::store::StoreError;
 
@@ -116,13 +116,7 @@ impl AgentStore for PgStore {
         .await?;
         let entries = rows
             .into_iter()
-            .map(|(p, reason, added_at)| {
-                Ok(crate::store::DoNotCallEntry {
-                    phone: crate::store::fold::phone(&p)?,
-                    reason,
-                    added_at,
-                })
-            })
+            .map(do_not_call_entry)
             .collect::<Result<_, StoreError>>()?;
         Ok((entries, total))
     }

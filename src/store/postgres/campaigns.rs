@@ -6,30 +6,14 @@ use sqlx::{Postgres, QueryBuilder, Row};
 
 use super::PgStore;
 use crate::domain::{Campaign, CampaignStatus, ContactCounts, NewCampaign, NewCampaignContact};
-use crate::store::fold::{campaign_columns, contact_counts, initial_state};
+use crate::store::fold::{campaign, contact_counts, initial_state};
 use crate::store::{CampaignStore, StoreError};
 
 /// Contacts per INSERT (10 columns each, well under PostgreSQL's limit of bound values).
 const BATCH: usize = 500;
 
 fn campaign_from_row(r: &PgRow) -> Result<Campaign, StoreError> {
-    let (scripts, status, zone) = campaign_columns(
-        &r.try_get::<String, _>("scripts")?,
-        &r.try_get::<String, _>("status")?,
-        &r.try_get::<String, _>("zone")?,
-    )?;
-    Ok(Campaign {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        scripts,
-        status,
-        chat_id: r.try_get("chat_id")?,
-        created_by: r.try_get("created_by")?,
-        zone,
-        concurrency: r.try_get("concurrency")?,
-        priority: r.try_get("priority")?,
-        created_at: r.try_get("created_at")?,
-    })
+    campaign(r, r.try_get("created_at")?)
 }
 
 #[async_trait]

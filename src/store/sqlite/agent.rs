@@ -5,7 +5,7 @@ use chrono::Utc;
 
 use super::{rfc3339, SqliteStore};
 use crate::domain::PhoneNumber;
-use crate::store::fold::{turn_timing, TurnRow};
+use crate::store::fold::{do_not_call_entry, turn_timing, TurnRow};
 use crate::store::AgentStore;
 use crate::store::StoreError;
 
@@ -117,13 +117,10 @@ impl AgentStore for SqliteStore {
         let entries = rows
             .into_iter()
             .map(|(p, reason, at)| {
-                Ok(crate::store::DoNotCallEntry {
-                    phone: crate::store::fold::phone(&p)?,
-                    reason,
-                    added_at: chrono::DateTime::parse_from_rfc3339(&at)
-                        .map(|t| t.with_timezone(&Utc))
-                        .unwrap_or_default(),
-                })
+                let added_at = chrono::DateTime::parse_from_rfc3339(&at)
+                    .map(|t| t.with_timezone(&Utc))
+                    .unwrap_or_default();
+                do_not_call_entry((p, reason, added_at))
             })
             .collect::<Result<_, StoreError>>()?;
         Ok((entries, total))
