@@ -78,6 +78,14 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 10_000)]
         rows: usize,
     },
+    /// A whole campaign on the simulated trunk: scheduling overhead per dial, database time per
+    /// contact, peak RSS, XLSX import.
+    Campaign {
+        #[arg(long, default_value_t = 10_000)]
+        contacts: usize,
+        #[arg(long, default_value_t = 50)]
+        concurrency: i64,
+    },
     /// Concurrent real SIP calls over loopback to a built-in callee: CPU per call, late or
     /// missing frames, RTP send jitter, voice-to-voice.
     Call {
@@ -244,6 +252,25 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 Ok(_) => ExitCode::FAILURE,
                 Err(e) => {
                     eprintln!("callops analyze: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Cmd::Bench {
+            what:
+                BenchCmd::Campaign {
+                    contacts,
+                    concurrency,
+                },
+        } => {
+            let args = crate::bench::campaign::CampaignBench {
+                contacts: *contacts,
+                concurrency: *concurrency,
+            };
+            match crate::bench::campaign::run(args).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("callops bench campaign: {e:#}");
                     ExitCode::FAILURE
                 }
             }

@@ -505,3 +505,127 @@ async fn a_call_that_keeps_killing_its_worker_is_failed_visibly() {
         "not run a third time"
     );
 }
+
+/// A campaign's instance is killed (SIGKILL) with two calls under way. The calls' attempts were
+/// written before their INVITEs; another instance ends them as interrupted once their leases
+/// run out and goes on with the rest. sipp, as the trunk, sees each number INVITEd once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_kill_mid_campaign_calls_no_one_twice() {
+    use common::sipp::{free_udp_port, sipp_available, sipp_logged_with, wait_log};
+    if !sipp_available() {
+        return;
+    }
+    let tg = FakeTelegram::start().await;
+    let fakes = callops::bench::agent_fakes::AgentFakes::start(
+        callops::bench::agent_fakes::Latencies::default(),
+    )
+    .await
+    .unwrap();
+    let sip_port = free_udp_port();
+    let peer = sipp_logged_with("answer_until_bye.xml", sip_port, &["-m", "20"]);
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}/campaign.db", dir.path().display());
+    let env = |http: u16, rtp: u16| {
+        let mut env = worker_env(&tg, &db_url, http);
+        env.extend([
+            ("API_KEY", "k-test".to_string()),
+            ("OPENAI_API_KEY", "sk-test".to_string()),
+            ("OPENAI_BASE_URL", fakes.base_url.clone()),
+            ("SIP_SERVER", format!("127.0.0.1:{sip_port}")),
+            ("SIP_REGISTER", "false".to_string()),
+            ("SIP_BIND", "127.0.0.1:0".to_string()),
+            ("RTP_PORT_MIN", rtp.to_string()),
+            ("RTP_PORT_MAX", (rtp + 99).to_string()),
+            ("CALL_CONCURRENCY", "2".to_string()),
+            ("MAX_CALL_DURATION_SEC", "4".to_string()),
+        ]);
+        env
+    };
+    let invited = |log: &str| -> Vec<String> {
+        log.lines()
+            .filter_map(|l| l.strip_prefix("INVITE sip:"))
+            .filter_map(|l| l.split('@').next())
+            .map(str::to_string)
+            .collect()
+    };
+    let http = free_port();
+    let mut first = callops(dir.path(), &env(http, 43500))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_healthy(http).await;
+    let now = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Moscow);
+    let window = format!(
+        "{}-{}",
+        (now - chrono::Duration::hours(1)).format("%H:%M"),
+        (now + chrono::Duration::hours(2)).format("%H:%M")
+    );
+    let numbers: Vec<String> = (0..4).map(|i| format!("+7916888{i:04}")).collect();
+    let client = reqwest::Client::new();
+    let created: serde_json::Value = client
+        .post(format!("http://127.0.0.1:{http}/api/campaigns"))
+        .header("X-API-Key", "k-test")
+        .json(&serde_json::json!({
+            "name": "kill -9", "concurrency": 2, "retries": 0, "window": window,
+            "days": "ежедневно",
+            "contacts": numbers.iter().map(|n| serde_json::json!({"phone": n})).collect::<Vec<_>>(),
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_i64().expect("created");
+    client
+        .post(format!("http://127.0.0.1:{http}/api/campaigns/{id}/start"))
+        .header("X-API-Key", "k-test")
+        .send()
+        .await
+        .unwrap();
+    let (answered, _) = wait_log(&peer.log, 20, |t| {
+        invited(t).len() >= 2 && t.matches("ACK sip:").count() >= 2
+    })
+    .await;
+    assert!(answered, "two calls answered");
+    first.kill().unwrap(); // SIGKILL, mid-call
+    first.wait().unwrap();
+
+    let http = free_port();
+    let mut second = callops(dir.path(), &env(http, 43600))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_healthy(http).await;
+    let store = callops::store::connect(&db_url).await.unwrap();
+    common::eventually(90, "the campaign finishes", || {
+        let store = store.clone();
+        async move {
+            store.campaign(id).await.unwrap().unwrap().status
+                == callops::domain::CampaignStatus::Finished
+        }
+    })
+    .await;
+    stop_gracefully(&mut second);
+    let mut dialled = invited(&std::fs::read_to_string(&peer.log).unwrap());
+    dialled.sort();
+    let mut want: Vec<String> = numbers
+        .iter()
+        .map(|n| n.trim_start_matches('+').to_string())
+        .collect();
+    want.sort();
+    assert_eq!(dialled, want, "each contact INVITEd once across the kill");
+    let interrupted = store
+        .campaign_contacts(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|k| k.outcome == Some(callops::domain::ContactOutcome::Interrupted))
+        .count();
+    assert_eq!(
+        interrupted, 2,
+        "the two calls cut by the kill are not redialled"
+    );
+}

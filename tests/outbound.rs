@@ -53,6 +53,7 @@ async fn harness(concurrency: i64) -> Harness {
             caller_id: Some(number("+74951234567")),
         },
         live: None,
+        campaigns: None,
     };
     Harness {
         dialer,

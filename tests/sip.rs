@@ -19,54 +19,7 @@ use callops::telephony::trunk::{DialFailure, DialProgress, Trunk};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-fn sipp_available() -> bool {
-    let found = Command::new("sipp")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !found {
-        eprintln!("skipped: sipp is not installed (apt-get install sip-tester)");
-    }
-    found
-}
-
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Sipp(Child);
-
-impl Drop for Sipp {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn sipp(scenario: &str, port: u16) -> Sipp {
-    sipp_with(scenario, port, &[])
-}
-
-fn sipp_with(scenario: &str, port: u16, extra: &[&str]) -> Sipp {
-    let path = format!("{}/tests/sipp/{scenario}", env!("CARGO_MANIFEST_DIR"));
-    let media = free_udp_port();
-    let child = Command::new("sipp")
-        .args(["-sf", &path, "-i", "127.0.0.1", "-p", &port.to_string()])
-        .args(extra)
-        .args(["-mp", &media.to_string(), "-m", "1", "-bg", "-nostdin"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sipp starts");
-    std::thread::sleep(Duration::from_millis(300));
-    Sipp(child)
-}
+use common::sipp::{free_udp_port, sipp, sipp_available, sipp_logged, sipp_logged_with, wait_log};
 
 async fn dialer(sipp_port: u16, rtp_base: u16) -> SipDialer {
     dialer_as(sipp_port, rtp_base, None).await
@@ -223,49 +176,6 @@ async fn dial(
         )
         .await;
     (r, rx)
-}
-
-/// sipp with every message it sends and receives logged to a file.
-struct LoggedSipp {
-    /// Kept for its drop, which stops sipp.
-    _peer: Sipp,
-    log: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-fn sipp_logged(scenario: &str, port: u16) -> LoggedSipp {
-    sipp_logged_with(scenario, port, &[])
-}
-
-fn sipp_logged_with(scenario: &str, port: u16, extra: &[&str]) -> LoggedSipp {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("messages.log");
-    let log_arg = log.display().to_string();
-    let mut args = vec!["-trace_msg", "-message_file", &log_arg];
-    args.extend_from_slice(extra);
-    let peer = sipp_with(scenario, port, &args);
-    LoggedSipp {
-        _peer: peer,
-        log,
-        _dir: dir,
-    }
-}
-
-/// Polls sipp's log for up to `secs` until `found` holds; returns whether it did, and the log.
-async fn wait_log(
-    log: &std::path::Path,
-    secs: u64,
-    found: impl Fn(&str) -> bool,
-) -> (bool, String) {
-    let mut text = String::new();
-    for _ in 0..secs * 20 {
-        text = std::fs::read_to_string(log).unwrap_or_default();
-        if found(&text) {
-            return (true, text);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    (false, text)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1024,4 +934,333 @@ async fn over_tcp_a_call_is_answered_and_the_callees_bye_arrives() {
         text.contains("Via: SIP/2.0/TCP") && text.to_lowercase().contains(";transport=tcp>"),
         "TCP in Via and Contact:\n{text}"
     );
+}
+
+/// A window around the present in Moscow, so a test's campaign may call right now.
+fn window_around_now() -> String {
+    use chrono::Timelike;
+    let now = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Moscow);
+    let from = (now - chrono::Duration::hours(1)).time();
+    let to = (now + chrono::Duration::hours(2)).time();
+    format!(
+        "{:02}:{:02}-{:02}:{:02}",
+        from.hour(),
+        from.minute(),
+        to.hour(),
+        to.minute()
+    )
+}
+
+/// The numbers INVITEd, in order, from sipp's log (the trunk's format: 7XXXXXXXXXX).
+fn invited(log: &str) -> Vec<String> {
+    log.lines()
+        .filter_map(|l| l.strip_prefix("INVITE sip:"))
+        .filter_map(|l| l.split('@').next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Polls a campaign through the API until its status is `want`.
+async fn wait_campaign(api: &Api, id: i64, want: &str, secs: u64) -> serde_json::Value {
+    let mut last = serde_json::Value::Null;
+    for _ in 0..secs * 10 {
+        last = api.get(&format!("/api/campaigns/{id}")).await;
+        if last["status"] == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    last
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_campaign_from_the_api_calls_each_contact_once_over_sip_within_its_lines() {
+    if !sipp_available() {
+        return;
+    }
+    let fakes = callops::bench::agent_fakes::AgentFakes::start(
+        callops::bench::agent_fakes::Latencies::default(),
+    )
+    .await
+    .unwrap();
+    let port = free_udp_port();
+    // Every INVITE is answered 486 Busy (sipp serves up to 20 calls, two at once at most here).
+    let peer = sipp_logged_with("busy.xml", port, &["-m", "20"]);
+    let (app, _dir) = app_on_trunk(
+        &fakes,
+        port,
+        43100,
+        &[("CALL_CONCURRENCY", "3")],
+        Purpose::Tooling,
+    )
+    .await;
+    let api = Api::of(&app);
+    let numbers: Vec<String> = (0..6).map(|i| format!("+7916555{i:04}")).collect();
+    let mut contacts: Vec<serde_json::Value> = numbers
+        .iter()
+        .map(|n| serde_json::json!({"phone": n, "name": "Иван"}))
+        .collect();
+    contacts.push(serde_json::json!({"phone": "12-34", "name": "?"}));
+    contacts.push(serde_json::json!({"phone": numbers[0], "name": "дубль"}));
+    // Refusals first: no key, an unknown script, no contacts' phones.
+    let no_key = reqwest::Client::new()
+        .post(format!("{}/api/campaigns", api.base))
+        .json(&serde_json::json!({"name": "x", "contacts": contacts}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_key.status(), 401);
+    let bad = api
+        .post(
+            "/api/campaigns",
+            serde_json::json!({"name": "x", "script": "nope", "contacts": contacts}),
+        )
+        .await;
+    assert_eq!(bad.status(), 400);
+    let created = api
+        .post(
+            "/api/campaigns",
+            serde_json::json!({
+                "name": "Склады", "script": "logistics_cold", "contacts": contacts,
+                "concurrency": 2, "retries": 0, "window": window_around_now(), "days": "ежедневно",
+            }),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let created: serde_json::Value = created.json().await.unwrap();
+    assert_eq!(created["status"], "paused", "{created}");
+    assert_eq!(created["report"]["rows"], 8);
+    assert_eq!(created["report"]["added"], 6);
+    assert_eq!(created["report"]["invalid_lines"], serde_json::json!([8]));
+    assert_eq!(created["report"]["duplicates"], 1);
+    let id = created["id"].as_i64().unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        invited(&std::fs::read_to_string(&peer.log).unwrap_or_default()).is_empty(),
+        "a paused campaign dials nobody"
+    );
+    let started = api
+        .post(&format!("/api/campaigns/{id}/start"), serde_json::json!({}))
+        .await;
+    assert_eq!(started.status(), 200);
+    let last = wait_campaign(&api, id, "finished", 30).await;
+    assert_eq!(last["status"], "finished", "{last}");
+    assert_eq!(last["counts"]["by_state"]["done"], 6, "{last}");
+    assert_eq!(last["kpis"]["outcomes"]["busy"], 6, "{last}");
+    let mut dialled = invited(&std::fs::read_to_string(&peer.log).unwrap());
+    dialled.sort();
+    let mut want: Vec<String> = numbers
+        .iter()
+        .map(|n| n.trim_start_matches('+').to_string())
+        .collect();
+    want.sort();
+    assert_eq!(dialled, want, "each contact once");
+    let listed = api.get("/api/campaigns").await;
+    assert_eq!(listed["campaigns"][0]["id"], id);
+    let again = api
+        .post(&format!("/api/campaigns/{id}/start"), serde_json::json!({}))
+        .await;
+    assert_eq!(again.status(), 409, "a finished campaign stays finished");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restart_in_the_middle_of_a_campaign_calls_no_one_twice() {
+    if !sipp_available() {
+        return;
+    }
+    let fakes = callops::bench::agent_fakes::AgentFakes::start(
+        callops::bench::agent_fakes::Latencies::default(),
+    )
+    .await
+    .unwrap();
+    let port = free_udp_port();
+    // Callees answer and stay until we hang up.
+    let peer = sipp_logged_with("answer_until_bye.xml", port, &["-m", "20"]);
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/restart.db", dir.path().display());
+    let settings = [
+        ("DATABASE_URL", db.as_str()),
+        ("CALL_CONCURRENCY", "2"),
+        ("MAX_CALL_DURATION_SEC", "3"),
+    ];
+    let (first, _d1) = app_on_trunk(&fakes, port, 43300, &settings, Purpose::Tooling).await;
+    let api = Api::of(&first);
+    let numbers: Vec<String> = (0..4).map(|i| format!("+7916777{i:04}")).collect();
+    let contacts: Vec<serde_json::Value> = numbers
+        .iter()
+        .map(|n| serde_json::json!({"phone": n}))
+        .collect();
+    let created: serde_json::Value = api
+        .post(
+            "/api/campaigns",
+            serde_json::json!({
+                "name": "Рестарт", "contacts": contacts, "concurrency": 2, "retries": 0,
+                "window": window_around_now(), "days": "ежедневно",
+            }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_i64().unwrap();
+    api.post(&format!("/api/campaigns/{id}/start"), serde_json::json!({}))
+        .await;
+    let (two, _) = wait_log(&peer.log, 15, |t| invited(t).len() >= 2).await;
+    assert!(two, "two calls under way");
+    // The restart, mid-call: the agent says goodbye and hangs up, and the app stops.
+    first.stop().await;
+    let (second, _d2) = app_on_trunk(&fakes, port, 43400, &settings, Purpose::Tooling).await;
+    let api = Api::of(&second);
+    let last = wait_campaign(&api, id, "finished", 40).await;
+    assert_eq!(last["status"], "finished", "{last}");
+    let mut dialled = invited(&std::fs::read_to_string(&peer.log).unwrap());
+    dialled.sort();
+    let mut want: Vec<String> = numbers
+        .iter()
+        .map(|n| n.trim_start_matches('+').to_string())
+        .collect();
+    want.sort();
+    assert_eq!(dialled, want, "each contact once across the restart");
+    second.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_campaign_from_a_file_in_the_chat_runs_with_its_buttons_and_ends_with_one_summary() {
+    if !sipp_available() {
+        return;
+    }
+    const TEAM: i64 = -100_321;
+    const MANAGER: u64 = 10;
+    const VIEWER: u64 = 11;
+    let tg = common::fake_telegram::FakeTelegram::start().await;
+    let fakes = callops::bench::agent_fakes::AgentFakes::start(
+        callops::bench::agent_fakes::Latencies::default(),
+    )
+    .await
+    .unwrap();
+    let port = free_udp_port();
+    let peer = sipp_logged_with("busy.xml", port, &["-m", "20"]);
+    let team = TEAM.to_string();
+    let (app, _dir) = app_on_trunk(
+        &fakes,
+        port,
+        43700,
+        &[
+            ("TELEGRAM_BOT_TOKEN", common::fake_telegram::TOKEN),
+            ("TELEGRAM_API_URL", &tg.url),
+            ("TELEGRAM_CHAT_ID", &team),
+            ("TELEGRAM_ADMINS", "1"),
+            ("TELEGRAM_CHAT_INTERVAL_MS", "0"),
+            ("TELEGRAM_GROUP_INTERVAL_MS", "0"),
+        ],
+        Purpose::Run,
+    )
+    .await;
+    app.store
+        .upsert_user(&callops::store::User {
+            telegram_id: MANAGER as i64,
+            role: callops::domain::Role::Manager,
+            name: None,
+            added_by: Some(1),
+        })
+        .await
+        .unwrap();
+    app.store
+        .add_do_not_call(&PhoneNumber::parse("+79169990003").unwrap(), "opt_out")
+        .await
+        .unwrap();
+    // A Russian Excel CSV: Windows-1251, `;`, one bad number, one repeated, one on the DNC list.
+    let csv = "Телефон;Имя;Компания\n+7 916 999-00-01;Иван;Альфа\n8 (916) 999-00-02;Пётр;Бета\n\
+               89169990003;Анна;Гамма\nне номер;Олег;Дельта\n+79169990001;Иван;Альфа\n";
+    let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(csv);
+    let caption = format!(
+        "/campaign Склады Q4 logistics_cold окно={} дни=ежедневно попытки=0 линии=2",
+        window_around_now()
+    );
+    // Files that cannot make a campaign each get a clear answer; nothing is created.
+    tg.send_document(TEAM, MANAGER, "пусто.csv", b"", &caption);
+    sent_containing(&tg, TEAM, "В файле нет ни одной строки").await;
+    tg.send_document(
+        TEAM,
+        MANAGER,
+        "имена.csv",
+        "Имя;Город\nИван;Москва\n".as_bytes(),
+        &caption,
+    );
+    sent_containing(&tg, TEAM, "Не нашёл столбец с номерами").await;
+    let big = vec![b'7'; 50 * 1024 * 1024];
+    tg.send_document(TEAM, MANAGER, "огромный.csv", &big, &caption);
+    sent_containing(&tg, TEAM, "Файл больше 20 МБ").await;
+    tg.send_document(TEAM, MANAGER, "база.csv", &bytes, "/campaign");
+    sent_containing(&tg, TEAM, "Укажите название кампании").await;
+    assert!(app.store.campaigns().await.unwrap().is_empty());
+    // A viewer may not create one.
+    tg.send_document(TEAM, VIEWER, "база.csv", &bytes, &caption);
+    sent_containing(&tg, TEAM, "доступна роли").await;
+    tg.send_document(TEAM, MANAGER, "база.csv", &bytes, &caption);
+    let report = sent_containing(&tg, TEAM, "создана и стоит на паузе").await;
+    let text = report["text"].as_str().unwrap();
+    for part in [
+        "Прочитано строк: 5, в кампании контактов: 3",
+        "Не распознаны номера: 1 (строки 5)",
+        "Повторы номеров: 1",
+        "В списке «не звонить»: 1",
+        "{name}, {company}",
+        "согласие",
+    ] {
+        assert!(text.contains(part), "{part:?} in {text}");
+    }
+    let progress = sent_containing(&tg, TEAM, "📞 Кампания #1 «Склады Q4» — на паузе").await;
+    let progress_id = progress["assigned_message_id"].as_i64().unwrap();
+    let start = buttons(&progress)
+        .into_iter()
+        .find(|b| b == "cp:1:s")
+        .expect("▶ under the progress message");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(invited(&std::fs::read_to_string(&peer.log).unwrap_or_default()).is_empty());
+    // A forged button under another message steers nothing.
+    tg.press_button(TEAM, progress_id + 1000, MANAGER, &start);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(invited(&std::fs::read_to_string(&peer.log).unwrap_or_default()).is_empty());
+    tg.press_button(TEAM, progress_id, MANAGER, &start);
+    let summary = sent_containing(&tg, TEAM, "✅ Кампания #1 «Склады Q4» завершена").await;
+    assert!(
+        summary["text"].as_str().unwrap().contains("Контактов: 3"),
+        "{summary}"
+    );
+    let edits = edits_of(&tg, progress_id);
+    assert!(edits.iter().any(|e| e.contains("— идёт")), "{edits:#?}");
+    assert!(
+        edits
+            .last()
+            .is_some_and(|e| e.contains("— завершена") && e.contains("занято 2")),
+        "{edits:#?}"
+    );
+    let mut dialled = invited(&std::fs::read_to_string(&peer.log).unwrap());
+    dialled.sort();
+    assert_eq!(
+        dialled,
+        vec!["79169990001", "79169990002"],
+        "the DNC number never"
+    );
+    // Status, the list and the export.
+    tg.send_text(TEAM, MANAGER, "ru", "/campaign статус 1");
+    let status = sent_containing(&tg, TEAM, "Подробно: /campaign статус 1").await;
+    assert!(status["text"].as_str().unwrap().contains("Контактов: 3"));
+    tg.send_text(TEAM, MANAGER, "ru", "/campaign");
+    sent_containing(&tg, TEAM, "#1 «Склады Q4» — завершена").await;
+    tg.send_text(TEAM, MANAGER, "ru", "/campaign выгрузка 1");
+    common::eventually(10, "the XLSX", || async {
+        !tg.calls("sendDocument").is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let summaries = tg
+        .texts_to(TEAM)
+        .iter()
+        .filter(|t| t.contains("завершена."))
+        .count();
+    assert_eq!(summaries, 1, "one summary");
+    app.stop().await;
 }

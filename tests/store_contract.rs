@@ -69,6 +69,7 @@ contract!(
     imported_numbering_tables_replace_per_leading_digit,
     the_do_not_call_list_is_listed_newest_first_and_numbers_come_off_it,
     a_campaign_is_written_with_its_contacts_in_one_go_and_counted_by_state,
+    campaign_attempts_are_written_within_both_limits_and_settled_once,
 );
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -1288,8 +1289,15 @@ async fn a_campaign_is_written_with_its_contacts_in_one_go_and_counted_by_state(
         zone: chrono_tz::Europe::Moscow,
         concurrency: 5,
         priority: 1,
+        plan: callops::domain::CampaignPlan {
+            retries: 3,
+            retry_min: 45,
+            window: callops::domain::CallWindow::parse("10:00-19:00").unwrap(),
+            days: callops::domain::Days::parse("пн-сб").unwrap(),
+        },
     };
     let c = s.create_campaign(&new, &contacts).await.unwrap();
+    assert_eq!(c.plan, new.plan);
     assert_eq!(c.status, CampaignStatus::Paused);
     assert_eq!(
         (c.name.as_str(), c.scripts.len(), c.zone),
@@ -1317,4 +1325,209 @@ async fn a_campaign_is_written_with_its_contacts_in_one_go_and_counted_by_state(
         .await
         .unwrap());
     assert_eq!(s.campaign(9999).await.unwrap(), None);
+}
+
+async fn campaign_attempts_are_written_within_both_limits_and_settled_once(s: Arc<dyn Store>) {
+    use callops::domain::{
+        CampaignPlan, CampaignStatus, ContactOutcome, ContactState, Conversation, NewCampaign,
+        NewCampaignContact, OutboundStatus, Settlement, Stage, REASON_CANCELLED,
+    };
+    let now = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
+    let contact = |i: usize| NewCampaignContact {
+        line: i as i64 + 2,
+        phone: PhoneNumber::parse(&format!("+7916{:07}", i)).unwrap(),
+        variables: serde_json::json!({"name": format!("Клиент {i}")}),
+        zone: None,
+        consent: None,
+        source: None,
+        variant: 0,
+        skip: None,
+    };
+    let new = |concurrency| NewCampaign {
+        name: "Склады".into(),
+        scripts: vec!["logistics_cold".into()],
+        chat_id: Some(-100),
+        created_by: Some(42),
+        zone: chrono_tz::Europe::Moscow,
+        concurrency,
+        priority: 0,
+        plan: CampaignPlan::default(),
+    };
+    let c = s
+        .create_campaign(&new(2), &(0..5).map(contact).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    assert!(
+        s.running_campaigns().await.unwrap().is_empty(),
+        "created paused"
+    );
+    s.set_campaign_status(c.id, CampaignStatus::Running)
+        .await
+        .unwrap();
+    let c = s.running_campaigns().await.unwrap().remove(0);
+    // One contact is due later (a retry, a window not open yet).
+    let due = s.due_contacts(c.id, now, 10).await.unwrap();
+    assert_eq!(due.len(), 5);
+    s.defer_contacts(&[
+        (due[4].id, now + chrono::Duration::hours(1)),
+        (due[3].id, now - chrono::Duration::minutes(1)),
+    ])
+    .await
+    .unwrap();
+    let due = s.due_contacts(c.id, now, 10).await.unwrap();
+    assert_eq!(due.len(), 4);
+    assert_eq!(
+        due[0].next_at,
+        Some(now - chrono::Duration::minutes(1)),
+        "timed ones first"
+    );
+    assert_eq!(
+        s.due_contacts(c.id, now, 2).await.unwrap().len(),
+        2,
+        "limited"
+    );
+    let ready: Vec<(i64, String)> = due
+        .iter()
+        .map(|k| (k.id, "logistics_cold".to_string()))
+        .collect();
+    // The campaign's own limit: 2.
+    let written = s.start_attempts(&c, &ready, 10).await.unwrap();
+    assert!(!written.global_full);
+    let started = written.started;
+    assert_eq!(started.len(), 2);
+    assert_eq!(started[0].0, due[0].id);
+    let again = s.start_attempts(&c, &ready, 10).await.unwrap();
+    assert!(
+        again.started.is_empty(),
+        "at its limit, and started contacts are not waiting"
+    );
+    let attempt = s.outbound_call(started[0].1).await.unwrap().unwrap();
+    assert_eq!(attempt.status, OutboundStatus::Queued);
+    assert_eq!(attempt.campaign_contact_id, Some(due[0].id));
+    assert_eq!(attempt.phone, due[0].phone);
+    assert_eq!(attempt.variables, due[0].variables);
+    assert_eq!(
+        (attempt.chat_id, attempt.requested_by),
+        (Some(-100), Some(42))
+    );
+    let k = s.campaign_contact(due[0].id).await.unwrap().unwrap();
+    assert_eq!(
+        (k.state, k.attempts, k.outbound_id),
+        (ContactState::Calling, 1, Some(attempt.id))
+    );
+    // The global limit counts every open attempt: another campaign gets one line of 3.
+    let other = s
+        .create_campaign(&new(5), &(10..13).map(contact).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    let other_ready: Vec<(i64, String)> = s
+        .due_contacts(other.id, now, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|k| (k.id, "logistics_cold".to_string()))
+        .collect();
+    let third = s.start_attempts(&other, &other_ready, 3).await.unwrap();
+    assert_eq!((third.started.len(), third.global_full), (1, true));
+    // An attempt that ended is settled once, on its contact only.
+    assert_eq!(
+        s.claim_dial(attempt.id, "me", LEASE, 10).await.unwrap(),
+        callops::store::DialClaim::Started
+    );
+    s.update_outbound(
+        attempt.id,
+        "me",
+        OutboundStatus::Ended,
+        None,
+        Some("interested"),
+        LEASE,
+    )
+    .await
+    .unwrap();
+    let settled = Settlement {
+        state: ContactState::Done,
+        outcome: Some(ContactOutcome::Converted),
+        skip: None,
+        next_at: None,
+        not_dialled: false,
+        conversation: Some(Conversation {
+            stage: Stage::Contact,
+            objections: Some(true),
+            duration_ms: 61_000,
+            callback: None,
+            captured: Some("Иван, директор, +79161112233".into()),
+            call_id: None,
+        }),
+        ended: now,
+    };
+    let unsettled = s.unsettled_contacts(10).await.unwrap();
+    assert_eq!(unsettled.len(), 1);
+    assert_eq!(unsettled[0].1.id, attempt.id);
+    assert!(s
+        .settle_contact(due[0].id, attempt.id, &settled)
+        .await
+        .unwrap());
+    assert!(
+        !s.settle_contact(due[0].id, attempt.id, &settled)
+            .await
+            .unwrap(),
+        "once"
+    );
+    assert!(s.unsettled_contacts(10).await.unwrap().is_empty());
+    let k = s.campaign_contact(due[0].id).await.unwrap().unwrap();
+    assert_eq!(
+        (k.state, k.outcome, k.last_at),
+        (
+            ContactState::Done,
+            Some(ContactOutcome::Converted),
+            Some(now)
+        )
+    );
+    assert_eq!(k.conversation, settled.conversation);
+    // Pausing cancels the attempt not dialled yet; its contact waits again, its try not counted.
+    assert_eq!(s.cancel_queued_attempts(c.id).await.unwrap(), 1);
+    let cancelled = s.outbound_call(started[1].1).await.unwrap().unwrap();
+    assert_eq!(
+        (cancelled.status, cancelled.reason.as_deref()),
+        (OutboundStatus::Failed, Some(REASON_CANCELLED))
+    );
+    let k = s.campaign_contact(due[1].id).await.unwrap().unwrap();
+    assert_eq!((k.state, k.attempts), (ContactState::Pending, 0));
+    // Not finished while anyone waits; finished once nobody does (and only once).
+    assert!(!s.finish_campaign(c.id).await.unwrap());
+    let all = s.campaign_contacts(c.id).await.unwrap();
+    assert_eq!(all.len(), 5);
+    for k in all.iter().filter(|k| k.state == ContactState::Pending) {
+        let [(_, a)] = s
+            .start_attempts(&c, &[(k.id, "logistics_cold".into())], 10)
+            .await
+            .unwrap()
+            .started[..]
+        else {
+            panic!("one attempt for contact {}", k.id)
+        };
+        let failed = Settlement {
+            state: ContactState::Exhausted,
+            outcome: Some(ContactOutcome::NoAnswer),
+            conversation: None,
+            ..settled.clone()
+        };
+        assert!(s.settle_contact(k.id, a, &failed).await.unwrap());
+    }
+    assert!(s.finish_campaign(c.id).await.unwrap());
+    assert!(!s.finish_campaign(c.id).await.unwrap());
+    let done = s.campaign(c.id).await.unwrap().unwrap();
+    assert_eq!(done.status, CampaignStatus::Finished);
+    assert!(done.finished_at.is_some());
+    s.set_campaign_message(c.id, 77).await.unwrap();
+    assert_eq!(
+        s.campaign(c.id).await.unwrap().unwrap().status_message_id,
+        Some(77)
+    );
+    // Bulk add keeps numbers once.
+    let added = s
+        .add_campaign_contacts(other.id, &(11..15).map(contact).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    assert_eq!(added, 2);
 }

@@ -30,3 +30,4 @@ rehearsal-download-failed = Could not download the voice note from Telegram — 
 rehearsal-voice-too-long = The voice note is too long (over 2 minutes or 5 MB): say the line shorter or split it.
 unknown-command = I don't know the command { $command }. What I can do: /help
 cmd-dnc = the do-not-call list: /dnc add|remove +7…; a file captioned /dnc adds all its numbers
+cmd-campaign = calling campaigns: a list file captioned /campaign Name; /campaign status|start|pause|stop|export N

@@ -7,34 +7,7 @@ use serde_json::{json, Value};
 
 use crate::telephony::line::HangupCause;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    #[default]
-    Greeting,
-    Qualification,
-    Presentation,
-    Objections,
-    Contact,
-    Closing,
-}
-
-impl Stage {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::Greeting => "greeting",
-            Stage::Qualification => "qualification",
-            Stage::Presentation => "presentation",
-            Stage::Objections => "objections",
-            Stage::Contact => "contact",
-            Stage::Closing => "closing",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        serde_json::from_value(Value::String(s.trim().to_lowercase())).ok()
-    }
-}
+pub use crate::domain::Stage;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Contact {
@@ -104,6 +77,9 @@ pub struct CallState {
     /// Who answered, once told (live calls with screening on).
     #[serde(default)]
     pub answered_by: Option<crate::domain::AnsweredBy>,
+    /// Every stage the call went through, in the order first entered (the greeting is implied).
+    #[serde(default)]
+    pub visited: Vec<Stage>,
 }
 
 /// How the conversation ended for the business, as the agent judges it (`set_outcome`).
@@ -230,6 +206,24 @@ impl CallState {
         }
     }
 
+    /// Moves to `stage`, remembering it was reached.
+    fn enter(&mut self, stage: Stage) {
+        self.stage = stage;
+        if !self.visited.contains(&stage) {
+            self.visited.push(stage);
+        }
+    }
+
+    /// The furthest stage reached, in funnel order.
+    pub fn furthest(&self) -> Stage {
+        self.visited
+            .iter()
+            .copied()
+            .chain([self.stage])
+            .max()
+            .unwrap_or_default()
+    }
+
     /// Applies a checked tool call; returns what the model is told.
     pub fn apply_call(&mut self, call: &ToolCall) -> Value {
         match call {
@@ -248,7 +242,7 @@ impl CallState {
                         | Stage::Presentation
                         | Stage::Objections
                 ) {
-                    self.stage = Stage::Contact;
+                    self.enter(Stage::Contact);
                 }
                 json!({"ok": true, "saved": self.contact})
             }
@@ -264,7 +258,7 @@ impl CallState {
                 json!({"ok": true, "outcome": outcome.as_str()})
             }
             ToolCall::SetStage(stage) => {
-                self.stage = *stage;
+                self.enter(*stage);
                 json!({"ok": true, "stage": stage.as_str()})
             }
             ToolCall::OptOut => {
@@ -272,7 +266,7 @@ impl CallState {
                 json!({"ok": true, "note": "say a short polite goodbye"})
             }
             ToolCall::EndCall(reason) => {
-                self.stage = Stage::Closing;
+                self.enter(Stage::Closing);
                 if self.ending.is_none() {
                     self.ending = Some(EndReason::Completed(reason.clone()));
                 }

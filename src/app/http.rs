@@ -21,14 +21,20 @@ pub(super) async fn serve(
     started: Instant,
     pipeline: Option<Arc<PipelineDeps>>,
     webhook: Option<axum::Router>,
-    dialer: Option<Arc<crate::outbound::Dialer>>,
+    (calling, numbering): (
+        Option<super::telephony::Calling>,
+        Arc<crate::domain::numbering::Numbering>,
+    ),
     parts: &mut Parts,
 ) -> anyhow::Result<SocketAddr> {
     if cfg.service.api_key.is_none() {
         tracing::warn!("API_KEY is not set: /api answers 403 until it is");
     }
     let state = Arc::new(WebState {
-        dialer,
+        dialer: calling.as_ref().map(|c| c.dialer.clone()),
+        campaigns: calling.as_ref().map(|c| c.campaigns.clone()),
+        campaign_defaults: calling.as_ref().map(|c| c.defaults.clone()),
+        numbering,
         team_chat: cfg.telegram.chat_id,
         store,
         started,

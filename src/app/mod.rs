@@ -100,6 +100,29 @@ async fn seed_admins(cfg: &Config, store: &dyn Store) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The shipped numbering plan ranges, with those imported into the database in their place.
+pub(super) async fn load_numbering(store: &dyn Store) -> crate::domain::numbering::Numbering {
+    use crate::domain::numbering::Numbering;
+    let mut numbering = Numbering::shipped().clone();
+    match store.numbering_tables().await {
+        Ok(tables) => {
+            for text in tables {
+                match Numbering::parse_table(&text) {
+                    Ok(imported) => numbering = numbering.updated_by(&imported),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "an imported numbering table is unreadable; the shipped ranges stay")
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the imported numbering tables; the shipped ranges stay")
+        }
+    }
+    tracing::info!(ranges = numbering.len(), "numbering plan loaded");
+    numbering
+}
+
 /// Starts everything configured; returns once the HTTP server listens.
 pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
     let started = Instant::now();
@@ -125,7 +148,8 @@ pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
         &mut parts,
     );
     let on = (pipeline.as_deref(), telegram.as_ref());
-    let dialer = telephony::start(&cfg, &store, on, &mut pool, &mut parts).await?;
+    let calling = telephony::start(&cfg, &store, on, &mut pool, &mut parts).await?;
+    let numbering = Arc::new(load_numbering(store.as_ref()).await);
     let shutdown = parts.shutdown.clone();
     parts.spawn("workers", pool.run(shutdown));
     let webhook = match telegram {
@@ -134,7 +158,8 @@ pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
             let edges = telegram::BotParts {
                 pipeline: pipeline.clone(),
                 rehearsal,
-                dialer: dialer.clone(),
+                calling: calling.clone(),
+                numbering: numbering.clone(),
             };
             telegram::start_bot(&cfg, t, &store, edges, &mut parts).await?
         }
@@ -149,7 +174,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
         started,
         pipeline,
         webhook,
-        dialer,
+        (calling, numbering),
         &mut parts,
     )
     .await?;

@@ -17,7 +17,6 @@ use crate::analysis::pipeline::PipelineDeps;
 use crate::bot;
 use crate::config::Config;
 use crate::notify::{ChatPacer, Notifier, TelegramNotifier};
-use crate::outbound::Dialer;
 use crate::store::Store;
 
 /// The bot and the notifier built on it.
@@ -53,7 +52,8 @@ fn telegram_bot(cfg: &Config) -> anyhow::Result<Option<(Bot, String)>> {
 pub(super) struct BotParts {
     pub pipeline: Option<Arc<PipelineDeps>>,
     pub rehearsal: Option<Arc<RehearsalDeps>>,
-    pub dialer: Option<Arc<Dialer>>,
+    pub calling: Option<super::telephony::Calling>,
+    pub numbering: Arc<crate::domain::numbering::Numbering>,
 }
 
 /// Starts the bot; in webhook mode returns the route to mount on the HTTP server.
@@ -65,8 +65,7 @@ pub(super) async fn start_bot(
     parts: &mut Parts,
 ) -> anyhow::Result<Option<axum::Router>> {
     let Telegram { bot, notifier } = telegram;
-    let numbering = load_numbering(store.as_ref()).await;
-    let deps = bot_deps(cfg, store, notifier, edges, numbering);
+    let deps = bot_deps(cfg, store, notifier, edges);
     let Some(url) = &cfg.telegram.webhook_url else {
         let shutdown = parts.shutdown.clone();
         parts.spawn("bot", run_bot(bot, deps, shutdown));
@@ -106,12 +105,12 @@ fn bot_deps(
     store: &Arc<dyn Store>,
     notifier: Arc<dyn Notifier>,
     edges: BotParts,
-    numbering: crate::domain::numbering::Numbering,
 ) -> Arc<bot::BotDeps> {
     let BotParts {
         pipeline,
         rehearsal,
-        dialer,
+        calling,
+        numbering,
     } = edges;
     Arc::new(bot::BotDeps {
         store: store.clone(),
@@ -128,33 +127,13 @@ fn bot_deps(
         notifier: Some(notifier),
         timezone: cfg.service.timezone,
         rehearsal,
-        dialer,
+        dialer: calling.as_ref().map(|c| c.dialer.clone()),
         call_window: cfg.outbound.window,
-        numbering: Arc::new(numbering),
+        numbering,
+        campaigns: calling.as_ref().map(|c| c.campaigns.clone()),
+        campaign_chat: calling.as_ref().and_then(|c| c.campaign_chat.clone()),
+        campaign_defaults: calling.map(|c| c.defaults),
     })
-}
-
-/// The shipped numbering plan ranges, with those imported into the database in their place.
-async fn load_numbering(store: &dyn Store) -> crate::domain::numbering::Numbering {
-    use crate::domain::numbering::Numbering;
-    let mut numbering = Numbering::shipped().clone();
-    match store.numbering_tables().await {
-        Ok(tables) => {
-            for text in tables {
-                match Numbering::parse_table(&text) {
-                    Ok(imported) => numbering = numbering.updated_by(&imported),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "an imported numbering table is unreadable; the shipped ranges stay")
-                    }
-                }
-            }
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read the imported numbering tables; the shipped ranges stay")
-        }
-    }
-    tracing::info!(ranges = numbering.len(), "numbering plan loaded");
-    numbering
 }
 
 /// Fails fast on a token Telegram rejects; network trouble is left to the poller's retries.

@@ -13,11 +13,15 @@ use super::Parts;
 use crate::agent::{AgentDeps, DialogSettings, Scripts};
 use crate::analysis::pipeline::PipelineDeps;
 use crate::config::Config;
+use crate::domain::CampaignPlan;
 use crate::domain::OutboundStatus;
 use crate::i18n::Lang;
 use crate::jobs::WorkerPool;
+use crate::outbound::campaign_chat::CampaignChat;
+use crate::outbound::campaign_import::CampaignDefaults;
+use crate::outbound::campaign_runner::{wall_clock, CampaignRunner, Placer, RunnerSettings};
 use crate::outbound::live::LiveChat;
-use crate::outbound::queue::enqueue_place;
+use crate::outbound::queue::{enqueue_place, CAMPAIGN_PRIORITY, MANUAL_PRIORITY};
 use crate::outbound::{Dialer, OutboundSettings};
 use crate::speech::{BatchRecognizer, OpenAiTts};
 use crate::store::Store;
@@ -28,15 +32,27 @@ use crate::workers::place_call::PlaceCall;
 
 /// How long an outbound attempt stays ours without a heartbeat.
 const ATTEMPT_LEASE: Duration = Duration::from_secs(30);
+/// How often the campaign runner looks for due contacts when nothing wakes it.
+const CAMPAIGN_TICK: Duration = Duration::from_secs(1);
 
-/// Starts phone calling when configured; returns the dialer.
+/// Phone calling as the edges use it: single calls, campaigns and their chat messages.
+#[derive(Clone)]
+pub(super) struct Calling {
+    pub dialer: Arc<Dialer>,
+    pub campaigns: Arc<CampaignRunner>,
+    pub campaign_chat: Option<Arc<CampaignChat>>,
+    pub defaults: CampaignDefaults,
+}
+
+/// Starts phone calling when configured: the dialer, its job, the sweeper and the campaign
+/// runner (with progress messages when the bot runs).
 pub(super) async fn start(
     cfg: &Config,
     store: &Arc<dyn Store>,
     (pipeline, telegram): (Option<&PipelineDeps>, Option<&Telegram>),
     pool: &mut WorkerPool,
     parts: &mut Parts,
-) -> anyhow::Result<Option<Arc<Dialer>>> {
+) -> anyhow::Result<Option<Calling>> {
     let Some(server) = cfg.sip.server.clone() else {
         tracing::info!("SIP_SERVER is not set: phone calls are off");
         return Ok(None);
@@ -61,7 +77,22 @@ pub(super) async fn start(
         notifier: t.notifier.clone(),
         default_lang: Lang::Ru,
     });
+    let campaigns = Arc::new(CampaignRunner::new(
+        store.clone(),
+        dialer.scripts.clone(),
+        RunnerSettings {
+            global: cfg.outbound.concurrency,
+            holidays: cfg.outbound.campaign_holidays.clone(),
+            every: CAMPAIGN_TICK,
+            default_script: cfg.agent.script.clone(),
+        },
+        pool.waker(),
+        wall_clock(),
+    ));
+    dialer.campaigns = Some(campaigns.clone());
     let dialer = Arc::new(dialer);
+    let placer: Arc<dyn Placer> = dialer.clone();
+    campaigns.set_placer(&placer);
     pool.register(Arc::new(PlaceCall {
         dialer: dialer.clone(),
     }));
@@ -69,8 +100,45 @@ pub(super) async fn start(
         "outbound-sweeper",
         sweep_interrupted(store.clone(), pool.waker(), parts.shutdown.clone()),
     );
+    let campaign_chat = telegram.map(|t| {
+        Arc::new(CampaignChat::new(
+            store.clone(),
+            t.notifier.clone(),
+            Lang::Ru,
+            pool.waker(),
+        ))
+    });
+    let chat = campaign_chat.clone();
+    parts.spawn(
+        "campaigns",
+        campaigns
+            .clone()
+            .run(parts.shutdown.clone(), move |report| {
+                let chat = chat.clone();
+                async move {
+                    if let Some(chat) = chat {
+                        chat.after_tick(&report).await;
+                    }
+                }
+            }),
+    );
     tracing::info!("phone calls are on (SIP trunk)");
-    Ok(Some(dialer))
+    Ok(Some(Calling {
+        dialer,
+        campaigns,
+        campaign_chat,
+        defaults: CampaignDefaults {
+            concurrency: cfg.outbound.campaign_concurrency,
+            plan: CampaignPlan {
+                retries: cfg.outbound.campaign_retries,
+                retry_min: cfg.outbound.campaign_retry_min,
+                window: cfg.outbound.window,
+                days: cfg.outbound.campaign_days,
+            },
+            zone: cfg.service.timezone,
+            script: cfg.agent.script.clone(),
+        },
+    }))
 }
 
 /// The dialer over the SIP trunk, with the agent on the pipeline's LLM and speech-to-text.
@@ -125,6 +193,7 @@ fn dialer(
             caller_id: cfg.sip.caller_id.clone(),
         },
         live: None,
+        campaigns: None,
     })
 }
 
@@ -146,8 +215,19 @@ async fn sweep_interrupted(
             Err(e) => tracing::warn!(error = %e, "sweeping interrupted calls failed"),
         }
         if let Ok(open) = store.open_outbound().await {
-            for a in open.iter().filter(|a| a.status == OutboundStatus::Queued) {
-                if let Err(e) = enqueue_place(store.as_ref(), &waker, a.id).await {
+            // Those queued a while ago (a fresh one is being placed by whoever wrote it).
+            let stuck =
+                chrono::Utc::now() - chrono::Duration::from_std(ATTEMPT_LEASE).unwrap_or_default();
+            for a in open
+                .iter()
+                .filter(|a| a.status == OutboundStatus::Queued && a.created_at < stuck)
+            {
+                let priority = if a.campaign_contact_id.is_some() {
+                    CAMPAIGN_PRIORITY
+                } else {
+                    MANUAL_PRIORITY
+                };
+                if let Err(e) = enqueue_place(store.as_ref(), &waker, a.id, priority).await {
                     tracing::warn!(outbound = a.id, error = %e, "queueing an outbound call failed");
                 }
             }

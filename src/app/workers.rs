@@ -20,13 +20,20 @@ use crate::store::Store;
 use crate::workers::digest::{self, DigestSend};
 use crate::workers::telegram_send::TelegramSend;
 
-/// The worker pool of this process.
+/// The worker pool of this process. With phone calls on, it has a slot more for every call
+/// allowed at once (`CALL_CONCURRENCY`): a call's job holds its slot for the whole call, and the
+/// other work must not wait behind them.
 pub(super) fn pool(cfg: &Config, store: Arc<dyn Store>) -> WorkerPool {
+    let calls = if cfg.sip.server.is_some() {
+        usize::try_from(cfg.outbound.concurrency).unwrap_or(0)
+    } else {
+        0
+    };
     WorkerPool::new(
         store,
         PoolOptions {
             name: "main".into(),
-            concurrency: cfg.service.worker_concurrency,
+            concurrency: cfg.service.worker_concurrency + calls,
             lease: Duration::from_secs(cfg.service.job_lease_secs),
             backoff: crate::jobs::Backoff {
                 base: Duration::from_millis(cfg.service.job_retry_base_ms.max(1)),

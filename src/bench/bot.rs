@@ -55,6 +55,9 @@ async fn measure(store: Arc<dyn Store>) -> anyhow::Result<()> {
         dialer: None,
         call_window: Default::default(),
         numbering: std::sync::Arc::new(crate::domain::numbering::Numbering::shipped().clone()),
+        campaigns: None,
+        campaign_chat: None,
+        campaign_defaults: None,
     };
     let day = today(tz);
     let week = Period::last_days(day, 7);

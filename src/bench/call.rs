@@ -143,6 +143,7 @@ pub async fn run(args: CallBench) -> anyhow::Result<()> {
             caller_id: PhoneNumber::parse("+74951234567").ok(),
         },
         live: None,
+        campaigns: None,
     });
     println!(
         "bench call: {calls} concurrent SIP calls over loopback (UDP, PCMA, 20 ms), placed {} ms apart, agent with screening; STT {} ms, LLM first token {} ms, TTS first byte {} ms",

@@ -108,11 +108,12 @@ async fn write_campaign(book: &[u8]) -> anyhow::Result<()> {
             zone: c.zone,
             consent: c.consent.clone(),
             source: c.source.clone(),
-            variant: variant(1, &c.phone, 2) as i64,
+            variant: variant("bench", &c.phone, 2) as i64,
             skip: None,
         })
         .collect();
     let campaign = NewCampaign {
+        plan: Default::default(),
         name: "bench".into(),
         scripts: vec!["realty_cold".into(), "logistics_cold".into()],
         chat_id: None,

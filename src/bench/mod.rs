@@ -5,6 +5,7 @@ pub mod agent;
 pub mod agent_fakes;
 pub mod bot;
 pub mod call;
+pub mod campaign;
 pub mod contacts;
 pub mod pipeline;
 pub mod recordings;

@@ -52,6 +52,10 @@ pub enum Command {
     /// `/dnc [add +7… | remove +7… | list]`: the do-not-call list; a file with the caption /dnc adds its numbers.
     #[command(parse_with = rest)]
     Dnc(String),
+    /// `/campaign [status|start|pause|stop|export ID]`; a contact file with the caption
+    /// `/campaign Name [script…]` creates one.
+    #[command(parse_with = rest)]
+    Campaign(String),
 }
 
 /// Takes the rest of the message as one argument (possibly empty).
@@ -78,6 +82,7 @@ impl Command {
         ("call", Role::Manager),
         ("calls", Role::Manager),
         ("dnc", Role::Manager),
+        ("campaign", Role::Manager),
     ];
 
     /// The role this command needs.
@@ -88,7 +93,8 @@ impl Command {
             | Command::Stop
             | Command::Call(_)
             | Command::Calls
-            | Command::Dnc(_) => Role::Manager,
+            | Command::Dnc(_)
+            | Command::Campaign(_) => Role::Manager,
             Command::Users(_) | Command::Digest(_) | Command::Settings => Role::Admin,
             _ => Role::Viewer,
         }

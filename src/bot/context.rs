@@ -34,6 +34,12 @@ pub struct BotDeps {
     pub call_window: crate::domain::CallWindow,
     /// Number → region → time zone (the numbering plan registry).
     pub numbering: Arc<crate::domain::numbering::Numbering>,
+    /// The campaign dialer, when phone calls are on.
+    pub campaigns: Option<Arc<crate::outbound::campaign_runner::CampaignRunner>>,
+    /// Progress messages of campaigns.
+    pub campaign_chat: Option<Arc<crate::outbound::campaign_chat::CampaignChat>>,
+    /// What a new campaign gets unless its caption says otherwise.
+    pub campaign_defaults: Option<crate::outbound::campaign_import::CampaignDefaults>,
 }
 
 impl BotDeps {

@@ -9,11 +9,10 @@ use teloxide::prelude::*;
 use teloxide::types::Document;
 
 use super::chatops::Ctx;
+use super::contact_file::read_contact_file;
 use super::context::BotError;
-use super::download::download_capped;
 use crate::domain::PhoneNumber;
 use crate::i18n::{t, t_args};
-use crate::outbound::contacts::{self, ContactFileError, MAX_FILE_BYTES};
 
 /// Entries shown by `/dnc list`.
 const SHOWN: i64 = 30;
@@ -117,22 +116,8 @@ async fn list(ctx: &Ctx<'_>) -> Result<(), BotError> {
 pub async fn file(ctx: &Ctx<'_>, doc: &Document) -> Result<(), BotError> {
     let lang = ctx.lang;
     let name = doc.file_name.clone().unwrap_or_default();
-    let too_large = || {
-        t_args(
-            lang,
-            "contacts-too-large",
-            &[("max", (MAX_FILE_BYTES / (1024 * 1024)).into())],
-        )
-    };
-    if doc.file.size as usize > MAX_FILE_BYTES {
-        return say(ctx, too_large()).await;
-    }
-    let Some(bytes) = download_capped(ctx.bot, doc.file.id.clone(), MAX_FILE_BYTES).await? else {
-        return say(ctx, too_large()).await;
-    };
-    let list = match contacts::read(&bytes, &ctx.deps.numbering) {
-        Ok(l) => l,
-        Err(e) => return say(ctx, file_error(ctx, &e)).await,
+    let Some(list) = read_contact_file(ctx, doc).await? else {
+        return Ok(());
     };
     let reason = t_args(lang, "dnc-reason-file", &[("name", name.clone().into())]);
     let mut added = 0usize;
@@ -174,26 +159,6 @@ pub async fn file(ctx: &Ctx<'_>, doc: &Document) -> Result<(), BotError> {
         ));
     }
     say(ctx, text).await
-}
-
-/// A contact file's problem in the user's words.
-pub fn file_error(ctx: &Ctx<'_>, e: &ContactFileError) -> String {
-    let lang = ctx.lang;
-    match e {
-        ContactFileError::TooLarge { max_mb } => {
-            t_args(lang, "contacts-too-large", &[("max", (*max_mb).into())])
-        }
-        ContactFileError::Empty => t(lang, "contacts-empty"),
-        ContactFileError::NoPhoneColumn { columns } => t_args(
-            lang,
-            "contacts-no-phone-column",
-            &[("columns", columns.join(", ").into())],
-        ),
-        ContactFileError::TooMany { max } => {
-            t_args(lang, "contacts-too-many", &[("max", (*max).into())])
-        }
-        ContactFileError::Table(_) => t(lang, "contacts-unreadable"),
-    }
 }
 
 #[cfg(test)]

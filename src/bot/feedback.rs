@@ -58,6 +58,10 @@ pub fn callbacks() -> teloxide::dispatching::UpdateHandler<BotError> {
                 })
                 .endpoint(super::calls::on_press),
             )
+            .branch(
+                dptree::filter(|d: CallbackData| matches!(d, CallbackData::Campaign { .. }))
+                    .endpoint(super::campaign::on_press),
+            )
             .endpoint(on_feedback),
         )
         .endpoint(on_unknown)

@@ -137,6 +137,10 @@ async fn on_command(
             Some(doc) => super::dnc::file(&ctx, doc).await?,
             None => super::dnc::dnc(&ctx, &args).await?,
         },
+        Command::Campaign(args) => match msg.document() {
+            Some(doc) => super::campaign::file(&ctx, doc, &args).await?,
+            None => super::campaign::campaign(&ctx, &args).await?,
+        },
         Command::Start => {
             let text = format!(
                 "{}\n\n{}",

@@ -3,8 +3,10 @@
 
 mod access;
 mod calls;
+mod campaign;
 pub mod chatops;
 mod commands;
+mod contact_file;
 mod context;
 mod dnc;
 mod download;

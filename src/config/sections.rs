@@ -1,15 +1,17 @@
 //! Every setting of callops, declared once per section (see [`super::setting::section`]).
 //! Room is left for the `sip` and `outbound` sections of live calling.
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use chrono::NaiveDate;
 use chrono_tz::Tz;
 
 use super::setting::*;
 use super::{LogFormat, Secret};
-use crate::domain::{CallWindow, Greeting, PhoneNumber, Speaker};
+use crate::domain::{CallWindow, CallingSchedule, Days, Greeting, PhoneNumber, Speaker};
 use crate::llm::{JsonMode, PriceTable};
 
 section! {
@@ -306,7 +308,17 @@ section! {
         concurrency: i64 = "CALL_CONCURRENCY", "2", num(1, 1000);
         /// ringing ends after this, in seconds
         ring_timeout_sec: u64 = "CALL_RING_TIMEOUT_SEC", "40", num(5, 180);
-        /// the callee's local hours in which `/call` dials without asking (`HH:MM-HH:MM`); outside them it asks first
+        /// the callee's local hours in which `/call` dials without asking (`HH:MM-HH:MM`); outside them it asks first, and the hours campaigns call in unless they set their own
         window: CallWindow = "CALL_WINDOW", "09:00-20:00", CallWindow::parse;
+        /// campaigns: more tries after busy or no answer (a failed call gets at most one); a campaign may set its own
+        campaign_retries: u32 = "CAMPAIGN_RETRIES", "2", num(0, 10);
+        /// campaigns: minutes between tries
+        campaign_retry_min: u32 = "CAMPAIGN_RETRY_MIN", "30", num(1, 10_080);
+        /// campaigns: days of the week they call on (`пн-пт`, `mon-sat`, `ежедневно`), in the callee's time zone
+        campaign_days: Days = "CAMPAIGN_DAYS", "пн-пт", Days::parse;
+        /// campaigns: dates nobody is called, e.g. `2027-01-01,2027-01-02,08.03.2027`
+        campaign_holidays: BTreeSet<NaiveDate> = "CAMPAIGN_HOLIDAYS", "", CallingSchedule::parse_holidays;
+        /// campaigns: calls of one campaign at once unless it sets its own (all together stay under `CALL_CONCURRENCY`)
+        campaign_concurrency: i64 = "CAMPAIGN_CONCURRENCY", "2", num(1, 1000);
     }
 }

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use chrono::NaiveDate;
 
-use super::LeadCategory;
+use super::{CampaignAction, LeadCategory};
 
 /// What a protocol's feedback button says (stored and serialized as `confirm` or a category).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +84,16 @@ pub enum CallbackData {
     ConfirmCall { phone_digits: u64, script: u8 },
     /// `cx`: do not place it.
     DropCall,
+    /// `cp:<campaign id>:<s|p|x>`: ▶ ⏸ ⏹ under a campaign's progress message.
+    Campaign { id: i64, action: CampaignAction },
+}
+
+fn action_code(a: CampaignAction) -> char {
+    match a {
+        CampaignAction::Start => 's',
+        CampaignAction::Pause => 'p',
+        CampaignAction::Stop => 'x',
+    }
 }
 
 /// What a `/settings` button does.
@@ -140,6 +150,7 @@ impl fmt::Display for CallbackData {
                 script,
             } => write!(f, "cc:{phone_digits}:{script}"),
             CallbackData::DropCall => f.write_str("cx"),
+            CallbackData::Campaign { id, action } => write!(f, "cp:{id}:{}", action_code(*action)),
         }
     }
 }
@@ -193,6 +204,20 @@ impl FromStr for CallbackData {
                 });
             }
             ["cx"] => return Ok(CallbackData::DropCall),
+            ["cp", id, code] => {
+                let action = [
+                    CampaignAction::Start,
+                    CampaignAction::Pause,
+                    CampaignAction::Stop,
+                ]
+                .into_iter()
+                .find(|a| code.len() == 1 && code.starts_with(action_code(*a)))
+                .ok_or_else(bad)?;
+                return Ok(CallbackData::Campaign {
+                    id: id.parse().map_err(|_| bad())?,
+                    action,
+                });
+            }
             ["st", "t", i] => {
                 let i = i.parse().map_err(|_| bad())?;
                 return Ok(CallbackData::Settings(SettingsAction::SetTimezone(i)));
@@ -255,6 +280,18 @@ mod tests {
                 script: u8::MAX,
             },
             CallbackData::DropCall,
+            CallbackData::Campaign {
+                id: i64::MAX,
+                action: CampaignAction::Start,
+            },
+            CallbackData::Campaign {
+                id: 1,
+                action: CampaignAction::Pause,
+            },
+            CallbackData::Campaign {
+                id: 2,
+                action: CampaignAction::Stop,
+            },
         ] {
             let s = data.to_string();
             assert!(s.len() <= 64, "{s}");
@@ -274,6 +311,9 @@ mod tests {
             "hu:1:2",
             "cc:7916:300",
             "cc:+7916:1",
+            "cp:1:z",
+            "cp:x:s",
+            "cp:1:sp",
         ] {
             assert!(bad.parse::<CallbackData>().is_err(), "{bad}");
         }

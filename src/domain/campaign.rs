@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use super::named::named;
-use super::PhoneNumber;
+use super::{CallWindow, ContactOutcome, Days, PhoneNumber, Stage};
 
 /// Where a campaign is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -24,6 +24,19 @@ named!(CampaignStatus {
     Running = "running",
     Stopped = "stopped",
     Finished = "finished",
+});
+
+/// What a manager asks of a campaign (▶ ⏸ ⏹).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CampaignAction {
+    Start,
+    Pause,
+    Stop,
+}
+named!(CampaignAction {
+    Start = "start",
+    Pause = "pause",
+    Stop = "stop",
 });
 
 /// Where one contact is.
@@ -49,6 +62,13 @@ named!(ContactState {
     Skipped = "skipped",
 });
 
+impl ContactState {
+    /// Nothing more will be tried.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Done | Self::Exhausted | Self::Skipped)
+    }
+}
+
 /// Why a contact is never dialled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ContactSkip {
@@ -58,6 +78,29 @@ pub enum ContactSkip {
 named!(ContactSkip {
     DoNotCall = "do_not_call",
 });
+
+/// How a campaign calls: tries after busy / no answer and the wait between them, and the local
+/// hours and days (holidays come from the settings, shared by all campaigns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CampaignPlan {
+    /// More tries after busy or no answer (`CAMPAIGN_RETRIES`); a failed call gets at most one.
+    pub retries: u32,
+    /// Minutes between tries (`CAMPAIGN_RETRY_MIN`).
+    pub retry_min: u32,
+    pub window: CallWindow,
+    pub days: Days,
+}
+
+impl Default for CampaignPlan {
+    fn default() -> Self {
+        Self {
+            retries: 2,
+            retry_min: 30,
+            window: CallWindow::default(),
+            days: Days::WEEKDAYS,
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewCampaign {
@@ -72,6 +115,7 @@ pub struct NewCampaign {
     pub concurrency: i64,
     /// Higher goes first among campaigns.
     pub priority: i64,
+    pub plan: CampaignPlan,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -85,7 +129,77 @@ pub struct Campaign {
     pub zone: Tz,
     pub concurrency: i64,
     pub priority: i64,
+    pub plan: CampaignPlan,
     pub created_at: DateTime<Utc>,
+    /// The chat message that shows its progress.
+    pub status_message_id: Option<i32>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl Campaign {
+    /// The script of a variant, if the campaign names one.
+    pub fn script(&self, variant: i64) -> Option<&str> {
+        usize::try_from(variant)
+            .ok()
+            .and_then(|i| self.scripts.get(i))
+            .map(String::as_str)
+    }
+}
+
+/// A stored contact of a campaign.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignContact {
+    pub id: i64,
+    pub campaign_id: i64,
+    pub line: i64,
+    pub phone: PhoneNumber,
+    pub variables: serde_json::Value,
+    pub zone: Option<Tz>,
+    pub consent: Option<String>,
+    pub source: Option<String>,
+    pub variant: i64,
+    pub state: ContactState,
+    pub skip: Option<ContactSkip>,
+    pub outcome: Option<ContactOutcome>,
+    /// Attempts written for it (each dialled at most once).
+    pub attempts: i64,
+    /// When it is due (a retry, a callback, or the opening of its window).
+    pub next_at: Option<DateTime<Utc>>,
+    /// Its latest attempt.
+    pub outbound_id: Option<i64>,
+    /// What its latest conversation came to, when there was one.
+    pub conversation: Option<Conversation>,
+    /// When its latest attempt ended.
+    pub last_at: Option<DateTime<Utc>>,
+}
+
+/// What a conversation with a contact came to (for the funnel, the KPIs and the export).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Conversation {
+    /// The furthest stage reached.
+    pub stage: Stage,
+    /// `Some(handled)` when objections came up: whether the agent got past them.
+    pub objections: Option<bool>,
+    pub duration_ms: i64,
+    /// The callback time as the callee said it.
+    pub callback: Option<String>,
+    /// The contact details the agent captured, as one line.
+    pub captured: Option<String>,
+    /// The stored call (transcript, protocol).
+    pub call_id: Option<i64>,
+}
+
+/// What an attempt's end does to its contact (written only if the contact is still on it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settlement {
+    pub state: ContactState,
+    pub outcome: Option<ContactOutcome>,
+    pub skip: Option<ContactSkip>,
+    pub next_at: Option<DateTime<Utc>>,
+    /// The attempt was never dialled (cancelled while queued): it does not count.
+    pub not_dialled: bool,
+    pub conversation: Option<Conversation>,
+    pub ended: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -20,6 +20,9 @@ pub enum ContactOutcome {
     Declined,
     /// The callee asked not to be called again.
     OptedOut,
+    /// The instance placing the call stopped during it: it may have rung or been answered, so it
+    /// is never redialled.
+    Interrupted,
 }
 
 named!(ContactOutcome {
@@ -32,6 +35,7 @@ named!(ContactOutcome {
     Screened = "screened",
     Declined = "declined",
     OptedOut = "opted_out",
+    Interrupted = "interrupted",
 });
 
 impl ContactOutcome {

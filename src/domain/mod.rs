@@ -18,6 +18,8 @@ mod post;
 mod role;
 mod schedule;
 mod speaker;
+mod spoken_time;
+mod stage;
 pub mod text;
 mod window;
 mod zone;
@@ -30,8 +32,8 @@ pub use call::{
 };
 pub use callback::{CallbackData, FeedbackChoice, SettingsAction};
 pub use campaign::{
-    Campaign, CampaignStatus, ContactCounts, ContactSkip, ContactState, NewCampaign,
-    NewCampaignContact,
+    Campaign, CampaignAction, CampaignContact, CampaignPlan, CampaignStatus, ContactCounts,
+    ContactSkip, ContactState, Conversation, NewCampaign, NewCampaignContact, Settlement,
 };
 pub use contact_outcome::ContactOutcome;
 pub use endpoint::Endpoint;
@@ -46,5 +48,7 @@ pub use post::PostKind;
 pub use role::Role;
 pub use schedule::{CallingSchedule, Days};
 pub use speaker::Speaker;
+pub use spoken_time::parse_spoken_time;
+pub use stage::Stage;
 pub use window::CallWindow;
 pub use zone::callee_zone;

@@ -122,6 +122,8 @@ pub struct OutboundCall {
     pub status_message_id: Option<i32>,
     /// Who picked up, once the agent told.
     pub answered_by: Option<super::AnsweredBy>,
+    /// The campaign contact it calls, when a campaign placed it.
+    pub campaign_contact_id: Option<i64>,
 }
 
 /// A line of a call's live transcript, as it was said.

@@ -69,6 +69,32 @@ impl Days {
     }
 }
 
+/// Written as [`Days::parse`] reads it back, runs of days as ranges: `пн-пт`, `пн,ср,пт`.
+impl std::fmt::Display for Days {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const SHORT: [&str; 7] = ["пн", "вт", "ср", "чт", "пт", "сб", "вс"];
+        let mut parts = Vec::new();
+        let mut i = 0;
+        while i < 7 {
+            if !self.0[i] {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i + 1 < 7 && self.0[i + 1] {
+                i += 1;
+            }
+            parts.push(match i - start {
+                0 => SHORT[start].to_string(),
+                1 => format!("{},{}", SHORT[start], SHORT[i]),
+                _ => format!("{}-{}", SHORT[start], SHORT[i]),
+            });
+            i += 1;
+        }
+        f.write_str(&parts.join(","))
+    }
+}
+
 /// The hours, days and holidays of calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallingSchedule {
@@ -205,6 +231,19 @@ mod tests {
             "full names too"
         );
         assert!(Days::parse("xyz").is_err());
+        for d in [
+            Days::WEEKDAYS,
+            Days::EVERY_DAY,
+            Days([true, false, true, false, true, false, false]),
+        ] {
+            assert_eq!(Days::parse(&d.to_string()), Ok(d), "{d}");
+        }
+        assert_eq!(Days::WEEKDAYS.to_string(), "пн-пт");
+        assert_eq!(Days::EVERY_DAY.to_string(), "пн-вс");
+        assert_eq!(
+            Days::parse("пн,вт,пт-сб").unwrap().to_string(),
+            "пн,вт,пт,сб"
+        );
         assert!(CallingSchedule::parse_holidays("31.02.2026").is_err());
     }
 }

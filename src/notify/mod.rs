@@ -134,6 +134,19 @@ pub struct PostRequest {
     pub reply_to: Option<i32>,
 }
 
+/// The job kind that posts a [`PostRequest`] (handled by `workers::telegram_send`).
+pub const POST_KIND: &str = "telegram.send";
+
+/// The job to post `req`; its post key is also the job's idempotency key.
+pub fn post_job(req: &PostRequest) -> Result<crate::store::NewJob, serde_json::Error> {
+    Ok(
+        crate::store::NewJob::new(POST_KIND, serde_json::to_value(req)?)
+            .key(req.post_key.clone())
+            .priority(10)
+            .max_attempts(8),
+    )
+}
+
 /// Sends one message at most once under `key`: an existing record is returned as is; otherwise the
 /// job's lease (`fence`) is checked and renewed, the send is claimed, `send` runs, and its message
 /// id is stored. See the module header for what happens when a send is in doubt.

@@ -6,6 +6,8 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::campaign::settle::Talk;
+use super::campaign_runner::CampaignRunner;
 use crate::agent::after_call::{record_call, CallParty};
 use crate::agent::{run_call, AgentDeps, CallControl, DialogSettings, Scripts};
 use crate::analysis::pipeline::CallIntake;
@@ -70,6 +72,49 @@ pub struct Dialer {
     pub settings: OutboundSettings,
     /// Where status messages are edited, when the bot runs.
     pub live: Option<super::live::LiveChat>,
+    /// Told how each campaign attempt ended, when campaigns run here.
+    pub campaigns: Option<Arc<CampaignRunner>>,
+}
+
+#[async_trait::async_trait]
+impl super::campaign_runner::Placer for Dialer {
+    async fn place_now(&self, id: i64, hang_up: CancellationToken) -> bool {
+        let control = CallControl {
+            hang_up,
+            ..CallControl::default()
+        };
+        match self.place(id, &control).await {
+            Ok(Placed::AtCapacity) => false,
+            Ok(_) => true,
+            Err(e) => {
+                // Where it stands is in the database: a sweep queues it again if still queued,
+                // or ends it interrupted once its lease runs out.
+                tracing::warn!(outbound = id, error = %e, "placing a campaign call failed");
+                true
+            }
+        }
+    }
+}
+
+/// How the call itself ended.
+struct Finish {
+    status: OutboundStatus,
+    reason: Option<String>,
+    /// The agent's outcome category.
+    outcome: Option<String>,
+    /// What the agent established, once answered.
+    talk: Option<Talk>,
+}
+
+impl Finish {
+    fn line(status: OutboundStatus, reason: Option<String>) -> Self {
+        Self {
+            status,
+            reason,
+            outcome: None,
+            talk: None,
+        }
+    }
 }
 
 impl Dialer {
@@ -86,7 +131,13 @@ impl Dialer {
             return Err(RequestError::DoNotCall);
         }
         let queued = self.store.queue_outbound(&call).await?;
-        super::queue::enqueue_place(self.store.as_ref(), &self.intake.waker, queued.id).await?;
+        super::queue::enqueue_place(
+            self.store.as_ref(),
+            &self.intake.waker,
+            queued.id,
+            super::queue::MANUAL_PRIORITY,
+        )
+        .await?;
         tracing::info!(
             outbound = queued.id,
             phone = %queued.phone.masked(),
@@ -123,29 +174,37 @@ impl Dialer {
         let (status_tx, status_rx) = watch::channel(OutboundStatus::Dialling);
         let follow = super::live::Follow {
             store: self.store.clone(),
-            chat: self.live.clone(),
+            // A campaign's calls have no status message of their own (the campaign's shows them).
+            chat: self
+                .live
+                .clone()
+                .filter(|_| attempt.campaign_contact_id.is_none()),
             id,
             hang_up: own.hang_up.clone(),
             hints: own.hints.clone(),
         };
         let follower = tokio::spawn(follow.run(events_rx, status_rx));
-        let heartbeat = self.heartbeat(id, status_tx.subscribe());
+        // Dropped (so the heartbeat stops) however this ends, even if the task is aborted.
+        let heartbeat = self.heartbeat(id, status_tx.subscribe()).drop_guard();
         let result = self.dial_and_talk(&attempt, &status_tx, &own).await;
-        heartbeat.cancel();
+        drop(heartbeat);
         drop(own);
+        let mut talk = None;
         let outcome = match result {
-            Ok((final_status, reason, outcome)) => self
-                .store
-                .update_outbound(
-                    id,
-                    &self.owner,
-                    final_status,
-                    reason.as_deref(),
-                    outcome.as_deref(),
-                    s.lease,
-                )
-                .await
-                .map(|_| final_status),
+            Ok(finish) => {
+                talk = finish.talk;
+                self.store
+                    .update_outbound(
+                        id,
+                        &self.owner,
+                        finish.status,
+                        finish.reason.as_deref(),
+                        finish.outcome.as_deref(),
+                        s.lease,
+                    )
+                    .await
+                    .map(|_| finish.status)
+            }
             Err(e) => Err(e),
         };
         if let Ok(st) = &outcome {
@@ -156,6 +215,21 @@ impl Dialer {
         let _ = tokio::time::timeout(Duration::from_secs(10), follower).await;
         let final_status = outcome?;
         tracing::info!(outbound = id, status = %final_status, "outbound call finished");
+        if let (Some(runner), Some(_)) = (&self.campaigns, attempt.campaign_contact_id) {
+            // Settled here with what the agent established; if this fails (or the process
+            // stops now), a tick settles it from the stored attempt.
+            match self.store.outbound_call(id).await {
+                Ok(Some(ended)) => {
+                    if let Err(e) = runner.settle(&ended, talk, (runner.clock)()).await {
+                        tracing::warn!(outbound = id, error = %e, "settling a campaign contact failed");
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(outbound = id, error = %e, "reading an ended attempt failed")
+                }
+            }
+        }
         Ok(Placed::Done(final_status))
     }
 
@@ -205,21 +279,19 @@ impl Dialer {
         attempt: &OutboundCall,
         status: &watch::Sender<OutboundStatus>,
         control: &CallControl,
-    ) -> Result<(OutboundStatus, Option<String>, Option<String>), StoreError> {
+    ) -> Result<Finish, StoreError> {
         let id = attempt.id;
         // The list may have changed since the request: checked again right before dialling.
         if self.store.is_do_not_call(&attempt.phone).await? {
-            return Ok((
+            return Ok(Finish::line(
                 OutboundStatus::Failed,
                 Some(REASON_DO_NOT_CALL.into()),
-                None,
             ));
         }
         let Some(script) = self.scripts.get(&attempt.script).cloned() else {
-            return Ok((
+            return Ok(Finish::line(
                 OutboundStatus::Failed,
                 Some(format!("unknown script {:?}", attempt.script)),
-                None,
             ));
         };
         let (progress_tx, mut progress_rx) = mpsc::channel(8);
@@ -253,7 +325,7 @@ impl Dialer {
                     ),
                     DialFailure::Failed(why) => (OutboundStatus::Failed, Some(why)),
                 };
-                return Ok((st, reason, None));
+                return Ok(Finish::line(st, reason));
             }
         };
         self.set(id, status, OutboundStatus::Talking).await?;
@@ -266,11 +338,17 @@ impl Dialer {
             .outcome
             .as_ref()
             .map(|o| o.0.as_str().to_string());
+        let mut talk = super::talk::talk(&report);
         if let Some(who) = report.state.answered_by {
             self.store.set_outbound_answered_by(id, who).await?;
             if who.is_machine() {
                 // A voicemail or a menu: no conversation to analyse or to post.
-                return Ok((OutboundStatus::Ended, None, outcome));
+                return Ok(Finish {
+                    status: OutboundStatus::Ended,
+                    reason: None,
+                    outcome,
+                    talk: Some(talk),
+                });
             }
         }
         let party = CallParty {
@@ -292,6 +370,12 @@ impl Dialer {
         )
         .await?;
         self.store.link_outbound_call(id, call_id).await?;
-        Ok((OutboundStatus::Ended, None, outcome))
+        talk.conversation.call_id = Some(call_id);
+        Ok(Finish {
+            status: OutboundStatus::Ended,
+            reason: None,
+            outcome,
+            talk: Some(talk),
+        })
     }
 }

@@ -4,9 +4,15 @@
 //! and records the conversation like any call. Every step is in the database as it happens.
 
 pub mod campaign;
+pub mod campaign_chat;
+pub mod campaign_export;
+pub mod campaign_import;
+pub mod campaign_runner;
+pub mod campaign_view;
 pub mod contacts;
 pub mod dialer;
 pub mod queue;
+mod talk;
 
 pub use dialer::{Dialer, OutboundSettings, Placed, RequestError};
 pub mod live;

@@ -141,6 +141,7 @@ mod tests {
             ended_at: None,
             status_message_id: Some(5),
             answered_by: None,
+            campaign_contact_id: None,
         }
     }
 

@@ -174,10 +174,13 @@ pub(crate) fn fold_period(
     }
 }
 
-/// A campaign from its row; `created_at` is read by the caller (each backend stores time its way).
+/// A campaign from its row; its times are read by the caller (each backend stores time its way).
 pub(crate) fn campaign<'r, R>(
     row: &'r R,
-    created_at: chrono::DateTime<chrono::Utc>,
+    (created_at, finished_at): (
+        chrono::DateTime<chrono::Utc>,
+        Option<chrono::DateTime<chrono::Utc>>,
+    ),
 ) -> Result<crate::domain::Campaign, StoreError>
 where
     R: sqlx::Row,
@@ -185,9 +188,15 @@ where
     String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<i32>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     let text = |col: &'r str| row.try_get::<String, _>(col);
     let (scripts, status, zone) = (text("scripts")?, text("status")?, text("zone")?);
+    let (window, days) = (text("call_window")?, text("days")?);
+    let count = |col: &'r str| -> Result<u32, StoreError> {
+        let n: i64 = row.try_get(col)?;
+        u32::try_from(n).map_err(|_| StoreError::Corrupt(format!("campaign {col} {n}")))
+    };
     Ok(crate::domain::Campaign {
         id: row.try_get("id")?,
         name: text("name")?,
@@ -203,8 +212,93 @@ where
             .map_err(|_| StoreError::Corrupt(format!("campaign zone {zone:?}")))?,
         concurrency: row.try_get("concurrency")?,
         priority: row.try_get("priority")?,
+        plan: crate::domain::CampaignPlan {
+            retries: count("retries")?,
+            retry_min: count("retry_min")?,
+            window: crate::domain::CallWindow::parse(&window)
+                .map_err(|_| StoreError::Corrupt(format!("campaign window {window:?}")))?,
+            days: crate::domain::Days::parse(&days)
+                .map_err(|_| StoreError::Corrupt(format!("campaign days {days:?}")))?,
+        },
         created_at,
+        status_message_id: row.try_get("status_message_id")?,
+        finished_at,
     })
+}
+
+/// The times of a contact's row, read by the caller: `next_at` and `last_at`.
+pub(crate) type ContactTimes = (
+    Option<chrono::DateTime<chrono::Utc>>,
+    Option<chrono::DateTime<chrono::Utc>>,
+);
+
+/// A campaign contact from its row (variables stored as JSON text on both backends).
+pub(crate) fn campaign_contact<'r, R>(
+    row: &'r R,
+    (next_at, last_at): ContactTimes,
+) -> Result<crate::domain::CampaignContact, StoreError>
+where
+    R: sqlx::Row,
+    &'r str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let opt = |col: &'r str| row.try_get::<Option<String>, _>(col);
+    let variables: String = row.try_get("variables")?;
+    let state: String = row.try_get("state")?;
+    let zone = opt("zone")?
+        .map(|z| z.parse().map_err(|_| corrupt("zone", &z)))
+        .transpose()?;
+    let skip = opt("skip_reason")?
+        .map(|z| z.parse().map_err(|_| corrupt("skip", &z)))
+        .transpose()?;
+    let outcome = opt("outcome")?
+        .map(|z| z.parse().map_err(|_| corrupt("outcome", &z)))
+        .transpose()?;
+    let conversation = match opt("stage")? {
+        None => None,
+        Some(stage) => Some(crate::domain::Conversation {
+            stage: crate::domain::Stage::parse(&stage).ok_or_else(|| corrupt("stage", &stage))?,
+            objections: row.try_get::<Option<i64>, _>("objections")?.map(|n| n > 0),
+            duration_ms: row.try_get::<Option<i64>, _>("duration_ms")?.unwrap_or(0),
+            callback: opt("callback")?,
+            captured: opt("captured")?,
+            call_id: row.try_get("call_id")?,
+        }),
+    };
+    Ok(crate::domain::CampaignContact {
+        id: row.try_get("id")?,
+        campaign_id: row.try_get("campaign_id")?,
+        line: row.try_get("line")?,
+        phone: phone(&row.try_get::<String, _>("phone")?)?,
+        variables: serde_json::from_str(&variables).unwrap_or_default(),
+        zone,
+        consent: opt("consent")?,
+        source: opt("source")?,
+        variant: row.try_get("variant")?,
+        state: state.parse().map_err(|_| corrupt("state", &state))?,
+        skip,
+        outcome,
+        attempts: row.try_get("attempts")?,
+        next_at,
+        outbound_id: row.try_get("outbound_id")?,
+        conversation,
+        last_at,
+    })
+}
+
+fn corrupt(what: &str, v: &str) -> StoreError {
+    StoreError::Corrupt(format!("contact {what} {v:?}"))
+}
+
+/// How a settlement's objections are stored: none met, met and not handled (0), handled (1).
+pub(crate) fn objections_code(s: &crate::domain::Settlement) -> Option<i64> {
+    s.conversation
+        .as_ref()
+        .and_then(|c| c.objections)
+        .map(i64::from)
 }
 
 /// A do-not-call entry from its stored phone, reason and time.

@@ -16,12 +16,13 @@ use async_trait::async_trait;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use traits::{
-    AgentStore, CallStore, CampaignStore, ChatStore, DialClaim, EffectStore, JobStore,
+    AgentStore, CallStore, CampaignStore, ChatStore, DialClaim, DialerStore, EffectStore, JobStore,
     OutboundStore, StatsStore,
 };
 pub use types::{
-    CallTokens, ChartRow, Correction, DigestSchedule, DoNotCallEntry, EffectClaim, Enqueued, Job,
-    JobCount, JobState, LeaseFence, NewJob, PeriodStats, Stats, TelegramPost, TokenUsage, User,
+    AttemptsStarted, CallTokens, ChartRow, Correction, DigestSchedule, DoNotCallEntry, EffectClaim,
+    Enqueued, Job, JobCount, JobState, LeaseFence, NewJob, PeriodStats, Stats, TelegramPost,
+    TokenUsage, User,
 };
 
 /// A job whose worker stopped mid-job this many times is quarantined: given up, not run again.
@@ -60,6 +61,7 @@ pub trait Store:
     + AgentStore
     + OutboundStore
     + CampaignStore
+    + DialerStore
     + Send
     + Sync
     + 'static

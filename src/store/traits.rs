@@ -317,4 +317,74 @@ pub trait CampaignStore: Send + Sync {
         id: i64,
         status: crate::domain::CampaignStatus,
     ) -> Result<bool, StoreError>;
+    /// Adds contacts to a campaign (numbers it has already are kept once); returns how many
+    /// were added.
+    async fn add_campaign_contacts(
+        &self,
+        campaign: i64,
+        contacts: &[crate::domain::NewCampaignContact],
+    ) -> Result<u64, StoreError>;
+    async fn campaign_contact(
+        &self,
+        id: i64,
+    ) -> Result<Option<crate::domain::CampaignContact>, StoreError>;
+    /// Every contact of a campaign, in the order of its file.
+    async fn campaign_contacts(
+        &self,
+        campaign: i64,
+    ) -> Result<Vec<crate::domain::CampaignContact>, StoreError>;
+    /// Remembers the chat message that shows a campaign's progress.
+    async fn set_campaign_message(&self, id: i64, message_id: i32) -> Result<(), StoreError>;
+}
+
+/// The store's part for the campaign dialer: which contacts are due, writing their attempts
+/// within the limits, and what each attempt's end does to its contact.
+#[async_trait]
+pub trait DialerStore: Send + Sync {
+    /// Running campaigns, highest priority first, then oldest.
+    async fn running_campaigns(&self) -> Result<Vec<crate::domain::Campaign>, StoreError>;
+    /// Up to `limit` contacts of a campaign due at `now`: pending or retry, with no `next_at`
+    /// or one passed; soonest first.
+    async fn due_contacts(
+        &self,
+        campaign: i64,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: i64,
+    ) -> Result<Vec<crate::domain::CampaignContact>, StoreError>;
+    /// How many of a campaign's contacts have an attempt out (queued or under way).
+    async fn calling_contacts(&self, campaign: i64) -> Result<i64, StoreError>;
+    /// Sets the `next_at` of contacts still waiting (those outside their calling hours now).
+    async fn defer_contacts(
+        &self,
+        until: &[(i64, chrono::DateTime<chrono::Utc>)],
+    ) -> Result<(), StoreError>;
+    /// Writes a queued attempt for each `(contact, script)` still waiting, in one transaction
+    /// and in order, while fewer than the campaign's concurrency of its contacts are calling and
+    /// fewer than `global` attempts are queued or under way across every instance.
+    async fn start_attempts(
+        &self,
+        campaign: &crate::domain::Campaign,
+        contacts: &[(i64, String)],
+        global: i64,
+    ) -> Result<super::AttemptsStarted, StoreError>;
+    /// Applies the end of attempt `outbound` to its contact, if the contact is still calling on
+    /// it; false otherwise (settled already).
+    async fn settle_contact(
+        &self,
+        contact: i64,
+        outbound: i64,
+        settlement: &crate::domain::Settlement,
+    ) -> Result<bool, StoreError>;
+    /// Contacts still calling on an attempt that has ended (a settlement lost to a crash, an
+    /// attempt interrupted with its instance), up to `limit`.
+    async fn unsettled_contacts(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(crate::domain::CampaignContact, crate::domain::OutboundCall)>, StoreError>;
+    /// Ends a campaign's attempts that were not dialled yet and puts their contacts back to
+    /// waiting (they do not count as tries); returns how many.
+    async fn cancel_queued_attempts(&self, campaign: i64) -> Result<u64, StoreError>;
+    /// Marks a running campaign finished when no contact waits or is calling; true if this call
+    /// did it.
+    async fn finish_campaign(&self, id: i64) -> Result<bool, StoreError>;
 }

@@ -295,3 +295,12 @@ pub struct DigestSchedule {
     /// Local date (`YYYY-MM-DD`) of the last digest sent.
     pub last_sent: Option<String>,
 }
+
+/// What writing a campaign's attempts came to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AttemptsStarted {
+    /// `(contact, attempt)` of each attempt written.
+    pub started: Vec<(i64, i64)>,
+    /// No line is left under the global limit (lower-priority campaigns wait).
+    pub global_full: bool,
+}

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -92,6 +93,18 @@ pub struct SimulatedTrunk {
     scripts: Mutex<HashMap<String, Scripted>>,
     dialled: Mutex<Vec<PhoneNumber>>,
     callees: Mutex<Vec<(PhoneNumber, CalleeHandle)>>,
+    /// Dials under way now, and the most there ever were at once.
+    in_flight: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+/// Counts a dial out when it returns, however it returns.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl SimulatedTrunk {
@@ -101,7 +114,14 @@ impl SimulatedTrunk {
             scripts: Mutex::new(HashMap::new()),
             dialled: Mutex::new(Vec::new()),
             callees: Mutex::new(Vec::new()),
+            in_flight: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
         }
+    }
+
+    /// The most dials that were under way at once (ringing until answered, busy or no answer).
+    pub fn peak_dials(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
     }
 
     /// Sets what `number` does.
@@ -138,6 +158,9 @@ impl Trunk for SimulatedTrunk {
         progress: mpsc::Sender<DialProgress>,
         cancel: CancellationToken,
     ) -> Result<Box<dyn Line>, DialFailure> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        let _in_flight = InFlight(&self.in_flight);
         self.dialled
             .lock()
             .unwrap_or_else(|p| p.into_inner())

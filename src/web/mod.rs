@@ -4,6 +4,7 @@
 mod api;
 mod auth;
 mod calls;
+mod campaigns;
 mod health;
 mod outbound;
 mod webhooks;
@@ -46,6 +47,11 @@ pub struct WebState {
     pub dialer: Option<Arc<crate::outbound::Dialer>>,
     /// Where the protocols of calls placed through the API go.
     pub team_chat: Option<i64>,
+    /// The campaign dialer, when telephony is configured.
+    pub campaigns: Option<Arc<crate::outbound::campaign_runner::CampaignRunner>>,
+    pub campaign_defaults: Option<crate::outbound::campaign_import::CampaignDefaults>,
+    /// Number → region → time zone, for contacts sent through the API.
+    pub numbering: Arc<crate::domain::numbering::Numbering>,
 }
 
 /// The whole HTTP app.
@@ -56,6 +62,7 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/calls/{id}/messages", get(outbound::messages))
         .route("/calls/{id}/hangup", post(outbound::hangup))
         .route("/calls/{id}/reanalyze", post(calls::reanalyze))
+        .merge(campaign_routes())
         .route("/stats", get(calls::stats))
         .route("/scheduler", get(calls::scheduler))
         .layer(middleware::from_fn_with_state(
@@ -72,6 +79,16 @@ pub fn router(state: Arc<WebState>) -> Router {
         .nest("/api", api)
         .layer(middleware::from_fn(track_requests))
         .with_state(state)
+}
+
+/// `/api/campaigns…`, whose bodies (bulk contacts) may be larger than the default limit.
+fn campaign_routes() -> Router<Arc<WebState>> {
+    Router::new()
+        .route("/campaigns", get(campaigns::list).post(campaigns::create))
+        .route("/campaigns/{id}", get(campaigns::detail))
+        .route("/campaigns/{id}/contacts", post(campaigns::add))
+        .route("/campaigns/{id}/{action}", post(campaigns::act))
+        .layer(axum::extract::DefaultBodyLimit::max(campaigns::BODY_LIMIT))
 }
 
 /// Counts requests by route template and status, and times them.

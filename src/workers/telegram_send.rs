@@ -12,17 +12,9 @@ use crate::domain::PostKind;
 use crate::i18n::{t_args, FluentArg, Lang};
 use crate::jobs::{JobError, JobHandler};
 use crate::notify::{post_once, Notifier, PostRequest, TextFormat};
-use crate::store::{Job, NewJob, Store, StoreError};
+use crate::store::{Job, Store, StoreError};
 
-pub const KIND: &str = "telegram.send";
-
-/// The job to post `req`; its post key is also the job's idempotency key.
-pub fn job(req: &PostRequest) -> Result<NewJob, serde_json::Error> {
-    Ok(NewJob::new(KIND, serde_json::to_value(req)?)
-        .key(req.post_key.clone())
-        .priority(10)
-        .max_attempts(8))
-}
+pub use crate::notify::{post_job as job, POST_KIND as KIND};
 
 pub struct TelegramSend {
     pub store: Arc<dyn Store>,

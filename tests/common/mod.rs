@@ -4,6 +4,7 @@
 pub mod fake_novofon;
 pub mod fake_openai;
 pub mod fake_telegram;
+pub mod sipp;
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -12,8 +12,8 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// The variant (0-based, of `count`) a contact of a campaign gets.
-pub fn variant(campaign: i64, phone: &PhoneNumber, count: usize) -> usize {
+/// The variant (0-based, of `count`) a contact of a campaign (by its name) gets.
+pub fn variant(campaign: &str, phone: &PhoneNumber, count: usize) -> usize {
     if count <= 1 {
         return 0;
     }
@@ -70,15 +70,15 @@ mod tests {
             .collect();
         let mut counts = [0usize; 3];
         for p in &phones {
-            let v = variant(7, p, 3);
-            assert_eq!(v, variant(7, p, 3), "stable");
+            let v = variant("Весна", p, 3);
+            assert_eq!(v, variant("Весна", p, 3), "stable");
             counts[v] += 1;
         }
         assert!(
             counts.iter().all(|c| (900..=1100).contains(c)),
             "{counts:?}"
         );
-        assert_eq!(variant(7, &phones[0], 1), 0);
+        assert_eq!(variant("Весна", &phones[0], 1), 0);
         // Fixed values: the split must not change between releases.
         assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);

@@ -57,7 +57,8 @@ impl RetryPolicy {
             ContactOutcome::Reached
             | ContactOutcome::Converted
             | ContactOutcome::Declined
-            | ContactOutcome::OptedOut => Retry::NEVER,
+            | ContactOutcome::OptedOut
+            | ContactOutcome::Interrupted => Retry::NEVER,
         }
     }
 

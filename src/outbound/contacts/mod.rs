@@ -256,7 +256,42 @@ pub fn read(bytes: &[u8], numbering: &Numbering) -> Result<ContactList, ContactF
             max_mb: MAX_FILE_BYTES / (1024 * 1024),
         });
     }
-    let rows = table::rows(bytes)?;
+    from_rows(&table::rows(bytes)?, numbering)
+}
+
+/// Reads contacts given as JSON objects (the API): `phone` (or any header a file may use), and
+/// the other keys as in a file (`tz`, `consent`, `source`, variables). A line is the object's
+/// place in the list, from 2 as in a file with a header.
+pub fn from_records(
+    records: &[Map<String, Value>],
+    numbering: &Numbering,
+) -> Result<ContactList, ContactFileError> {
+    let mut header: Vec<String> = Vec::new();
+    for r in records {
+        for k in r.keys() {
+            if !header.contains(k) {
+                header.push(k.clone());
+            }
+        }
+    }
+    let cell = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let mut rows = Vec::with_capacity(records.len() + 1);
+    rows.push(header.clone());
+    rows.extend(records.iter().map(|r| {
+        header
+            .iter()
+            .map(|k| r.get(k).map(cell).unwrap_or_default())
+            .collect::<Vec<_>>()
+    }));
+    from_rows(&rows, numbering)
+}
+
+/// Reads contacts from a table's rows (the first may be a header).
+fn from_rows(rows: &[Vec<String>], numbering: &Numbering) -> Result<ContactList, ContactFileError> {
     // Lines as the user counts them; empty lines are skipped but keep their number.
     let lines: Vec<(usize, &Vec<String>)> = rows
         .iter()

@@ -2,18 +2,54 @@
 
 use async_trait::async_trait;
 use sqlx::postgres::PgRow;
-use sqlx::{Postgres, QueryBuilder, Row};
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 
 use super::PgStore;
-use crate::domain::{Campaign, CampaignStatus, ContactCounts, NewCampaign, NewCampaignContact};
-use crate::store::fold::{campaign, contact_counts, initial_state};
+use crate::domain::{
+    Campaign, CampaignContact, CampaignStatus, ContactCounts, NewCampaign, NewCampaignContact,
+};
+use crate::store::fold::{campaign, campaign_contact, contact_counts, initial_state};
 use crate::store::{CampaignStore, StoreError};
 
 /// Contacts per INSERT (10 columns each, well under PostgreSQL's limit of bound values).
 const BATCH: usize = 500;
 
-fn campaign_from_row(r: &PgRow) -> Result<Campaign, StoreError> {
-    campaign(r, r.try_get("created_at")?)
+pub(super) fn campaign_from_row(r: &PgRow) -> Result<Campaign, StoreError> {
+    campaign(r, (r.try_get("created_at")?, r.try_get("finished_at")?))
+}
+
+pub(super) fn contact_from_row(r: &PgRow) -> Result<CampaignContact, StoreError> {
+    campaign_contact(r, (r.try_get("next_at")?, r.try_get("last_at")?))
+}
+
+/// Inserts contacts in batches; returns how many were new to the campaign.
+async fn insert_contacts(
+    conn: &mut PgConnection,
+    campaign: i64,
+    contacts: &[NewCampaignContact],
+) -> Result<u64, StoreError> {
+    let mut added = 0;
+    for chunk in contacts.chunks(BATCH) {
+        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+            "INSERT INTO campaign_contacts (campaign_id, line, phone, variables, zone, consent,
+                 source, variant, state, skip_reason) ",
+        );
+        q.push_values(chunk, |mut b, k| {
+            b.push_bind(campaign)
+                .push_bind(k.line)
+                .push_bind(k.phone.as_str())
+                .push_bind(k.variables.to_string())
+                .push_bind(k.zone.map(|z| z.name()))
+                .push_bind(k.consent.as_deref())
+                .push_bind(k.source.as_deref())
+                .push_bind(k.variant)
+                .push_bind(initial_state(k).as_str())
+                .push_bind(k.skip.map(|s| s.as_str()));
+        });
+        q.push(" ON CONFLICT (campaign_id, phone) DO NOTHING");
+        added += q.build().execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(added)
 }
 
 #[async_trait]
@@ -27,8 +63,8 @@ impl CampaignStore for PgStore {
         let scripts = serde_json::to_string(&c.scripts).unwrap_or_else(|_| "[]".into());
         let row = sqlx::query(
             "INSERT INTO campaigns (name, scripts, status, chat_id, created_by, zone, concurrency,
-                 priority)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *",
+                 priority, retries, retry_min, call_window, days)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *",
         )
         .bind(&c.name)
         .bind(scripts)
@@ -38,29 +74,14 @@ impl CampaignStore for PgStore {
         .bind(c.zone.name())
         .bind(c.concurrency)
         .bind(c.priority)
+        .bind(i64::from(c.plan.retries))
+        .bind(i64::from(c.plan.retry_min))
+        .bind(c.plan.window.to_string())
+        .bind(c.plan.days.to_string())
         .fetch_one(&mut *tx)
         .await?;
         let campaign = campaign_from_row(&row)?;
-        for chunk in contacts.chunks(BATCH) {
-            let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
-                "INSERT INTO campaign_contacts (campaign_id, line, phone, variables, zone, consent,
-                     source, variant, state, skip_reason) ",
-            );
-            q.push_values(chunk, |mut b, k| {
-                b.push_bind(campaign.id)
-                    .push_bind(k.line)
-                    .push_bind(k.phone.as_str())
-                    .push_bind(k.variables.to_string())
-                    .push_bind(k.zone.map(|z| z.name()))
-                    .push_bind(k.consent.as_deref())
-                    .push_bind(k.source.as_deref())
-                    .push_bind(k.variant)
-                    .push_bind(initial_state(k).as_str())
-                    .push_bind(k.skip.map(|s| s.as_str()));
-            });
-            q.push(" ON CONFLICT (campaign_id, phone) DO NOTHING");
-            q.build().execute(&mut *tx).await?;
-        }
+        insert_contacts(&mut tx, campaign.id, contacts).await?;
         tx.commit().await?;
         Ok(campaign)
     }
@@ -105,5 +126,45 @@ impl CampaignStore for PgStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn add_campaign_contacts(
+        &self,
+        campaign: i64,
+        contacts: &[NewCampaignContact],
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let added = insert_contacts(&mut tx, campaign, contacts).await?;
+        tx.commit().await?;
+        Ok(added)
+    }
+
+    async fn campaign_contact(&self, id: i64) -> Result<Option<CampaignContact>, StoreError> {
+        sqlx::query("SELECT * FROM campaign_contacts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(contact_from_row)
+            .transpose()
+    }
+
+    async fn campaign_contacts(&self, campaign: i64) -> Result<Vec<CampaignContact>, StoreError> {
+        sqlx::query("SELECT * FROM campaign_contacts WHERE campaign_id = $1 ORDER BY line, id")
+            .bind(campaign)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(contact_from_row)
+            .collect()
+    }
+
+    async fn set_campaign_message(&self, id: i64, message_id: i32) -> Result<(), StoreError> {
+        sqlx::query("UPDATE campaigns SET status_message_id = $1 WHERE id = $2")
+            .bind(message_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }

@@ -29,6 +29,7 @@ mod agent;
 mod calls;
 mod campaigns;
 mod chats;
+mod dialer;
 mod effects;
 mod jobs;
 mod outbound;

@@ -20,9 +20,9 @@ use crate::store::fold::{
 use crate::store::{DialClaim, OutboundStore, StoreError};
 
 /// The advisory lock key of outbound dialling ("callops" + "dial").
-const DIAL_LOCK: i64 = 0x6361_6c6c_6469_616c;
+pub(super) const DIAL_LOCK: i64 = 0x6361_6c6c_6469_616c;
 
-fn outbound_from_row(r: &PgRow) -> Result<OutboundCall, StoreError> {
+pub(super) fn outbound_from_row(r: &PgRow) -> Result<OutboundCall, StoreError> {
     let Json(variables): Json<serde_json::Value> = r.try_get("variables")?;
     Ok(OutboundCall {
         id: r.try_get("id")?,
@@ -44,6 +44,7 @@ fn outbound_from_row(r: &PgRow) -> Result<OutboundCall, StoreError> {
             .as_deref()
             .map(answered_by)
             .transpose()?,
+        campaign_contact_id: r.try_get("campaign_contact_id")?,
     })
 }
 

@@ -34,6 +34,7 @@ mod agent;
 mod calls;
 mod campaigns;
 mod chats;
+mod dialer;
 mod effects;
 mod jobs;
 mod outbound;

@@ -17,7 +17,7 @@ use crate::store::fold::{
 };
 use crate::store::{millis, DialClaim, OutboundStore, StoreError};
 
-fn outbound_from_row(r: &SqliteRow) -> Result<OutboundCall, StoreError> {
+pub(super) fn outbound_from_row(r: &SqliteRow) -> Result<OutboundCall, StoreError> {
     let variables: String = r.try_get("variables")?;
     let opt_time = |v: Option<i64>| v.map(ms_to_time);
     Ok(OutboundCall {
@@ -40,6 +40,7 @@ fn outbound_from_row(r: &SqliteRow) -> Result<OutboundCall, StoreError> {
             .as_deref()
             .map(answered_by)
             .transpose()?,
+        campaign_contact_id: r.try_get("campaign_contact_id")?,
     })
 }
 
@@ -64,7 +65,7 @@ impl OutboundStore for SqliteStore {
     async fn outbound_call(&self, id: i64) -> Result<Option<OutboundCall>, StoreError> {
         let row = sqlx::query("SELECT * FROM outbound_calls WHERE id = ?")
             .bind(id)
-            .fetch_optional(&self.writer)
+            .fetch_optional(&self.reader)
             .await?;
         row.as_ref().map(outbound_from_row).transpose()
     }
@@ -260,6 +261,18 @@ impl OutboundStore for SqliteStore {
     }
 
     async fn take_outbound_signals(&self, id: i64) -> Result<OutboundSignals, StoreError> {
+        // Read first: nearly always there is nothing to take, and then the writer is not taken.
+        let (stop, hints): (Option<bool>, i64) = sqlx::query_as(
+            "SELECT (SELECT stop_requested FROM outbound_calls WHERE id = ?),
+                    (SELECT COUNT(*) FROM outbound_hints WHERE outbound_id = ? AND taken_at IS NULL)",
+        )
+        .bind(id)
+        .bind(id)
+        .fetch_one(&self.reader)
+        .await?;
+        if hints == 0 {
+            return Ok(signals(stop.unwrap_or(false), Vec::new()));
+        }
         let mut tx = self.writer.begin().await?;
         let stop: Option<bool> =
             sqlx::query_scalar("SELECT stop_requested FROM outbound_calls WHERE id = ?")
