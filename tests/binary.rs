@@ -511,7 +511,7 @@ async fn a_call_that_keeps_killing_its_worker_is_failed_visibly() {
 /// run out and goes on with the rest. sipp, as the trunk, sees each number INVITEd once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_kill_mid_campaign_calls_no_one_twice() {
-    use common::sipp::{free_udp_port, sipp_available, sipp_logged_with, wait_log};
+    use common::sipp::{free_udp_port, invited, sipp_available, sipp_logged_with, wait_log};
     if !sipp_available() {
         return;
     }
@@ -540,13 +540,6 @@ async fn a_kill_mid_campaign_calls_no_one_twice() {
             ("MAX_CALL_DURATION_SEC", "4".to_string()),
         ]);
         env
-    };
-    let invited = |log: &str| -> Vec<String> {
-        log.lines()
-            .filter_map(|l| l.strip_prefix("INVITE sip:"))
-            .filter_map(|l| l.split('@').next())
-            .map(str::to_string)
-            .collect()
     };
     let http = free_port();
     let mut first = callops(dir.path(), &env(http, 43500))

@@ -19,7 +19,9 @@ use callops::telephony::trunk::{DialFailure, DialProgress, Trunk};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use common::sipp::{free_udp_port, sipp, sipp_available, sipp_logged, sipp_logged_with, wait_log};
+use common::sipp::{
+    free_udp_port, invited, sipp, sipp_available, sipp_logged, sipp_logged_with, wait_log,
+};
 
 async fn dialer(sipp_port: u16, rtp_base: u16) -> SipDialer {
     dialer_as(sipp_port, rtp_base, None).await
@@ -951,15 +953,6 @@ fn window_around_now() -> String {
     )
 }
 
-/// The numbers INVITEd, in order, from sipp's log (the trunk's format: 7XXXXXXXXXX).
-fn invited(log: &str) -> Vec<String> {
-    log.lines()
-        .filter_map(|l| l.strip_prefix("INVITE sip:"))
-        .filter_map(|l| l.split('@').next())
-        .map(str::to_string)
-        .collect()
-}
-
 /// Polls a campaign through the API until its status is `want`.
 async fn wait_campaign(api: &Api, id: i64, want: &str, secs: u64) -> serde_json::Value {
     let mut last = serde_json::Value::Null;
@@ -1250,6 +1243,10 @@ async fn a_campaign_from_a_file_in_the_chat_runs_with_its_buttons_and_ends_with_
     assert!(status["text"].as_str().unwrap().contains("Контактов: 3"));
     tg.send_text(TEAM, MANAGER, "ru", "/campaign");
     sent_containing(&tg, TEAM, "#1 «Склады Q4» — завершена").await;
+    tg.send_text(TEAM, MANAGER, "ru", "/chart campaign 1");
+    sent_containing(&tg, TEAM, "ещё не было разговоров").await;
+    tg.send_text(TEAM, MANAGER, "ru", "/stats");
+    sent_containing(&tg, TEAM, "#1 «Склады Q4»: дозвонились 0, конверсия —").await;
     tg.send_text(TEAM, MANAGER, "ru", "/campaign выгрузка 1");
     common::eventually(10, "the XLSX", || async {
         !tg.calls("sendDocument").is_empty()

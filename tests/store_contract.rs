@@ -1294,6 +1294,8 @@ async fn a_campaign_is_written_with_its_contacts_in_one_go_and_counted_by_state(
             retry_min: 45,
             window: callops::domain::CallWindow::parse("10:00-19:00").unwrap(),
             days: callops::domain::Days::parse("пн-сб").unwrap(),
+            voicemail_retries: 1,
+            screened_retries: 0,
         },
     };
     let c = s.create_campaign(&new, &contacts).await.unwrap();

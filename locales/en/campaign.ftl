@@ -1,6 +1,6 @@
 campaign-usage = Calling campaigns:
     • send a CSV or Excel list captioned /campaign Name [script] [script2…] to create a campaign (paused); several scripts make an A/B test;
-      the caption may set: lines=5 retries=2 interval=30 window=09:00-20:00 days=mon-fri priority=1;
+      the caption may set: lines=5 retries=2 interval=30 window=09:00-20:00 days=mon-fri priority=1 voicemail=1 screened=0;
     • /campaign lists the campaigns;
     • /campaign status 3 shows campaign 3;
     • /campaign start 3, /campaign pause 3, /campaign stop 3;
@@ -96,5 +96,5 @@ campaign-col-source = Source
 campaign-chart-title = Campaign #{ $id }: funnel
 campaign-chart-ab-title = Campaign #{ $id }: variants
 campaign-chart-empty = Campaign #{ $id } has had no conversations yet — nothing to draw.
-campaign-stats-header = Campaigns:
+campaign-stats-header = 📞 Campaigns in this period:
 campaign-stats-line = #{ $id } “{ $name }”: reached { $reached }, conversion { $conversion }, average conversation { $duration }

@@ -22,7 +22,7 @@ pub(super) async fn serve(
     pipeline: Option<Arc<PipelineDeps>>,
     webhook: Option<axum::Router>,
     (calling, numbering): (
-        Option<super::telephony::Calling>,
+        Option<super::Calling>,
         Arc<crate::domain::numbering::Numbering>,
     ),
     parts: &mut Parts,

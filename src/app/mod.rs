@@ -123,6 +123,15 @@ pub(super) async fn load_numbering(store: &dyn Store) -> crate::domain::numberin
     numbering
 }
 
+/// Phone calling as the edges use it: single calls, campaigns and their chat messages.
+#[derive(Clone)]
+pub(super) struct Calling {
+    pub dialer: Arc<crate::outbound::Dialer>,
+    pub campaigns: Arc<crate::outbound::campaign_runner::CampaignRunner>,
+    pub campaign_chat: Option<Arc<crate::outbound::campaign_chat::CampaignChat>>,
+    pub defaults: crate::outbound::campaign_import::CampaignDefaults,
+}
+
 /// Starts everything configured; returns once the HTTP server listens.
 pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
     let started = Instant::now();

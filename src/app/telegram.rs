@@ -52,7 +52,7 @@ fn telegram_bot(cfg: &Config) -> anyhow::Result<Option<(Bot, String)>> {
 pub(super) struct BotParts {
     pub pipeline: Option<Arc<PipelineDeps>>,
     pub rehearsal: Option<Arc<RehearsalDeps>>,
-    pub calling: Option<super::telephony::Calling>,
+    pub calling: Option<super::Calling>,
     pub numbering: Arc<crate::domain::numbering::Numbering>,
 }
 

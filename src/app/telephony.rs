@@ -35,15 +35,6 @@ const ATTEMPT_LEASE: Duration = Duration::from_secs(30);
 /// How often the campaign runner looks for due contacts when nothing wakes it.
 const CAMPAIGN_TICK: Duration = Duration::from_secs(1);
 
-/// Phone calling as the edges use it: single calls, campaigns and their chat messages.
-#[derive(Clone)]
-pub(super) struct Calling {
-    pub dialer: Arc<Dialer>,
-    pub campaigns: Arc<CampaignRunner>,
-    pub campaign_chat: Option<Arc<CampaignChat>>,
-    pub defaults: CampaignDefaults,
-}
-
 /// Starts phone calling when configured: the dialer, its job, the sweeper and the campaign
 /// runner (with progress messages when the bot runs).
 pub(super) async fn start(
@@ -52,7 +43,7 @@ pub(super) async fn start(
     (pipeline, telegram): (Option<&PipelineDeps>, Option<&Telegram>),
     pool: &mut WorkerPool,
     parts: &mut Parts,
-) -> anyhow::Result<Option<Calling>> {
+) -> anyhow::Result<Option<super::Calling>> {
     let Some(server) = cfg.sip.server.clone() else {
         tracing::info!("SIP_SERVER is not set: phone calls are off");
         return Ok(None);
@@ -80,12 +71,7 @@ pub(super) async fn start(
     let campaigns = Arc::new(CampaignRunner::new(
         store.clone(),
         dialer.scripts.clone(),
-        RunnerSettings {
-            global: cfg.outbound.concurrency,
-            holidays: cfg.outbound.campaign_holidays.clone(),
-            every: CAMPAIGN_TICK,
-            default_script: cfg.agent.script.clone(),
-        },
+        runner_settings(cfg),
         pool.waker(),
         wall_clock(),
     ));
@@ -108,37 +94,59 @@ pub(super) async fn start(
             pool.waker(),
         ))
     });
-    let chat = campaign_chat.clone();
-    parts.spawn(
-        "campaigns",
-        campaigns
-            .clone()
-            .run(parts.shutdown.clone(), move |report| {
-                let chat = chat.clone();
-                async move {
-                    if let Some(chat) = chat {
-                        chat.after_tick(&report).await;
-                    }
-                }
-            }),
-    );
+    run_campaigns(&campaigns, campaign_chat.clone(), parts);
     tracing::info!("phone calls are on (SIP trunk)");
-    Ok(Some(Calling {
+    Ok(Some(super::Calling {
         dialer,
         campaigns,
         campaign_chat,
-        defaults: CampaignDefaults {
-            concurrency: cfg.outbound.campaign_concurrency,
-            plan: CampaignPlan {
-                retries: cfg.outbound.campaign_retries,
-                retry_min: cfg.outbound.campaign_retry_min,
-                window: cfg.outbound.window,
-                days: cfg.outbound.campaign_days,
-            },
-            zone: cfg.service.timezone,
-            script: cfg.agent.script.clone(),
-        },
+        defaults: campaign_defaults(cfg),
     }))
+}
+
+/// Runs the campaign runner until shutdown, its progress messages after each tick.
+fn run_campaigns(
+    campaigns: &Arc<CampaignRunner>,
+    chat: Option<Arc<CampaignChat>>,
+    parts: &mut Parts,
+) {
+    let run = campaigns
+        .clone()
+        .run(parts.shutdown.clone(), move |report| {
+            let chat = chat.clone();
+            async move {
+                if let Some(chat) = chat {
+                    chat.after_tick(&report).await;
+                }
+            }
+        });
+    parts.spawn("campaigns", run);
+}
+
+fn runner_settings(cfg: &Config) -> RunnerSettings {
+    RunnerSettings {
+        global: cfg.outbound.concurrency,
+        holidays: cfg.outbound.campaign_holidays.clone(),
+        every: CAMPAIGN_TICK,
+        default_script: cfg.agent.script.clone(),
+    }
+}
+
+/// What a new campaign gets from the settings.
+fn campaign_defaults(cfg: &Config) -> CampaignDefaults {
+    CampaignDefaults {
+        concurrency: cfg.outbound.campaign_concurrency,
+        plan: CampaignPlan {
+            retries: cfg.outbound.campaign_retries,
+            retry_min: cfg.outbound.campaign_retry_min,
+            window: cfg.outbound.window,
+            days: cfg.outbound.campaign_days,
+            voicemail_retries: 0,
+            screened_retries: 0,
+        },
+        zone: cfg.service.timezone,
+        script: cfg.agent.script.clone(),
+    }
 }
 
 /// The dialer over the SIP trunk, with the agent on the pipeline's LLM and speech-to-text.

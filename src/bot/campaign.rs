@@ -185,6 +185,102 @@ async fn export(ctx: &Ctx<'_>, c: &Campaign) -> Result<(), BotError> {
     Ok(())
 }
 
+/// Whether `/chart` arguments name a campaign (`campaign 3`, `кампания 3`): then `Some` with its
+/// id when given.
+pub fn chart_of(args: &str) -> Option<Option<i64>> {
+    let mut words = args.split_whitespace();
+    let first = words.next()?.to_lowercase();
+    matches!(first.as_str(), "campaign" | "кампания").then(|| {
+        words
+            .next()
+            .and_then(|w| w.trim_start_matches('#').parse().ok())
+    })
+}
+
+/// `/chart campaign ID`: the funnel of the stages its conversations reached and, for an A/B
+/// test, the conversion of each variant.
+pub async fn chart(ctx: &Ctx<'_>, id: Option<i64>) -> Result<(), BotError> {
+    use crate::charts::{Labels, Series};
+    let lang = ctx.lang;
+    let Some(id) = id else {
+        return say(ctx, t(lang, "campaign-bad-id")).await;
+    };
+    let Some(c) = ctx.deps.store.campaign(id).await? else {
+        return say(
+            ctx,
+            t_args(lang, "campaign-not-found", &[("id", id.into())]),
+        )
+        .await;
+    };
+    let contacts = ctx.deps.store.campaign_contacts(id).await?;
+    let k = kpis(&contacts, c.scripts.len());
+    if k.reached == 0 {
+        return say(
+            ctx,
+            t_args(lang, "campaign-chart-empty", &[("id", id.into())]),
+        )
+        .await;
+    }
+    let mut pictures = vec![(
+        Series::Bars(
+            k.funnel
+                .iter()
+                .map(|(s, n)| (s.as_str().to_string(), *n as f64))
+                .collect(),
+        ),
+        Labels {
+            title: t_args(lang, "campaign-chart-title", &[("id", id.into())]),
+            empty: t_args(lang, "campaign-chart-empty", &[("id", id.into())]),
+            names: k
+                .funnel
+                .iter()
+                .map(|(s, _)| t(lang, &format!("campaign-stage-{}", s.as_str())))
+                .collect(),
+        },
+    )];
+    if k.variants.len() > 1 {
+        let bars: Vec<(String, f64)> = k
+            .variants
+            .iter()
+            .map(|v| {
+                let share = if v.tally.reached > 0 {
+                    v.tally.converted as f64 * 100.0 / v.tally.reached as f64
+                } else {
+                    0.0
+                };
+                let script = c.scripts.get(v.index).cloned().unwrap_or_default();
+                (
+                    format!("{} {script}, %", char::from(b'A' + v.index as u8)),
+                    share,
+                )
+            })
+            .collect();
+        pictures.push((
+            Series::Bars(bars),
+            Labels {
+                title: t_args(lang, "campaign-chart-ab-title", &[("id", id.into())]),
+                empty: t_args(lang, "campaign-chart-empty", &[("id", id.into())]),
+                names: Vec::new(),
+            },
+        ));
+    }
+    let caption = crate::outbound::campaign_view::ab_lines(lang, &c, &k).join("\n");
+    for (series, labels) in pictures {
+        let png = tokio::task::spawn_blocking(move || crate::charts::draw(&series, &labels))
+            .await
+            .map_err(|e| BotError::Internal(e.to_string()))?
+            .map_err(|e| BotError::Internal(e.to_string()))?;
+        ctx.bot
+            .send_photo(
+                ctx.chat,
+                InputFile::memory(png).file_name(format!("campaign-{id}.png")),
+            )
+            .caption(caption.clone())
+            .await?;
+    }
+    Ok(())
+}
+
 /// What a caption asks for: the name, the scripts, the settings.
 #[derive(Debug, Clone, PartialEq)]
 struct Caption {
@@ -400,5 +496,9 @@ mod tests {
         assert_eq!(verb("пауза"), Some(Verb::Act(CampaignAction::Pause)));
         assert_eq!(verb("EXPORT"), Some(Verb::Export));
         assert_eq!(verb("склады"), None);
+        assert_eq!(chart_of("campaign 3"), Some(Some(3)));
+        assert_eq!(chart_of("Кампания #4"), Some(Some(4)));
+        assert_eq!(chart_of("кампания"), Some(None));
+        assert_eq!(chart_of("funnel week"), None);
     }
 }

@@ -412,7 +412,51 @@ pub async fn stats_text(deps: &BotDeps, lang: Lang, period: Period) -> Result<St
             ("cost", format!("{:.2}", st.tokens.cost_usd).into()),
         ],
     ));
+    lines.extend(campaign_lines(deps, lang, (from, to)).await?);
     Ok(lines.join("\n"))
+}
+
+/// The campaigns that ran in the period (running now, or finished or created in it): reached,
+/// conversion and the average conversation.
+async fn campaign_lines(
+    deps: &BotDeps,
+    lang: Lang,
+    (from, to): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+) -> Result<Vec<String>, BotError> {
+    use crate::domain::CampaignStatus;
+    use crate::outbound::campaign_view::{duration, percent};
+    let in_period = |t: chrono::DateTime<chrono::Utc>| from <= t && t < to;
+    let mut lines = Vec::new();
+    for c in deps.store.campaigns().await?.iter().take(10) {
+        let ran = c.status == CampaignStatus::Running
+            || in_period(c.created_at)
+            || c.finished_at.is_some_and(in_period);
+        if !ran {
+            continue;
+        }
+        let contacts = deps.store.campaign_contacts(c.id).await?;
+        let k = crate::outbound::campaign::kpi::kpis(&contacts, c.scripts.len());
+        if lines.is_empty() {
+            lines.push(format!("<b>{}</b>", t(lang, "campaign-stats-header")));
+        }
+        lines.push(t_args(
+            lang,
+            "campaign-stats-line",
+            &[
+                ("id", c.id.into()),
+                ("name", teloxide::utils::html::escape(&c.name).into()),
+                ("reached", k.reached.into()),
+                ("conversion", percent(k.conversion()).into()),
+                (
+                    "duration",
+                    k.avg_duration_secs
+                        .map_or_else(|| "—".to_string(), |s| duration(lang, s))
+                        .into(),
+                ),
+            ],
+        ));
+    }
+    Ok(lines)
 }
 
 pub async fn export(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {

@@ -123,7 +123,10 @@ async fn on_command(
         Command::Leads(args) => super::chatops::leads(&ctx, &args).await?,
         Command::Lead(args) => super::chatops::lead(&ctx, &args).await?,
         Command::Stats(args) => super::chatops::stats(&ctx, &args).await?,
-        Command::Chart(args) => super::chatops::chart(&ctx, &args).await?,
+        Command::Chart(args) => match super::campaign::chart_of(&args) {
+            Some(id) => super::campaign::chart(&ctx, id).await?,
+            None => super::chatops::chart(&ctx, &args).await?,
+        },
         Command::Digest(args) => super::chatops::digest(&ctx, &args).await?,
         Command::Settings => super::settings::settings(&bot, &deps, msg.chat.id, lang).await?,
         Command::Export(args) => super::chatops::export(&ctx, &args).await?,

@@ -16,7 +16,7 @@ use crate::domain::{Direction, LeadCategory, PhoneNumber};
 use crate::i18n::{t, t_args, Lang};
 use crate::store::ChartRow;
 
-pub use render::{png_size, ChartError, HEIGHT, WIDTH};
+pub use render::{draw, png_size, ChartError, HEIGHT, WIDTH};
 
 /// The charts `/chart` draws.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -89,6 +89,10 @@ pub struct CampaignPlan {
     pub retry_min: u32,
     pub window: CallWindow,
     pub days: Days,
+    /// More tries after a voicemail answered (none by default).
+    pub voicemail_retries: u32,
+    /// More tries after a menu or an AI secretary answered (none by default).
+    pub screened_retries: u32,
 }
 
 impl Default for CampaignPlan {
@@ -98,6 +102,8 @@ impl Default for CampaignPlan {
             retry_min: 30,
             window: CallWindow::default(),
             days: Days::WEEKDAYS,
+            voicemail_retries: 0,
+            screened_retries: 0,
         }
     }
 }
@@ -232,6 +238,15 @@ impl ContactCounts {
 
     pub fn total(&self) -> i64 {
         self.0.iter().map(|(_, n)| n).sum()
+    }
+
+    /// Contacts nothing more will be tried for: done, exhausted or skipped.
+    pub fn finished(&self) -> i64 {
+        self.0
+            .iter()
+            .filter(|(s, _)| s.is_final())
+            .map(|(_, n)| n)
+            .sum()
     }
 }
 

@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 use super::campaign::kpi::kpis;
 use super::campaign_runner::TickReport;
 use super::campaign_view::{keyboard, progress, summary};
-use crate::domain::{Campaign, ContactCounts, ContactState, PostKind};
+use crate::domain::{Campaign, ContactCounts, PostKind};
 use crate::i18n::Lang;
 use crate::notify::{post_job, Notifier, PostRequest, TextFormat};
 use crate::store::{Store, StoreError};
@@ -38,17 +38,6 @@ pub struct CampaignChat {
     pub jobs_waker: Arc<Notify>,
     drawn: Mutex<HashMap<i64, Drawn>>,
     caught_up: std::sync::atomic::AtomicBool,
-}
-
-fn finished(counts: &ContactCounts) -> i64 {
-    [
-        ContactState::Done,
-        ContactState::Exhausted,
-        ContactState::Skipped,
-    ]
-    .into_iter()
-    .map(|s| counts.get(s))
-    .sum()
 }
 
 impl CampaignChat {
@@ -148,7 +137,7 @@ impl CampaignChat {
             let entry = drawn.entry(c.id).or_insert_with(|| Drawn {
                 at: Instant::now() - EDIT_EVERY * 2,
                 counts: ContactCounts::default(),
-                since: (Instant::now(), finished(&counts)),
+                since: (Instant::now(), counts.finished()),
             });
             if !now && (entry.counts == counts || entry.at.elapsed() < EDIT_EVERY) {
                 return Ok(());
@@ -156,9 +145,9 @@ impl CampaignChat {
             entry.at = Instant::now();
             entry.counts = counts.clone();
             let (t0, f0) = entry.since;
-            let gone = finished(&counts) - f0;
+            let gone = counts.finished() - f0;
             let elapsed = t0.elapsed();
-            let left = counts.total() - finished(&counts);
+            let left = counts.total() - counts.finished();
             (gone > 0 && elapsed > Duration::from_secs(30))
                 .then(|| elapsed.mul_f64(left as f64 / gone as f64))
         };

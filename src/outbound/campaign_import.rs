@@ -155,6 +155,12 @@ pub fn apply_option(new: &mut NewCampaign, key: &str, value: &str) -> Result<(),
         }
         "дни" | "days" => new.plan.days = crate::domain::Days::parse(value).map_err(bad)?,
         "приоритет" | "priority" => new.priority = number(-100, 100)?,
+        "автоответчик" | "voicemail" | "voicemail_retries" => {
+            new.plan.voicemail_retries = u32::try_from(number(0, 10)?).unwrap_or(0)
+        }
+        "секретарь" | "screened" | "screened_retries" => {
+            new.plan.screened_retries = u32::try_from(number(0, 10)?).unwrap_or(0)
+        }
         "пояс" | "tz" | "zone" | "timezone" => {
             new.zone = super::contacts::zone(value)
                 .ok_or_else(|| bad("a time zone like Europe/Moscow or МСК+7".into()))?
@@ -189,6 +195,8 @@ mod tests {
             ("дни", "пн-сб"),
             ("приоритет", "2"),
             ("пояс", "МСК+7"),
+            ("автоответчик", "1"),
+            ("screened", "2"),
         ] {
             apply_option(&mut new, k, v).unwrap();
         }
@@ -197,6 +205,10 @@ mod tests {
         assert_eq!(new.plan.window.to_string(), "10:00-19:00");
         assert_eq!(new.plan.days, Days::parse("mon-sat").unwrap());
         assert_eq!(new.priority, 2);
+        assert_eq!(
+            (new.plan.voicemail_retries, new.plan.screened_retries),
+            (1, 2)
+        );
         assert_eq!(new.zone.name(), "Etc/GMT-10");
         assert!(matches!(
             apply_option(&mut new, "линии", "0"),

@@ -51,17 +51,6 @@ fn bar(done: i64, total: i64) -> String {
     format!("{}{}", "▓".repeat(filled), "░".repeat(BAR - filled))
 }
 
-fn finished(counts: &ContactCounts) -> i64 {
-    [
-        ContactState::Done,
-        ContactState::Exhausted,
-        ContactState::Skipped,
-    ]
-    .into_iter()
-    .map(|s| counts.get(s))
-    .sum()
-}
-
 /// The buttons a campaign's status allows (none once finished).
 pub fn keyboard(lang: Lang, c: &Campaign) -> Option<Keyboard> {
     let button = |a: CampaignAction| {
@@ -94,7 +83,7 @@ pub fn progress(
     eta: Option<Duration>,
 ) -> String {
     let total = counts.total();
-    let done = finished(counts);
+    let done = counts.finished();
     let mut lines = vec![
         t_args(
             lang,
@@ -385,7 +374,7 @@ pub fn list_line(lang: Lang, c: &Campaign, counts: &ContactCounts, reached: u64)
             ("id", c.id.into()),
             ("name", c.name.as_str().into()),
             ("status", status_name(lang, c.status).into()),
-            ("finished", finished(counts).into()),
+            ("finished", counts.finished().into()),
             ("total", counts.total().into()),
             ("reached", reached.into()),
         ],

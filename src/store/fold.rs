@@ -219,6 +219,8 @@ where
                 .map_err(|_| StoreError::Corrupt(format!("campaign window {window:?}")))?,
             days: crate::domain::Days::parse(&days)
                 .map_err(|_| StoreError::Corrupt(format!("campaign days {days:?}")))?,
+            voicemail_retries: count("voicemail_retries")?,
+            screened_retries: count("screened_retries")?,
         },
         created_at,
         status_message_id: row.try_get("status_message_id")?,

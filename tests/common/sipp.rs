@@ -95,3 +95,12 @@ pub async fn wait_log(
     }
     (false, text)
 }
+
+/// The numbers INVITEd, in order, from sipp's log (the trunk's format: 7XXXXXXXXXX).
+pub fn invited(log: &str) -> Vec<String> {
+    log.lines()
+        .filter_map(|l| l.strip_prefix("INVITE sip:"))
+        .filter_map(|l| l.split('@').next())
+        .map(str::to_string)
+        .collect()
+}

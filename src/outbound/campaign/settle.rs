@@ -7,7 +7,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use super::retry::{Next, RetryPolicy};
+use super::retry::{Next, Retry, RetryPolicy};
 use crate::domain::{
     parse_spoken_time, AnsweredBy, CallingSchedule, Campaign, CampaignContact, ContactOutcome,
     ContactSkip, ContactState, Conversation, OutboundStatus, Settlement, REASON_CANCELLED,
@@ -132,10 +132,18 @@ pub fn settle(
             };
         }
     }
-    let policy = RetryPolicy::new(
-        campaign.plan.retries,
-        chrono::Duration::minutes(i64::from(campaign.plan.retry_min)),
-    );
+    let interval = chrono::Duration::minutes(i64::from(campaign.plan.retry_min));
+    let policy = RetryPolicy {
+        voicemail: Retry {
+            tries: campaign.plan.voicemail_retries,
+            interval,
+        },
+        screened: Retry {
+            tries: campaign.plan.screened_retries,
+            interval,
+        },
+        ..RetryPolicy::new(campaign.plan.retries, interval)
+    };
     let used = u32::try_from(contact.attempts.saturating_sub(1)).unwrap_or(0);
     match policy.after(outcome, used, end.ended, schedule, tz) {
         Next::Done => base,
@@ -336,7 +344,18 @@ mod tests {
         );
         e.answered_by = Some(AnsweredBy::Voicemail);
         let st = settle(&e, &contact(1), &campaign(), &s);
-        assert_eq!(st.outcome, Some(ContactOutcome::Voicemail));
+        assert_eq!(
+            (st.state, st.outcome),
+            (ContactState::Done, Some(ContactOutcome::Voicemail))
+        );
+        // A campaign that tries a voicemail again: 30 minutes later.
+        let mut c = campaign();
+        c.plan.voicemail_retries = 1;
+        let st = settle(&e, &contact(1), &c, &s);
+        assert_eq!(
+            (st.state, st.next_at),
+            (ContactState::Retry, Some(utc(26, 9, 30)))
+        );
         // Settled later from the stored attempt alone (the instance stopped before settling).
         let mut e = end(OutboundStatus::Ended);
         e.agent_outcome = Some("interested".into());

@@ -63,8 +63,9 @@ impl CampaignStore for PgStore {
         let scripts = serde_json::to_string(&c.scripts).unwrap_or_else(|_| "[]".into());
         let row = sqlx::query(
             "INSERT INTO campaigns (name, scripts, status, chat_id, created_by, zone, concurrency,
-                 priority, retries, retry_min, call_window, days)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *",
+                 priority, retries, retry_min, call_window, days, voicemail_retries,
+                 screened_retries)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING *",
         )
         .bind(&c.name)
         .bind(scripts)
@@ -78,6 +79,8 @@ impl CampaignStore for PgStore {
         .bind(i64::from(c.plan.retry_min))
         .bind(c.plan.window.to_string())
         .bind(c.plan.days.to_string())
+        .bind(i64::from(c.plan.voicemail_retries))
+        .bind(i64::from(c.plan.screened_retries))
         .fetch_one(&mut *tx)
         .await?;
         let campaign = campaign_from_row(&row)?;

@@ -73,8 +73,9 @@ impl CampaignStore for SqliteStore {
         let scripts = serde_json::to_string(&c.scripts).unwrap_or_else(|_| "[]".into());
         let row = sqlx::query(
             "INSERT INTO campaigns (name, scripts, status, chat_id, created_by, zone, concurrency,
-                 priority, retries, retry_min, call_window, days, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+                 priority, retries, retry_min, call_window, days, voicemail_retries,
+                 screened_retries, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
         )
         .bind(&c.name)
         .bind(scripts)
@@ -88,6 +89,8 @@ impl CampaignStore for SqliteStore {
         .bind(i64::from(c.plan.retry_min))
         .bind(c.plan.window.to_string())
         .bind(c.plan.days.to_string())
+        .bind(i64::from(c.plan.voicemail_retries))
+        .bind(i64::from(c.plan.screened_retries))
         .bind(now_ms())
         .fetch_one(&mut *tx)
         .await?;
