@@ -131,6 +131,16 @@ impl CampaignChat {
         let (Some(chat), Some(message)) = (c.chat_id, c.status_message_id) else {
             return Ok(());
         };
+        // Too soon since the last edit: not even the counts are read (ticks come often).
+        let recent = self
+            .drawn
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&c.id)
+            .is_some_and(|d| d.at.elapsed() < EDIT_EVERY);
+        if !now && recent {
+            return Ok(());
+        }
         let counts = self.store.campaign_counts(c.id).await?;
         let eta = {
             let mut drawn = self.drawn.lock().unwrap_or_else(|p| p.into_inner());
