@@ -107,17 +107,183 @@ pub async fn run_checks(cfg: &Config) -> Vec<CheckRow> {
                         ),
                     )
                 }
+                Ok(resp) if matches!(resp.status().as_u16(), 404 | 405 | 501) => CheckRow {
+                    service: "llm",
+                    ok: None,
+                    detail: format!(
+                        "{} has no /models (a proxy?): not verified; the first call will tell",
+                        cfg.openai.base_url
+                    ),
+                },
                 Ok(resp) => row(
                     "llm",
                     false,
-                    format!("HTTP {} from {}", resp.status(), cfg.openai.base_url),
+                    format!(
+                        "HTTP {} from {}: check OPENAI_API_KEY and OPENAI_BASE_URL",
+                        resp.status(),
+                        cfg.openai.base_url
+                    ),
                 ),
                 Err(e) => row("llm", false, e.without_url().to_string()),
             }
         }
     });
 
+    if cfg.openai.api_key.is_some() {
+        rows.push(CheckRow {
+            service: "stt/tts",
+            ok: None,
+            detail: format!(
+                "{} and {} at {} (same key and endpoint as the LLM)",
+                cfg.openai.stt_model, cfg.openai.tts_model, cfg.openai.base_url
+            ),
+        });
+    }
+    if let Some(token) = &cfg.telegram.bot_token {
+        rows.push(team_chat(cfg, &client, token.expose()).await);
+        if cfg.telegram.webhook_url.is_some() {
+            rows.push(webhook(cfg, &client, token.expose()).await);
+        }
+    }
+    rows.extend(pbx(cfg, timeout).await);
     rows.push(sip_trunk(cfg, timeout).await);
+    rows
+}
+
+/// A Bot API method's `result`, or its description as the error.
+async fn bot_api(
+    client: &reqwest::Client,
+    cfg: &Config,
+    token: &str,
+    method: &str,
+    body: serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    let url = format!("{}/bot{token}/{method}", cfg.telegram.api_url);
+    let resp = client
+        .post(&url)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| redact(e.without_url().to_string(), token))?;
+    let body: serde_json::Value = resp.json().await.map_err(|e| e.to_string())?;
+    if body["ok"].as_bool() == Some(true) {
+        Ok(body["result"].clone())
+    } else {
+        Err(body["description"]
+            .as_str()
+            .unwrap_or("no description")
+            .to_string())
+    }
+}
+
+/// That the bot is in the team chat and may post there.
+async fn team_chat(cfg: &Config, client: &reqwest::Client, token: &str) -> CheckRow {
+    const NAME: &str = "team chat";
+    let Some(chat) = cfg.telegram.chat_id else {
+        return not_configured(NAME, "TELEGRAM_CHAT_ID");
+    };
+    let me = match bot_api(client, cfg, token, "getMe", serde_json::json!({})).await {
+        Ok(me) => me,
+        Err(e) => return row(NAME, false, format!("cannot ask Telegram: {e}")),
+    };
+    let member = bot_api(
+        client,
+        cfg,
+        token,
+        "getChatMember",
+        serde_json::json!({ "chat_id": chat, "user_id": me["id"] }),
+    )
+    .await;
+    match member {
+        Ok(m) => {
+            let status = m["status"].as_str().unwrap_or("?");
+            let may_post = match status {
+                "creator" | "administrator" => m["can_post_messages"].as_bool() != Some(false),
+                "member" => true,
+                "restricted" => m["can_send_messages"].as_bool() == Some(true),
+                _ => false,
+            };
+            if may_post {
+                row(
+                    NAME,
+                    true,
+                    format!("{chat}: the bot is {status} and may post"),
+                )
+            } else {
+                row(
+                    NAME,
+                    false,
+                    format!("{chat}: the bot is {status} and may not post: add it to the chat and let it send messages"),
+                )
+            }
+        }
+        Err(e) => row(
+            NAME,
+            false,
+            format!("{chat}: {e}: add the bot to the chat, then send /start there"),
+        ),
+    }
+}
+
+/// In webhook mode, what Telegram last reported about delivering to us.
+async fn webhook(cfg: &Config, client: &reqwest::Client, token: &str) -> CheckRow {
+    const NAME: &str = "webhook";
+    match bot_api(client, cfg, token, "getWebhookInfo", serde_json::json!({})).await {
+        Ok(info) => match info["last_error_message"].as_str() {
+            Some(err) if !err.is_empty() => row(
+                NAME,
+                false,
+                format!(
+                    "Telegram's last delivery failed: {err} ({} updates pending): check that TELEGRAM_WEBHOOK_URL reaches this server over HTTPS",
+                    info["pending_update_count"].as_i64().unwrap_or(0)
+                ),
+            ),
+            _ => row(
+                NAME,
+                true,
+                format!(
+                    "{} ({} updates pending)",
+                    info["url"].as_str().filter(|u| !u.is_empty()).unwrap_or("not set yet: `callops run` sets it"),
+                    info["pending_update_count"].as_i64().unwrap_or(0)
+                ),
+            ),
+        },
+        Err(e) => row(NAME, false, format!("getWebhookInfo: {e}")),
+    }
+}
+
+/// Each configured PBX: one statistics request over the last hour, with its credentials.
+async fn pbx(cfg: &Config, timeout: Duration) -> Vec<CheckRow> {
+    let sources = crate::app::call_sources(cfg);
+    if sources.is_empty() {
+        return vec![not_configured(
+            "pbx",
+            "NOVOFON_API_KEY/NOVOFON_API_SECRET or NOVOFON_ACCESS_TOKEN",
+        )];
+    }
+    let mut rows = Vec::new();
+    for (name, source) in sources {
+        let to = chrono::Utc::now();
+        let from = to - chrono::Duration::hours(1);
+        let result = tokio::time::timeout(timeout, source.list_calls(from, to)).await;
+        rows.push(match result {
+            Ok(Ok(calls)) => row(
+                "pbx",
+                true,
+                format!("{name}: {} calls in the last hour", calls.len()),
+            ),
+            Ok(Err(e)) => row(
+                "pbx",
+                false,
+                format!("{name}: {e}: check the API key and secret in the PBX's settings"),
+            ),
+            Err(_) => row(
+                "pbx",
+                false,
+                format!("{name}: no answer: check its API URL"),
+            ),
+        });
+    }
     rows
 }
 

@@ -32,6 +32,9 @@ pub enum Cmd {
     Migrate,
     /// Validates the configuration and reaches every configured service.
     Check,
+    /// Asks the running instance's `/health/ready` (HTTP_ADDR); exit 0 when ready. Backs the
+    /// Docker HEALTHCHECK (the image has no curl).
+    Healthcheck,
     /// Prints every setting with its default and meaning (the README's table).
     Settings,
     /// Transcribes and analyses local recordings (wav, mp3, ogg, flac) and prints the protocols.
@@ -220,6 +223,13 @@ async fn dispatch(cli: Cli) -> ExitCode {
         Cmd::Settings => {
             print!("{}", crate::config::settings_table());
             ExitCode::SUCCESS
+        }
+        Cmd::Healthcheck => {
+            let cfg = match load(&cli, Purpose::Tooling) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            healthcheck(cfg.service.http_addr).await
         }
         Cmd::Check => {
             let cfg = match load(&cli, Purpose::Tooling) {
@@ -474,5 +484,40 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `callops healthcheck`: GET `/health/ready` on this machine's HTTP port, 3 s at most.
+async fn healthcheck(addr: std::net::SocketAddr) -> ExitCode {
+    let mut addr = addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let url = format!("http://{addr}/health/ready");
+    let client = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("healthcheck: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match client.get(&url).send().await {
+        Ok(r) if r.status().is_success() => {
+            println!("ready");
+            ExitCode::SUCCESS
+        }
+        Ok(r) => {
+            let status = r.status();
+            let body = r.text().await.unwrap_or_default();
+            eprintln!("not ready ({status}): {body}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("healthcheck: {url}: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

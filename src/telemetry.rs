@@ -41,3 +41,21 @@ pub fn metrics_handle() -> PrometheusHandle {
         })
         .clone()
 }
+
+/// Runs one request to an outside vendor and records its latency
+/// (`callops_vendor_request_seconds`) and, when it fails, `callops_vendor_errors_total`.
+pub async fn timed<T, E>(
+    vendor: &'static str,
+    op: &'static str,
+    request: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let started = std::time::Instant::now();
+    let result = request.await;
+    metrics::histogram!("callops_vendor_request_seconds", "vendor" => vendor, "op" => op)
+        .record(started.elapsed().as_secs_f64());
+    if result.is_err() {
+        metrics::counter!("callops_vendor_errors_total", "vendor" => vendor, "op" => op)
+            .increment(1);
+    }
+    result
+}

@@ -45,6 +45,66 @@ async fn start_app(
     (app, dir)
 }
 
+// Two threads: the healthcheck child process blocks this one while the server answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_and_ready_probes_and_the_healthcheck_command() {
+    let (app, _d) = start_app(None, None).await;
+    let base = format!("http://{}", app.http_addr);
+    let resp = reqwest::get(format!("{base}/health/live")).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    common::eventually(10, "ready once the pool visits the queue", || {
+        let base = base.clone();
+        async move {
+            matches!(reqwest::get(format!("{base}/health/ready")).await, Ok(r) if r.status() == 200)
+        }
+    })
+    .await;
+    let body: serde_json::Value = reqwest::get(format!("{base}/health/ready"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&body["database"], &body["migrations"], &body["queue"]),
+        (&"ok".into(), &"ok".into(), &"ok".into())
+    );
+    let ok = std::process::Command::new(env!("CARGO_BIN_EXE_callops"))
+        .arg("healthcheck")
+        .env("HTTP_ADDR", app.http_addr.to_string())
+        .env_remove("CALLOPS_CONFIG")
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+
+    app.store.close().await;
+    let resp = reqwest::get(format!("{base}/health/ready")).await.unwrap();
+    assert_eq!(resp.status(), 503);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["status"], "unavailable");
+    assert_eq!(body["database"], "does not answer");
+    let down = std::process::Command::new(env!("CARGO_BIN_EXE_callops"))
+        .arg("healthcheck")
+        .env("HTTP_ADDR", app.http_addr.to_string())
+        .env_remove("CALLOPS_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(down.status.code(), Some(1));
+    assert_eq!(
+        reqwest::get(format!("{base}/health/live"))
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "alive, only not ready"
+    );
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn health_reports_version_and_turns_503_without_database() {
     let (app, _d) = start_app(None, Some("k3y")).await;

@@ -34,6 +34,39 @@ fn callops(dir: &std::path::Path, env: &[(&str, String)]) -> Command {
     cmd
 }
 
+/// Spawns `cmd` with its output in `DIR/NAME.log`, which [`LogsOnPanic`] prints if the test fails.
+fn spawn_logged(mut cmd: Command, dir: &std::path::Path, name: &str) -> Child {
+    let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
+    cmd.stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+/// Prints the end of every `*.log` in its directory when dropped during a panic, so a failed
+/// multi-process test says what the processes were doing.
+struct LogsOnPanic(std::path::PathBuf);
+
+impl Drop for LogsOnPanic {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let Ok(entries) = std::fs::read_dir(&self.0) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "log") {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = lines[lines.len().saturating_sub(60)..].join("\n");
+                eprintln!("===== {} (last 60 lines) =====\n{tail}", path.display());
+            }
+        }
+    }
+}
+
 fn wait_exit(child: &mut Child, secs: u64) -> Option<std::process::ExitStatus> {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while Instant::now() < deadline {
@@ -195,7 +228,7 @@ fn post_request(key: &str) -> PostRequest {
     }
 }
 
-fn worker_env(tg: &FakeTelegram, db_url: &str, port: u16) -> Vec<(&'static str, String)> {
+fn worker_env(tg: &FakeTelegram, db_url: &str) -> Vec<(&'static str, String)> {
     vec![
         ("TELEGRAM_BOT_TOKEN", TOKEN.to_string()),
         ("TELEGRAM_API_URL", tg.url.clone()),
@@ -203,7 +236,7 @@ fn worker_env(tg: &FakeTelegram, db_url: &str, port: u16) -> Vec<(&'static str, 
         ("DATABASE_URL", db_url.to_string()),
         ("JOB_LEASE_SECS", "5".to_string()),
         ("TELEGRAM_CHAT_INTERVAL_MS", "0".to_string()),
-        ("HTTP_ADDR", format!("127.0.0.1:{port}")),
+        ("HTTP_ADDR", "127.0.0.1:0".to_string()),
     ]
 }
 
@@ -226,6 +259,7 @@ async fn a_job_killed_mid_send_is_not_sent_twice_and_the_admin_is_told() {
     let tg = FakeTelegram::start().await;
     tg.state.stall_sends.store(true, Ordering::SeqCst);
     let dir = tempfile::tempdir().unwrap();
+    let _logs = LogsOnPanic(dir.path().to_path_buf());
     let db_url = format!("sqlite://{}/kill.db", dir.path().display());
     let store = callops::store::connect(&db_url).await.unwrap();
     store.migrate().await.unwrap();
@@ -235,11 +269,11 @@ async fn a_job_killed_mid_send_is_not_sent_twice_and_the_admin_is_told() {
         .unwrap()
         .id;
 
-    let mut first = callops(dir.path(), &worker_env(&tg, &db_url, free_port()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut first = spawn_logged(
+        callops(dir.path(), &worker_env(&tg, &db_url)),
+        dir.path(),
+        "first",
+    );
     common::eventually(30, "the send is in flight", || async {
         !tg.calls("sendMessage").is_empty()
     })
@@ -252,11 +286,11 @@ async fn a_job_killed_mid_send_is_not_sent_twice_and_the_admin_is_told() {
     first.wait().unwrap();
 
     tg.state.stall_sends.store(false, Ordering::SeqCst);
-    let mut second = callops(dir.path(), &worker_env(&tg, &db_url, free_port()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut second = spawn_logged(
+        callops(dir.path(), &worker_env(&tg, &db_url)),
+        dir.path(),
+        "second",
+    );
     let s = store.clone();
     common::eventually(40, "the job is given up", || {
         let s = s.clone();
@@ -286,15 +320,16 @@ async fn a_job_killed_mid_send_is_not_sent_twice_and_the_admin_is_told() {
 async fn a_worker_stalled_mid_send_past_its_lease_posts_once() {
     let tg = FakeTelegram::start().await;
     let dir = tempfile::tempdir().unwrap();
+    let _logs = LogsOnPanic(dir.path().to_path_buf());
     let db_url = format!("sqlite://{}/stall.db", dir.path().display());
     let store = callops::store::connect(&db_url).await.unwrap();
     store.migrate().await.unwrap();
 
-    let mut stalled = callops(dir.path(), &worker_env(&tg, &db_url, free_port()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut stalled = spawn_logged(
+        callops(dir.path(), &worker_env(&tg, &db_url)),
+        dir.path(),
+        "stalled",
+    );
     tg.state
         .stop_pid_on_send
         .store(i64::from(stalled.id()), Ordering::SeqCst);
@@ -308,11 +343,11 @@ async fn a_worker_stalled_mid_send_past_its_lease_posts_once() {
     })
     .await;
 
-    let mut other = callops(dir.path(), &worker_env(&tg, &db_url, free_port()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut other = spawn_logged(
+        callops(dir.path(), &worker_env(&tg, &db_url)),
+        dir.path(),
+        "other",
+    );
     let s = store.clone();
     common::eventually(40, "the other instance gives the job up", || {
         let s = s.clone();
@@ -526,8 +561,9 @@ async fn a_kill_mid_campaign_calls_no_one_twice() {
     let dir = tempfile::tempdir().unwrap();
     let db_url = format!("sqlite://{}/campaign.db", dir.path().display());
     let env = |http: u16, rtp: u16| {
-        let mut env = worker_env(&tg, &db_url, http);
+        let mut env = worker_env(&tg, &db_url);
         env.extend([
+            ("HTTP_ADDR", format!("127.0.0.1:{http}")),
             ("API_KEY", "k-test".to_string()),
             ("OPENAI_API_KEY", "sk-test".to_string()),
             ("OPENAI_BASE_URL", fakes.base_url.clone()),

@@ -44,6 +44,7 @@ fn fast_opts(name: &str, concurrency: usize) -> PoolOptions {
             base: Duration::from_millis(20),
             cap: Duration::from_millis(100),
         },
+        listen: true,
     }
 }
 

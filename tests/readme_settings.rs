@@ -44,7 +44,9 @@ fn every_setting_is_documented_once_and_its_default_parses() {
 
 #[test]
 fn env_example_names_only_real_settings() {
-    let known: BTreeSet<&str> = callops::config::variables().collect();
+    let mut known: BTreeSet<&str> = callops::config::variables().collect();
+    // Read by docker-compose.yml, not by callops.
+    known.extend(["POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD"]);
     let mut named = 0;
     for line in read(".env.example").lines() {
         let line = line.trim_start_matches('#').trim();

@@ -70,6 +70,8 @@ contract!(
     the_do_not_call_list_is_listed_newest_first_and_numbers_come_off_it,
     a_campaign_is_written_with_its_contacts_in_one_go_and_counted_by_state,
     campaign_attempts_are_written_within_both_limits_and_settled_once,
+    leader_leases_fence_the_old_leader_out,
+    completions_are_stored_together_for_held_leases_only,
 );
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -1532,4 +1534,77 @@ async fn campaign_attempts_are_written_within_both_limits_and_settled_once(s: Ar
         .await
         .unwrap();
     assert_eq!(added, 2);
+}
+
+async fn leader_leases_fence_the_old_leader_out(s: Arc<dyn Store>) {
+    let short = Duration::from_millis(300);
+    let a = s.acquire_leader("poll", "a", short).await.unwrap().unwrap();
+    assert_eq!(a.last_run, None);
+    assert!(s
+        .acquire_leader("poll", "b", short)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(
+        s.acquire_leader("digest", "b", short)
+            .await
+            .unwrap()
+            .is_some(),
+        "per work"
+    );
+    assert!(s.renew_leader("poll", "a", a.token, short).await.unwrap());
+    assert!(s.mark_leader_run("poll", a.token).await.unwrap());
+    // a stops renewing; b takes over after the lease and the token moves on.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let b = s.acquire_leader("poll", "b", short).await.unwrap().unwrap();
+    assert!(b.token > a.token);
+    assert!(
+        b.last_run.is_some(),
+        "the new leader knows when the work last ran"
+    );
+    assert!(!s.renew_leader("poll", "a", a.token, short).await.unwrap());
+    assert!(!s.mark_leader_run("poll", a.token).await.unwrap(), "fenced");
+    assert!(s.mark_leader_run("poll", b.token).await.unwrap());
+    // Releasing hands over at once; a stale release does nothing.
+    s.release_leader("poll", "a", a.token).await.unwrap();
+    assert!(s
+        .acquire_leader("poll", "c", short)
+        .await
+        .unwrap()
+        .is_none());
+    s.release_leader("poll", "b", b.token).await.unwrap();
+    let c = s.acquire_leader("poll", "c", short).await.unwrap().unwrap();
+    assert!(c.token > b.token);
+    let rows = s.leaders().await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        (rows[1].name.as_str(), rows[1].holder.as_str()),
+        ("poll", "c")
+    );
+}
+
+async fn completions_are_stored_together_for_held_leases_only(s: Arc<dyn Store>) {
+    for i in 0..3 {
+        s.enqueue(NewJob::new("k", serde_json::json!({ "i": i })))
+            .await
+            .unwrap();
+    }
+    let jobs = s.claim(&kinds(&["k"]), 3, LEASE).await.unwrap();
+    assert_eq!(jobs.len(), 3);
+    let mut done: Vec<(i64, uuid::Uuid)> = jobs
+        .iter()
+        .map(|j| (j.id, j.lease_token.unwrap()))
+        .collect();
+    done[2].1 = uuid::Uuid::new_v4(); // a lease lost meanwhile
+    let mut held = s.complete_many(&done).await.unwrap();
+    held.sort_unstable();
+    assert_eq!(held, vec![jobs[0].id, jobs[1].id]);
+    assert_eq!(
+        s.job(jobs[0].id).await.unwrap().unwrap().state,
+        JobState::Done
+    );
+    assert_eq!(
+        s.job(jobs[2].id).await.unwrap().unwrap().state,
+        JobState::Running
+    );
 }

@@ -43,6 +43,8 @@ pub(super) async fn serve(
         intake: pipeline.as_ref().map(|p| p.intake.clone()),
         views: pipeline.as_ref().map(|p| p.views.clone()),
         schedules: parts.schedules.clone(),
+        pool: parts.pool_stats.clone(),
+        idle_poll: Duration::from_millis(500),
         novofon_secret: cfg
             .pbx
             .novofon_api_key

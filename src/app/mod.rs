@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::domain::Role;
+use crate::jobs::leader::Leadership;
 use crate::jobs::schedule::Schedules;
 use crate::store::{self, Store, User};
 
@@ -61,6 +62,10 @@ pub(crate) struct Parts {
     shutdown: CancellationToken,
     tasks: Vec<(&'static str, JoinHandle<()>)>,
     schedules: Arc<Schedules>,
+    /// This process's claim to singleton work (pollers, schedules, the campaign tick, polling).
+    leadership: Arc<Leadership>,
+    /// The worker pool's counters (its last visit to the queue tells readiness).
+    pool_stats: Option<Arc<crate::jobs::PoolStats>>,
 }
 
 impl Parts {
@@ -142,9 +147,15 @@ pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
         shutdown: CancellationToken::new(),
         tasks: Vec::new(),
         schedules: Arc::new(Schedules::default()),
+        leadership: Arc::new(Leadership::new(
+            store.clone(),
+            std::time::Duration::from_secs(cfg.service.leader_lease_secs),
+        )),
+        pool_stats: None,
     };
     let telegram = telegram::connect(&cfg).await?;
     let mut pool = workers::pool(&cfg, store.clone());
+    parts.pool_stats = Some(pool.stats());
     let sources = call_sources(&cfg);
     let pipeline = build_pipeline(&cfg, store.clone(), sources.clone(), pool.waker())?;
     workers::register_messaging(&cfg, &mut pool, &store, telegram.as_ref(), &mut parts);

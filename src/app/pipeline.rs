@@ -150,14 +150,23 @@ pub(super) fn start(
         tracing::warn!("TELEGRAM_CHAT_ID is not set: protocols have no chat to go to");
     }
     for source in sources.values() {
-        let run = poller::run(
-            p.clone(),
-            source.clone(),
-            Duration::from_secs(cfg.pbx.novofon_poll_secs.max(1)),
-            Duration::from_secs(cfg.pbx.novofon_window_mins.max(1) * 60),
-            parts.schedules.clone(),
-            parts.shutdown.clone(),
-        );
+        let (p, source, schedules) = (p.clone(), source.clone(), parts.schedules.clone());
+        let every = Duration::from_secs(cfg.pbx.novofon_poll_secs.max(1));
+        let window = Duration::from_secs(cfg.pbx.novofon_window_mins.max(1) * 60);
+        let name = format!("poll:{}", source.name());
+        let run = parts
+            .leadership
+            .clone()
+            .run(name, parts.shutdown.clone(), move |fence| {
+                poller::run(
+                    p.clone(),
+                    source.clone(),
+                    every,
+                    window,
+                    schedules.clone(),
+                    fence,
+                )
+            });
         parts.spawn("poller", run);
     }
     if sources.is_empty() {

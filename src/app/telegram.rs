@@ -67,8 +67,13 @@ pub(super) async fn start_bot(
     let Telegram { bot, notifier } = telegram;
     let deps = bot_deps(cfg, store, notifier, edges);
     let Some(url) = &cfg.telegram.webhook_url else {
-        let shutdown = parts.shutdown.clone();
-        parts.spawn("bot", run_bot(bot, deps, shutdown));
+        // Telegram answers 409 to a second long poller: one instance polls at a time.
+        let run = parts.leadership.clone().run(
+            "telegram-polling",
+            parts.shutdown.clone(),
+            move |fence| run_bot(bot.clone(), deps.clone(), fence.stop().clone()),
+        );
+        parts.spawn("bot", run);
         return Ok(None);
     };
     let url = reqwest::Url::parse(url).context("TELEGRAM_WEBHOOK_URL")?;

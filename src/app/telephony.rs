@@ -110,15 +110,20 @@ fn run_campaigns(
     chat: Option<Arc<CampaignChat>>,
     parts: &mut Parts,
 ) {
-    let run = campaigns
+    let campaigns = campaigns.clone();
+    let run = parts
+        .leadership
         .clone()
-        .run(parts.shutdown.clone(), move |report| {
+        .run("campaign-tick", parts.shutdown.clone(), move |fence| {
             let chat = chat.clone();
-            async move {
-                if let Some(chat) = chat {
-                    chat.after_tick(&report).await;
+            campaigns.clone().run(fence.stop().clone(), move |report| {
+                let chat = chat.clone();
+                async move {
+                    if let Some(chat) = chat {
+                        chat.after_tick(&report).await;
+                    }
                 }
-            }
+            })
         });
     parts.spawn("campaigns", run);
 }

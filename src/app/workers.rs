@@ -65,12 +65,18 @@ pub(super) fn register_messaging(
         notifier: t.notifier.clone(),
         lang: Lang::Ru,
     }));
-    let run = run_digest_scheduler(
-        store.clone(),
-        pool.waker(),
-        parts.schedules.clone(),
-        parts.shutdown.clone(),
-    );
+    let (store, waker, schedules) = (store.clone(), pool.waker(), parts.schedules.clone());
+    let run = parts
+        .leadership
+        .clone()
+        .run("digests", parts.shutdown.clone(), move |fence| {
+            run_digest_scheduler(
+                store.clone(),
+                waker.clone(),
+                schedules.clone(),
+                fence.stop().clone(),
+            )
+        });
     parts.spawn("digests", run);
 }
 

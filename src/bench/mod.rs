@@ -71,14 +71,16 @@ pub struct JobsFigures {
     pub jobs_per_sec: f64,
     pub claim_p50_ms: f64,
     pub claim_p99_ms: f64,
+    /// Jobs a claim returned, on average.
+    pub jobs_per_claim: f64,
 }
 
 impl std::fmt::Display for JobsFigures {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{:<34} {:>7} jobs in {:>6.2} s = {:>8.0} jobs/s   claim p50 {:>6.2} ms  p99 {:>6.2} ms",
-            self.label, self.jobs, self.seconds, self.jobs_per_sec, self.claim_p50_ms, self.claim_p99_ms
+            "{:<34} {:>7} jobs in {:>6.2} s = {:>8.0} jobs/s   claim p50 {:>6.2} ms  p99 {:>6.2} ms  {:>4.1} jobs/claim",
+            self.label, self.jobs, self.seconds, self.jobs_per_sec, self.claim_p50_ms, self.claim_p99_ms, self.jobs_per_claim
         )
     }
 }
@@ -163,6 +165,7 @@ pub async fn run_jobs(
         jobs_per_sec: n as f64 / seconds,
         claim_p50_ms: percentile(&lat, 0.50),
         claim_p99_ms: percentile(&lat, 0.99),
+        jobs_per_claim: n as f64 / lat.len().max(1) as f64,
     })
 }
 
@@ -199,6 +202,7 @@ pub async fn bench_jobs(
     match postgres_url {
         None => println!("postgres: skipped (set TEST_DATABASE_URL or --database-url)"),
         Some(url) => {
+            print_postgres_settings(&url).await?;
             for (shape, pools, per_pool) in &shapes {
                 let (store, cleanup) = fresh_postgres_schema(&url).await?;
                 let figures = run_jobs(
@@ -213,9 +217,104 @@ pub async fn bench_jobs(
                 store.close().await;
                 cleanup.await?;
             }
+            for listen in [true, false] {
+                let (scoped, cleanup) = fresh_postgres_schema_url(&url).await?;
+                let figures = pickup_latency(&scoped, listen).await?;
+                println!("{figures}");
+                cleanup.await?;
+            }
         }
     }
     Ok(())
+}
+
+/// The server's version and the settings that move these figures, so a run can be reproduced.
+async fn print_postgres_settings(url: &str) -> anyhow::Result<()> {
+    let pool = sqlx::PgPool::connect(url).await?;
+    let version: String = sqlx::query_scalar("SELECT version()")
+        .fetch_one(&pool)
+        .await?;
+    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT name, setting, unit FROM pg_settings WHERE name IN
+           ('synchronous_commit', 'fsync', 'wal_sync_method', 'shared_buffers', 'max_connections',
+            'autovacuum', 'commit_delay', 'full_page_writes', 'wal_level', 'work_mem')
+         ORDER BY name",
+    )
+    .fetch_all(&pool)
+    .await?;
+    pool.close().await;
+    println!("postgres: {version}");
+    let shown: Vec<String> = rows
+        .into_iter()
+        .map(|(name, setting, unit)| format!("{name}={setting}{}", unit.unwrap_or_default()))
+        .collect();
+    println!("postgres settings: {}", shown.join(" "));
+    Ok(())
+}
+
+/// Enqueue-to-start delay of jobs queued by another instance while a pool idles with the
+/// production poll (500 ms): woken by `LISTEN/NOTIFY` or found by the poll.
+async fn pickup_latency(url: &str, listen: bool) -> anyhow::Result<String> {
+    const JOBS: usize = 100;
+    let worker_store = store::connect(url).await?;
+    worker_store.migrate().await?;
+    let producer = store::connect(url).await?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut pool = WorkerPool::new(
+        worker_store.clone(),
+        PoolOptions {
+            name: "bench-pickup".into(),
+            concurrency: 8,
+            listen,
+            ..PoolOptions::default()
+        },
+    );
+    pool.register(Arc::new(Stamp(tx)));
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(pool.run(shutdown.clone()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut delays = Vec::with_capacity(JOBS);
+    for i in 0..JOBS {
+        let queued = Instant::now();
+        producer
+            .enqueue(NewJob::new(STAMP_KIND, serde_json::json!({ "i": i })))
+            .await?;
+        match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
+            Ok(Some(started)) => delays.push(
+                u64::try_from(started.duration_since(queued).as_micros()).unwrap_or(u64::MAX),
+            ),
+            _ => anyhow::bail!("a job was not picked up within 5 s"),
+        }
+        // Spread the enqueues over the poll's phase.
+        tokio::time::sleep(Duration::from_millis(37)).await;
+    }
+    shutdown.cancel();
+    let _ = running.await;
+    worker_store.close().await;
+    producer.close().await;
+    delays.sort_unstable();
+    Ok(format!(
+        "postgres, pickup from another instance, NOTIFY {:<3}  p50 {:>7.2} ms  p99 {:>7.2} ms  ({JOBS} jobs, idle poll 500 ms)",
+        if listen { "on" } else { "off" },
+        percentile(&delays, 0.50),
+        percentile(&delays, 0.99)
+    ))
+}
+
+const STAMP_KIND: &str = "bench.stamp";
+
+/// Says when it started.
+struct Stamp(tokio::sync::mpsc::UnboundedSender<Instant>);
+
+#[async_trait::async_trait]
+impl JobHandler for Stamp {
+    fn kind(&self) -> &'static str {
+        STAMP_KIND
+    }
+    async fn run(&self, _job: &Job, _cancel: CancellationToken) -> Result<(), JobError> {
+        let _ = self.0.send(Instant::now());
+        Ok(())
+    }
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {

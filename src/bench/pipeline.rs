@@ -288,14 +288,21 @@ pub async fn run(args: PipelineBench) -> anyhow::Result<()> {
     }));
     let stop = CancellationToken::new();
     let pool_task = tokio::spawn(pool.run(stop.clone()));
-    let poll_task = tokio::spawn(poller::run(
-        deps.clone(),
-        source,
-        Duration::from_secs(1),
-        Duration::from_secs(86_400),
-        Arc::new(Schedules::default()),
-        stop.clone(),
+    let leadership = Arc::new(crate::jobs::leader::Leadership::new(
+        deps.store.clone(),
+        Duration::from_secs(15),
     ));
+    let poll_deps = deps.clone();
+    let poll_task = tokio::spawn(leadership.run("poll:bench", stop.clone(), move |fence| {
+        poller::run(
+            poll_deps.clone(),
+            source.clone(),
+            Duration::from_secs(1),
+            Duration::from_secs(86_400),
+            Arc::new(Schedules::default()),
+            fence,
+        )
+    }));
 
     let per_call = lat_per_call(&args);
     let ideal_per_min = args.concurrency as f64 / per_call * 60.0;

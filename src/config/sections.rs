@@ -29,6 +29,8 @@ section! {
         worker_concurrency: usize = "WORKER_CONCURRENCY", "8", num(1, 1024);
         /// a claimed job's lease; renewed while it runs, taken over by another worker after it lapses
         job_lease_secs: u64 = "JOB_LEASE_SECS", "60", num(5, 86_400);
+        /// lease of singleton work (PBX polling, schedules, the campaign tick, long polling); another instance takes over within it when the leader dies
+        leader_lease_secs: u64 = "LEADER_LEASE_SECS", "15", num(2, 3_600);
         /// first retry wait of a failed job, in ms (doubling, with jitter)
         job_retry_base_ms: u64 = "JOB_RETRY_BASE_MS", "5000", num(0, 3_600_000);
         /// first retry wait of provider clients (STT, LLM, PBX), in ms (doubling, with jitter)

@@ -1,6 +1,7 @@
 //! Durable jobs: what a job handler is, how failures are classified, and the worker pool that runs
 //! them with leases, heartbeats, retries with backoff and a dead-letter state.
 
+pub mod leader;
 mod pool;
 pub mod schedule;
 

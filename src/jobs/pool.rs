@@ -2,15 +2,16 @@
 //! records the outcome, and on shutdown stops claiming, lets running jobs finish within a grace
 //! period and gives back the leases of those that did not.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 use super::{Backoff, JobError, JobHandler};
 use crate::store::{Job, Store};
@@ -31,6 +32,9 @@ pub struct PoolOptions {
     /// How long running jobs may finish after shutdown starts.
     pub shutdown_grace: Duration,
     pub backoff: Backoff,
+    /// Whether new jobs queued by other instances wake the pool at once (PostgreSQL
+    /// `LISTEN/NOTIFY`); the idle poll stays as the safety net either way.
+    pub listen: bool,
 }
 
 impl Default for PoolOptions {
@@ -43,6 +47,7 @@ impl Default for PoolOptions {
             reclaim_every: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(8),
             backoff: Backoff::default(),
+            listen: true,
         }
     }
 }
@@ -55,6 +60,17 @@ pub struct PoolStats {
     pub completed: std::sync::atomic::AtomicU64,
     pub failed: std::sync::atomic::AtomicU64,
     pub lost_leases: std::sync::atomic::AtomicU64,
+    /// When the pool last went to the queue (Unix ms; 0 before it started), for readiness.
+    pub last_poll_ms: std::sync::atomic::AtomicI64,
+}
+
+impl PoolStats {
+    /// Whether the pool went to the queue within `within` (false before it started).
+    pub fn polled_within(&self, within: Duration) -> bool {
+        let last = self.last_poll_ms.load(std::sync::atomic::Ordering::Relaxed);
+        let age = chrono::Utc::now().timestamp_millis() - last;
+        last > 0 && age >= 0 && u128::try_from(age).unwrap_or(u128::MAX) <= within.as_millis()
+    }
 }
 
 /// Runs registered job handlers against the store.
@@ -101,6 +117,15 @@ impl WorkerPool {
         let mut last_reclaim: Option<Instant> = None;
         let mut store_backoff = Duration::from_millis(200);
         tracing::info!(pool = %self.opts.name, ?kinds, concurrency = self.opts.concurrency, "worker pool started");
+        let listener = self.opts.listen.then(|| {
+            tokio::spawn(listen(
+                self.store.clone(),
+                self.wake.clone(),
+                shutdown.clone(),
+            ))
+        });
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let completer = tokio::spawn(complete_in_batches(self.store.clone(), done_rx));
 
         while !shutdown.is_cancelled() {
             while tasks.try_join_next().is_some() {}
@@ -116,14 +141,32 @@ impl WorkerPool {
                     }
                 }
             }
-            let free = slots.available_permits();
+            let mut free = slots.available_permits();
+            let all = self.opts.concurrency.max(1);
+            if free > 0 && free < all && !tasks.is_empty() {
+                // Slots free one by one as short jobs end: gather them for one claim, for at
+                // most GATHER, so a busy pool claims in batches instead of one by one.
+                let want = u32::try_from(all).unwrap_or(u32::MAX);
+                let _ = tokio::time::timeout(GATHER, slots.acquire_many(want)).await;
+                free = slots.available_permits();
+            }
             if free == 0 {
+                self.stats.last_poll_ms.store(
+                    chrono::Utc::now().timestamp_millis(),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
-                    _ = tasks.join_next() => continue,
+                    _ = slots.acquire() => continue,
+                    // Busy, not stuck: readiness looks at this mark.
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => continue,
                 }
             }
             let started = Instant::now();
+            self.stats.last_poll_ms.store(
+                chrono::Utc::now().timestamp_millis(),
+                std::sync::atomic::Ordering::Relaxed,
+            );
             match self.store.claim(&kinds, free, self.opts.lease).await {
                 Ok(jobs) if jobs.is_empty() => {
                     store_backoff = Duration::from_millis(200);
@@ -156,10 +199,10 @@ impl WorkerPool {
                             stats: self.stats.clone(),
                             abandon: abandon.clone(),
                             wake: self.wake.clone(),
+                            done: done_tx.clone(),
                         };
                         tasks.spawn(async move {
-                            ctx.run_one(handler, job).await;
-                            drop(permit);
+                            ctx.run_one(handler, job, permit).await;
                         });
                     }
                 }
@@ -194,7 +237,66 @@ impl WorkerPool {
                 }
             }
         }
+        drop(done_tx);
+        let _ = completer.await;
+        if let Some(l) = listener {
+            l.abort();
+        }
         tracing::info!(pool = %self.opts.name, "worker pool stopped");
+    }
+}
+
+/// Keeps a listener for jobs queued elsewhere, reconnecting with backoff while it fails.
+async fn listen(store: Arc<dyn Store>, wake: Arc<Notify>, stop: CancellationToken) {
+    let mut delay = Duration::from_secs(1);
+    while !stop.is_cancelled() {
+        match store.listen_for_jobs(wake.clone(), stop.clone()).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?delay, "listening for new jobs failed; the idle poll covers meanwhile");
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+/// A finished job waiting for its completion to be stored, and where to say how it went:
+/// `Some(held)` when stored, `None` when the batch failed and the job should be stored alone.
+type Done = (i64, Uuid, oneshot::Sender<Option<bool>>);
+
+/// Most completions stored in one statement.
+const COMPLETE_BATCH: usize = 256;
+
+/// Stores completions as they come, all those waiting in one statement: while one batch is
+/// written the next gathers, so nothing waits for a timer and a busy pool commits far less.
+async fn complete_in_batches(store: Arc<dyn Store>, mut rx: mpsc::UnboundedReceiver<Done>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < COMPLETE_BATCH {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let pairs: Vec<(i64, Uuid)> = batch.iter().map(|(id, token, _)| (*id, *token)).collect();
+        match store.complete_many(&pairs).await {
+            Ok(held) => {
+                let held: HashSet<i64> = held.into_iter().collect();
+                for (id, _, reply) in batch {
+                    let _ = reply.send(Some(held.contains(&id)));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(jobs = batch.len(), error = %e, "storing completions together failed; storing them one by one");
+                for (_, _, reply) in batch {
+                    let _ = reply.send(None);
+                }
+            }
+        }
     }
 }
 
@@ -214,6 +316,7 @@ struct RunCtx {
     stats: Arc<PoolStats>,
     abandon: CancellationToken,
     wake: Arc<Notify>,
+    done: mpsc::UnboundedSender<Done>,
 }
 
 enum Outcome {
@@ -223,10 +326,24 @@ enum Outcome {
     LeaseLost,
 }
 
+/// Longest wait for more free slots before a claim (see the pool's loop).
+const GATHER: Duration = Duration::from_millis(2);
+
 /// Tries of a give-up step that fails (it is dead-lettered after them either way).
 const GIVE_UP_TRIES: i32 = 3;
 
 impl RunCtx {
+    /// Stores a completion through the batcher, or alone when that fails.
+    async fn complete(&self, id: i64, token: Uuid) -> Result<bool, crate::store::StoreError> {
+        let (tx, rx) = oneshot::channel();
+        if self.done.send((id, token, tx)).is_ok() {
+            if let Ok(Some(held)) = rx.await {
+                return Ok(held);
+            }
+        }
+        self.store.complete(id, token).await
+    }
+
     /// The handler's give-up step, retried a few times; a panic counts as a failed try.
     async fn give_up(&self, handler: &dyn JobHandler, job: &Job, reason: &str) {
         for attempt in 1..=GIVE_UP_TRIES {
@@ -247,7 +364,14 @@ impl RunCtx {
         tracing::error!(job = job.id, kind = %job.kind, "give-up step failed every time; dead-lettering without it");
     }
 
-    async fn run_one(&self, handler: Arc<dyn JobHandler>, job: Job) {
+    /// Runs one job; its slot frees as soon as the handler is done, so the next claim overlaps
+    /// with storing this outcome.
+    async fn run_one(
+        &self,
+        handler: Arc<dyn JobHandler>,
+        job: Job,
+        slot: tokio::sync::OwnedSemaphorePermit,
+    ) {
         use std::sync::atomic::Ordering::Relaxed;
         let Some(token) = job.lease_token else {
             tracing::error!(job = job.id, "claimed job has no lease token");
@@ -312,6 +436,7 @@ impl RunCtx {
             }
         };
         drop(heartbeat);
+        drop(slot);
         let elapsed = started.elapsed().as_secs_f64();
 
         let (label, result) = match outcome {
@@ -324,7 +449,7 @@ impl RunCtx {
                 tracing::error!(job = job.id, kind = %job.kind, attempts = job.attempts, crashes = job.crashes, reason = %reason, "job given up (dead-lettered)");
                 ("dead", self.store.fail(job.id, token, &reason, None).await)
             }
-            Outcome::Finished(Ok(())) => ("done", self.store.complete(job.id, token).await),
+            Outcome::Finished(Ok(())) => ("done", self.complete(job.id, token).await),
             Outcome::Finished(Err(err)) => {
                 let retry_in = match &err {
                     JobError::Retry(_) => Some(self.opts.backoff.delay(job.attempts)),

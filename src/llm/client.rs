@@ -164,6 +164,20 @@ impl LlmClient {
         schema_name: &str,
         schema: &serde_json::Value,
     ) -> Result<LlmReply, LlmError> {
+        crate::telemetry::timed(
+            "openai",
+            "llm",
+            self.complete_json_once(messages, schema_name, schema),
+        )
+        .await
+    }
+
+    async fn complete_json_once(
+        &self,
+        messages: &[ChatMessage],
+        schema_name: &str,
+        schema: &serde_json::Value,
+    ) -> Result<LlmReply, LlmError> {
         let msgs: Vec<ChatCompletionRequestMessage> = messages
             .iter()
             .map(|m| match m {

@@ -137,6 +137,22 @@ impl Stt for OpenAiStt {
         file_name: &str,
         duration_ms: i64,
     ) -> Result<Vec<Segment>, SttError> {
+        crate::telemetry::timed(
+            "openai",
+            "stt",
+            self.transcribe_with_retries(audio, file_name, duration_ms),
+        )
+        .await
+    }
+}
+
+impl OpenAiStt {
+    async fn transcribe_with_retries(
+        &self,
+        audio: Vec<u8>,
+        file_name: &str,
+        duration_ms: i64,
+    ) -> Result<Vec<Segment>, SttError> {
         let mut last = String::new();
         let policy = RetryPolicy::new(self.backoff, self.max_attempts);
         for attempt in 1..=self.max_attempts {

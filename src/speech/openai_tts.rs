@@ -74,6 +74,17 @@ impl OpenAiTts {
 #[async_trait]
 impl Tts for OpenAiTts {
     async fn synthesize(&self, text: &str, format: TtsFormat) -> Result<TtsStream, TtsError> {
+        // The stream is returned at the first byte: this is the time to first byte.
+        crate::telemetry::timed("openai", "tts", self.synthesize_with_retries(text, format)).await
+    }
+}
+
+impl OpenAiTts {
+    async fn synthesize_with_retries(
+        &self,
+        text: &str,
+        format: TtsFormat,
+    ) -> Result<TtsStream, TtsError> {
         let body = self.body(text, format);
         let mut last = String::new();
         let policy = RetryPolicy::new(self.backoff, self.max_attempts);

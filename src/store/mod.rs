@@ -17,12 +17,12 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use traits::{
     AgentStore, CallStore, CampaignStore, ChatStore, DialClaim, DialerStore, EffectStore, JobStore,
-    OutboundStore, StatsStore,
+    LeaderStore, OutboundStore, StatsStore,
 };
 pub use types::{
     AttemptsStarted, CallTokens, ChartRow, Correction, DigestSchedule, DoNotCallEntry, EffectClaim,
-    Enqueued, Job, JobCount, JobState, LeaseFence, NewJob, PeriodStats, Stats, TelegramPost,
-    TokenUsage, User,
+    Enqueued, Job, JobCount, JobState, LeaderLease, LeaderRow, LeaseFence, NewJob, PeriodStats,
+    Stats, TelegramPost, TokenUsage, User,
 };
 
 /// A job whose worker stopped mid-job this many times is quarantined: given up, not run again.
@@ -62,6 +62,7 @@ pub trait Store:
     + OutboundStore
     + CampaignStore
     + DialerStore
+    + LeaderStore
     + Send
     + Sync
     + 'static
@@ -71,6 +72,8 @@ pub trait Store:
     async fn ping(&self) -> Result<(), StoreError>;
     /// Applies this backend's pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
+    /// How many of this build's migrations the database has not applied.
+    async fn pending_migrations(&self) -> Result<usize, StoreError>;
     /// Closes the pool; later calls fail.
     async fn close(&self);
 }

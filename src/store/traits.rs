@@ -32,6 +32,25 @@ pub trait JobStore: Send + Sync {
     async fn renew(&self, id: i64, token: Uuid, lease: Duration) -> Result<bool, StoreError>;
     /// Marks a job done; false when the lease was lost (someone else owns it now).
     async fn complete(&self, id: i64, token: Uuid) -> Result<bool, StoreError>;
+    /// Marks several jobs done in one round trip; returns the ids whose lease was still held.
+    async fn complete_many(&self, done: &[(i64, Uuid)]) -> Result<Vec<i64>, StoreError> {
+        let mut completed = Vec::with_capacity(done.len());
+        for (id, token) in done {
+            if self.complete(*id, *token).await? {
+                completed.push(*id);
+            }
+        }
+        Ok(completed)
+    }
+    /// Wakes `wake` whenever another instance queues a job, until `stop`; returns at once on a
+    /// backend with one instance (its in-process wakers are enough).
+    async fn listen_for_jobs(
+        &self,
+        _wake: std::sync::Arc<tokio::sync::Notify>,
+        _stop: tokio_util::sync::CancellationToken,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Records a failed attempt: retried after `retry_in`. With `None`, or past its attempts, the
     /// job is set to be given up (runnable at once for its give-up step, reason `error`); a job
     /// whose give-up step has run is dead-lettered.
@@ -50,6 +69,8 @@ pub trait JobStore: Send + Sync {
     async fn reclaim_expired(&self) -> Result<u64, StoreError>;
     async fn job(&self, id: i64) -> Result<Option<Job>, StoreError>;
     async fn job_counts(&self) -> Result<Vec<JobCount>, StoreError>;
+    /// Seconds the oldest runnable job (queued or failed, due) has waited; `None` when none.
+    async fn oldest_runnable_wait(&self) -> Result<Option<f64>, StoreError>;
     /// Puts a dead or failed job back in the queue with fresh attempts.
     async fn requeue(&self, id: i64) -> Result<bool, StoreError>;
 }
@@ -387,4 +408,32 @@ pub trait DialerStore: Send + Sync {
     /// Marks a running campaign finished when no contact waits or is calling; true if this call
     /// did it.
     async fn finish_campaign(&self, id: i64) -> Result<bool, StoreError>;
+}
+
+/// The store's part for singleton work across instances: leader leases with fencing tokens.
+#[async_trait]
+pub trait LeaderStore: Send + Sync {
+    /// Takes the lease `name` for `holder` if nobody holds it (or it expired), for `ttl`; the
+    /// token is one more than the last leader's. `None` while another holder's lease runs.
+    async fn acquire_leader(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Option<super::LeaderLease>, StoreError>;
+    /// Extends a lease still held with `token`; false when another instance took it over.
+    async fn renew_leader(
+        &self,
+        name: &str,
+        holder: &str,
+        token: i64,
+        ttl: Duration,
+    ) -> Result<bool, StoreError>;
+    /// Records that the work ran now, if `token` still leads (the fence before an outside
+    /// request); false when it was taken over.
+    async fn mark_leader_run(&self, name: &str, token: i64) -> Result<bool, StoreError>;
+    /// Gives the lease up at once (on shutdown), if still held with `token`.
+    async fn release_leader(&self, name: &str, holder: &str, token: i64) -> Result<(), StoreError>;
+    /// Every lease, for `/metrics` and `callops check`.
+    async fn leaders(&self) -> Result<Vec<super::LeaderRow>, StoreError>;
 }

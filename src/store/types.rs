@@ -161,6 +161,23 @@ pub struct JobCount {
     pub count: i64,
 }
 
+/// A leader lease just taken: the fencing token and when the work last ran under any leader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaderLease {
+    pub token: i64,
+    pub last_run: Option<DateTime<Utc>>,
+}
+
+/// A leader lease as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaderRow {
+    pub name: String,
+    pub holder: String,
+    pub token: i64,
+    pub expires_at: DateTime<Utc>,
+    pub last_run: Option<DateTime<Utc>>,
+}
+
 /// A number on the do-not-call list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DoNotCallEntry {

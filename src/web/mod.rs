@@ -35,6 +35,10 @@ pub struct WebState {
     /// The analysis profiles, when analysis is on.
     pub views: Option<Arc<ProtocolViews>>,
     pub schedules: Arc<Schedules>,
+    /// The worker pool's counters, for readiness (`None` in tools that run no pool).
+    pub pool: Option<Arc<crate::jobs::PoolStats>>,
+    /// How often the pool visits an idle queue.
+    pub idle_poll: std::time::Duration,
     /// Verifies Novofon webhooks; set only when the statistics are polled too (they confirm
     /// every webhook call).
     pub novofon_secret: Option<Secret>,
@@ -71,6 +75,8 @@ pub fn router(state: Arc<WebState>) -> Router {
         ));
     Router::new()
         .route("/health", get(health::health))
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
         .route("/metrics", get(health::metrics))
         .route(
             "/webhooks/novofon",

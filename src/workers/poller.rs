@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::jobs::leader::Fence;
 use chrono::Utc;
-use tokio_util::sync::CancellationToken;
 
 use crate::analysis::ingest::{ingest, Ingested, Origin};
 use crate::analysis::pipeline::PipelineDeps;
@@ -19,17 +19,32 @@ pub async fn run(
     every: Duration,
     window: Duration,
     schedules: Arc<Schedules>,
-    cancel: CancellationToken,
+    fence: Fence,
 ) {
+    let cancel = fence.stop().clone();
     let name = format!("poll:{}", source.name());
     schedules.register(&name, every.as_secs());
+    // Keep the PBX's pace across a change of leader: the last poll may have been elsewhere.
+    tokio::select! {
+        _ = cancel.cancelled() => return,
+        _ = tokio::time::sleep(fence.first_wait(every)) => {}
+    }
     loop {
+        if !fence.mark_run().await {
+            if cancel.is_cancelled() {
+                return;
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(every) => continue,
+            }
+        }
         schedules.started(&name);
         let now = Utc::now();
         let from =
             now - chrono::Duration::from_std(window).unwrap_or_else(|_| chrono::Duration::hours(2));
         let mut pause = every;
-        match source.list_calls(from, now).await {
+        match crate::telemetry::timed("pbx", "list_calls", source.list_calls(from, now)).await {
             Ok(calls) => {
                 let (mut queued, mut skipped) = (0, 0);
                 let mut store_error = None;

@@ -40,6 +40,8 @@ pub struct FakeCall {
 pub struct NovofonState {
     pub calls: Mutex<Vec<FakeCall>>,
     pub stats_requests: AtomicUsize,
+    /// When each statistics request came (to check the pace across instances).
+    pub stats_times: Mutex<Vec<std::time::Instant>>,
     pub record_requests: AtomicUsize,
     pub downloads: AtomicUsize,
     pub bad_signatures: AtomicUsize,
@@ -147,6 +149,10 @@ async fn stats(
         Err(r) => return *r,
     };
     st.stats_requests.fetch_add(1, Ordering::SeqCst);
+    st.stats_times
+        .lock()
+        .expect("lock")
+        .push(std::time::Instant::now());
     if st
         .stats_429
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))

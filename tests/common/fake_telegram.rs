@@ -57,6 +57,19 @@ pub struct FakeState {
     pub voices: Mutex<Vec<Value>>,
     /// Answer file downloads with 404 (the file expired on Telegram's side).
     pub files_gone: AtomicBool,
+    /// getUpdates requests in flight, and those that came while another was (Telegram answers
+    /// them 409 Conflict).
+    polling: AtomicI64,
+    conflicts: AtomicI64,
+}
+
+/// Counts a getUpdates in flight while it lives (a client that drops the request ends it too).
+struct Polling<'a>(&'a AtomicI64);
+
+impl Drop for Polling<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 pub struct FakeTelegram {
@@ -243,6 +256,11 @@ impl FakeTelegram {
     }
 
     /// Texts of successful sendMessage calls to `chat_id`.
+    /// getUpdates requests that came while another was in flight (two long pollers).
+    pub fn conflicts(&self) -> i64 {
+        self.state.conflicts.load(Ordering::SeqCst)
+    }
+
     pub fn texts_to(&self, chat_id: i64) -> Vec<String> {
         self.state
             .delivered
@@ -396,6 +414,17 @@ async fn handle(
             ok(json!({"url": "", "has_custom_certificate": false, "pending_update_count": 0}))
         }
         "getupdates" => {
+            if st.polling.fetch_add(1, Ordering::SeqCst) > 0 {
+                st.polling.fetch_sub(1, Ordering::SeqCst);
+                st.conflicts.fetch_add(1, Ordering::SeqCst);
+                return err(
+                    StatusCode::CONFLICT,
+                    409,
+                    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
+                    None,
+                );
+            }
+            let _polling = Polling(&st.polling);
             let offset = body["offset"].as_i64().unwrap_or(0);
             let timeout = body["timeout"].as_u64().unwrap_or(0).min(1);
             let take = |st: &FakeState| {
@@ -531,6 +560,22 @@ async fn handle(
         "editmessagetext" => {
             let id = body["message_id"].as_i64().unwrap_or(0);
             ok(message_json(id, &body))
+        }
+        "getchatmember" => {
+            let chat = body["chat_id"].as_i64().unwrap_or(0);
+            let forbidden = st.forbidden_chat.load(Ordering::SeqCst);
+            if forbidden != 0 && chat == forbidden {
+                return err(
+                    StatusCode::BAD_REQUEST,
+                    400,
+                    "Bad Request: chat not found",
+                    None,
+                );
+            }
+            ok(json!({
+                "status": "administrator", "can_post_messages": true,
+                "user": {"id": body["user_id"], "is_bot": true, "first_name": "callops"}
+            }))
         }
         _ => ok(json!(true)),
     }

@@ -49,46 +49,31 @@ impl JobStore for PgStore {
         if kinds.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
-        // Urgent jobs (priority > 0) first, then the rest, each oldest first from its own index;
-        // a single ORDER BY priority made every claim slower under load.
-        const CLAIM_URGENT: &str = "WITH picked AS (
+        // Urgent jobs (priority > 0) first, then the rest, each oldest first from its own index
+        // (a single ORDER BY priority made every claim slower under load), in one round trip.
+        const CLAIM: &str = "WITH urgent AS (
                  SELECT id FROM jobs
                  WHERE state IN ('queued', 'failed') AND priority > 0 AND run_after <= now() AND kind = ANY($1)
-                 ORDER BY run_after, id LIMIT $2 FOR UPDATE SKIP LOCKED)
-             UPDATE jobs j SET state = 'running',
-                    attempts = j.attempts + CASE WHEN j.give_up IS NULL THEN 1 ELSE 0 END,
-                    lease_until = now() + make_interval(secs => $3), lease_token = $4, updated_at = now()
-             FROM picked WHERE j.id = picked.id
-             RETURNING j.id, j.kind, j.payload, j.state, j.attempts, j.max_attempts, j.lease_token,
-                       j.last_error, j.idempotency_key, j.run_after, j.priority, j.crashes, j.give_up";
-        const CLAIM_NORMAL: &str = "WITH picked AS (
+                 ORDER BY run_after, id LIMIT $2 FOR UPDATE SKIP LOCKED),
+             normal AS (
                  SELECT id FROM jobs
                  WHERE state IN ('queued', 'failed') AND priority = 0 AND run_after <= now() AND kind = ANY($1)
-                 ORDER BY run_after, id LIMIT $2 FOR UPDATE SKIP LOCKED)
+                 ORDER BY run_after, id LIMIT GREATEST($2 - (SELECT count(*) FROM urgent), 0)
+                 FOR UPDATE SKIP LOCKED)
              UPDATE jobs j SET state = 'running',
                     attempts = j.attempts + CASE WHEN j.give_up IS NULL THEN 1 ELSE 0 END,
                     lease_until = now() + make_interval(secs => $3), lease_token = $4, updated_at = now()
-             FROM picked WHERE j.id = picked.id
+             WHERE j.id IN (SELECT id FROM urgent UNION ALL SELECT id FROM normal)
              RETURNING j.id, j.kind, j.payload, j.state, j.attempts, j.max_attempts, j.lease_token,
                        j.last_error, j.idempotency_key, j.run_after, j.priority, j.crashes, j.give_up";
         let token = Uuid::new_v4();
-        let mut rows = sqlx::query(CLAIM_URGENT)
+        let rows = sqlx::query(CLAIM)
             .bind(kinds)
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .bind(secs(lease))
             .bind(token)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.queue)
             .await?;
-        if rows.len() < limit {
-            let rest = sqlx::query(CLAIM_NORMAL)
-                .bind(kinds)
-                .bind(i64::try_from(limit - rows.len()).unwrap_or(i64::MAX))
-                .bind(secs(lease))
-                .bind(token)
-                .fetch_all(&self.pool)
-                .await?;
-            rows.extend(rest);
-        }
         let mut jobs = rows
             .iter()
             .map(|r| {
@@ -126,6 +111,50 @@ impl JobStore for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected() == 1)
+    }
+
+    async fn complete_many(&self, done: &[(i64, Uuid)]) -> Result<Vec<i64>, StoreError> {
+        let (ids, tokens): (Vec<i64>, Vec<Uuid>) = done.iter().copied().unzip();
+        let completed = sqlx::query_scalar(
+            "UPDATE jobs j SET state = 'done', lease_until = NULL, lease_token = NULL,
+                    last_error = NULL, updated_at = now(), finished_at = now()
+             FROM unnest($1::bigint[], $2::uuid[]) AS d(id, token)
+             WHERE j.id = d.id AND j.lease_token = d.token AND j.state = 'running'
+             RETURNING j.id",
+        )
+        .bind(&ids)
+        .bind(&tokens)
+        .fetch_all(&self.queue)
+        .await?;
+        Ok(completed)
+    }
+
+    async fn listen_for_jobs(
+        &self,
+        wake: std::sync::Arc<tokio::sync::Notify>,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> Result<(), StoreError> {
+        let schema: String = sqlx::query_scalar("SELECT current_schema()")
+            .fetch_one(&self.pool)
+            .await?;
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen(&format!("callops_jobs_{schema}")).await?;
+        tracing::debug!(%schema, "listening for new jobs");
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return Ok(()),
+                got = listener.try_recv() => match got {
+                    Ok(Some(_)) => wake.notify_one(),
+                    // The connection dropped; it is re-established on the next receive, and
+                    // whatever was queued meanwhile is found at once.
+                    Ok(None) => wake.notify_one(),
+                    Err(e) => {
+                        wake.notify_one();
+                        return Err(e.into());
+                    }
+                },
+            }
+        }
     }
 
     async fn fail(
@@ -199,6 +228,16 @@ impl JobStore for PgStore {
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(job_from_row).transpose()
+    }
+
+    async fn oldest_runnable_wait(&self) -> Result<Option<f64>, StoreError> {
+        let wait: Option<f64> = sqlx::query_scalar(
+            "SELECT EXTRACT(EPOCH FROM now() - MIN(run_after))::float8 FROM jobs
+             WHERE state IN ('queued', 'failed') AND run_after <= now()",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(wait.map(|w| w.max(0.0)))
     }
 
     async fn job_counts(&self) -> Result<Vec<JobCount>, StoreError> {

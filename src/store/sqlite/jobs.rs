@@ -54,6 +54,19 @@ impl JobStore for SqliteStore {
         let now = now_ms();
         let kinds_json =
             serde_json::to_string(kinds).map_err(|e| StoreError::Corrupt(format!("kinds: {e}")))?;
+        // Read first: an idle poll never takes the database's one write lock, so an instance
+        // that is stopped (SIGSTOP, a frozen VM) while idle cannot hold the others up.
+        let any: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM jobs WHERE state IN ('queued', 'failed') AND run_after <= ?1
+               AND kind IN (SELECT value FROM json_each(?2)) LIMIT 1",
+        )
+        .bind(now)
+        .bind(&kinds_json)
+        .fetch_optional(&self.reader)
+        .await?;
+        if any.is_none() {
+            return Ok(Vec::new());
+        }
         let sql = concat!(
             "UPDATE jobs SET state = 'running',
                     attempts = attempts + CASE WHEN give_up IS NULL THEN 1 ELSE 0 END, lease_until = ?1,
@@ -165,6 +178,15 @@ impl JobStore for SqliteStore {
 
     async fn reclaim_expired(&self) -> Result<u64, StoreError> {
         let now = now_ms();
+        let any: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM jobs WHERE state = 'running' AND lease_until < ?1 LIMIT 1",
+        )
+        .bind(now)
+        .fetch_optional(&self.reader)
+        .await?;
+        if any.is_none() {
+            return Ok(0);
+        }
         let r = sqlx::query(
             "UPDATE jobs SET
                  crashes = crashes + 1,
@@ -196,6 +218,17 @@ impl JobStore for SqliteStore {
         .fetch_optional(&self.reader)
         .await?;
         row.as_ref().map(job_from_row).transpose()
+    }
+
+    async fn oldest_runnable_wait(&self) -> Result<Option<f64>, StoreError> {
+        let now = now_ms();
+        let oldest: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(run_after) FROM jobs WHERE state IN ('queued', 'failed') AND run_after <= ?",
+        )
+        .bind(now)
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(oldest.map(|t| (now - t).max(0) as f64 / 1000.0))
     }
 
     async fn job_counts(&self) -> Result<Vec<JobCount>, StoreError> {
