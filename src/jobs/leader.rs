@@ -187,7 +187,12 @@ impl Leadership {
                 .renew_leader(name, &self.holder, token, self.ttl)
                 .await
             {
-                Ok(true) => renewed = Instant::now(),
+                Ok(true) => {
+                    renewed = Instant::now();
+                    // Set again at each renewal: a recorder installed after the lease was taken
+                    // still shows who leads.
+                    metrics::gauge!("callops_leader", "work" => name.to_string()).set(1.0);
+                }
                 Ok(false) => {
                     tracing::warn!(work = %name, "lease lost: another instance took over");
                     return false;
