@@ -49,39 +49,25 @@ pub async fn run_checks(cfg: &Config) -> Vec<CheckRow> {
         return rows;
     };
 
-    rows.push(match &cfg.telegram.bot_token {
-        None => not_configured("telegram", "TELEGRAM_BOT_TOKEN"),
+    let me = match &cfg.telegram.bot_token {
+        None => {
+            rows.push(not_configured("telegram", "TELEGRAM_BOT_TOKEN"));
+            None
+        }
         Some(token) => {
-            let url = format!("{}/bot{}/getMe", cfg.telegram.api_url, token.expose());
-            match client.post(&url).send().await {
-                Ok(resp) => {
-                    let status = resp.status();
-                    let body: serde_json::Value = resp.json().await.unwrap_or_default();
-                    if body["ok"].as_bool() == Some(true) {
-                        row(
-                            "telegram",
-                            true,
-                            format!("@{}", body["result"]["username"].as_str().unwrap_or("?")),
-                        )
-                    } else {
-                        row(
-                            "telegram",
-                            false,
-                            format!(
-                                "HTTP {status}: {}",
-                                body["description"].as_str().unwrap_or("no description")
-                            ),
-                        )
-                    }
+            match bot_api(&client, cfg, token.expose(), "getMe", serde_json::json!({})).await {
+                Ok(me) => {
+                    let name = me["username"].as_str().unwrap_or("?");
+                    rows.push(row("telegram", true, format!("@{name}")));
+                    Some(me)
                 }
-                Err(e) => row(
-                    "telegram",
-                    false,
-                    redact(e.without_url().to_string(), token.expose()),
-                ),
+                Err(e) => {
+                    rows.push(row("telegram", false, e));
+                    None
+                }
             }
         }
-    });
+    };
 
     rows.push(match &cfg.openai.api_key {
         None => not_configured("llm", "OPENAI_API_KEY"),
@@ -140,7 +126,7 @@ pub async fn run_checks(cfg: &Config) -> Vec<CheckRow> {
         });
     }
     if let Some(token) = &cfg.telegram.bot_token {
-        rows.push(team_chat(cfg, &client, token.expose()).await);
+        rows.push(team_chat(cfg, &client, token.expose(), me.as_ref()).await);
         if cfg.telegram.webhook_url.is_some() {
             rows.push(webhook(cfg, &client, token.expose()).await);
         }
@@ -165,26 +151,35 @@ async fn bot_api(
         .send()
         .await
         .map_err(|e| redact(e.without_url().to_string(), token))?;
-    let body: serde_json::Value = resp.json().await.map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let body: serde_json::Value = resp.json().await.unwrap_or_default();
     if body["ok"].as_bool() == Some(true) {
         Ok(body["result"].clone())
     } else {
-        Err(body["description"]
-            .as_str()
-            .unwrap_or("no description")
-            .to_string())
+        Err(format!(
+            "HTTP {status}: {}",
+            body["description"].as_str().unwrap_or("no description")
+        ))
     }
 }
 
 /// That the bot is in the team chat and may post there.
-async fn team_chat(cfg: &Config, client: &reqwest::Client, token: &str) -> CheckRow {
+async fn team_chat(
+    cfg: &Config,
+    client: &reqwest::Client,
+    token: &str,
+    me: Option<&serde_json::Value>,
+) -> CheckRow {
     const NAME: &str = "team chat";
     let Some(chat) = cfg.telegram.chat_id else {
         return not_configured(NAME, "TELEGRAM_CHAT_ID");
     };
-    let me = match bot_api(client, cfg, token, "getMe", serde_json::json!({})).await {
-        Ok(me) => me,
-        Err(e) => return row(NAME, false, format!("cannot ask Telegram: {e}")),
+    let Some(me) = me else {
+        return row(
+            NAME,
+            false,
+            "not checked: the bot token does not work (see telegram)".into(),
+        );
     };
     let member = bot_api(
         client,

@@ -65,6 +65,14 @@ pub struct PoolStats {
 }
 
 impl PoolStats {
+    /// Notes that the pool is at the queue now.
+    fn mark_visit(&self) {
+        self.last_poll_ms.store(
+            chrono::Utc::now().timestamp_millis(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
     /// Whether the pool went to the queue within `within` (false before it started).
     pub fn polled_within(&self, within: Duration) -> bool {
         let last = self.last_poll_ms.load(std::sync::atomic::Ordering::Relaxed);
@@ -151,10 +159,7 @@ impl WorkerPool {
                 free = slots.available_permits();
             }
             if free == 0 {
-                self.stats.last_poll_ms.store(
-                    chrono::Utc::now().timestamp_millis(),
-                    std::sync::atomic::Ordering::Relaxed,
-                );
+                self.stats.mark_visit();
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
                     _ = slots.acquire() => continue,
@@ -163,10 +168,7 @@ impl WorkerPool {
                 }
             }
             let started = Instant::now();
-            self.stats.last_poll_ms.store(
-                chrono::Utc::now().timestamp_millis(),
-                std::sync::atomic::Ordering::Relaxed,
-            );
+            self.stats.mark_visit();
             match self.store.claim(&kinds, free, self.opts.lease).await {
                 Ok(jobs) if jobs.is_empty() => {
                     store_backoff = Duration::from_millis(200);

@@ -144,10 +144,9 @@ impl JobStore for PgStore {
             tokio::select! {
                 _ = stop.cancelled() => return Ok(()),
                 got = listener.try_recv() => match got {
-                    Ok(Some(_)) => wake.notify_one(),
-                    // The connection dropped; it is re-established on the next receive, and
-                    // whatever was queued meanwhile is found at once.
-                    Ok(None) => wake.notify_one(),
+                    // A job (`Some`), or the connection dropped (`None`): it is re-established
+                    // on the next receive, and whatever was queued meanwhile is found at once.
+                    Ok(_) => wake.notify_one(),
                     Err(e) => {
                         wake.notify_one();
                         return Err(e.into());
