@@ -72,6 +72,7 @@ contract!(
     campaign_attempts_are_written_within_both_limits_and_settled_once,
     leader_leases_fence_the_old_leader_out,
     completions_are_stored_together_for_held_leases_only,
+    a_telegram_update_is_seen_once,
 );
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -1607,4 +1608,22 @@ async fn completions_are_stored_together_for_held_leases_only(s: Arc<dyn Store>)
         s.job(jobs[2].id).await.unwrap().unwrap().state,
         JobState::Running
     );
+}
+
+async fn a_telegram_update_is_seen_once(s: Arc<dyn Store>) {
+    assert!(s.first_sight_of_update(41).await.unwrap());
+    assert!(
+        !s.first_sight_of_update(41).await.unwrap(),
+        "delivered again"
+    );
+    assert!(s.first_sight_of_update(42).await.unwrap());
+    // Several instances receiving the same update at once: one handles it.
+    let firsts = futures::future::join_all((0..8).map(|_| s.first_sight_of_update(500)))
+        .await
+        .into_iter()
+        .filter(|r| *r.as_ref().unwrap())
+        .count();
+    assert_eq!(firsts, 1);
+    // A pruning update keeps recent ones.
+    assert!(!s.first_sight_of_update(41).await.unwrap());
 }

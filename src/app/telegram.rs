@@ -78,9 +78,13 @@ pub(super) async fn start_bot(
     };
     let url = reqwest::Url::parse(url).context("TELEGRAM_WEBHOOK_URL")?;
     let mut opts = teloxide::update_listeners::webhooks::Options::new(cfg.service.http_addr, url);
-    if let Some(secret) = &cfg.telegram.webhook_secret {
-        opts = opts.secret_token(secret.expose().to_string());
-    }
+    // Every instance must give Telegram the same secret, or only the last one started would
+    // accept updates (teloxide would make up a random one per process).
+    let secret = match &cfg.telegram.webhook_secret {
+        Some(secret) => secret.expose().to_string(),
+        None => derived_webhook_secret(cfg.telegram.bot_token.as_ref().map_or("", |t| t.expose())),
+    };
+    opts = opts.secret_token(secret);
     let (listener, _stop, router) =
         teloxide::update_listeners::webhooks::axum_to_router(bot.clone(), opts)
             .await
@@ -102,6 +106,16 @@ pub(super) async fn start_bot(
             .await;
     });
     Ok(Some(router))
+}
+
+/// The webhook secret when none is configured: an HMAC of the bot token, so every instance of one
+/// bot checks the same secret, and it changes with the token.
+fn derived_webhook_secret(token: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(token.as_bytes())
+        .expect("HMAC takes a key of any length");
+    mac.update(b"callops telegram webhook");
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// What the bot's handlers get.
@@ -212,4 +226,18 @@ async fn run_bot(bot: Bot, deps: Arc<bot::BotDeps>, shutdown: CancellationToken)
     tracing::info!("bot polling for updates");
     dispatcher.dispatch().await;
     stopper.abort();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::derived_webhook_secret;
+
+    #[test]
+    fn the_derived_webhook_secret_is_stable_per_token_and_in_telegrams_alphabet() {
+        let a = derived_webhook_secret("123:abc");
+        assert_eq!(a, derived_webhook_secret("123:abc"));
+        assert_ne!(a, derived_webhook_secret("123:abd"));
+        assert_eq!(a.len(), 40);
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
+    }
 }

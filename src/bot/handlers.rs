@@ -15,6 +15,7 @@ use crate::i18n::{t, t_args, Lang};
 /// The whole update tree.
 pub fn schema() -> UpdateHandler<BotError> {
     dptree::entry()
+        .filter_async(first_sight)
         .branch(
             Update::filter_message()
                 .branch(
@@ -34,6 +35,29 @@ pub fn schema() -> UpdateHandler<BotError> {
                 ),
         )
         .branch(super::feedback::callbacks())
+}
+
+/// Whether this instance is the first to see the update: Telegram delivers an update again when
+/// our answer did not reach it, perhaps to another instance (webhook mode behind a load balancer;
+/// a long-polling leader killed before its next `getUpdates` confirmed the offset). When the
+/// database cannot answer, the update is handled: a rare duplicate beats a lost command.
+async fn first_sight(update: Update, deps: Arc<BotDeps>) -> bool {
+    let id = i64::from(update.id.0);
+    match deps.store.first_sight_of_update(id).await {
+        Ok(first) => {
+            if !first {
+                tracing::info!(
+                    update_id = id,
+                    "Telegram update delivered again; handled already"
+                );
+            }
+            first
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, update_id = id, "recording a Telegram update failed; handling it anyway");
+            true
+        }
+    }
 }
 
 /// A command written as the caption of a file (`/dnc` with a list of numbers).

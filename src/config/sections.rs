@@ -53,7 +53,7 @@ section! {
         admins: Vec<u64> = "TELEGRAM_ADMINS", "", user_ids;
         /// public URL Telegram posts updates to (unset: long polling); its path is served by our HTTP server
         webhook_url: Option<String> = "TELEGRAM_WEBHOOK_URL", "", opt_url;
-        /// `secret_token` checked in `X-Telegram-Bot-Api-Secret-Token` (`A-Z a-z 0-9 _ -`; unset: random)
+        /// `secret_token` checked in `X-Telegram-Bot-Api-Secret-Token` (`A-Z a-z 0-9 _ -`; unset: derived from the bot token, the same on every instance)
         webhook_secret: Option<Secret> = "TELEGRAM_WEBHOOK_SECRET", "", webhook_secret;
         /// minimum gap between messages to one private chat, in ms
         chat_interval_ms: u64 = "TELEGRAM_CHAT_INTERVAL_MS", "1000", num(0, 60_000);

@@ -124,6 +124,9 @@ pub trait ChatStore: Send + Sync {
     async fn digest_schedules(&self) -> Result<Vec<DigestSchedule>, StoreError>;
     /// Records that the digest of local `date` went to the chat; false if it already had.
     async fn mark_digest(&self, chat_id: i64, date: &str) -> Result<bool, StoreError>;
+    /// Records a Telegram update as seen; false when it was already (Telegram delivered it again,
+    /// perhaps to another instance). Now and then prunes what is older than two days.
+    async fn first_sight_of_update(&self, update_id: i64) -> Result<bool, StoreError>;
 }
 
 /// The store's part for calls, transcripts, analyses, feedback and provider cursors.

@@ -109,6 +109,11 @@ impl FakeTelegram {
         self.state.new_update.notify_waiters();
     }
 
+    /// Takes the queued updates out, for a test that delivers them itself (webhook mode).
+    pub fn take_updates(&self) -> Vec<Value> {
+        self.state.updates.lock().expect("lock").drain(..).collect()
+    }
+
     /// Queues a text message from a user in a chat.
     pub fn send_text(&self, chat_id: i64, user_id: u64, lang: &str, text: &str) {
         let chat = chat_json(chat_id);

@@ -179,4 +179,22 @@ impl ChatStore for PgStore {
         .await?;
         Ok(r.rows_affected() == 1)
     }
+
+    async fn first_sight_of_update(&self, update_id: i64) -> Result<bool, StoreError> {
+        if update_id % PRUNE_EVERY == 0 {
+            sqlx::query("DELETE FROM telegram_updates WHERE seen_at < now() - interval '2 days'")
+                .execute(&self.pool)
+                .await?;
+        }
+        let r = sqlx::query(
+            "INSERT INTO telegram_updates (update_id) VALUES ($1) ON CONFLICT DO NOTHING",
+        )
+        .bind(update_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
 }
+
+/// One update in this many prunes those seen more than two days ago.
+const PRUNE_EVERY: i64 = 500;

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use sqlx::Row;
 
-use super::{rfc3339, SqliteStore};
+use super::{now_ms, rfc3339, SqliteStore};
 use crate::domain::Role;
 use crate::store::ChatStore;
 use crate::store::{DigestSchedule, StoreError, User};
@@ -187,4 +187,27 @@ impl ChatStore for SqliteStore {
         .await?;
         Ok(r.rows_affected() == 1)
     }
+
+    async fn first_sight_of_update(&self, update_id: i64) -> Result<bool, StoreError> {
+        let now = now_ms();
+        if update_id % PRUNE_EVERY == 0 {
+            sqlx::query("DELETE FROM telegram_updates WHERE seen_at < ?")
+                .bind(now - KEEP_UPDATES_MS)
+                .execute(&self.writer)
+                .await?;
+        }
+        let r = sqlx::query(
+            "INSERT INTO telegram_updates (update_id, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(update_id)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
 }
+
+/// Updates seen are kept this long (Telegram gives up redelivering within a day).
+const KEEP_UPDATES_MS: i64 = 2 * 24 * 3600 * 1000;
+/// One update in this many prunes the old ones.
+const PRUNE_EVERY: i64 = 500;
