@@ -178,6 +178,7 @@ pub async fn run(
         store.clone(),
         Default::default(),
         Arc::new(tokio::sync::Notify::new()),
+        &crate::app::Speech::new(cfg),
     )?
     .context("OPENAI_API_KEY is not set: analysis needs an OpenAI-compatible endpoint")?;
     let mut failed = 0;

@@ -115,7 +115,10 @@ pub async fn run_checks(cfg: &Config) -> Vec<CheckRow> {
         }
     });
 
-    if cfg.openai.api_key.is_some() {
+    if cfg.speech.uses(crate::speech::SpeechVendor::Salute) {
+        rows.push(salute(cfg, timeout).await);
+    }
+    if cfg.openai.api_key.is_some() && cfg.speech.uses(crate::speech::SpeechVendor::OpenAi) {
         rows.push(CheckRow {
             service: "stt/tts",
             ok: None,
@@ -134,6 +137,39 @@ pub async fn run_checks(cfg: &Config) -> Vec<CheckRow> {
     rows.extend(pbx(cfg, timeout).await);
     rows.push(sip_trunk(cfg, timeout).await);
     rows
+}
+
+/// SaluteSpeech: a token for the configured key and scope (the API itself takes audio, so the
+/// token is what can be checked without spending any).
+async fn salute(cfg: &Config, timeout: Duration) -> CheckRow {
+    let s = &cfg.speech;
+    let Some(key) = &s.salute_auth_key else {
+        return not_configured("salute", "SALUTE_AUTH_KEY");
+    };
+    let client = crate::speech::salute::SaluteClient::new(crate::speech::salute::SaluteConfig {
+        auth_url: s.salute_auth_url.clone(),
+        api_url: s.salute_api_url.clone(),
+        auth_key: key.expose().to_string(),
+        scope: s.salute_scope.clone(),
+        backoff: Duration::from_millis(200),
+    });
+    match tokio::time::timeout(timeout, client.token()).await {
+        Ok(Ok(_)) => row(
+            "salute",
+            true,
+            format!("token for {} from {}", s.salute_scope, s.salute_auth_url),
+        ),
+        Ok(Err(e)) => {
+            let text = redact(e.to_string(), key.expose());
+            let fix = if text.contains("certificate") || text.contains("UnknownIssuer") {
+                " (set EXTRA_CA_CERTS to the Russian Trusted Root CA)"
+            } else {
+                ""
+            };
+            row("salute", false, format!("{text}{fix}"))
+        }
+        Err(_) => row("salute", false, format!("{} timed out", s.salute_auth_url)),
+    }
 }
 
 /// A Bot API method's `result`, or its description as the error.

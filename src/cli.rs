@@ -184,6 +184,15 @@ fn load(cli: &Cli, purpose: Purpose) -> Result<Config, ExitCode> {
     match Config::load(cli.config.as_deref(), purpose) {
         Ok(cfg) => {
             init_logging(cfg.service.log_format);
+            if let Some(path) = &cfg.speech.extra_ca_certs {
+                match crate::http::load_extra_ca_certs(path) {
+                    Ok(n) => tracing::info!(certificates = n, "extra CA certificates trusted"),
+                    Err(e) => {
+                        eprintln!("callops: configuration error\n{e}");
+                        return Err(ExitCode::from(2));
+                    }
+                }
+            }
             Ok(cfg)
         }
         Err(e) => {

@@ -1,5 +1,5 @@
-//! The voice-agent part: rehearsals in Telegram (scripts, the pipeline's LLM and speech-to-text,
-//! a text-to-speech client), restored after a restart.
+//! The voice-agent part: rehearsals in Telegram (scripts, the pipeline's LLM, the live calls'
+//! speech vendors), restored after a restart.
 
 use std::sync::Arc;
 
@@ -7,14 +7,15 @@ use anyhow::Context;
 
 use crate::agent::rehearsal::RehearsalDeps;
 use crate::analysis::pipeline::PipelineDeps;
-use crate::config::Config;
+use crate::config::{Config, SpeechUse};
 
 /// Rehearsals when the providers are configured, with those running before a restart restored.
 pub(super) async fn rehearsal(
     cfg: &Config,
     pipeline: Option<&PipelineDeps>,
+    speech: &super::Speech,
 ) -> anyhow::Result<Option<Arc<RehearsalDeps>>> {
-    let rehearsal = build_rehearsal(cfg, pipeline)?;
+    let rehearsal = build_rehearsal(cfg, pipeline, speech)?;
     if let Some(r) = &rehearsal {
         match r.restore().await {
             Ok(0) => {}
@@ -25,12 +26,20 @@ pub(super) async fn rehearsal(
     Ok(rehearsal)
 }
 
-/// Rehearsals use the pipeline's LLM and speech-to-text plus a text-to-speech client.
+/// Rehearsals use the pipeline's LLM and the speech of live calls (`AGENT_*_PROVIDER`).
 fn build_rehearsal(
     cfg: &Config,
     pipeline: Option<&PipelineDeps>,
+    speech: &super::Speech,
 ) -> anyhow::Result<Option<Arc<RehearsalDeps>>> {
-    let (Some(p), Some(key)) = (pipeline, cfg.openai.api_key.as_ref()) else {
+    let Some(p) = pipeline else {
+        return Ok(None);
+    };
+    let (Some(stt), Some(tts)) = (
+        speech.stt(cfg, SpeechUse::Calls),
+        speech.tts(cfg, SpeechUse::Calls),
+    ) else {
+        tracing::warn!("rehearsals need the live calls' speech vendors configured: off");
         return Ok(None);
     };
     let scripts = crate::agent::Scripts::load(cfg.agent.scripts_dir.as_deref())
@@ -42,16 +51,10 @@ fn build_rehearsal(
             scripts.names().join(", ")
         );
     }
-    let tts = crate::speech::OpenAiTts::new(
-        &cfg.openai.base_url,
-        key.expose(),
-        &cfg.openai.tts_model,
-        &cfg.openai.tts_voice,
-    );
     Ok(Some(Arc::new(RehearsalDeps::new(
         p.llm.clone(),
-        p.stt.clone(),
-        Arc::new(tts),
+        stt,
+        tts,
         Arc::new(scripts),
         cfg.agent.script.clone(),
         crate::agent::DialogSettings::from_section(&cfg.agent),

@@ -7,6 +7,7 @@
 mod agent;
 mod http;
 mod pipeline;
+mod speech;
 mod telegram;
 mod telephony;
 mod workers;
@@ -27,6 +28,7 @@ use crate::jobs::schedule::Schedules;
 use crate::store::{self, Store, User};
 
 pub use pipeline::{build_pipeline, call_sources};
+pub use speech::Speech;
 
 /// A running callops process.
 pub struct RunningApp {
@@ -157,7 +159,8 @@ pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
     let mut pool = workers::pool(&cfg, store.clone());
     parts.pool_stats = Some(pool.stats());
     let sources = call_sources(&cfg);
-    let pipeline = build_pipeline(&cfg, store.clone(), sources.clone(), pool.waker())?;
+    let speech = Speech::new(&cfg);
+    let pipeline = build_pipeline(&cfg, store.clone(), sources.clone(), pool.waker(), &speech)?;
     workers::register_messaging(&cfg, &mut pool, &store, telegram.as_ref(), &mut parts);
     pipeline::start(
         &cfg,
@@ -167,14 +170,14 @@ pub async fn start(cfg: Config) -> anyhow::Result<RunningApp> {
         telegram.as_ref(),
         &mut parts,
     );
-    let on = (pipeline.as_deref(), telegram.as_ref());
+    let on = (pipeline.as_deref(), telegram.as_ref(), &speech);
     let calling = telephony::start(&cfg, &store, on, &mut pool, &mut parts).await?;
     let numbering = Arc::new(load_numbering(store.as_ref()).await);
     let shutdown = parts.shutdown.clone();
     parts.spawn("workers", pool.run(shutdown));
     let webhook = match telegram {
         Some(t) => {
-            let rehearsal = agent::rehearsal(&cfg, pipeline.as_deref()).await?;
+            let rehearsal = agent::rehearsal(&cfg, pipeline.as_deref(), &speech).await?;
             let edges = telegram::BotParts {
                 pipeline: pipeline.clone(),
                 rehearsal,

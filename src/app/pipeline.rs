@@ -16,7 +16,6 @@ use crate::config::Config;
 use crate::i18n::Lang;
 use crate::jobs::WorkerPool;
 use crate::llm::LlmClient;
-use crate::speech::OpenAiStt;
 use crate::store::Store;
 use crate::telephony::novofon_v1::{NovofonV1, NovofonV1Config};
 use crate::telephony::novofon_v2::{NovofonV2, NovofonV2Config};
@@ -72,6 +71,7 @@ pub fn build_pipeline(
     store: Arc<dyn Store>,
     sources: HashMap<String, Arc<dyn CallSource>>,
     waker: Arc<Notify>,
+    speech: &super::Speech,
 ) -> anyhow::Result<Option<Arc<PipelineDeps>>> {
     let Some(key) = &cfg.openai.api_key else {
         return Ok(None);
@@ -88,9 +88,9 @@ pub fn build_pipeline(
             );
         }
     }
-    let backoff = Duration::from_millis(cfg.service.retry_base_ms);
-    let stt = OpenAiStt::new(&cfg.openai.base_url, key.expose(), &cfg.openai.stt_model)
-        .with_backoff(backoff, Duration::from_secs(300));
+    let stt = speech
+        .stt(cfg, crate::config::SpeechUse::Recordings)
+        .context("STT_PROVIDER has no credentials (OPENAI_API_KEY or SALUTE_AUTH_KEY)")?;
     let llm = LlmClient::new(
         &cfg.openai.base_url,
         key.expose(),
@@ -101,7 +101,7 @@ pub fn build_pipeline(
     Ok(Some(Arc::new(PipelineDeps::new(
         store,
         sources,
-        Arc::new(stt),
+        stt,
         Arc::new(llm),
         Arc::new(profiles),
         PipelineSettings {

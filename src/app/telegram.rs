@@ -44,8 +44,21 @@ fn telegram_bot(cfg: &Config) -> anyhow::Result<Option<(Bot, String)>> {
         return Ok(None);
     };
     let url = reqwest::Url::parse(&cfg.telegram.api_url).context("TELEGRAM_API_URL")?;
-    let bot = Bot::new(token.expose()).set_api_url(url);
+    let bot = Bot::with_client(token.expose(), telegram_client()?).set_api_url(url);
     Ok(Some((bot, token.expose().to_string())))
+}
+
+/// teloxide's HTTP client (its own reqwest), trusting `EXTRA_CA_CERTS` too (a Bot API proxy
+/// behind a Russian certificate).
+fn telegram_client() -> anyhow::Result<reqwest012::Client> {
+    let Some(pem) = crate::http::extra_ca_pem() else {
+        return Ok(teloxide::net::client_from_env());
+    };
+    let mut builder = teloxide::net::default_reqwest_settings();
+    for cert in reqwest012::Certificate::from_pem_bundle(pem).context("EXTRA_CA_CERTS")? {
+        builder = builder.add_root_certificate(cert);
+    }
+    builder.build().context("building the Telegram client")
 }
 
 /// The other parts the bot serves, each when configured.

@@ -12,7 +12,7 @@ use super::telegram::Telegram;
 use super::Parts;
 use crate::agent::{AgentDeps, DialogSettings, Scripts};
 use crate::analysis::pipeline::PipelineDeps;
-use crate::config::Config;
+use crate::config::{Config, SpeechUse};
 use crate::domain::CampaignPlan;
 use crate::domain::OutboundStatus;
 use crate::i18n::Lang;
@@ -23,7 +23,7 @@ use crate::outbound::campaign_runner::{wall_clock, CampaignRunner, Placer, Runne
 use crate::outbound::live::LiveChat;
 use crate::outbound::queue::{enqueue_place, CAMPAIGN_PRIORITY, MANUAL_PRIORITY};
 use crate::outbound::{Dialer, OutboundSettings};
-use crate::speech::{BatchRecognizer, OpenAiTts};
+use crate::speech::{BatchRecognizer, Stt, Tts};
 use crate::store::Store;
 use crate::telephony::media::rtp_session::RtpPorts;
 use crate::telephony::sip::{SipConfig, SipTrunk};
@@ -40,7 +40,7 @@ const CAMPAIGN_TICK: Duration = Duration::from_secs(1);
 pub(super) async fn start(
     cfg: &Config,
     store: &Arc<dyn Store>,
-    (pipeline, telegram): (Option<&PipelineDeps>, Option<&Telegram>),
+    (pipeline, telegram, speech): (Option<&PipelineDeps>, Option<&Telegram>, &super::Speech),
     pool: &mut WorkerPool,
     parts: &mut Parts,
 ) -> anyhow::Result<Option<super::Calling>> {
@@ -48,8 +48,17 @@ pub(super) async fn start(
         tracing::info!("SIP_SERVER is not set: phone calls are off");
         return Ok(None);
     };
-    let (Some(p), Some(key)) = (pipeline, cfg.openai.api_key.as_ref()) else {
-        tracing::warn!("phone calls need OPENAI_API_KEY for the agent's speech and LLM: off");
+    let Some(p) = pipeline else {
+        tracing::warn!("phone calls need OPENAI_API_KEY for the agent's LLM: off");
+        return Ok(None);
+    };
+    let (Some(stt), Some(tts)) = (
+        speech.stt(cfg, SpeechUse::Calls),
+        speech.tts(cfg, SpeechUse::Calls),
+    ) else {
+        tracing::warn!(
+            "phone calls need credentials for AGENT_STT_PROVIDER/AGENT_TTS_PROVIDER: off"
+        );
         return Ok(None);
     };
     let sip = SipTrunk::start(
@@ -61,7 +70,7 @@ pub(super) async fn start(
     if cfg.sip.register {
         sip.keep_registered(300, parts.shutdown.child_token());
     }
-    let mut dialer = dialer(cfg, store, p, key.expose(), sip)?;
+    let mut dialer = dialer(cfg, store, p, (stt, tts), sip)?;
     // Status messages of calls started from the chat are edited in the chat's language, Russian
     // by default.
     dialer.live = telegram.map(|t| LiveChat {
@@ -159,7 +168,7 @@ fn dialer(
     cfg: &Config,
     store: &Arc<dyn Store>,
     p: &PipelineDeps,
-    key: &str,
+    (stt, tts): (Arc<dyn Stt>, Arc<dyn Tts>),
     sip: Arc<SipTrunk>,
 ) -> anyhow::Result<Dialer> {
     let media_ip: IpAddr = cfg.sip.bind.ip();
@@ -177,19 +186,13 @@ fn dialer(
         advertised_ip,
         number_format: cfg.sip.number_format,
     };
-    let tts = OpenAiTts::new(
-        &cfg.openai.base_url,
-        key,
-        &cfg.openai.tts_model,
-        &cfg.openai.tts_voice,
-    );
     Ok(Dialer {
         store: store.clone(),
         trunk: Arc::new(trunk),
         agent: AgentDeps {
-            recognizer: Arc::new(BatchRecognizer::new(p.stt.clone())),
+            recognizer: Arc::new(BatchRecognizer::new(stt)),
             llm: p.llm.clone(),
-            tts: Arc::new(tts),
+            tts,
         },
         scripts: Arc::new(
             Scripts::load(cfg.agent.scripts_dir.as_deref()).context("loading agent scripts")?,

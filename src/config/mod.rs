@@ -14,7 +14,8 @@ use serde::Deserialize;
 
 pub use sections::{
     AgentSettings, AnalysisSettings, NumberFormat, OpenAiSettings, OutboundCallSettings,
-    PbxSettings, ServiceSettings, SipSettings, SipTransport, TelegramSettings,
+    PbxSettings, ServiceSettings, SipSettings, SipTransport, SpeechSettings, SpeechUse,
+    TelegramSettings,
 };
 pub use setting::Setting;
 
@@ -59,6 +60,7 @@ pub struct Config {
     pub service: ServiceSettings,
     pub telegram: TelegramSettings,
     pub openai: OpenAiSettings,
+    pub speech: SpeechSettings,
     pub pbx: PbxSettings,
     pub analysis: AnalysisSettings,
     pub agent: AgentSettings,
@@ -72,6 +74,7 @@ pub fn settings() -> impl Iterator<Item = &'static Setting> {
         ServiceSettings::SETTINGS,
         TelegramSettings::SETTINGS,
         OpenAiSettings::SETTINGS,
+        SpeechSettings::SETTINGS,
         PbxSettings::SETTINGS,
         AnalysisSettings::SETTINGS,
         AgentSettings::SETTINGS,
@@ -189,6 +192,7 @@ impl Config {
         let service = ServiceSettings::read(&get, &mut invalid);
         let telegram = TelegramSettings::read(&get, &mut invalid);
         let openai = OpenAiSettings::read(&get, &mut invalid);
+        let speech = SpeechSettings::read(&get, &mut invalid);
         let pbx = PbxSettings::read(&get, &mut invalid);
         let analysis = AnalysisSettings::read(&get, &mut invalid);
         let agent = AgentSettings::read(&get, &mut invalid);
@@ -197,6 +201,11 @@ impl Config {
         let mut missing = Vec::new();
         if purpose == Purpose::Run && get("TELEGRAM_BOT_TOKEN").is_none() {
             missing.push("TELEGRAM_BOT_TOKEN");
+        }
+        if let Some(s) = &speech {
+            if s.uses(crate::speech::SpeechVendor::Salute) && s.salute_auth_key.is_none() {
+                invalid.push("SALUTE_AUTH_KEY is needed when a *_PROVIDER is salute".into());
+            }
         }
         if let Some(s) = &sip {
             if s.rtp_port_min >= s.rtp_port_max {
@@ -210,12 +219,13 @@ impl Config {
             }
         }
         match (
-            service, telegram, openai, pbx, analysis, agent, sip, outbound,
+            service, telegram, openai, speech, pbx, analysis, agent, sip, outbound,
         ) {
             (
                 Some(service),
                 Some(telegram),
                 Some(openai),
+                Some(speech),
                 Some(pbx),
                 Some(analysis),
                 Some(agent),
@@ -225,6 +235,7 @@ impl Config {
                 service,
                 telegram,
                 openai,
+                speech,
                 pbx,
                 analysis,
                 agent,

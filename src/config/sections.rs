@@ -13,6 +13,7 @@ use super::setting::*;
 use super::{LogFormat, Secret};
 use crate::domain::{CallWindow, CallingSchedule, Days, Greeting, PhoneNumber, Speaker};
 use crate::llm::{JsonMode, PriceTable};
+use crate::speech::SpeechVendor;
 
 section! {
     /// The process itself: storage, HTTP, logs, workers.
@@ -81,6 +82,34 @@ section! {
         json_mode: JsonMode = "LLM_JSON_MODE", "json_schema", |s| JsonMode::parse(s).ok_or_else(|| "use json_schema or json_object".to_string());
         /// `model=prompt:completion` USD per million tokens over the built-in gpt-4o(-mini), gpt-4.1(-mini) prices
         prices: PriceTable = "LLM_PRICES", "", PriceTable::parse;
+    }
+}
+
+section! {
+    /// Speech vendors: which one transcribes recordings and which serves live calls; SaluteSpeech.
+    pub struct SpeechSettings("speech") {
+        /// speech-to-text of recordings and voice notes: `openai` or `salute` (SaluteSpeech)
+        stt_provider: SpeechVendor = "STT_PROVIDER", "openai", speech_vendor;
+        /// text-to-speech: `openai` or `salute`
+        tts_provider: SpeechVendor = "TTS_PROVIDER", "openai", speech_vendor;
+        /// speech-to-text of live calls (unset: `STT_PROVIDER`)
+        agent_stt_provider: Option<SpeechVendor> = "AGENT_STT_PROVIDER", "", opt_speech_vendor;
+        /// text-to-speech of live calls (unset: `TTS_PROVIDER`)
+        agent_tts_provider: Option<SpeechVendor> = "AGENT_TTS_PROVIDER", "", opt_speech_vendor;
+        /// a PEM file of extra CA certificates every client trusts (the Russian Trusted Root CA for SaluteSpeech)
+        extra_ca_certs: Option<PathBuf> = "EXTRA_CA_CERTS", "", path;
+        /// SaluteSpeech authorization key from Studio (base64 of client_id:client_secret)
+        salute_auth_key: Option<Secret> = "SALUTE_AUTH_KEY", "", secret;
+        /// SaluteSpeech scope: `SALUTE_SPEECH_PERS`, `SALUTE_SPEECH_CORP` or `SALUTE_SPEECH_B2B`
+        salute_scope: String = "SALUTE_SCOPE", "SALUTE_SPEECH_PERS", salute_scope;
+        /// SaluteSpeech OAuth endpoint
+        salute_auth_url: String = "SALUTE_AUTH_URL", "https://ngw.devices.sberbank.ru:9443/api/v2/oauth", url;
+        /// SaluteSpeech REST API base URL
+        salute_api_url: String = "SALUTE_API_URL", "https://smartspeech.sber.ru", url;
+        /// SaluteSpeech recognition model (`general`, `callcenter`)
+        salute_stt_model: String = "SALUTE_STT_MODEL", "callcenter", text;
+        /// SaluteSpeech voice (`May`, `Nec`, `Bys`, `Tur`, `Ost`, `Pon`…); `_8000` is added for calls, `_24000` for voice notes
+        salute_voice: String = "SALUTE_VOICE", "May", text;
     }
 }
 
@@ -322,5 +351,39 @@ section! {
         campaign_holidays: BTreeSet<NaiveDate> = "CAMPAIGN_HOLIDAYS", "", CallingSchedule::parse_holidays;
         /// campaigns: calls of one campaign at once unless it sets its own (all together stay under `CALL_CONCURRENCY`)
         campaign_concurrency: i64 = "CAMPAIGN_CONCURRENCY", "2", num(1, 1000);
+    }
+}
+
+/// Where speech is used: the vendors may differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpeechUse {
+    /// Recordings and voice notes.
+    Recordings,
+    /// Live calls and rehearsals.
+    Calls,
+}
+
+impl SpeechSettings {
+    /// The speech-to-text vendor for `use_`.
+    pub fn stt(&self, use_: SpeechUse) -> SpeechVendor {
+        match use_ {
+            SpeechUse::Calls => self.agent_stt_provider.unwrap_or(self.stt_provider),
+            SpeechUse::Recordings => self.stt_provider,
+        }
+    }
+
+    /// The text-to-speech vendor for `use_`.
+    pub fn tts(&self, use_: SpeechUse) -> SpeechVendor {
+        match use_ {
+            SpeechUse::Calls => self.agent_tts_provider.unwrap_or(self.tts_provider),
+            SpeechUse::Recordings => self.tts_provider,
+        }
+    }
+
+    /// Whether any use goes to `vendor`.
+    pub fn uses(&self, vendor: SpeechVendor) -> bool {
+        [SpeechUse::Recordings, SpeechUse::Calls]
+            .iter()
+            .any(|u| self.stt(*u) == vendor || self.tts(*u) == vendor)
     }
 }

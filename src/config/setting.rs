@@ -226,6 +226,24 @@ pub(super) fn number_chats(s: &str) -> Result<Vec<(PhoneNumber, i64)>, String> {
         .collect()
 }
 
+pub(super) fn speech_vendor(s: &str) -> Result<crate::speech::SpeechVendor, String> {
+    crate::speech::SpeechVendor::parse(s)
+}
+
+pub(super) fn opt_speech_vendor(s: &str) -> Result<Option<crate::speech::SpeechVendor>, String> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    speech_vendor(s).map(Some)
+}
+
+pub(super) fn salute_scope(s: &str) -> Result<String, String> {
+    match s {
+        "SALUTE_SPEECH_PERS" | "SALUTE_SPEECH_CORP" | "SALUTE_SPEECH_B2B" => Ok(s.to_string()),
+        _ => Err("use SALUTE_SPEECH_PERS, SALUTE_SPEECH_CORP or SALUTE_SPEECH_B2B".into()),
+    }
+}
+
 fn list(s: &str) -> impl Iterator<Item = &str> {
     s.split(',').map(str::trim).filter(|p| !p.is_empty())
 }

@@ -1,11 +1,13 @@
 //! Speech: audio helpers, speech-to-text behind [`Stt`] (whole files) and [`Recognizer`] (one
-//! live utterance), and text-to-speech behind [`Tts`]; OpenAI-compatible first.
+//! live utterance), and text-to-speech behind [`Tts`]: OpenAI-compatible endpoints and SaluteSpeech.
 
 pub mod audio;
 mod openai_stt;
 mod openai_tts;
+pub mod salute;
 pub mod tts;
 pub mod utterance;
+mod vendor;
 
 use async_trait::async_trait;
 
@@ -13,6 +15,7 @@ pub use openai_stt::OpenAiStt;
 pub use openai_tts::OpenAiTts;
 pub use tts::{Tts, TtsError, TtsFormat, TtsStream};
 pub use utterance::{BatchRecognizer, RecognitionSession, Recognizer};
+pub use vendor::SpeechVendor;
 
 /// A transcribed stretch of speech.
 #[derive(Debug, Clone, PartialEq)]

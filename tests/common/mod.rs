@@ -3,6 +3,7 @@
 
 pub mod fake_novofon;
 pub mod fake_openai;
+pub mod fake_salute;
 pub mod fake_telegram;
 pub mod sipp;
 

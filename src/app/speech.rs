@@ -1,0 +1,74 @@
+//! The speech part: which vendor transcribes and speaks for each use (`STT_PROVIDER`,
+//! `TTS_PROVIDER`, and `AGENT_*` for live calls), with one SaluteSpeech client, and so one token,
+//! shared by all of them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{Config, SpeechUse};
+use crate::speech::salute::{SaluteClient, SaluteConfig, SaluteStt, SaluteTts};
+use crate::speech::{OpenAiStt, OpenAiTts, SpeechVendor, Stt, Tts};
+
+/// The speech clients of this process.
+pub struct Speech {
+    salute: Option<Arc<SaluteClient>>,
+    openai_stt: Option<Arc<dyn Stt>>,
+}
+
+impl Speech {
+    pub fn new(cfg: &Config) -> Self {
+        let backoff = Duration::from_millis(cfg.service.retry_base_ms);
+        let s = &cfg.speech;
+        let salute = s.salute_auth_key.as_ref().map(|key| {
+            SaluteClient::new(SaluteConfig {
+                auth_url: s.salute_auth_url.clone(),
+                api_url: s.salute_api_url.clone(),
+                auth_key: key.expose().to_string(),
+                scope: s.salute_scope.clone(),
+                backoff: backoff.max(Duration::from_millis(50)),
+            })
+        });
+        let openai_stt = cfg.openai.api_key.as_ref().map(|key| {
+            Arc::new(
+                OpenAiStt::new(&cfg.openai.base_url, key.expose(), &cfg.openai.stt_model)
+                    .with_backoff(backoff, Duration::from_secs(300)),
+            ) as Arc<dyn Stt>
+        });
+        Self { salute, openai_stt }
+    }
+
+    /// Speech-to-text for `use_`, when its vendor is configured.
+    pub fn stt(&self, cfg: &Config, use_: SpeechUse) -> Option<Arc<dyn Stt>> {
+        match cfg.speech.stt(use_) {
+            SpeechVendor::OpenAi => self.openai_stt.clone(),
+            SpeechVendor::Salute => {
+                let stt = SaluteStt::new(self.salute.clone()?, &cfg.speech.salute_stt_model);
+                let stt = match use_ {
+                    // A caller waits for the answer: few attempts.
+                    SpeechUse::Calls => stt.with_attempts(2),
+                    SpeechUse::Recordings => stt.always_async(),
+                };
+                Some(Arc::new(stt))
+            }
+        }
+    }
+
+    /// Text-to-speech for `use_`, when its vendor is configured.
+    pub fn tts(&self, cfg: &Config, use_: SpeechUse) -> Option<Arc<dyn Tts>> {
+        match cfg.speech.tts(use_) {
+            SpeechVendor::OpenAi => {
+                let key = cfg.openai.api_key.as_ref()?;
+                Some(Arc::new(OpenAiTts::new(
+                    &cfg.openai.base_url,
+                    key.expose(),
+                    &cfg.openai.tts_model,
+                    &cfg.openai.tts_voice,
+                )))
+            }
+            SpeechVendor::Salute => Some(Arc::new(SaluteTts::new(
+                self.salute.clone()?,
+                &cfg.speech.salute_voice,
+            ))),
+        }
+    }
+}

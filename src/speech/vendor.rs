@@ -1,0 +1,49 @@
+//! The speech vendors a deployment may choose, per use (recordings or live calls).
+
+/// A speech vendor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpeechVendor {
+    /// Any OpenAI-compatible endpoint (`OPENAI_BASE_URL`).
+    OpenAi,
+    /// SaluteSpeech (Sber).
+    Salute,
+}
+
+impl SpeechVendor {
+    /// The name used in settings and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OpenAi => "openai",
+            Self::Salute => "salute",
+        }
+    }
+
+    /// Reads a setting's value (any case; `sber` and `salutespeech` name SaluteSpeech too).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "openai" => Ok(Self::OpenAi),
+            "salute" | "salutespeech" | "sber" => Ok(Self::Salute),
+            "yandex" | "elevenlabs" => Err(format!(
+                "{s} is not available in this version yet; use openai or salute"
+            )),
+            _ => Err("use openai or salute".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SpeechVendor;
+
+    #[test]
+    fn vendors_round_trip_and_unknown_ones_are_refused() {
+        for v in [SpeechVendor::OpenAi, SpeechVendor::Salute] {
+            assert_eq!(SpeechVendor::parse(v.as_str()), Ok(v));
+        }
+        assert_eq!(SpeechVendor::parse(" Sber "), Ok(SpeechVendor::Salute));
+        assert!(SpeechVendor::parse("yandex")
+            .unwrap_err()
+            .contains("not available"));
+        assert!(SpeechVendor::parse("google").is_err());
+    }
+}
