@@ -151,6 +151,13 @@ pub enum BenchCmd {
         /// Caller turns in total (5 per conversation).
         #[arg(long, default_value_t = 200)]
         turns: usize,
+        /// `batch` (upload after the silence) or `streaming` (interim text, adaptive end of turn).
+        #[arg(long, value_enum, default_value_t = crate::bench::agent::SttMode::Batch)]
+        stt: crate::bench::agent::SttMode,
+        /// Streaming: the final text this long after the turn ends.
+        #[arg(long, default_value_t = 150)]
+        stt_final_ms: u64,
+        /// Batch: the transcription's latency.
         #[arg(long, default_value_t = 300)]
         stt_ms: u64,
         #[arg(long, default_value_t = 400)]
@@ -378,6 +385,8 @@ async fn dispatch(cli: Cli) -> ExitCode {
             what:
                 BenchCmd::Agent {
                     turns,
+                    stt,
+                    stt_final_ms,
                     stt_ms,
                     llm_ttft_ms,
                     tts_ttfb_ms,
@@ -386,6 +395,8 @@ async fn dispatch(cli: Cli) -> ExitCode {
         } => {
             let args = crate::bench::agent::AgentBench {
                 turns: *turns,
+                stt: *stt,
+                stt_final_ms: *stt_final_ms,
                 stt_ms: *stt_ms,
                 llm_ttft_ms: *llm_ttft_ms,
                 tts_ttfb_ms: *tts_ttfb_ms,

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::dialog::{caller_turn, coaching_note, model_messages, TurnRule};
+use super::end_of_turn::EndOfTurn;
 use super::screening::{Decision, Evidence, Screening, Settings as ScreeningSettings};
 use super::script::OnVoicemail;
 use super::script::Script;
@@ -323,6 +324,7 @@ impl<'a> Dialog<'a> {
         ));
         let mut vad = Vad::new(self.rate, self.settings.vad_threshold);
         let mut turns = TurnDetector::new(self.settings.turn.clone());
+        let end_of_turn = EndOfTurn::around(self.settings.turn.end_silence);
         let max_end = self.start + self.settings.max_duration;
         let hard_end = max_end + Duration::from_secs(20);
         let mut limit_hit = false;
@@ -346,6 +348,14 @@ impl<'a> Dialog<'a> {
                                 s.push(&frame.samples);
                             }
                         }
+                        // The pause that ends the turn follows what was said so far (streaming
+                        // recognisers only; otherwise the configured silence).
+                        let hold = self
+                            .session
+                            .as_ref()
+                            .and_then(|s| s.interim())
+                            .map_or(self.settings.turn.end_silence, |t| end_of_turn.hold(&t));
+                        turns.set_end_silence(hold);
                         for te in turns.push(&frame, voiced) {
                             self.on_turn_event(te);
                         }

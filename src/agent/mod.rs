@@ -4,6 +4,7 @@
 
 pub mod after_call;
 pub mod dialog;
+pub mod end_of_turn;
 pub mod engine;
 pub mod rehearsal;
 pub mod screening;

@@ -1,13 +1,16 @@
 //! The speech part: which vendor transcribes and speaks for each use (`STT_PROVIDER`,
 //! `TTS_PROVIDER`, and `AGENT_*` for live calls), with one SaluteSpeech client, and so one token,
-//! shared by all of them.
+//! shared by all of them. Live calls on SaluteSpeech or SpeechKit stream their audio (gRPC), with
+//! batch recognition as the fallback.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{Config, SpeechUse};
+use crate::speech::grpc::{SaluteStream, YandexAuth, YandexStream};
 use crate::speech::salute::{SaluteClient, SaluteConfig, SaluteStt, SaluteTts};
-use crate::speech::{OpenAiStt, OpenAiTts, SpeechVendor, Stt, Tts};
+use crate::speech::streaming::{SpeechStream, StreamingRecognizer};
+use crate::speech::{BatchRecognizer, OpenAiStt, OpenAiTts, Recognizer, SpeechVendor, Stt, Tts};
 
 /// The speech clients of this process.
 pub struct Speech {
@@ -37,10 +40,15 @@ impl Speech {
         Self { salute, openai_stt }
     }
 
-    /// Speech-to-text for `use_`, when its vendor is configured.
+    /// Speech-to-text of whole files for `use_`, when its vendor is configured (SpeechKit, which
+    /// streams live calls only, leaves voice notes to the recordings' vendor).
     pub fn stt(&self, cfg: &Config, use_: SpeechUse) -> Option<Arc<dyn Stt>> {
         match cfg.speech.stt(use_) {
             SpeechVendor::OpenAi => self.openai_stt.clone(),
+            SpeechVendor::Yandex => match use_ {
+                SpeechUse::Calls => self.stt(cfg, SpeechUse::Recordings),
+                SpeechUse::Recordings => None,
+            },
             SpeechVendor::Salute => {
                 let stt = SaluteStt::new(self.salute.clone()?, &cfg.speech.salute_stt_model);
                 let stt = match use_ {
@@ -53,9 +61,49 @@ impl Speech {
         }
     }
 
+    /// Live recognition of a caller's utterances: streaming on SaluteSpeech and SpeechKit (with
+    /// batch recognition when a stream fails), batch uploads on OpenAI.
+    pub fn recognizer(&self, cfg: &Config) -> anyhow::Result<Option<Arc<dyn Recognizer>>> {
+        let s = &cfg.speech;
+        let Some(fallback) = self.stt(cfg, SpeechUse::Calls) else {
+            return Ok(None);
+        };
+        let stream: Arc<dyn SpeechStream> = match s.stt(SpeechUse::Calls) {
+            SpeechVendor::OpenAi => return Ok(Some(Arc::new(BatchRecognizer::new(fallback)))),
+            SpeechVendor::Salute => {
+                let Some(client) = self.salute.clone() else {
+                    return Ok(None);
+                };
+                Arc::new(
+                    SaluteStream::new(client, &s.salute_grpc_url, &s.salute_stt_model)
+                        .map_err(|e| anyhow::anyhow!("SALUTE_GRPC_URL: {e}"))?,
+                )
+            }
+            SpeechVendor::Yandex => {
+                let auth = match (&s.yandex_api_key, &s.yandex_iam_token) {
+                    (Some(k), _) => YandexAuth::ApiKey(k.expose().to_string()),
+                    (None, Some(t)) => YandexAuth::IamToken(t.expose().to_string()),
+                    (None, None) => return Ok(None),
+                };
+                Arc::new(
+                    YandexStream::new(
+                        &s.yandex_stt_url,
+                        auth,
+                        s.yandex_folder_id.clone(),
+                        &s.yandex_stt_model,
+                    )
+                    .map_err(|e| anyhow::anyhow!("YANDEX_STT_URL: {e}"))?,
+                )
+            }
+        };
+        Ok(Some(Arc::new(StreamingRecognizer::new(stream, fallback))))
+    }
+
     /// Text-to-speech for `use_`, when its vendor is configured.
     pub fn tts(&self, cfg: &Config, use_: SpeechUse) -> Option<Arc<dyn Tts>> {
         match cfg.speech.tts(use_) {
+            // Refused by the settings' checks.
+            SpeechVendor::Yandex => None,
             SpeechVendor::OpenAi => {
                 let key = cfg.openai.api_key.as_ref()?;
                 Some(Arc::new(OpenAiTts::new(

@@ -23,7 +23,7 @@ use crate::outbound::campaign_runner::{wall_clock, CampaignRunner, Placer, Runne
 use crate::outbound::live::LiveChat;
 use crate::outbound::queue::{enqueue_place, CAMPAIGN_PRIORITY, MANUAL_PRIORITY};
 use crate::outbound::{Dialer, OutboundSettings};
-use crate::speech::{BatchRecognizer, Stt, Tts};
+use crate::speech::{Recognizer, Tts};
 use crate::store::Store;
 use crate::telephony::media::rtp_session::RtpPorts;
 use crate::telephony::sip::{SipConfig, SipTrunk};
@@ -52,10 +52,9 @@ pub(super) async fn start(
         tracing::warn!("phone calls need OPENAI_API_KEY for the agent's LLM: off");
         return Ok(None);
     };
-    let (Some(stt), Some(tts)) = (
-        speech.stt(cfg, SpeechUse::Calls),
-        speech.tts(cfg, SpeechUse::Calls),
-    ) else {
+    let (Some(recognizer), Some(tts)) =
+        (speech.recognizer(cfg)?, speech.tts(cfg, SpeechUse::Calls))
+    else {
         tracing::warn!(
             "phone calls need credentials for AGENT_STT_PROVIDER/AGENT_TTS_PROVIDER: off"
         );
@@ -70,7 +69,7 @@ pub(super) async fn start(
     if cfg.sip.register {
         sip.keep_registered(300, parts.shutdown.child_token());
     }
-    let mut dialer = dialer(cfg, store, p, (stt, tts), sip)?;
+    let mut dialer = dialer(cfg, store, p, (recognizer, tts), sip)?;
     // Status messages of calls started from the chat are edited in the chat's language, Russian
     // by default.
     dialer.live = telegram.map(|t| LiveChat {
@@ -168,7 +167,7 @@ fn dialer(
     cfg: &Config,
     store: &Arc<dyn Store>,
     p: &PipelineDeps,
-    (stt, tts): (Arc<dyn Stt>, Arc<dyn Tts>),
+    (recognizer, tts): (Arc<dyn Recognizer>, Arc<dyn Tts>),
     sip: Arc<SipTrunk>,
 ) -> anyhow::Result<Dialer> {
     let media_ip: IpAddr = cfg.sip.bind.ip();
@@ -190,7 +189,7 @@ fn dialer(
         store: store.clone(),
         trunk: Arc::new(trunk),
         agent: AgentDeps {
-            recognizer: Arc::new(BatchRecognizer::new(stt)),
+            recognizer,
             llm: p.llm.clone(),
             tts,
         },

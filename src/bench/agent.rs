@@ -14,8 +14,20 @@ use super::agent_fakes::{AgentFakes, Latencies};
 use crate::agent::{run_call, CallReport, DialogSettings, Scripts};
 use crate::telephony::simulated::{clip, CalleeLog, Cue, SimulatedLine, Step};
 
+/// How the caller's speech is recognised in the benchmark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SttMode {
+    /// One upload per utterance after the end-of-turn silence (OpenAI-compatible).
+    Batch,
+    /// Audio streamed as it comes; interim text adapts the end of turn.
+    Streaming,
+}
+
 pub struct AgentBench {
     pub turns: usize,
+    pub stt: SttMode,
+    /// Streaming: the final text this long after the turn ends.
+    pub stt_final_ms: u64,
     pub stt_ms: u64,
     pub llm_ttft_ms: u64,
     pub tts_ttfb_ms: u64,
@@ -87,7 +99,14 @@ pub async fn run(args: AgentBench) -> anyhow::Result<()> {
     let fakes = AgentFakes::start(lat)
         .await
         .context("starting the fake providers")?;
-    let deps = fakes.agent_deps();
+    let deps = match args.stt {
+        SttMode::Batch => fakes.agent_deps(),
+        SttMode::Streaming => fakes.agent_deps_streaming(Duration::from_millis(args.stt_final_ms)),
+    };
+    let stt_ms = match args.stt {
+        SttMode::Batch => args.stt_ms,
+        SttMode::Streaming => args.stt_final_ms,
+    };
     let settings = DialogSettings::default();
     let script = Scripts::load(None)?
         .default_script()
@@ -95,12 +114,18 @@ pub async fn run(args: AgentBench) -> anyhow::Result<()> {
         .context("no agent script")?;
     let calls = args.turns.div_ceil(TURNS_PER_CALL).max(1);
     println!(
-        "bench agent: {calls} conversations × {TURNS_PER_CALL} caller turns, {} at a time; STT {} ms, LLM first token {} ms, TTS first byte {} ms, end-of-turn silence {} ms",
+        "bench agent: {calls} conversations × {TURNS_PER_CALL} caller turns, {} at a time; STT {:?} {} ms, LLM first token {} ms, TTS first byte {} ms, end-of-turn silence {} ms{}",
         args.concurrency,
-        args.stt_ms,
+        args.stt,
+        stt_ms,
         args.llm_ttft_ms,
         args.tts_ttfb_ms,
-        settings.turn.end_silence.as_millis()
+        settings.turn.end_silence.as_millis(),
+        if args.stt == SttMode::Streaming {
+            " (adaptive: shorter after a finished sentence)"
+        } else {
+            ""
+        }
     );
     let cpu0 = super::cpu_seconds();
     let wall0 = std::time::Instant::now();
@@ -153,8 +178,15 @@ pub async fn run(args: AgentBench) -> anyhow::Result<()> {
         (Some(a), Some(b)) => Some(b - a),
         _ => None,
     };
-    let floor = settings.turn.end_silence.as_millis() as f64
-        + (args.stt_ms + args.llm_ttft_ms + args.tts_ttfb_ms) as f64;
+    // The unavoidable part: the pause that ends the turn (streaming: the adaptive pause after a
+    // finished sentence, which every bench phrase is) and the providers' latencies.
+    let hold = match args.stt {
+        SttMode::Batch => settings.turn.end_silence,
+        SttMode::Streaming => {
+            crate::agent::end_of_turn::EndOfTurn::around(settings.turn.end_silence).complete
+        }
+    };
+    let floor = hold.as_millis() as f64 + (stt_ms + args.llm_ttft_ms + args.tts_ttfb_ms) as f64;
     let (p50, p95) = (percentile(&mut v2v, 0.5), percentile(&mut v2v, 0.95));
     println!(
         "caller turns: {turns} in {calls} calls ({completed} reached the callback and ended normally); wall {wall:.1} s"

@@ -527,3 +527,110 @@ where
     tokio::spawn(producer(tx));
     futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|i| (i, rx)) })
 }
+
+/// The words of a callee clip heard so far: the share of its words that its share of audio
+/// holds, without the final punctuation until the whole clip was heard (as a streaming vendor's
+/// interim text grows word by word).
+fn words_so_far(samples: &[i16], rate: u32) -> Option<String> {
+    let clips = simulated::clips();
+    let heard = samples.len() as f64 * 8000.0 / f64::from(rate.max(1));
+    // Compared with the same length of each clip: the start of a long phrase is not a short one.
+    let len = heard as usize;
+    // Only phrases at least as long as what was heard so far can be the one being said.
+    let long_enough: Vec<&simulated::Clip> = clips
+        .iter()
+        .filter(|c| c.samples.len() as f64 >= heard * 0.9)
+        .collect();
+    let i = simulated::identify_among(
+        samples,
+        rate,
+        long_enough
+            .iter()
+            .map(|c| &c.samples[..len.min(c.samples.len())]),
+    )?;
+    let clip = long_enough[i];
+    let share = (heard / clip.samples.len().max(1) as f64).min(1.0);
+    let words: Vec<&str> = clip.text.split_whitespace().collect();
+    let n = ((words.len() as f64 * share).floor() as usize).min(words.len());
+    let text = words[..n].join(" ");
+    Some(if share < 0.98 {
+        text.trim_end_matches(['.', '!', '?', ',', ':']).to_string()
+    } else {
+        text
+    })
+}
+
+/// A streaming recogniser for the benchmark, in process (no network): it recognises the callee's
+/// clips as the audio comes (an interim text every 300 ms of audio: the words heard so far)
+/// and gives the final `final_latency` after the turn ends, as a streaming vendor does.
+pub struct FakeSpeechStream {
+    pub final_latency: Duration,
+}
+
+#[async_trait::async_trait]
+impl crate::speech::streaming::SpeechStream for FakeSpeechStream {
+    fn vendor(&self) -> &'static str {
+        "bench"
+    }
+
+    async fn recognize(
+        &self,
+        rate: u32,
+        mut input: tokio::sync::mpsc::UnboundedReceiver<crate::speech::streaming::StreamInput>,
+        interim: crate::speech::streaming::Interim,
+    ) -> Result<String, crate::speech::streaming::StreamError> {
+        use crate::speech::streaming::StreamInput;
+        let mut samples: Vec<i16> = Vec::new();
+        let step = rate as usize * 3 / 10;
+        let mut next = step;
+        while let Some(i) = input.recv().await {
+            match i {
+                StreamInput::Audio(bytes) => {
+                    samples.extend(
+                        bytes
+                            .chunks_exact(2)
+                            .map(|b| i16::from_le_bytes([b[0], b[1]])),
+                    );
+                    if samples.len() >= next {
+                        next += step;
+                        let so_far = samples.clone();
+                        let text = tokio::task::spawn_blocking(move || words_so_far(&so_far, rate))
+                            .await
+                            .ok()
+                            .flatten();
+                        if let Some(t) = text {
+                            interim.set(&t);
+                        }
+                    }
+                }
+                StreamInput::End => break,
+            }
+        }
+        let due = tokio::time::Instant::now() + self.final_latency;
+        let text = tokio::task::spawn_blocking(move || simulated::identify(&samples, rate))
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        tokio::time::sleep_until(due).await;
+        Ok(text.to_string())
+    }
+}
+
+impl AgentFakes {
+    /// As [`AgentFakes::agent_deps`], with a streaming recogniser whose final comes
+    /// `final_latency` after the turn ends (batch recognition at these fakes as its fallback).
+    pub fn agent_deps_streaming(&self, final_latency: Duration) -> crate::agent::AgentDeps {
+        use crate::speech::streaming::StreamingRecognizer;
+        use crate::speech::OpenAiStt;
+        let mut deps = self.agent_deps();
+        let fallback = OpenAiStt::new(&self.base_url, "sk-bench", "gpt-4o-mini-transcribe")
+            .with_backoff(Duration::from_millis(100), Duration::from_secs(10))
+            .with_attempts(2);
+        deps.recognizer = Arc::new(StreamingRecognizer::new(
+            Arc::new(FakeSpeechStream { final_latency }),
+            Arc::new(fallback),
+        ));
+        deps
+    }
+}

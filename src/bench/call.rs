@@ -208,6 +208,8 @@ pub async fn run(args: CallBench) -> anyhow::Result<()> {
     println!("simulated line, same latencies, for comparison:");
     super::agent::run(super::agent::AgentBench {
         turns: 100,
+        stt: super::agent::SttMode::Batch,
+        stt_final_ms: 0,
         stt_ms: args.stt_ms,
         llm_ttft_ms: args.llm_ttft_ms,
         tts_ttfb_ms: args.tts_ttfb_ms,

@@ -203,9 +203,7 @@ impl Config {
             missing.push("TELEGRAM_BOT_TOKEN");
         }
         if let Some(s) = &speech {
-            if s.uses(crate::speech::SpeechVendor::Salute) && s.salute_auth_key.is_none() {
-                invalid.push("SALUTE_AUTH_KEY is needed when a *_PROVIDER is salute".into());
-            }
+            invalid.extend(s.problems());
         }
         if let Some(s) = &sip {
             if s.rtp_port_min >= s.rtp_port_max {

@@ -92,7 +92,7 @@ section! {
         stt_provider: SpeechVendor = "STT_PROVIDER", "openai", speech_vendor;
         /// text-to-speech: `openai` or `salute`
         tts_provider: SpeechVendor = "TTS_PROVIDER", "openai", speech_vendor;
-        /// speech-to-text of live calls (unset: `STT_PROVIDER`)
+        /// speech-to-text of live calls: `openai`, `salute` or `yandex`, the last two streaming (unset: `STT_PROVIDER`)
         agent_stt_provider: Option<SpeechVendor> = "AGENT_STT_PROVIDER", "", opt_speech_vendor;
         /// text-to-speech of live calls (unset: `TTS_PROVIDER`)
         agent_tts_provider: Option<SpeechVendor> = "AGENT_TTS_PROVIDER", "", opt_speech_vendor;
@@ -110,6 +110,18 @@ section! {
         salute_stt_model: String = "SALUTE_STT_MODEL", "callcenter", text;
         /// SaluteSpeech voice (`May`, `Nec`, `Bys`, `Tur`, `Ost`, `Pon`…); `_8000` is added for calls, `_24000` for voice notes
         salute_voice: String = "SALUTE_VOICE", "May", text;
+        /// SaluteSpeech gRPC endpoint (streaming recognition of live calls)
+        salute_grpc_url: String = "SALUTE_GRPC_URL", "https://smartspeech.sber.ru:443", url;
+        /// Yandex SpeechKit API key of a service account with `ai.speechkit-stt.user`
+        yandex_api_key: Option<Secret> = "YANDEX_API_KEY", "", secret;
+        /// Yandex IAM token, instead of an API key
+        yandex_iam_token: Option<Secret> = "YANDEX_IAM_TOKEN", "", secret;
+        /// Yandex Cloud folder (needed with an IAM token of a user account)
+        yandex_folder_id: Option<String> = "YANDEX_FOLDER_ID", "", opt_text;
+        /// Yandex SpeechKit v3 gRPC endpoint
+        yandex_stt_url: String = "YANDEX_STT_URL", "https://stt.api.cloud.yandex.net:443", url;
+        /// Yandex recognition model
+        yandex_stt_model: String = "YANDEX_STT_MODEL", "general", text;
     }
 }
 
@@ -378,6 +390,29 @@ impl SpeechSettings {
             SpeechUse::Calls => self.agent_tts_provider.unwrap_or(self.tts_provider),
             SpeechUse::Recordings => self.tts_provider,
         }
+    }
+
+    /// What cannot work as set.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.uses(SpeechVendor::Salute) && self.salute_auth_key.is_none() {
+            out.push("SALUTE_AUTH_KEY is needed when a *_PROVIDER is salute".into());
+        }
+        if self.stt_provider == SpeechVendor::Yandex {
+            out.push("STT_PROVIDER=yandex: SpeechKit serves live calls only in this version (AGENT_STT_PROVIDER=yandex)".into());
+        }
+        if self.tts_provider == SpeechVendor::Yandex
+            || self.agent_tts_provider == Some(SpeechVendor::Yandex)
+        {
+            out.push("TTS_PROVIDER=yandex: SpeechKit synthesis is not available in this version; use openai or salute".into());
+        }
+        if self.agent_stt_provider == Some(SpeechVendor::Yandex)
+            && self.yandex_api_key.is_none()
+            && self.yandex_iam_token.is_none()
+        {
+            out.push("AGENT_STT_PROVIDER=yandex needs YANDEX_API_KEY or YANDEX_IAM_TOKEN".into());
+        }
+        out
     }
 
     /// Whether any use goes to `vendor`.

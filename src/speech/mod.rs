@@ -2,9 +2,11 @@
 //! live utterance), and text-to-speech behind [`Tts`]: OpenAI-compatible endpoints and SaluteSpeech.
 
 pub mod audio;
+pub mod grpc;
 mod openai_stt;
 mod openai_tts;
 pub mod salute;
+pub mod streaming;
 pub mod tts;
 pub mod utterance;
 mod vendor;
@@ -39,7 +41,9 @@ pub enum SttError {
 #[async_trait]
 pub trait Stt: Send + Sync + 'static {
     /// `wav` is 16-bit mono; `duration_ms` is its length (used when the model gives no timings).
-    async fn transcribe(&self, wav: Vec<u8>, duration_ms: i64) -> Result<Vec<Segment>, SttError>;
+    async fn transcribe(&self, wav: Vec<u8>, duration_ms: i64) -> Result<Vec<Segment>, SttError> {
+        self.transcribe_file(wav, "audio.wav", duration_ms).await
+    }
 
     /// Transcribes a file in another container the provider accepts as is (a Telegram voice
     /// note is OGG/Opus); the extension of `file_name` tells its type.

@@ -127,10 +127,6 @@ fn parse_answer(body: &str, duration_ms: i64) -> Result<Vec<Segment>, SttError> 
 
 #[async_trait]
 impl Stt for OpenAiStt {
-    async fn transcribe(&self, wav: Vec<u8>, duration_ms: i64) -> Result<Vec<Segment>, SttError> {
-        self.transcribe_file(wav, "audio.wav", duration_ms).await
-    }
-
     async fn transcribe_file(
         &self,
         audio: Vec<u8>,

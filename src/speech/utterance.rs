@@ -19,6 +19,10 @@ pub trait Recognizer: Send + Sync + 'static {
 pub trait RecognitionSession: Send {
     /// More of the caller's audio.
     fn push(&mut self, samples: &[i16]);
+    /// What the caller has said so far, when the provider streams interim results.
+    fn interim(&self) -> Option<String> {
+        None
+    }
     /// The utterance is over: its text (empty when nothing was recognised).
     async fn finish(self: Box<Self>) -> Result<String, SttError>;
 }

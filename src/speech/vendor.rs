@@ -7,6 +7,8 @@ pub enum SpeechVendor {
     OpenAi,
     /// SaluteSpeech (Sber).
     Salute,
+    /// Yandex SpeechKit v3 (streaming recognition of live calls).
+    Yandex,
 }
 
 impl SpeechVendor {
@@ -15,6 +17,7 @@ impl SpeechVendor {
         match self {
             Self::OpenAi => "openai",
             Self::Salute => "salute",
+            Self::Yandex => "yandex",
         }
     }
 
@@ -23,10 +26,11 @@ impl SpeechVendor {
         match s.trim().to_ascii_lowercase().as_str() {
             "openai" => Ok(Self::OpenAi),
             "salute" | "salutespeech" | "sber" => Ok(Self::Salute),
-            "yandex" | "elevenlabs" => Err(format!(
-                "{s} is not available in this version yet; use openai or salute"
+            "yandex" | "speechkit" => Ok(Self::Yandex),
+            "elevenlabs" => Err(format!(
+                "{s} is not available in this version yet; use openai, salute or yandex"
             )),
-            _ => Err("use openai or salute".into()),
+            _ => Err("use openai, salute or yandex".into()),
         }
     }
 }
@@ -37,11 +41,15 @@ mod tests {
 
     #[test]
     fn vendors_round_trip_and_unknown_ones_are_refused() {
-        for v in [SpeechVendor::OpenAi, SpeechVendor::Salute] {
+        for v in [
+            SpeechVendor::OpenAi,
+            SpeechVendor::Salute,
+            SpeechVendor::Yandex,
+        ] {
             assert_eq!(SpeechVendor::parse(v.as_str()), Ok(v));
         }
         assert_eq!(SpeechVendor::parse(" Sber "), Ok(SpeechVendor::Salute));
-        assert!(SpeechVendor::parse("yandex")
+        assert!(SpeechVendor::parse("elevenlabs")
             .unwrap_err()
             .contains("not available"));
         assert!(SpeechVendor::parse("google").is_err());

@@ -80,6 +80,11 @@ impl FakeSalute {
         self.state.valid.lock().unwrap().clear();
     }
 
+    /// Whether `token` was issued and not revoked.
+    pub fn token_is_valid(&self, token: &str) -> bool {
+        self.state.valid.lock().unwrap().contains(token)
+    }
+
     pub fn calls_to(&self, path: &str) -> usize {
         self.state
             .calls

@@ -101,8 +101,9 @@ impl SaluteClient {
         Ok(value)
     }
 
-    /// Forgets `stale` (a 401 came back for it), unless another request already replaced it.
-    async fn forget(&self, stale: &str) {
+    /// Forgets `stale` (it was refused), unless another request already replaced it: the next
+    /// request fetches a new token.
+    pub async fn forget_token(&self, stale: &str) {
         let mut cached = self.token.lock().await;
         if cached.as_ref().is_some_and(|t| t.value == stale) {
             *cached = None;
@@ -182,7 +183,7 @@ impl SaluteClient {
                         request = what,
                         "SaluteSpeech token refused; fetching a new one"
                     );
-                    self.forget(&token).await;
+                    self.forget_token(&token).await;
                     refreshed = true;
                     continue;
                 }

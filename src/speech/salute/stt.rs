@@ -220,10 +220,6 @@ impl SaluteStt {
 
 #[async_trait]
 impl Stt for SaluteStt {
-    async fn transcribe(&self, wav: Vec<u8>, duration_ms: i64) -> Result<Vec<Segment>, SttError> {
-        self.transcribe_file(wav, "audio.wav", duration_ms).await
-    }
-
     async fn transcribe_file(
         &self,
         audio: Vec<u8>,
@@ -355,10 +351,12 @@ fn seconds_ms(v: &Value) -> Option<i64> {
 fn parse_utterances(v: &Value) -> Vec<Segment> {
     let items = match v {
         Value::Array(a) => a.as_slice(),
-        Value::Object(_) => result_of(v)
-            .as_array()
-            .or_else(|| v["results"].as_array())
-            .map_or(&[][..], Vec::as_slice),
+        // `{"status":200,"result":[…]}`, or one utterance on its own.
+        Value::Object(o) => match o.get("result") {
+            Some(Value::Array(a)) => a.as_slice(),
+            _ if o.contains_key("results") => std::slice::from_ref(v),
+            _ => &[],
+        },
         _ => &[],
     };
     let mut segments: Vec<Segment> = items

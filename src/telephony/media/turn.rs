@@ -89,6 +89,12 @@ impl TurnDetector {
         &self.cfg
     }
 
+    /// Changes the quiet that ends the utterance from the next frame on (the end-of-turn policy
+    /// adapts it to what the caller has said so far).
+    pub fn set_end_silence(&mut self, end_silence: Duration) {
+        self.cfg.end_silence = end_silence;
+    }
+
     /// True while an utterance is confirmed and going on.
     pub fn in_speech(&self) -> bool {
         matches!(self.state, State::Speaking { .. })
@@ -199,6 +205,33 @@ mod tests {
     fn run(d: &mut TurnDetector, voiced: bool, frames: usize) -> Vec<TurnEvent> {
         let f = Frame::silence(8000);
         (0..frames).flat_map(|_| d.push(&f, voiced)).collect()
+    }
+
+    #[test]
+    fn a_longer_hold_keeps_a_mid_sentence_pause_inside_the_turn() {
+        let mut d = TurnDetector::new(TurnConfig::default());
+        run(&mut d, true, 25); // «Мне нужен офис…»
+        d.set_end_silence(Duration::from_millis(1200));
+        assert!(
+            run(&mut d, false, 45)
+                .iter()
+                .all(|e| !matches!(e, TurnEvent::Ended { .. })),
+            "a 900 ms pause does not end the turn"
+        );
+        run(&mut d, true, 25); // «…метров на двести»
+        d.set_end_silence(Duration::from_millis(300)); // a finished sentence
+        let ev = run(&mut d, false, 15);
+        match &ev[..] {
+            [TurnEvent::Ended {
+                speech_ms,
+                trailing_ms,
+                ..
+            }] => {
+                assert_eq!(*speech_ms, 500 + 900 + 500);
+                assert_eq!(*trailing_ms, 300);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -1,0 +1,162 @@
+//! Streaming recognition of live utterances against local gRPC fakes speaking the vendors' protos:
+//! interim text while the caller speaks and the final after; a stream reset mid-utterance handed
+//! to batch recognition without losing the turn; a token refused mid-call replaced for the next
+//! utterance; SpeechKit's normalised finals.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use callops::speech::audio::tone;
+use callops::speech::grpc::{SaluteStream, YandexAuth, YandexStream};
+use callops::speech::salute::{SaluteClient, SaluteConfig, SaluteStt};
+use callops::speech::streaming::StreamingRecognizer;
+use callops::speech::Recognizer;
+use common::fake_grpc::{FakeGrpc, YANDEX_KEY};
+use common::fake_openai::{CLIENT_LINE, MANAGER_LINE};
+use common::fake_salute::{FakeSalute, AUTH_KEY};
+
+struct Rig {
+    rest: Arc<FakeSalute>,
+    grpc: FakeGrpc,
+    client: Arc<SaluteClient>,
+}
+
+async fn rig() -> Rig {
+    callops::http::install_crypto();
+    let rest = Arc::new(FakeSalute::start().await);
+    let grpc = FakeGrpc::start(rest.clone()).await;
+    let client = SaluteClient::new(SaluteConfig {
+        auth_url: rest.auth_url.clone(),
+        api_url: rest.url.clone(),
+        auth_key: AUTH_KEY.into(),
+        scope: "SALUTE_SPEECH_PERS".into(),
+        backoff: Duration::from_millis(10),
+    });
+    Rig { rest, grpc, client }
+}
+
+impl Rig {
+    fn salute(&self) -> StreamingRecognizer {
+        let stream = SaluteStream::new(self.client.clone(), &self.grpc.url, "callcenter").unwrap();
+        let fallback = SaluteStt::new(self.client.clone(), "callcenter");
+        StreamingRecognizer::new(Arc::new(stream), Arc::new(fallback))
+    }
+
+    fn yandex(&self, key: &str) -> StreamingRecognizer {
+        let stream = YandexStream::new(
+            &self.grpc.url,
+            YandexAuth::ApiKey(key.into()),
+            Some("b1g-folder".into()),
+            "general",
+        )
+        .unwrap();
+        let fallback = SaluteStt::new(self.client.clone(), "callcenter");
+        StreamingRecognizer::new(Arc::new(stream), Arc::new(fallback))
+    }
+}
+
+/// Speaks `secs` of a tone into a session in 20 ms frames at real pace; returns the interim
+/// texts seen on the way.
+async fn speak(
+    session: &mut Box<dyn callops::speech::RecognitionSession>,
+    freq: f32,
+    secs: f32,
+) -> Vec<String> {
+    let samples: Vec<i16> = tone(freq, secs, 8000)
+        .iter()
+        .map(|s| (s * 32767.0) as i16)
+        .collect();
+    let mut seen = Vec::new();
+    for frame in samples.chunks(160) {
+        session.push(frame);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        if let Some(t) = session.interim() {
+            if seen.last() != Some(&t) {
+                seen.push(t);
+            }
+        }
+    }
+    seen
+}
+
+#[tokio::test]
+async fn salute_streams_interim_text_while_the_caller_speaks_then_the_final() {
+    let r = rig().await;
+    let rec = r.salute();
+    let mut s = rec.open(8000);
+    let interim = speak(&mut s, 440.0, 1.6).await;
+    assert_eq!(
+        interim,
+        vec![MANAGER_LINE.to_string()],
+        "interim text before the end"
+    );
+    assert_eq!(s.finish().await.unwrap(), MANAGER_LINE);
+    assert_eq!(r.grpc.state.streams.load(Ordering::SeqCst), 1);
+    assert_eq!(r.grpc.state.rates.lock().unwrap().clone(), vec![8000]);
+    assert_eq!(r.rest.calls_to("speech:recognize"), 0, "no batch upload");
+}
+
+#[tokio::test]
+async fn a_stream_reset_mid_utterance_hands_the_turn_to_batch_recognition() {
+    let r = rig().await;
+    r.grpc.state.reset_after_bytes.store(8000, Ordering::SeqCst); // after 0.5 s
+    let rec = r.salute();
+    let mut s = rec.open(8000);
+    speak(&mut s, 880.0, 1.2).await;
+    assert_eq!(
+        s.finish().await.unwrap(),
+        CLIENT_LINE,
+        "the turn is not lost"
+    );
+    assert_eq!(
+        r.rest.calls_to("speech:recognize"),
+        1,
+        "the whole utterance, by batch"
+    );
+}
+
+#[tokio::test]
+async fn a_token_refused_mid_call_is_replaced_and_the_next_utterance_streams_again() {
+    let r = rig().await;
+    let rec = r.salute();
+    let mut s = rec.open(8000);
+    speak(&mut s, 440.0, 0.6).await;
+    assert_eq!(s.finish().await.unwrap(), MANAGER_LINE);
+    r.rest.revoke_tokens();
+    // The stream is refused: batch recognition (which fetches a new token) takes the turn...
+    let mut s = rec.open(8000);
+    speak(&mut s, 880.0, 0.6).await;
+    assert_eq!(s.finish().await.unwrap(), CLIENT_LINE);
+    assert_eq!(r.grpc.state.refused.load(Ordering::SeqCst), 1);
+    // ...and the next utterance streams on the new token.
+    let mut s = rec.open(8000);
+    speak(&mut s, 440.0, 0.6).await;
+    assert_eq!(s.finish().await.unwrap(), MANAGER_LINE);
+    assert_eq!(r.grpc.state.streams.load(Ordering::SeqCst), 2);
+    assert_eq!(r.rest.state.token_requests.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn speechkit_streams_partials_and_gives_the_normalised_final() {
+    let r = rig().await;
+    let rec = r.yandex(YANDEX_KEY);
+    let mut s = rec.open(8000);
+    let interim = speak(&mut s, 880.0, 1.2).await;
+    assert_eq!(interim, vec![CLIENT_LINE.to_lowercase()]);
+    assert_eq!(
+        s.finish().await.unwrap(),
+        CLIENT_LINE,
+        "the refinement replaces the final"
+    );
+    assert_eq!(r.grpc.state.rates.lock().unwrap().clone(), vec![8000]);
+
+    // A wrong key: refused, and batch recognition answers.
+    let rec = r.yandex("wrong");
+    let mut s = rec.open(8000);
+    speak(&mut s, 440.0, 0.6).await;
+    assert_eq!(s.finish().await.unwrap(), MANAGER_LINE);
+    assert_eq!(r.grpc.state.refused.load(Ordering::SeqCst), 1);
+}
