@@ -160,3 +160,79 @@ async fn speechkit_streams_partials_and_gives_the_normalised_final() {
     assert_eq!(s.finish().await.unwrap(), MANAGER_LINE);
     assert_eq!(r.grpc.state.refused.load(Ordering::SeqCst), 1);
 }
+
+/// A fake of SpeechKit v3 `utteranceSynthesis`: NDJSON audio chunks, then a text-only line.
+async fn fake_yandex_tts() -> (String, Arc<std::sync::Mutex<Vec<serde_json::Value>>>) {
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::IntoResponse;
+    use base64::Engine;
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let bodies = seen.clone();
+    let app = axum::Router::new().route(
+        "/tts/v3/utteranceSynthesis",
+        axum::routing::post(
+            move |headers: HeaderMap, axum::Json(body): axum::Json<serde_json::Value>| {
+                let bodies = bodies.clone();
+                async move {
+                    if headers.get("authorization").and_then(|v| v.to_str().ok())
+                        != Some(&format!("Api-Key {YANDEX_KEY}"))
+                    {
+                        return (StatusCode::UNAUTHORIZED, r#"{"error":"Unknown api key"}"#)
+                            .into_response();
+                    }
+                    bodies.lock().unwrap().push(body);
+                    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+                    let lines = [
+                        format!(
+                            r#"{{"result":{{"audioChunk":{{"data":"{}"}},"startMs":"0"}}}}"#,
+                            b64(&[1, 0, 2, 0])
+                        ),
+                        format!(
+                            r#"{{"result":{{"audioChunk":{{"data":"{}"}},"startMs":"1"}}}}"#,
+                            b64(&[3, 0])
+                        ),
+                        r#"{"result":{"audioChunk":null,"textChunk":{"text":"Алло"}}}"#.to_string(),
+                    ];
+                    (StatusCode::OK, lines.join("\n") + "\n").into_response()
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}"), seen)
+}
+
+#[tokio::test]
+async fn speechkit_synthesis_streams_its_ndjson_audio_at_the_telephone_rate() {
+    use callops::speech::{Tts, TtsError, TtsFormat, YandexTts};
+    use futures::StreamExt;
+    callops::http::install_crypto();
+    let (url, seen) = fake_yandex_tts().await;
+    let tts = YandexTts::new(&url, YandexAuth::ApiKey(YANDEX_KEY.into()), None, "alena");
+    let mut stream = tts.synthesize("Алло!", TtsFormat::Pcm).await.unwrap();
+    assert_eq!(stream.sample_rate, 8000);
+    let mut audio = Vec::new();
+    while let Some(chunk) = stream.chunks.next().await {
+        audio.extend_from_slice(&chunk.unwrap());
+    }
+    assert_eq!(audio, vec![1, 0, 2, 0, 3, 0]);
+    let body = seen.lock().unwrap()[0].clone();
+    assert_eq!(body["text"], "Алло!");
+    assert_eq!(body["hints"][0]["voice"], "alena");
+    assert_eq!(body["outputAudioSpec"]["rawAudio"]["sampleRateHertz"], 8000);
+
+    let wrong = YandexTts::new(&url, YandexAuth::ApiKey("wrong".into()), None, "alena");
+    let err = wrong
+        .synthesize("Алло!", TtsFormat::Pcm)
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        matches!(err, TtsError::Rejected(ref m) if m.contains("401")),
+        "{err}"
+    );
+}

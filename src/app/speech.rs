@@ -10,7 +10,9 @@ use crate::config::{Config, SpeechUse};
 use crate::speech::grpc::{SaluteStream, YandexAuth, YandexStream};
 use crate::speech::salute::{SaluteClient, SaluteConfig, SaluteStt, SaluteTts};
 use crate::speech::streaming::{SpeechStream, StreamingRecognizer};
-use crate::speech::{BatchRecognizer, OpenAiStt, OpenAiTts, Recognizer, SpeechVendor, Stt, Tts};
+use crate::speech::{
+    BatchRecognizer, OpenAiStt, OpenAiTts, Recognizer, SpeechVendor, Stt, Tts, YandexTts,
+};
 
 /// The speech clients of this process.
 pub struct Speech {
@@ -80,10 +82,8 @@ impl Speech {
                 )
             }
             SpeechVendor::Yandex => {
-                let auth = match (&s.yandex_api_key, &s.yandex_iam_token) {
-                    (Some(k), _) => YandexAuth::ApiKey(k.expose().to_string()),
-                    (None, Some(t)) => YandexAuth::IamToken(t.expose().to_string()),
-                    (None, None) => return Ok(None),
+                let Some(auth) = yandex_auth(cfg) else {
+                    return Ok(None);
                 };
                 Arc::new(
                     YandexStream::new(
@@ -102,8 +102,12 @@ impl Speech {
     /// Text-to-speech for `use_`, when its vendor is configured.
     pub fn tts(&self, cfg: &Config, use_: SpeechUse) -> Option<Arc<dyn Tts>> {
         match cfg.speech.tts(use_) {
-            // Refused by the settings' checks.
-            SpeechVendor::Yandex => None,
+            SpeechVendor::Yandex => Some(Arc::new(YandexTts::new(
+                &cfg.speech.yandex_tts_url,
+                yandex_auth(cfg)?,
+                cfg.speech.yandex_folder_id.clone(),
+                &cfg.speech.yandex_voice,
+            ))),
             SpeechVendor::OpenAi => {
                 let key = cfg.openai.api_key.as_ref()?;
                 Some(Arc::new(OpenAiTts::new(
@@ -118,5 +122,15 @@ impl Speech {
                 &cfg.speech.salute_voice,
             ))),
         }
+    }
+}
+
+/// SpeechKit's credentials: the API key, else the IAM token.
+fn yandex_auth(cfg: &Config) -> Option<YandexAuth> {
+    let s = &cfg.speech;
+    match (&s.yandex_api_key, &s.yandex_iam_token) {
+        (Some(k), _) => Some(YandexAuth::ApiKey(k.expose().to_string())),
+        (None, Some(t)) => Some(YandexAuth::IamToken(t.expose().to_string())),
+        (None, None) => None,
     }
 }

@@ -90,7 +90,7 @@ section! {
     pub struct SpeechSettings("speech") {
         /// speech-to-text of recordings and voice notes: `openai` or `salute` (SaluteSpeech)
         stt_provider: SpeechVendor = "STT_PROVIDER", "openai", speech_vendor;
-        /// text-to-speech: `openai` or `salute`
+        /// text-to-speech: `openai`, `salute` or `yandex`
         tts_provider: SpeechVendor = "TTS_PROVIDER", "openai", speech_vendor;
         /// speech-to-text of live calls: `openai`, `salute` or `yandex`, the last two streaming (unset: `STT_PROVIDER`)
         agent_stt_provider: Option<SpeechVendor> = "AGENT_STT_PROVIDER", "", opt_speech_vendor;
@@ -122,6 +122,10 @@ section! {
         yandex_stt_url: String = "YANDEX_STT_URL", "https://stt.api.cloud.yandex.net:443", url;
         /// Yandex recognition model
         yandex_stt_model: String = "YANDEX_STT_MODEL", "general", text;
+        /// Yandex SpeechKit v3 synthesis base URL
+        yandex_tts_url: String = "YANDEX_TTS_URL", "https://tts.api.cloud.yandex.net", url;
+        /// Yandex voice (`alena`, `filipp`, `ermil`, `jane`, `omazh`, `zahar`, `dasha`, `kirill`…)
+        yandex_voice: String = "YANDEX_VOICE", "alena", text;
     }
 }
 
@@ -401,16 +405,11 @@ impl SpeechSettings {
         if self.stt_provider == SpeechVendor::Yandex {
             out.push("STT_PROVIDER=yandex: SpeechKit serves live calls only in this version (AGENT_STT_PROVIDER=yandex)".into());
         }
-        if self.tts_provider == SpeechVendor::Yandex
-            || self.agent_tts_provider == Some(SpeechVendor::Yandex)
-        {
-            out.push("TTS_PROVIDER=yandex: SpeechKit synthesis is not available in this version; use openai or salute".into());
-        }
-        if self.agent_stt_provider == Some(SpeechVendor::Yandex)
+        if self.uses(SpeechVendor::Yandex)
             && self.yandex_api_key.is_none()
             && self.yandex_iam_token.is_none()
         {
-            out.push("AGENT_STT_PROVIDER=yandex needs YANDEX_API_KEY or YANDEX_IAM_TOKEN".into());
+            out.push("a *_PROVIDER=yandex needs YANDEX_API_KEY or YANDEX_IAM_TOKEN".into());
         }
         out
     }

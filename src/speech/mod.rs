@@ -10,6 +10,7 @@ pub mod streaming;
 pub mod tts;
 pub mod utterance;
 mod vendor;
+mod yandex_tts;
 
 use async_trait::async_trait;
 
@@ -18,6 +19,7 @@ pub use openai_tts::OpenAiTts;
 pub use tts::{Tts, TtsError, TtsFormat, TtsStream};
 pub use utterance::{BatchRecognizer, RecognitionSession, Recognizer};
 pub use vendor::SpeechVendor;
+pub use yandex_tts::YandexTts;
 
 /// A transcribed stretch of speech.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,7 +7,7 @@ pub enum SpeechVendor {
     OpenAi,
     /// SaluteSpeech (Sber).
     Salute,
-    /// Yandex SpeechKit v3 (streaming recognition of live calls).
+    /// Yandex SpeechKit v3 (streaming recognition of live calls; synthesis).
     Yandex,
 }
 
