@@ -77,6 +77,50 @@ impl RetryPolicy {
     }
 }
 
+/// Why [`send_retrying`] gave up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// The server refused for good (a status other than 429 or 5xx).
+    Refused(String),
+    /// 429, 5xx or network errors until the attempts ran out.
+    GaveUp(String),
+}
+
+/// Sends what `build` makes until it succeeds: 429, 5xx and network errors wait (honouring
+/// `Retry-After`) and retry within `policy`, calling `on_retry` with the attempt and the error;
+/// another status is a refusal at once.
+pub async fn send_retrying(
+    policy: &RetryPolicy,
+    build: impl Fn() -> reqwest::RequestBuilder,
+    on_retry: impl Fn(u32, &str),
+) -> Result<reqwest::Response, SendError> {
+    let mut last = String::new();
+    for attempt in 1..=policy.max_attempts {
+        let mut server_wait = None;
+        match build().send().await {
+            Ok(resp) if resp.status().is_success() => return Ok(resp),
+            Ok(resp) => {
+                let status = resp.status();
+                server_wait = retry_after(resp.headers());
+                let text = resp.text().await.unwrap_or_default();
+                last = format!(
+                    "HTTP {status}: {}",
+                    text.chars().take(300).collect::<String>()
+                );
+                if status.as_u16() != 429 && !status.is_server_error() {
+                    return Err(SendError::Refused(last));
+                }
+            }
+            Err(e) => last = e.without_url().to_string(),
+        }
+        on_retry(attempt, &last);
+        if policy.again_after(attempt) {
+            tokio::time::sleep(policy.wait(attempt, server_wait)).await;
+        }
+    }
+    Err(SendError::GaveUp(last))
+}
+
 /// `Retry-After` as seconds (`120`) or as an HTTP date (`Wed, 21 Oct 2015 07:28:00 GMT`).
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let value = headers

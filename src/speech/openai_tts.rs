@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::retry::{retry_after, RetryPolicy};
+use crate::retry::{send_retrying, RetryPolicy, SendError};
 use futures::StreamExt;
 use serde_json::json;
 
@@ -86,48 +86,31 @@ impl OpenAiTts {
         format: TtsFormat,
     ) -> Result<TtsStream, TtsError> {
         let body = self.body(text, format);
-        let mut last = String::new();
         let policy = RetryPolicy::new(self.backoff, self.max_attempts);
-        for attempt in 1..=self.max_attempts {
-            let mut server_wait = None;
-            let result = self
-                .http
+        let build = || {
+            self.http
                 .post(format!("{}/audio/speech", self.base_url))
                 .bearer_auth(&self.api_key)
                 .json(&body)
-                .send()
-                .await;
-            match result {
-                Ok(resp) if resp.status().is_success() => {
-                    let chunks = resp
-                        .bytes_stream()
-                        .map(|c| c.map_err(|e| TtsError::Transient(e.without_url().to_string())));
-                    return Ok(TtsStream {
-                        sample_rate: OPENAI_PCM_RATE,
-                        chunks: Box::pin(chunks),
-                    });
-                }
-                Ok(resp) => {
-                    let status = resp.status();
-                    server_wait = retry_after(resp.headers());
-                    let text = resp.text().await.unwrap_or_default();
-                    last = format!(
-                        "HTTP {status}: {}",
-                        text.chars().take(300).collect::<String>()
-                    );
-                    if status.as_u16() != 429 && !status.is_server_error() {
-                        return Err(TtsError::Rejected(last));
-                    }
-                }
-                Err(e) => last = e.without_url().to_string(),
-            }
+        };
+        let resp = send_retrying(&policy, build, |attempt, error| {
             metrics::counter!("callops_tts_retries_total").increment(1);
             if policy.again_after(attempt) {
-                tracing::warn!(attempt, error = %last, "speech synthesis failed; retrying");
-                tokio::time::sleep(policy.wait(attempt, server_wait)).await;
+                tracing::warn!(attempt, error, "speech synthesis failed; retrying");
             }
-        }
-        Err(TtsError::Transient(last))
+        })
+        .await
+        .map_err(|e| match e {
+            SendError::Refused(m) => TtsError::Rejected(m),
+            SendError::GaveUp(m) => TtsError::Transient(m),
+        })?;
+        let chunks = resp
+            .bytes_stream()
+            .map(|c| c.map_err(|e| TtsError::Transient(e.without_url().to_string())));
+        Ok(TtsStream {
+            sample_rate: OPENAI_PCM_RATE,
+            chunks: Box::pin(chunks),
+        })
     }
 }
 

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use super::grpc::YandexAuth;
 use super::tts::{Tts, TtsError, TtsFormat, TtsStream};
-use crate::retry::{retry_after, RetryPolicy};
+use crate::retry::{send_retrying, RetryPolicy, SendError};
 
 /// The rate of the PCM asked for phone calls.
 const PCM_RATE: u32 = 8000;
@@ -81,36 +81,23 @@ impl YandexTts {
     async fn start(&self, text: &str, format: TtsFormat) -> Result<TtsStream, TtsError> {
         let body = self.body(text, format);
         let policy = RetryPolicy::new(self.backoff, self.attempts);
-        let mut last = String::new();
-        for attempt in 1..=self.attempts {
-            let mut server_wait = None;
-            match self.request(&body).send().await {
-                Ok(resp) if resp.status().is_success() => {
-                    return Ok(TtsStream {
-                        sample_rate: PCM_RATE,
-                        chunks: Box::pin(audio_chunks(resp)),
-                    })
-                }
-                Ok(resp) => {
-                    let status = resp.status();
-                    server_wait = retry_after(resp.headers());
-                    let text = resp.text().await.unwrap_or_default();
-                    last = format!(
-                        "HTTP {status}: {}",
-                        text.chars().take(300).collect::<String>()
-                    );
-                    if status.as_u16() != 429 && !status.is_server_error() {
-                        return Err(TtsError::Rejected(last));
-                    }
-                }
-                Err(e) => last = e.without_url().to_string(),
-            }
-            metrics::counter!("callops_vendor_retries_total", "vendor" => "yandex").increment(1);
-            if policy.again_after(attempt) {
-                tokio::time::sleep(policy.wait(attempt, server_wait)).await;
-            }
-        }
-        Err(TtsError::Transient(last))
+        let resp = send_retrying(
+            &policy,
+            || self.request(&body),
+            |_, _| {
+                metrics::counter!("callops_vendor_retries_total", "vendor" => "yandex")
+                    .increment(1);
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            SendError::Refused(m) => TtsError::Rejected(m),
+            SendError::GaveUp(m) => TtsError::Transient(m),
+        })?;
+        Ok(TtsStream {
+            sample_rate: PCM_RATE,
+            chunks: Box::pin(audio_chunks(resp)),
+        })
     }
 }
 
