@@ -4,6 +4,12 @@
 //! barge-in length while the agent talks flushes the playout and cancels the reply, keeping in
 //! the history only what was heard. Silence is reprompted; opt-outs, limits and `end_call` end
 //! the call after a goodbye.
+//!
+//! With a streaming recogniser the reply may start early (preemptive generation): at the first
+//! short pause the model is asked with the interim text, and the reply's first sentence is
+//! synthesised behind a closed gate. If the caller goes on, it is thrown away; if the turn's final
+//! text is the interim text, it is committed and plays at once. Nothing of a reply that was not
+//! committed is played, kept in the history or applied to the call state.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -21,7 +27,7 @@ use super::end_of_turn::EndOfTurn;
 use super::screening::{Decision, Evidence, Screening, Settings as ScreeningSettings};
 use super::script::OnVoicemail;
 use super::script::Script;
-use super::speaker::{Source, SpeakEvent, Speaker};
+use super::speaker::{Gate, GateRx, Source, SpeakEvent, Speaker};
 use super::state::{CallState, EndReason, Outcome};
 use crate::domain::AnsweredBy;
 pub use crate::domain::Greeting;
@@ -53,6 +59,9 @@ pub struct DialogSettings {
     pub max_tokens: u32,
     /// Telling people from machines and screeners before greeting (with `Greeting::AfterCallee`).
     pub screening: Option<ScreeningSettings>,
+    /// With interim text from a streaming recogniser: a pause this long inside the caller's turn
+    /// starts the reply early (preemptive generation). `None`: replies start at the end of turn.
+    pub preempt_after: Option<Duration>,
 }
 
 impl Default for DialogSettings {
@@ -68,6 +77,7 @@ impl Default for DialogSettings {
             playout_frames: 25,
             max_tokens: 300,
             screening: None,
+            preempt_after: Some(Duration::from_millis(200)),
         }
     }
 }
@@ -88,6 +98,7 @@ impl DialogSettings {
             max_duration: Duration::from_secs(agent.max_call_duration_sec),
             max_turns: agent.max_dialog_turns,
             screening: agent.screening.then(ScreeningSettings::default),
+            preempt_after: (agent.preempt_ms > 0).then(|| Duration::from_millis(agent.preempt_ms)),
             ..defaults
         }
     }
@@ -118,6 +129,9 @@ impl Hints {
     /// The hints left since the last take, oldest first.
     pub fn take(&self) -> Vec<String> {
         std::mem::take(&mut *lock(&self.0))
+    }
+    pub fn is_empty(&self) -> bool {
+        lock(&self.0).is_empty()
     }
 }
 
@@ -157,6 +171,15 @@ pub struct CallReport {
     pub cost_usd: f64,
     /// The call's recording (a WAV file), when the line was recorded.
     pub recording: Option<Vec<u8>>,
+    /// Replies started early on interim text, and how many of them were kept.
+    pub early_replies: EarlyReplies,
+}
+
+/// Preemptive generation in one call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EarlyReplies {
+    pub started: u32,
+    pub committed: u32,
 }
 
 /// What the playout writer has sent.
@@ -177,6 +200,58 @@ struct Reply {
     interruptible: bool,
     /// The caller turn this answers.
     timing: Option<usize>,
+    /// What holds a preemptive reply's audio until it is committed.
+    gate: Option<Gate>,
+}
+
+/// A reply started on the interim text at a short pause, held behind its gate until the turn's
+/// final text confirms it.
+struct Preempt {
+    reply: Reply,
+    /// The interim text it answers.
+    text: String,
+    /// The utterance it belongs to.
+    utterance: u64,
+    /// The caller turn, once the utterance has ended.
+    timing: Option<usize>,
+    /// Its events so far (but usage), replayed in order when it is committed.
+    events: Vec<SpeakEvent>,
+}
+
+/// At most this many early replies per utterance (each is a model request).
+const MAX_PREEMPTS_PER_UTTERANCE: u32 = 3;
+
+/// Why a preemptive reply was thrown away, for logs and metrics.
+#[derive(Debug, Clone, Copy)]
+enum Discard {
+    CallerWentOn,
+    TextChanged,
+    NotAnswered,
+    Failed,
+}
+
+impl Discard {
+    fn as_str(self) -> &'static str {
+        match self {
+            Discard::CallerWentOn => "caller_went_on",
+            Discard::TextChanged => "text_changed",
+            Discard::NotAnswered => "not_answered",
+            Discard::Failed => "failed",
+        }
+    }
+}
+
+/// The same words, whatever the case, punctuation and spacing (an interim text and a final one).
+fn same_words(a: &str, b: &str) -> bool {
+    fn words(s: &str) -> Vec<String> {
+        s.to_lowercase()
+            .replace('ё', "е")
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+    words(a) == words(b)
 }
 
 impl Drop for Reply {
@@ -252,6 +327,12 @@ struct Dialog<'a> {
     voicemail_deadline: Option<Instant>,
     screen_tx: mpsc::Sender<Result<String, SttError>>,
     screen_rx: mpsc::Receiver<Result<String, SttError>>,
+    /// A reply started early, waiting for the turn's final text.
+    preempt: Option<Preempt>,
+    /// Counts the caller's utterances (a preemptive reply belongs to one).
+    utterance: u64,
+    preempts_this_utterance: u32,
+    early: EarlyReplies,
 }
 
 impl<'a> Dialog<'a> {
@@ -305,6 +386,10 @@ impl<'a> Dialog<'a> {
             voicemail_deadline: None,
             screen_tx,
             screen_rx,
+            preempt: None,
+            utterance: 0,
+            preempts_this_utterance: 0,
+            early: EarlyReplies::default(),
         }
     }
 
@@ -359,6 +444,7 @@ impl<'a> Dialog<'a> {
                         for te in turns.push(&frame, voiced) {
                             self.on_turn_event(te);
                         }
+                        self.on_pause(turns.pause());
                     }
                     Some(LineEvent::Answered) => {
                         tracing::info!("call answered");
@@ -468,6 +554,7 @@ impl<'a> Dialog<'a> {
             completion_tokens: self.tokens.1,
             cost_usd: self.tokens.2,
             recording: None,
+            early_replies: self.early,
         }
     }
 
@@ -608,6 +695,11 @@ impl<'a> Dialog<'a> {
                             .saturating_sub(self.settings.turn.pre_roll.as_millis() as u64),
                     );
                 self.speech_started = Some(started);
+                self.utterance += 1;
+                self.preempts_this_utterance = 0;
+                if self.preempt.is_some() {
+                    self.discard_preempt(Discard::CallerWentOn);
+                }
                 // The callee is speaking: the greeting waits for the end of their words.
                 self.greeting_deadline = None;
                 self.overlapped = self.agent_busy();
@@ -680,6 +772,10 @@ impl<'a> Dialog<'a> {
                     ..Default::default()
                 });
                 let idx = self.timings.len() - 1;
+                let utterance = self.utterance;
+                if let Some(p) = self.preempt.as_mut().filter(|p| p.utterance == utterance) {
+                    p.timing = Some(idx);
+                }
                 if let Some(session) = session {
                     self.stt_pending += 1;
                     let tx = self.stt_tx.clone();
@@ -742,6 +838,11 @@ impl<'a> Dialog<'a> {
         self.transcript.retain(|u| {
             !(u.speaker == Side::Client && u.text.is_empty() && Some(u.end_ms) == caller_end)
         });
+        // A reply started early for this turn is committed only if the turn is answered as usual.
+        let early = self.preempt.as_ref().is_some_and(|p| p.timing == Some(idx));
+        if early && (self.state.ending.is_some() || text.is_empty()) {
+            self.discard_preempt(Discard::NotAnswered);
+        }
         if self.state.ending.is_some() {
             return;
         }
@@ -753,7 +854,11 @@ impl<'a> Dialog<'a> {
         }
         self.reprompts = 0;
         self.history.push(json!({"role": "user", "content": text}));
-        match caller_turn(&mut self.state, self.script, &text, self.settings.max_turns) {
+        let rule = caller_turn(&mut self.state, self.script, &text, self.settings.max_turns);
+        if early && !matches!(rule, TurnRule::Answer) {
+            self.discard_preempt(Discard::NotAnswered);
+        }
+        match rule {
             TurnRule::Answer => {}
             TurnRule::OptOut(bye) => {
                 tracing::info!("the caller opted out");
@@ -768,7 +873,124 @@ impl<'a> Dialog<'a> {
                 return;
             }
         }
-        self.answer(Some(idx));
+        let confirmed = early
+            && self.control.hints.is_empty()
+            && self
+                .preempt
+                .as_ref()
+                .is_some_and(|p| same_words(&p.text, &text));
+        match self.preempt.take() {
+            Some(p) if confirmed => self.commit_preempt(p, idx),
+            other => {
+                self.preempt = other;
+                if early {
+                    self.discard_preempt(Discard::TextChanged);
+                }
+                self.answer(Some(idx));
+            }
+        }
+    }
+
+    /// Watches the pause inside the caller's utterance: speech again throws an early reply
+    /// away; a long enough pause starts one.
+    fn on_pause(&mut self, pause: Option<Duration>) {
+        let Some(after) = self.settings.preempt_after else {
+            return;
+        };
+        let utterance = self.utterance;
+        match pause {
+            Some(p) if p.is_zero() => {
+                let ongoing = self
+                    .preempt
+                    .as_ref()
+                    .is_some_and(|p| p.utterance == utterance && p.timing.is_none());
+                if ongoing {
+                    self.discard_preempt(Discard::CallerWentOn);
+                }
+            }
+            Some(p) if p >= after && self.preempt.is_none() => self.preempt(),
+            _ => {}
+        }
+    }
+
+    /// Starts a reply on the interim text, held until the turn's final text confirms it.
+    fn preempt(&mut self) {
+        let allowed = self.preempts_this_utterance < MAX_PREEMPTS_PER_UTTERANCE
+            && !self.awaiting_greeting
+            && !self.swallow_turn
+            // Speech over the agent counts once it has interrupted it.
+            && (!self.overlapped || self.barged)
+            && !self.agent_busy()
+            && self.state.ending.is_none()
+            && self.stt_pending == 0
+            && self.control.hints.is_empty();
+        if !allowed {
+            return;
+        }
+        let Some(text) = self.session.as_ref().and_then(|s| s.interim()) else {
+            return;
+        };
+        let text = text.trim().to_string();
+        if text.is_empty() {
+            return;
+        }
+        // As the turn would be taken: a goodbye (opt-out, turn limit) is never said early.
+        let mut state = self.state.clone();
+        if !matches!(
+            caller_turn(&mut state, self.script, &text, self.settings.max_turns),
+            TurnRule::Answer
+        ) {
+            return;
+        }
+        self.preempts_this_utterance += 1;
+        self.early.started += 1;
+        let mut history = self.history.clone();
+        history.push(json!({"role": "user", "content": text}));
+        let messages = model_messages(self.script, &state, &history);
+        let (gate, held) = Gate::closed();
+        let mut reply = self.start_reply(Source::Llm(messages), true, None, state, Some(held));
+        reply.gate = Some(gate);
+        tracing::debug!(
+            n = self.preempts_this_utterance,
+            "a pause in the caller's turn: the reply starts early"
+        );
+        self.preempt = Some(Preempt {
+            reply,
+            text,
+            utterance: self.utterance,
+            timing: None,
+            events: Vec::new(),
+        });
+    }
+
+    /// Throws the early reply away: nothing of it was played, kept or applied.
+    fn discard_preempt(&mut self, why: Discard) {
+        if self.preempt.take().is_some() {
+            tracing::debug!(why = why.as_str(), "the early reply is thrown away");
+            metrics::counter!("callops_agent_preempts_total", "result" => why.as_str())
+                .increment(1);
+        }
+    }
+
+    /// The final text is what the early reply answered: it becomes the reply and plays now.
+    fn commit_preempt(&mut self, p: Preempt, idx: usize) {
+        self.cancel_reply(false);
+        self.silence_deadline = None;
+        let Preempt {
+            mut reply, events, ..
+        } = p;
+        reply.timing = Some(idx);
+        if let Some(gate) = &reply.gate {
+            gate.open();
+        }
+        let id = reply.id;
+        self.reply = Some(reply);
+        self.early.committed += 1;
+        tracing::debug!("the early reply is committed");
+        metrics::counter!("callops_agent_preempts_total", "result" => "committed").increment(1);
+        for ev in events {
+            self.on_speak_event(id, ev);
+        }
     }
 
     /// Asks the model for the next reply.
@@ -784,6 +1006,20 @@ impl<'a> Dialog<'a> {
 
     fn say(&mut self, source: Source, interruptible: bool, timing: Option<usize>) {
         self.silence_deadline = None;
+        let state = self.state.clone();
+        let reply = self.start_reply(source, interruptible, timing, state, None);
+        self.reply = Some(reply);
+    }
+
+    /// Starts speaking `source` in a task of its own (behind `gate`, if given).
+    fn start_reply(
+        &mut self,
+        source: Source,
+        interruptible: bool,
+        timing: Option<usize>,
+        state: CallState,
+        gate: Option<GateRx>,
+    ) -> Reply {
         let id = self.next_reply;
         self.next_reply += 1;
         let first_tag = self.next_tag;
@@ -797,20 +1033,22 @@ impl<'a> Dialog<'a> {
             tts: self.deps.tts.clone(),
             queue: self.queue.clone(),
             rate: self.rate,
-            state: self.state.clone(),
+            state,
             max_tokens: self.settings.max_tokens,
             max_rounds: 3,
+            gate,
         };
         let events = self.events_tx.clone();
         let task = tokio::spawn(speaker.run(source, first_tag, events, id));
-        self.reply = Some(Reply {
+        Reply {
             id,
             task,
             sentences: BTreeMap::new(),
             done: false,
             interruptible,
             timing,
-        });
+            gate: None,
+        }
     }
 
     fn timing_mut(&mut self, reply: u64) -> Option<&mut TurnTiming> {
@@ -820,6 +1058,26 @@ impl<'a> Dialog<'a> {
     }
 
     fn on_speak_event(&mut self, reply: u64, ev: SpeakEvent) {
+        if let Some(p) = self.preempt.as_mut().filter(|p| p.reply.id == reply) {
+            match ev {
+                // Tokens are spent whether or not the reply is kept.
+                SpeakEvent::Usage {
+                    prompt_tokens,
+                    completion_tokens,
+                    cost_usd,
+                } => {
+                    self.tokens.0 += prompt_tokens;
+                    self.tokens.1 += completion_tokens;
+                    self.tokens.2 += cost_usd;
+                }
+                SpeakEvent::Failed(e) => {
+                    tracing::debug!(error = %e, "the early reply failed");
+                    self.discard_preempt(Discard::Failed);
+                }
+                ev => p.events.push(ev),
+            }
+            return;
+        }
         if let SpeakEvent::Tools { results, .. } = &ev {
             // The single writer of the call state applies what the model's tools decided; they
             // are facts of the call even when the caller cut the reply off.
@@ -974,8 +1232,9 @@ impl<'a> Dialog<'a> {
                     ("tts_first_byte", t.tts_first_byte_ms),
                 ] {
                     if let Some(at) = at {
+                        // An early reply may have its first token before the turn ended.
                         metrics::histogram!("callops_agent_stage_seconds", "stage" => stage)
-                            .record((at - t.caller_end_ms) as f64 / 1000.0);
+                            .record((at - t.caller_end_ms).max(0) as f64 / 1000.0);
                     }
                 }
                 if interrupted {
@@ -1156,6 +1415,17 @@ mod tests {
                 && err.contains("AGENT_GREETING"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_interim_text_matches_its_final_whatever_the_punctuation() {
+        assert!(same_words("нам нужен склад", "Нам нужен склад."));
+        assert!(same_words("ещё  раз, да", "Еще раз — да!"));
+        assert!(!same_words(
+            "нам нужен склад",
+            "Нам нужен склад в Подольске."
+        ));
+        assert!(!same_words("", "Да."));
     }
 
     #[test]

@@ -14,8 +14,8 @@ pub mod speaker;
 pub mod state;
 
 pub use engine::{
-    run_call, AgentDeps, CallControl, CallEvent, CallReport, DialogSettings, Greeting, Hints,
-    TurnTiming,
+    run_call, AgentDeps, CallControl, CallEvent, CallReport, DialogSettings, EarlyReplies,
+    Greeting, Hints, TurnTiming,
 };
 pub use script::{Script, Scripts};
 pub use state::{CallState, EndReason, Stage};

@@ -374,6 +374,7 @@ impl RehearsalDeps {
             state,
             max_tokens: self.dialog.max_tokens,
             max_rounds: 3,
+            gate: None,
         };
         let (sent_tx, mut sent_rx) = mpsc::channel(64);
         let (ev_tx, mut ev_rx) = mpsc::channel(256);
@@ -466,6 +467,7 @@ impl RehearsalDeps {
                 completion_tokens: s.tokens.1,
                 cost_usd: s.tokens.2,
                 recording: None,
+                early_replies: Default::default(),
             },
         ))
     }

@@ -3,12 +3,17 @@
 //! frames and queued for playout. Synthesis of a sentence starts as soon as it is complete, so
 //! the first sentence plays while the model is still writing the rest. Dropping the task (barge-in)
 //! cancels the LLM request and the synthesis in flight.
+//!
+//! A reply started early (preemptive generation, before the caller's turn is known to be over)
+//! runs behind a closed [`Gate`]: the model streams and the first sentences are synthesised, but
+//! their frames stay with the reply and reach the playout only once the dialog opens the gate.
+//! Dropped before that, nothing of it was ever heard.
 
 use std::sync::Arc;
 
 use futures::StreamExt;
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::sentences::SentenceSplitter;
@@ -16,7 +21,43 @@ use super::state::{tool_definitions, CallState, ToolResult};
 use crate::llm::stream::StreamEvent;
 use crate::llm::LlmClient;
 use crate::speech::{Tts, TtsFormat};
-use crate::telephony::media::{Flushed, Framer, PlayoutQueue, StreamResampler};
+use crate::telephony::media::{Flushed, Frame, Framer, PlayoutQueue, StreamResampler};
+
+/// Holds a reply's audio back until the dialog commits it. Dropping the gate without opening it
+/// makes the held reply give up.
+pub struct Gate(watch::Sender<bool>);
+
+impl Gate {
+    /// A closed gate, and the side a [`Speaker`] waits on.
+    pub fn closed() -> (Self, GateRx) {
+        let (tx, rx) = watch::channel(false);
+        (Self(tx), GateRx(rx))
+    }
+
+    /// Lets the held audio go to the playout.
+    pub fn open(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+/// The speaker's side of a [`Gate`].
+#[derive(Clone)]
+pub struct GateRx(watch::Receiver<bool>);
+
+impl GateRx {
+    fn is_open(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Waits until the gate opens; `Err` when it was dropped closed.
+    async fn opened(&mut self) -> Result<(), Flushed> {
+        self.0
+            .wait_for(|open| *open)
+            .await
+            .map(|_| ())
+            .map_err(|_| Flushed)
+    }
+}
 
 /// What to say.
 #[derive(Debug, Clone)]
@@ -71,6 +112,76 @@ pub struct Speaker {
     pub max_tokens: u32,
     /// At most this many model rounds per reply (tool call → follow-up text).
     pub max_rounds: u32,
+    /// Audio is held until this opens (a preemptive reply); `None` plays at once.
+    pub gate: Option<GateRx>,
+}
+
+/// Where a reply's frames go: the playout, or held while the gate is closed. The queue's flush
+/// generation is taken when the first frame goes out, so a reply held across a flush still plays.
+struct Outlet {
+    queue: PlayoutQueue,
+    gate: Option<GateRx>,
+    generation: Option<u64>,
+    held: Vec<Frame>,
+}
+
+impl Outlet {
+    fn new(queue: PlayoutQueue, gate: Option<GateRx>) -> Self {
+        let generation = gate.is_none().then(|| queue.generation());
+        Self {
+            queue,
+            gate,
+            generation,
+            held: Vec::new(),
+        }
+    }
+
+    fn open(&self) -> bool {
+        self.gate.as_ref().is_none_or(GateRx::is_open)
+    }
+
+    /// Queues a frame (after anything held), or holds it while the gate is closed.
+    async fn send(&mut self, frame: Frame, tag: u64) -> Result<(), Flushed> {
+        if !self.open() {
+            self.held.push(frame);
+            return Ok(());
+        }
+        self.release(tag).await?;
+        let generation = *self
+            .generation
+            .get_or_insert_with(|| self.queue.generation());
+        self.queue.push(frame, tag, generation).await
+    }
+
+    /// Queues what is held, once the gate is open.
+    async fn release(&mut self, tag: u64) -> Result<(), Flushed> {
+        if self.held.is_empty() || !self.open() {
+            return Ok(());
+        }
+        let generation = *self
+            .generation
+            .get_or_insert_with(|| self.queue.generation());
+        for f in std::mem::take(&mut self.held) {
+            self.queue.push(f, tag, generation).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the gate (if closed) and queues what is held.
+    async fn drain(&mut self, tag: u64) -> Result<(), Flushed> {
+        if let Some(g) = self.gate.as_mut() {
+            g.opened().await?;
+        }
+        self.release(tag).await
+    }
+
+    /// Resolves when the gate opens with audio held (never when there is nothing to release).
+    async fn waiting_release(&mut self) -> Result<(), Flushed> {
+        match self.gate.as_mut() {
+            Some(g) if !self.held.is_empty() && !g.is_open() => g.opened().await,
+            _ => std::future::pending().await,
+        }
+    }
 }
 
 impl Speaker {
@@ -82,7 +193,7 @@ impl Speaker {
         events: mpsc::Sender<(u64, SpeakEvent)>,
         reply: u64,
     ) {
-        let generation = self.queue.generation();
+        let mut outlet = Outlet::new(self.queue.clone(), self.gate.clone());
         let (sent_tx, mut sent_rx) = mpsc::channel::<(u64, String)>(16);
         let ev = events.clone();
         let producer = {
@@ -113,7 +224,7 @@ impl Speaker {
         let consumer = async {
             while let Some((tag, text)) = sent_rx.recv().await {
                 match self
-                    .say_sentence(tag, &text, generation, &events, reply)
+                    .say_sentence(tag, &text, &mut outlet, &events, reply)
                     .await
                 {
                     Ok(()) => {}
@@ -241,7 +352,7 @@ impl Speaker {
         &self,
         tag: u64,
         text: &str,
-        generation: u64,
+        outlet: &mut Outlet,
         events: &mpsc::Sender<(u64, SpeakEvent)>,
         reply: u64,
     ) -> Result<(), SayError> {
@@ -256,7 +367,17 @@ impl Speaker {
         let mut carry: Option<u8> = None;
         let mut frames = 0u32;
         let mut first = true;
-        while let Some(chunk) = stream.chunks.next().await {
+        loop {
+            let chunk = tokio::select! {
+                c = stream.chunks.next() => c,
+                // Committed while synthesis goes on: what is held plays now.
+                opened = outlet.waiting_release() => {
+                    opened?;
+                    outlet.release(tag).await?;
+                    continue;
+                }
+            };
+            let Some(chunk) = chunk else { break };
             let chunk = chunk.map_err(|e| SayError::Failed(e.to_string()))?;
             if chunk.is_empty() {
                 continue;
@@ -278,15 +399,16 @@ impl Speaker {
                 .push(&samples)
                 .map_err(|e| SayError::Failed(e.to_string()))?;
             for f in framer.push(&out) {
-                self.queue.push(f, tag, generation).await?;
+                outlet.send(f, tag).await?;
                 frames += 1;
             }
         }
         let tail = rs.finish().map_err(|e| SayError::Failed(e.to_string()))?;
         for f in framer.push(&tail).into_iter().chain(framer.finish()) {
-            self.queue.push(f, tag, generation).await?;
+            outlet.send(f, tag).await?;
             frames += 1;
         }
+        outlet.drain(tag).await?;
         let _ = events
             .send((reply, SpeakEvent::SentenceQueued { tag, frames }))
             .await;

@@ -12,7 +12,7 @@ use anyhow::Context;
 
 use super::agent_fakes::{AgentFakes, Latencies};
 use crate::agent::{run_call, CallReport, DialogSettings, Scripts};
-use crate::telephony::simulated::{clip, CalleeLog, Cue, SimulatedLine, Step};
+use crate::telephony::simulated::{self, clip, CalleeLog, Cue, SimulatedLine, Step};
 
 /// How the caller's speech is recognised in the benchmark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -89,6 +89,86 @@ fn callee_figures(log: &CalleeLog) -> (Vec<f64>, Vec<f64>) {
     (v2v, barge)
 }
 
+/// Conversations whose caller pauses mid-sentence: after an unfinished phrase (450–525 ms),
+/// a dangling word or a hesitation (600–1000 ms), and between the groups of a phone number
+/// (700–1200 ms). Each phrase's second part follows its first after the pause.
+fn paused_conversation(k: usize) -> Vec<Step> {
+    let quiet = || Cue::AgentQuietFor(Duration::from_millis(300));
+    let mut steps: Vec<Step> = clip("hello")
+        .map(|c| Step::Say(c, quiet()))
+        .into_iter()
+        .collect();
+    for (first, second) in simulated::PAUSED_PHRASES {
+        let ms = match *first {
+            "office_1" => 450 + 25 * (k % 4) as u64,
+            "phone_1" => 700 + 125 * (k % 5) as u64,
+            _ => 600 + 100 * (k % 5) as u64,
+        };
+        if let (Some(a), Some(b)) = (clip(first), clip(second)) {
+            steps.push(Step::Say(a, quiet()));
+            steps.push(Step::Say(b, Cue::After(Duration::from_millis(ms))));
+        }
+    }
+    steps
+}
+
+/// Mid-sentence pauses in a call, and how many of them the agent spoke into (its audio heard
+/// between the end of a phrase's first part and the end of its second).
+fn false_cut_ins(log: &CalleeLog) -> (usize, usize) {
+    let firsts: Vec<&str> = simulated::PAUSED_PHRASES
+        .iter()
+        .filter_map(|(first, _)| clip(first).map(|c| c.text))
+        .collect();
+    let (mut pauses, mut cut) = (0, 0);
+    for pair in log.said.windows(2) {
+        let [(text, _, paused_at), (_, _, resumed_end)] = pair else {
+            continue;
+        };
+        if !firsts.contains(&text.as_str()) {
+            continue;
+        }
+        pauses += 1;
+        if log
+            .heard
+            .iter()
+            .any(|(at, _)| at > paused_at && at <= resumed_end)
+        {
+            cut += 1;
+        }
+    }
+    (pauses, cut)
+}
+
+/// Runs `calls` simulated calls of `steps(k)`, `concurrency` at a time.
+async fn run_calls(
+    calls: usize,
+    concurrency: usize,
+    steps: fn(usize) -> Vec<Step>,
+    deps: &crate::agent::AgentDeps,
+    script: &crate::agent::Script,
+    settings: &DialogSettings,
+) -> anyhow::Result<Vec<(CallReport, CalleeLog)>> {
+    let sem = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let mut tasks = Vec::new();
+    for k in 0..calls {
+        let permit = sem.clone().acquire_owned().await?;
+        let (deps, script, settings) = (deps.clone(), script.clone(), settings.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut line, callee) =
+                SimulatedLine::start(steps(k), Duration::from_millis(50), Duration::from_secs(10));
+            let report: CallReport =
+                run_call(&mut line, &script, &deps, &settings, &Default::default()).await;
+            drop(permit);
+            (report, callee.log())
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await?);
+    }
+    Ok(out)
+}
+
 pub async fn run(args: AgentBench) -> anyhow::Result<()> {
     let lat = Latencies {
         stt: Duration::from_millis(args.stt_ms),
@@ -99,11 +179,23 @@ pub async fn run(args: AgentBench) -> anyhow::Result<()> {
     let fakes = AgentFakes::start(lat)
         .await
         .context("starting the fake providers")?;
-    let deps = match args.stt {
+    measure(&args, args.stt, &fakes).await?;
+    if args.stt == SttMode::Streaming {
+        println!();
+        println!("the batch path, for comparison:");
+        measure(&args, SttMode::Batch, &fakes).await?;
+    }
+    Ok(())
+}
+
+/// One pass of the benchmark with `mode`'s recogniser: the conversations, then the
+/// mid-sentence pauses.
+async fn measure(args: &AgentBench, mode: SttMode, fakes: &AgentFakes) -> anyhow::Result<()> {
+    let deps = match mode {
         SttMode::Batch => fakes.agent_deps(),
         SttMode::Streaming => fakes.agent_deps_streaming(Duration::from_millis(args.stt_final_ms)),
     };
-    let stt_ms = match args.stt {
+    let stt_ms = match mode {
         SttMode::Batch => args.stt_ms,
         SttMode::Streaming => args.stt_final_ms,
     };
@@ -113,39 +205,37 @@ pub async fn run(args: AgentBench) -> anyhow::Result<()> {
         .cloned()
         .context("no agent script")?;
     let calls = args.turns.div_ceil(TURNS_PER_CALL).max(1);
+    let preempt = match (mode, settings.preempt_after) {
+        (SttMode::Streaming, Some(p)) => Some(p),
+        _ => None,
+    };
     println!(
         "bench agent: {calls} conversations × {TURNS_PER_CALL} caller turns, {} at a time; STT {:?} {} ms, LLM first token {} ms, TTS first byte {} ms, end-of-turn silence {} ms{}",
         args.concurrency,
-        args.stt,
+        mode,
         stt_ms,
         args.llm_ttft_ms,
         args.tts_ttfb_ms,
         settings.turn.end_silence.as_millis(),
-        if args.stt == SttMode::Streaming {
-            " (adaptive: shorter after a finished sentence)"
-        } else {
-            ""
+        match preempt {
+            Some(p) => format!(
+                " (adaptive: shorter after a finished sentence; the reply starts early at a {} ms pause)",
+                p.as_millis()
+            ),
+            None => String::new(),
         }
     );
     let cpu0 = super::cpu_seconds();
     let wall0 = std::time::Instant::now();
-    let sem = Arc::new(tokio::sync::Semaphore::new(args.concurrency));
-    let mut tasks = Vec::new();
-    for _ in 0..calls {
-        let permit = sem.clone().acquire_owned().await?;
-        let (deps, script, settings) = (deps.clone(), script.clone(), settings.clone());
-        tasks.push(tokio::spawn(async move {
-            let (mut line, callee) = SimulatedLine::start(
-                conversation(),
-                Duration::from_millis(50),
-                Duration::from_secs(10),
-            );
-            let report: CallReport =
-                run_call(&mut line, &script, &deps, &settings, &Default::default()).await;
-            drop(permit);
-            (report, callee.log())
-        }));
-    }
+    let results = run_calls(
+        calls,
+        args.concurrency,
+        |_| conversation(),
+        &deps,
+        &script,
+        &settings,
+    )
+    .await?;
     let mut v2v = Vec::new();
     let mut barge = Vec::new();
     let mut engine_v2v = Vec::new();
@@ -153,9 +243,11 @@ pub async fn run(args: AgentBench) -> anyhow::Result<()> {
     let mut call_secs = 0.0;
     let mut turns = 0usize;
     let mut completed = 0usize;
-    for t in tasks {
-        let (report, log) = t.await?;
-        let (v, b) = callee_figures(&log);
+    let mut early = (0u32, 0u32);
+    for (report, log) in &results {
+        early.0 += report.early_replies.started;
+        early.1 += report.early_replies.committed;
+        let (v, b) = callee_figures(log);
         v2v.extend(v);
         barge.extend(b);
         engine_v2v.extend(
@@ -179,14 +271,19 @@ pub async fn run(args: AgentBench) -> anyhow::Result<()> {
         _ => None,
     };
     // The unavoidable part: the pause that ends the turn (streaming: the adaptive pause after a
-    // finished sentence, which every bench phrase is) and the providers' latencies.
-    let hold = match args.stt {
+    // finished sentence, which every bench phrase is) and the providers' latencies; with an early
+    // reply, whichever is later of that and the early start plus the model and synthesis.
+    let hold = match mode {
         SttMode::Batch => settings.turn.end_silence,
         SttMode::Streaming => {
             crate::agent::end_of_turn::EndOfTurn::around(settings.turn.end_silence).complete
         }
     };
-    let floor = hold.as_millis() as f64 + (stt_ms + args.llm_ttft_ms + args.tts_ttfb_ms) as f64;
+    let providers = (args.llm_ttft_ms + args.tts_ttfb_ms) as f64;
+    let floor = match preempt {
+        Some(p) => (hold.as_millis() as f64 + stt_ms as f64).max(p.as_millis() as f64 + providers),
+        None => hold.as_millis() as f64 + stt_ms as f64 + providers,
+    };
     let (p50, p95) = (percentile(&mut v2v, 0.5), percentile(&mut v2v, 0.95));
     println!(
         "caller turns: {turns} in {calls} calls ({completed} reached the callback and ended normally); wall {wall:.1} s"
@@ -222,5 +319,31 @@ pub async fn run(args: AgentBench) -> anyhow::Result<()> {
             1.0 / per_call.max(1e-9)
         );
     }
+    if preempt.is_some() {
+        println!(
+            "early replies: {} started on interim text, {} committed, {} thrown away unheard (extra model requests)",
+            early.0,
+            early.1,
+            early.0 - early.1
+        );
+    }
+    let paused_calls = (args.turns / 20).max(8);
+    let results = run_calls(
+        paused_calls,
+        args.concurrency,
+        paused_conversation,
+        &deps,
+        &script,
+        &settings,
+    )
+    .await?;
+    let (pauses, cut) = results
+        .iter()
+        .map(|(_, log)| false_cut_ins(log))
+        .fold((0, 0), |(p, c), (p1, c1)| (p + p1, c + c1));
+    println!(
+        "false cut-ins: {cut} of {pauses} ({:.1} %) mid-sentence pauses of 450–1200 ms the agent spoke into",
+        cut as f64 * 100.0 / pauses.max(1) as f64
+    );
     Ok(())
 }

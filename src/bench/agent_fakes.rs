@@ -283,7 +283,7 @@ async fn transcribe(
             taught.iter().map(|(s, _)| s.as_slice()),
         )
         .map(|i| taught[i].1.clone())
-        .or_else(|| simulated::identify(&samples, pcm.sample_rate).map(str::to_string))
+        .or_else(|| simulated::transcribe(&samples, pcm.sample_rate))
         .unwrap_or_default();
         Some((text, pcm.duration_ms() / 1000))
     })
@@ -528,10 +528,24 @@ where
     futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|i| (i, rx)) })
 }
 
-/// The words of a callee clip heard so far: the share of its words that its share of audio
-/// holds, without the final punctuation until the whole clip was heard (as a streaming vendor's
-/// interim text grows word by word).
+/// The words heard so far: each finished stretch of speech whole, then the share of the last
+/// one's words that its share of audio holds (as a streaming vendor's interim text grows word by
+/// word).
 fn words_so_far(samples: &[i16], rate: u32) -> Option<String> {
+    let stretches = simulated::speech_stretches(samples, rate);
+    let (last, done) = stretches.split_last()?;
+    let mut words: Vec<String> = done
+        .iter()
+        .filter_map(|s| simulated::identify(s, rate))
+        .map(str::to_string)
+        .collect();
+    words.extend(words_of_stretch(last, rate));
+    Some(words.join(" ")).filter(|w| !w.is_empty())
+}
+
+/// The words of a callee clip heard so far, without the final punctuation until the whole clip
+/// was heard.
+fn words_of_stretch(samples: &[i16], rate: u32) -> Option<String> {
     let clips = simulated::clips();
     let heard = samples.len() as f64 * 8000.0 / f64::from(rate.max(1));
     // Compared with the same length of each clip: the start of a long phrase is not a short one.
@@ -561,7 +575,7 @@ fn words_so_far(samples: &[i16], rate: u32) -> Option<String> {
 }
 
 /// A streaming recogniser for the benchmark, in process (no network): it recognises the callee's
-/// clips as the audio comes (an interim text every 300 ms of audio: the words heard so far)
+/// clips as the audio comes (an interim text every 100 ms of audio: the words heard so far)
 /// and gives the final `final_latency` after the turn ends, as a streaming vendor does.
 pub struct FakeSpeechStream {
     pub final_latency: Duration,
@@ -581,7 +595,7 @@ impl crate::speech::streaming::SpeechStream for FakeSpeechStream {
     ) -> Result<String, crate::speech::streaming::StreamError> {
         use crate::speech::streaming::StreamInput;
         let mut samples: Vec<i16> = Vec::new();
-        let step = rate as usize * 3 / 10;
+        let step = rate as usize / 10;
         let mut next = step;
         while let Some(i) = input.recv().await {
             match i {
@@ -607,13 +621,13 @@ impl crate::speech::streaming::SpeechStream for FakeSpeechStream {
             }
         }
         let due = tokio::time::Instant::now() + self.final_latency;
-        let text = tokio::task::spawn_blocking(move || simulated::identify(&samples, rate))
+        let text = tokio::task::spawn_blocking(move || simulated::transcribe(&samples, rate))
             .await
             .ok()
             .flatten()
             .unwrap_or_default();
         tokio::time::sleep_until(due).await;
-        Ok(text.to_string())
+        Ok(text)
     }
 }
 

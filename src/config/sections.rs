@@ -209,6 +209,8 @@ section! {
         end_silence_ms: u64 = "AGENT_END_SILENCE_MS", "600", num(20, 10_000);
         /// caller speech this long interrupts the agent ("угу" under it does not), in ms
         barge_in_ms: u64 = "AGENT_BARGE_IN_MS", "300", num(20, 10_000);
+        /// with a streaming recogniser (`AGENT_STT_PROVIDER` salute or yandex): a pause this long inside the caller's turn starts the reply on the interim text, thrown away unheard if the caller goes on; 0 turns it off, in ms
+        preempt_ms: u64 = "AGENT_PREEMPT_MS", "200", num(0, 5_000);
         /// `callee`: greet after the callee's first words ("Алло?") or `AGENT_GREETING_WAIT_MS` of silence, so the greeting is heard; `answer`: as soon as the call is answered
         greeting_mode: Greeting = "AGENT_GREETING", "callee", |s| Greeting::parse(s, Duration::ZERO).ok_or_else(|| "use answer (greet at once) or callee (after their first words)".to_string());
         /// with `AGENT_GREETING=callee`: the silence from the answer after which the agent greets anyway, in ms

@@ -34,6 +34,26 @@ const CLIPS: &[(&str, &str, &[u8])] = &[
     ("interrupt", "Подождите, подождите, у меня вопрос.", include_bytes!("../../assets/callee/interrupt.wav")),
     ("bye", "Хорошо, спасибо, до свидания.", include_bytes!("../../assets/callee/bye.wav")),
     ("callback", "Перезвоните мне завтра в десять утра.", include_bytes!("../../assets/callee/callback.wav")),
+    // Phrases said in two parts with a pause between (`assets/callee/make_paused.py`).
+    ("office_1", "Мне нужен офис", include_bytes!("../../assets/callee/office_1.wav")),
+    ("office_2", "метров на двести.", include_bytes!("../../assets/callee/office_2.wav")),
+    ("storage_1", "Нам нужен склад в", include_bytes!("../../assets/callee/storage_1.wav")),
+    ("storage_2", "Подольске, на тысячу метров.", include_bytes!("../../assets/callee/storage_2.wav")),
+    ("budget_1", "Бюджет у нас, ну, э-э", include_bytes!("../../assets/callee/budget_1.wav")),
+    ("budget_2", "около двух миллионов.", include_bytes!("../../assets/callee/budget_2.wav")),
+    ("phone_1", "Мой номер восемь девятьсот шестнадцать", include_bytes!("../../assets/callee/phone_1.wav")),
+    ("phone_2", "сто двадцать три, сорок пять, шестьдесят семь.", include_bytes!("../../assets/callee/phone_2.wav")),
+    ("terms_1", "Цена нормальная, но", include_bytes!("../../assets/callee/terms_1.wav")),
+    ("terms_2", "сроки нас не устраивают.", include_bytes!("../../assets/callee/terms_2.wav")),
+];
+
+/// The phrases said in two parts, by the name of their first part, with the second's.
+pub const PAUSED_PHRASES: &[(&str, &str)] = &[
+    ("office_1", "office_2"),
+    ("storage_1", "storage_2"),
+    ("budget_1", "budget_2"),
+    ("phone_1", "phone_2"),
+    ("terms_1", "terms_2"),
 ];
 
 /// The built-in phrases, by name.
@@ -61,6 +81,9 @@ fn wav_samples(wav: &[u8]) -> Vec<i16> {
         .map(|p| i16::from_le_bytes([p[0], p[1]]))
         .collect()
 }
+
+/// An envelope value above this (an RMS of 200) is speech.
+const LOUD_ENVELOPE: f32 = 5.3;
 
 /// 10 ms RMS envelope.
 fn envelope(samples: &[i16], rate: u32) -> Vec<f32> {
@@ -102,6 +125,59 @@ pub fn identify(samples: &[i16], rate: u32) -> Option<&'static str> {
     identify_among(samples, rate, clips.iter().map(|c| c.samples.as_slice())).map(|i| clips[i].text)
 }
 
+/// The words of some audio that may hold several built-in phrases with pauses between them (a
+/// phrase said in two parts): each stretch of speech is identified on its own. `None` when no
+/// stretch matches.
+pub fn transcribe(samples: &[i16], rate: u32) -> Option<String> {
+    let words: Vec<&str> = speech_stretches(samples, rate)
+        .into_iter()
+        .filter_map(|s| identify(s, rate))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// Quiet this long splits speech into stretches (longer than any pause inside one phrase).
+const STRETCH_GAP_MS: usize = 450;
+
+/// The stretches of speech in some audio, split at [`STRETCH_GAP_MS`] of quiet (with a little
+/// quiet kept around each, as a phrase's own file has).
+pub fn speech_stretches(samples: &[i16], rate: u32) -> Vec<&[i16]> {
+    let block = (rate / 100).max(1) as usize;
+    let loud: Vec<bool> = samples
+        .chunks(block)
+        .map(|c| {
+            let e = c.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / c.len() as f64;
+            e.sqrt() > 200.0
+        })
+        .collect();
+    let gap = STRETCH_GAP_MS / 10;
+    let mut out = Vec::new();
+    let mut start: Option<usize> = None;
+    let mut last_loud = 0usize;
+    for (i, &l) in loud.iter().enumerate() {
+        if l {
+            start.get_or_insert(i);
+            last_loud = i;
+        } else if let Some(s) = start {
+            if i - last_loud >= gap {
+                out.push((s, last_loud));
+                start = None;
+            }
+        }
+    }
+    if let Some(s) = start {
+        out.push((s, last_loud));
+    }
+    out.into_iter()
+        .filter(|(a, b)| b - a >= 10)
+        .map(|(a, b)| {
+            let from = a.saturating_sub(10) * block;
+            let to = ((b + 20) * block).min(samples.len());
+            &samples[from.min(to)..to]
+        })
+        .collect()
+}
+
 /// Which of `known` (8 kHz samples) some audio is, by its index, as [`identify`] does for the
 /// built-ins.
 pub fn identify_among<'a>(
@@ -110,15 +186,19 @@ pub fn identify_among<'a>(
     known: impl Iterator<Item = &'a [i16]>,
 ) -> Option<usize> {
     let heard = envelope(samples, rate);
+    // How much speech each holds: a short phrase is not a long one that starts alike.
+    let loud = |env: &[f32]| env.iter().filter(|&&e| e > LOUD_ENVELOPE).count().max(1) as f32;
+    let heard_loud = loud(&heard);
     let mut best: Option<(f32, usize)> = None;
     for (i, reference) in known.enumerate() {
         let env = envelope(reference, 8000);
+        let amount = heard_loud.min(loud(&env)) / heard_loud.max(loud(&env));
         let max_lag = heard.len().saturating_sub(env.len()) + 10;
         for lag in 0..=max_lag.min(heard.len()) {
             // Compare over the clip's length; a heard stretch much shorter than the clip scores low.
             let h = &heard[lag.min(heard.len())..];
             let coverage = h.len().min(env.len()) as f32 / env.len() as f32;
-            let score = correlation(h, &env) * coverage.min(1.0);
+            let score = correlation(h, &env) * coverage.min(1.0) * amount.sqrt();
             if best.is_none_or(|(b, _)| score > b) {
                 best = Some((score, i));
             }
@@ -370,5 +450,30 @@ mod tests {
             assert_eq!(identify(&padded, 8000), Some(c.text), "{}", c.name);
         }
         assert_eq!(identify(&vec![0i16; 8000], 8000), None);
+    }
+
+    #[test]
+    fn a_phrase_said_in_two_parts_is_transcribed_whole() {
+        for c in clips() {
+            assert_eq!(
+                speech_stretches(&c.samples, 8000).len(),
+                1,
+                "{} has no pause of {STRETCH_GAP_MS} ms inside",
+                c.name
+            );
+        }
+        for (first, second) in PAUSED_PHRASES {
+            let (a, b) = (clip(first).unwrap(), clip(second).unwrap());
+            let mut audio = vec![0i16; 800];
+            audio.extend_from_slice(&a.samples);
+            audio.extend(vec![0i16; 8000 * 6 / 10]);
+            audio.extend_from_slice(&b.samples);
+            audio.extend(vec![0i16; 2400]);
+            assert_eq!(
+                transcribe(&audio, 8000),
+                Some(format!("{} {}", a.text, b.text)),
+                "{first}"
+            );
+        }
     }
 }

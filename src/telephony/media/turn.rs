@@ -95,6 +95,15 @@ impl TurnDetector {
         self.cfg.end_silence = end_silence;
     }
 
+    /// How long the caller has been quiet inside the current utterance: zero right after a
+    /// voiced frame, `None` outside an utterance.
+    pub fn pause(&self) -> Option<Duration> {
+        match self.state {
+            State::Speaking { gap, .. } => Some(Duration::from_millis(gap)),
+            _ => None,
+        }
+    }
+
     /// True while an utterance is confirmed and going on.
     pub fn in_speech(&self) -> bool {
         matches!(self.state, State::Speaking { .. })
@@ -205,6 +214,20 @@ mod tests {
     fn run(d: &mut TurnDetector, voiced: bool, frames: usize) -> Vec<TurnEvent> {
         let f = Frame::silence(8000);
         (0..frames).flat_map(|_| d.push(&f, voiced)).collect()
+    }
+
+    #[test]
+    fn the_pause_inside_an_utterance_is_measured_frame_by_frame() {
+        let mut d = TurnDetector::new(TurnConfig::default());
+        assert_eq!(d.pause(), None);
+        run(&mut d, true, 25);
+        assert_eq!(d.pause(), Some(Duration::ZERO));
+        run(&mut d, false, 10);
+        assert_eq!(d.pause(), Some(Duration::from_millis(200)));
+        run(&mut d, true, 1);
+        assert_eq!(d.pause(), Some(Duration::ZERO), "speech again: no pause");
+        run(&mut d, false, 30);
+        assert_eq!(d.pause(), None, "the turn ended");
     }
 
     #[test]
