@@ -118,6 +118,9 @@ pub async fn run_checks(cfg: &Config) -> Vec<CheckRow> {
     if cfg.speech.uses(crate::speech::SpeechVendor::Salute) {
         rows.push(salute(cfg, timeout).await);
     }
+    if cfg.speech.uses(crate::speech::SpeechVendor::ElevenLabs) {
+        rows.push(elevenlabs(cfg, &client).await);
+    }
     if cfg.openai.api_key.is_some() && cfg.speech.uses(crate::speech::SpeechVendor::OpenAi) {
         rows.push(CheckRow {
             service: "stt/tts",
@@ -169,6 +172,54 @@ async fn salute(cfg: &Config, timeout: Duration) -> CheckRow {
             row("salute", false, format!("{text}{fix}"))
         }
         Err(_) => row("salute", false, format!("{} timed out", s.salute_auth_url)),
+    }
+}
+
+/// ElevenLabs: the key's account (`GET /v1/user`), through the configured base URL (a proxy
+/// abroad from Russia). Spends no characters.
+async fn elevenlabs(cfg: &Config, client: &reqwest::Client) -> CheckRow {
+    let s = &cfg.speech;
+    let Some(key) = &s.elevenlabs_api_key else {
+        return not_configured("elevenlabs", "ELEVENLABS_API_KEY");
+    };
+    let url = format!("{}/v1/user", s.elevenlabs_api_url.trim_end_matches('/'));
+    match client.get(&url).header("xi-api-key", key.expose()).send().await {
+        Ok(resp) if resp.status().is_success() => row(
+            "elevenlabs",
+            true,
+            format!("key accepted at {}", s.elevenlabs_api_url),
+        ),
+        Ok(resp) if matches!(resp.status().as_u16(), 401 | 403) => row(
+            "elevenlabs",
+            false,
+            format!(
+                "HTTP {} from {}: check ELEVENLABS_API_KEY (ElevenLabs answers 403 to Russian addresses: use a proxy in ELEVENLABS_API_URL)",
+                resp.status(),
+                s.elevenlabs_api_url
+            ),
+        ),
+        Ok(resp) if matches!(resp.status().as_u16(), 404 | 405 | 501) => CheckRow {
+            service: "elevenlabs",
+            ok: None,
+            detail: format!(
+                "{} has no /v1/user (a proxy?): not verified; the first call will tell",
+                s.elevenlabs_api_url
+            ),
+        },
+        Ok(resp) => row(
+            "elevenlabs",
+            false,
+            format!("HTTP {} from {}", resp.status(), s.elevenlabs_api_url),
+        ),
+        Err(e) => row(
+            "elevenlabs",
+            false,
+            format!(
+                "{} unreachable ({}): ElevenLabs blocks Russia, set ELEVENLABS_API_URL to a proxy abroad",
+                s.elevenlabs_api_url,
+                e.without_url()
+            ),
+        ),
     }
 }
 

@@ -1037,6 +1037,10 @@ impl<'a> Dialog<'a> {
             max_tokens: self.settings.max_tokens,
             max_rounds: 3,
             gate,
+            voice: self
+                .script
+                .voice_for(self.deps.tts.vendor())
+                .map(str::to_string),
         };
         let events = self.events_tx.clone();
         let task = tokio::spawn(speaker.run(source, first_tag, events, id));

@@ -228,9 +228,13 @@ impl RehearsalDeps {
             text: greeting.clone(),
         });
         self.persist(chat, &session).await;
+        let script_voice = session
+            .script
+            .voice_for(self.tts.vendor())
+            .map(str::to_string);
         self.sessions()
             .insert(chat, Arc::new(tokio::sync::Mutex::new(session)));
-        let voice = self.voice(&greeting).await;
+        let voice = self.voice(&greeting, script_voice.as_deref()).await;
         Ok(Answer {
             text: greeting,
             voice,
@@ -335,7 +339,8 @@ impl RehearsalDeps {
             }
         };
         let tts_start = Instant::now();
-        let voice = self.voice(&reply).await;
+        let script_voice = s.script.voice_for(self.tts.vendor()).map(str::to_string);
+        let voice = self.voice(&reply, script_voice.as_deref()).await;
         if voice.is_some() {
             timing.tts_first_byte_ms = Some(ms(tts_start, &s));
         }
@@ -375,6 +380,7 @@ impl RehearsalDeps {
             max_tokens: self.dialog.max_tokens,
             max_rounds: 3,
             gate: None,
+            voice: None,
         };
         let (sent_tx, mut sent_rx) = mpsc::channel(64);
         let (ev_tx, mut ev_rx) = mpsc::channel(256);
@@ -413,12 +419,13 @@ impl RehearsalDeps {
         Ok((sentences.join(" "), added, calls, first, tokens))
     }
 
-    /// A voice note of `text`, or `None` if synthesis failed (the text is still sent).
-    async fn voice(&self, text: &str) -> Option<Vec<u8>> {
+    /// A voice note of `text` (in the script's `voice` for this vendor, if it names one), or
+    /// `None` if synthesis failed (the text is still sent).
+    async fn voice(&self, text: &str, voice: Option<&str>) -> Option<Vec<u8>> {
         if text.trim().is_empty() {
             return None;
         }
-        let stream = match self.tts.synthesize(text, TtsFormat::Opus).await {
+        let stream = match self.tts.synthesize_in(text, TtsFormat::Opus, voice).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "voice note synthesis failed");

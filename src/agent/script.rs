@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::state::{CallState, Stage};
+use crate::speech::SpeechVendor;
 
 const BUILTIN: &[(&str, &str)] = &[
     (
@@ -57,6 +58,11 @@ pub struct Script {
     /// What to do when a machine or an AI secretary answers.
     #[serde(default)]
     pub screening: ScreeningPlan,
+    /// The agent's voice per speech vendor (`[voice]`: `openai = "coral"`, `salute = "May"`,
+    /// `yandex = "alena"`, `elevenlabs = "<voice id>"`); a vendor not named speaks in the
+    /// configured voice.
+    #[serde(default)]
+    pub voice: BTreeMap<String, String>,
 }
 
 /// What to do on a voicemail.
@@ -105,6 +111,14 @@ impl Script {
                 message: "voicemail = \"leave_message\" needs a voicemail_message".into(),
             });
         }
+        if let Some(bad) = s.voice.keys().find(|k| SpeechVendor::parse(k).is_err()) {
+            return Err(ScriptError::Invalid {
+                file: file.into(),
+                message: format!(
+                    "[voice] names an unknown vendor {bad:?}: use openai, salute, yandex or elevenlabs"
+                ),
+            });
+        }
         if s.reprompts.is_empty() || s.stages.is_empty() {
             return Err(ScriptError::Invalid {
                 file: file.into(),
@@ -112,6 +126,15 @@ impl Script {
             });
         }
         Ok(s)
+    }
+
+    /// The voice this script names for `vendor`, if any.
+    pub fn voice_for(&self, vendor: SpeechVendor) -> Option<&str> {
+        self.voice
+            .iter()
+            .find(|(k, _)| SpeechVendor::parse(k) == Ok(vendor))
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
     }
 
     /// Whether the caller's words ask us never to call again.
@@ -254,5 +277,26 @@ mod tests {
         assert!(prompt.contains("расчёт ставки") && prompt.contains("голосовой ассистент"));
         assert!(s.is_opt_out("Не звоните сюда больше"));
         assert_eq!(scripts.default_script().unwrap().name, "realty_cold");
+    }
+
+    #[test]
+    fn a_script_names_its_voice_per_vendor() {
+        let scripts = Scripts::load(None).unwrap();
+        let s = scripts.get("logistics_cold").expect("shipped");
+        assert_eq!(s.voice_for(SpeechVendor::Salute), Some("Bys"));
+        assert_eq!(s.voice_for(SpeechVendor::Yandex), Some("filipp"));
+        assert_eq!(s.voice_for(SpeechVendor::ElevenLabs), None);
+
+        let base = include_str!("../../prompts/agent/realty_cold.toml");
+        let bad = base.replace("[voice]", "[voice]\ngoogle = \"x\"");
+        let err = Script::parse("bad.toml", &bad).unwrap_err().to_string();
+        assert!(err.contains("google"), "{err}");
+        let sber = base.replace("salute = \"May\"", "sber = \"Ost\"");
+        let s = Script::parse("sber.toml", &sber).unwrap();
+        assert_eq!(
+            s.voice_for(SpeechVendor::Salute),
+            Some("Ost"),
+            "vendor aliases work"
+        );
     }
 }

@@ -114,6 +114,8 @@ pub struct Speaker {
     pub max_rounds: u32,
     /// Audio is held until this opens (a preemptive reply); `None` plays at once.
     pub gate: Option<GateRx>,
+    /// The script's voice for this vendor (`None`: the configured one).
+    pub voice: Option<String>,
 }
 
 /// Where a reply's frames go: the playout, or held while the gate is closed. The queue's flush
@@ -358,7 +360,7 @@ impl Speaker {
     ) -> Result<(), SayError> {
         let mut stream = self
             .tts
-            .synthesize(text, TtsFormat::Pcm)
+            .synthesize_in(text, TtsFormat::Pcm, self.voice.as_deref())
             .await
             .map_err(|e| SayError::Failed(e.to_string()))?;
         let mut rs = StreamResampler::new(stream.sample_rate, self.rate)

@@ -1,7 +1,7 @@
 //! The speech part: which vendor transcribes and speaks for each use (`STT_PROVIDER`,
 //! `TTS_PROVIDER`, and `AGENT_*` for live calls), with one SaluteSpeech client, and so one token,
 //! shared by all of them. Live calls on SaluteSpeech or SpeechKit stream their audio (gRPC), with
-//! batch recognition as the fallback.
+//! batch recognition as the fallback. ElevenLabs speaks only.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +11,8 @@ use crate::speech::grpc::{SaluteStream, YandexAuth, YandexStream};
 use crate::speech::salute::{SaluteClient, SaluteConfig, SaluteStt, SaluteTts};
 use crate::speech::streaming::{SpeechStream, StreamingRecognizer};
 use crate::speech::{
-    BatchRecognizer, OpenAiStt, OpenAiTts, Recognizer, SpeechVendor, Stt, Tts, YandexTts,
+    BatchRecognizer, ElevenLabsTts, OpenAiStt, OpenAiTts, Recognizer, SpeechVendor, Stt, Tts,
+    YandexTts,
 };
 
 /// The speech clients of this process.
@@ -47,6 +48,8 @@ impl Speech {
     pub fn stt(&self, cfg: &Config, use_: SpeechUse) -> Option<Arc<dyn Stt>> {
         match cfg.speech.stt(use_) {
             SpeechVendor::OpenAi => self.openai_stt.clone(),
+            // Refused by the settings' check: synthesis only.
+            SpeechVendor::ElevenLabs => None,
             SpeechVendor::Yandex => match use_ {
                 SpeechUse::Calls => self.stt(cfg, SpeechUse::Recordings),
                 SpeechUse::Recordings => None,
@@ -71,7 +74,9 @@ impl Speech {
             return Ok(None);
         };
         let stream: Arc<dyn SpeechStream> = match s.stt(SpeechUse::Calls) {
-            SpeechVendor::OpenAi => return Ok(Some(Arc::new(BatchRecognizer::new(fallback)))),
+            SpeechVendor::OpenAi | SpeechVendor::ElevenLabs => {
+                return Ok(Some(Arc::new(BatchRecognizer::new(fallback))))
+            }
             SpeechVendor::Salute => {
                 let Some(client) = self.salute.clone() else {
                     return Ok(None);
@@ -121,6 +126,15 @@ impl Speech {
                 self.salute.clone()?,
                 &cfg.speech.salute_voice,
             ))),
+            SpeechVendor::ElevenLabs => {
+                let s = &cfg.speech;
+                Some(Arc::new(ElevenLabsTts::new(
+                    &s.elevenlabs_api_url,
+                    s.elevenlabs_api_key.as_ref()?.expose(),
+                    &s.elevenlabs_model,
+                    &s.elevenlabs_voice,
+                )))
+            }
         }
     }
 }

@@ -90,7 +90,7 @@ section! {
     pub struct SpeechSettings("speech") {
         /// speech-to-text of recordings and voice notes: `openai` or `salute` (SaluteSpeech)
         stt_provider: SpeechVendor = "STT_PROVIDER", "openai", speech_vendor;
-        /// text-to-speech: `openai`, `salute` or `yandex`
+        /// text-to-speech: `openai`, `salute`, `yandex` or `elevenlabs`
         tts_provider: SpeechVendor = "TTS_PROVIDER", "openai", speech_vendor;
         /// speech-to-text of live calls: `openai`, `salute` or `yandex`, the last two streaming (unset: `STT_PROVIDER`)
         agent_stt_provider: Option<SpeechVendor> = "AGENT_STT_PROVIDER", "", opt_speech_vendor;
@@ -126,6 +126,14 @@ section! {
         yandex_tts_url: String = "YANDEX_TTS_URL", "https://tts.api.cloud.yandex.net", url;
         /// Yandex voice (`alena`, `filipp`, `ermil`, `jane`, `omazh`, `zahar`, `dasha`, `kirill`…)
         yandex_voice: String = "YANDEX_VOICE", "alena", text;
+        /// ElevenLabs API key (synthesis with `TTS_PROVIDER=elevenlabs`)
+        elevenlabs_api_key: Option<Secret> = "ELEVENLABS_API_KEY", "", secret;
+        /// ElevenLabs base URL: ElevenLabs blocks Russia, so point it at a proxy abroad
+        elevenlabs_api_url: String = "ELEVENLABS_API_URL", "https://api.elevenlabs.io", url;
+        /// ElevenLabs model (`eleven_flash_v2_5` answers fastest; `eleven_multilingual_v2`)
+        elevenlabs_model: String = "ELEVENLABS_MODEL", "eleven_flash_v2_5", text;
+        /// ElevenLabs voice id (from its voice library)
+        elevenlabs_voice: String = "ELEVENLABS_VOICE", "JBFqnCBsd6RMkjVDRZzb", text;
     }
 }
 
@@ -412,6 +420,17 @@ impl SpeechSettings {
             && self.yandex_iam_token.is_none()
         {
             out.push("a *_PROVIDER=yandex needs YANDEX_API_KEY or YANDEX_IAM_TOKEN".into());
+        }
+        let recognises = |v| {
+            [SpeechUse::Recordings, SpeechUse::Calls]
+                .iter()
+                .any(|u| self.stt(*u) == v)
+        };
+        if recognises(SpeechVendor::ElevenLabs) {
+            out.push("ElevenLabs serves synthesis only in this version: set STT_PROVIDER and AGENT_STT_PROVIDER to openai, salute or yandex".into());
+        }
+        if self.uses(SpeechVendor::ElevenLabs) && self.elevenlabs_api_key.is_none() {
+            out.push("ELEVENLABS_API_KEY is needed when TTS_PROVIDER or AGENT_TTS_PROVIDER is elevenlabs".into());
         }
         out
     }

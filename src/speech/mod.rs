@@ -1,7 +1,9 @@
 //! Speech: audio helpers, speech-to-text behind [`Stt`] (whole files) and [`Recognizer`] (one
-//! live utterance), and text-to-speech behind [`Tts`]: OpenAI-compatible endpoints and SaluteSpeech.
+//! live utterance), and text-to-speech behind [`Tts`]: OpenAI-compatible endpoints, SaluteSpeech, Yandex SpeechKit and
+//! ElevenLabs.
 
 pub mod audio;
+mod elevenlabs_tts;
 pub mod grpc;
 mod openai_stt;
 mod openai_tts;
@@ -14,6 +16,7 @@ mod yandex_tts;
 
 use async_trait::async_trait;
 
+pub use elevenlabs_tts::ElevenLabsTts;
 pub use openai_stt::OpenAiStt;
 pub use openai_tts::OpenAiTts;
 pub use tts::{Tts, TtsError, TtsFormat, TtsStream};

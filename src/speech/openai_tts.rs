@@ -11,6 +11,7 @@ use futures::StreamExt;
 use serde_json::json;
 
 use super::tts::{Tts, TtsError, TtsFormat, TtsStream};
+use super::SpeechVendor;
 
 /// The sample rate of OpenAI's `pcm` format.
 pub const OPENAI_PCM_RATE: u32 = 24000;
@@ -73,9 +74,23 @@ impl OpenAiTts {
 
 #[async_trait]
 impl Tts for OpenAiTts {
-    async fn synthesize(&self, text: &str, format: TtsFormat) -> Result<TtsStream, TtsError> {
+    fn vendor(&self) -> SpeechVendor {
+        SpeechVendor::OpenAi
+    }
+
+    async fn synthesize_in(
+        &self,
+        text: &str,
+        format: TtsFormat,
+        voice: Option<&str>,
+    ) -> Result<TtsStream, TtsError> {
         // The stream is returned at the first byte: this is the time to first byte.
-        crate::telemetry::timed("openai", "tts", self.synthesize_with_retries(text, format)).await
+        crate::telemetry::timed(
+            "openai",
+            "tts",
+            self.synthesize_with_retries(text, format, voice),
+        )
+        .await
     }
 }
 
@@ -84,8 +99,12 @@ impl OpenAiTts {
         &self,
         text: &str,
         format: TtsFormat,
+        voice: Option<&str>,
     ) -> Result<TtsStream, TtsError> {
-        let body = self.body(text, format);
+        let mut body = self.body(text, format);
+        if let Some(v) = voice {
+            body["voice"] = json!(v);
+        }
         let policy = RetryPolicy::new(self.backoff, self.max_attempts);
         let build = || {
             self.http

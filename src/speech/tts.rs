@@ -7,6 +7,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::Stream;
 
+use super::SpeechVendor;
+
 /// What the caller needs back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TtsFormat {
@@ -32,6 +34,20 @@ pub struct TtsStream {
 
 #[async_trait]
 pub trait Tts: Send + Sync + 'static {
-    /// Starts synthesis; returns once the provider has answered (headers), before the audio.
-    async fn synthesize(&self, text: &str, format: TtsFormat) -> Result<TtsStream, TtsError>;
+    /// Which vendor speaks (a script names its voice per vendor).
+    fn vendor(&self) -> SpeechVendor;
+
+    /// Starts synthesis in `voice` (a name this vendor knows; `None`: the configured one);
+    /// returns once the provider has answered (headers), before the audio.
+    async fn synthesize_in(
+        &self,
+        text: &str,
+        format: TtsFormat,
+        voice: Option<&str>,
+    ) -> Result<TtsStream, TtsError>;
+
+    /// Starts synthesis in the configured voice.
+    async fn synthesize(&self, text: &str, format: TtsFormat) -> Result<TtsStream, TtsError> {
+        self.synthesize_in(text, format, None).await
+    }
 }

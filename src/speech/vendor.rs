@@ -9,6 +9,8 @@ pub enum SpeechVendor {
     Salute,
     /// Yandex SpeechKit v3 (streaming recognition of live calls; synthesis).
     Yandex,
+    /// ElevenLabs (synthesis), usually through a proxy abroad.
+    ElevenLabs,
 }
 
 impl SpeechVendor {
@@ -18,6 +20,7 @@ impl SpeechVendor {
             Self::OpenAi => "openai",
             Self::Salute => "salute",
             Self::Yandex => "yandex",
+            Self::ElevenLabs => "elevenlabs",
         }
     }
 
@@ -27,10 +30,8 @@ impl SpeechVendor {
             "openai" => Ok(Self::OpenAi),
             "salute" | "salutespeech" | "sber" => Ok(Self::Salute),
             "yandex" | "speechkit" => Ok(Self::Yandex),
-            "elevenlabs" => Err(format!(
-                "{s} is not available in this version yet; use openai, salute or yandex"
-            )),
-            _ => Err("use openai, salute or yandex".into()),
+            "elevenlabs" | "11labs" => Ok(Self::ElevenLabs),
+            _ => Err("use openai, salute, yandex or elevenlabs".into()),
         }
     }
 }
@@ -45,13 +46,11 @@ mod tests {
             SpeechVendor::OpenAi,
             SpeechVendor::Salute,
             SpeechVendor::Yandex,
+            SpeechVendor::ElevenLabs,
         ] {
             assert_eq!(SpeechVendor::parse(v.as_str()), Ok(v));
         }
         assert_eq!(SpeechVendor::parse(" Sber "), Ok(SpeechVendor::Salute));
-        assert!(SpeechVendor::parse("elevenlabs")
-            .unwrap_err()
-            .contains("not available"));
         assert!(SpeechVendor::parse("google").is_err());
     }
 }

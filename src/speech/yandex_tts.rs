@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 use super::grpc::YandexAuth;
 use super::tts::{Tts, TtsError, TtsFormat, TtsStream};
+use super::SpeechVendor;
 use crate::retry::{send_retrying, RetryPolicy, SendError};
 
 /// The rate of the PCM asked for phone calls.
@@ -48,7 +49,7 @@ impl YandexTts {
         }
     }
 
-    fn body(&self, text: &str, format: TtsFormat) -> Value {
+    fn body(&self, text: &str, format: TtsFormat, voice: Option<&str>) -> Value {
         let spec = match format {
             TtsFormat::Pcm => {
                 json!({"rawAudio": {"audioEncoding": "LINEAR16_PCM", "sampleRateHertz": PCM_RATE}})
@@ -57,7 +58,7 @@ impl YandexTts {
         };
         json!({
             "text": text.chars().take(MAX_CHARS).collect::<String>(),
-            "hints": [{"voice": self.voice}],
+            "hints": [{"voice": voice.unwrap_or(&self.voice)}],
             "outputAudioSpec": spec,
         })
     }
@@ -78,8 +79,13 @@ impl YandexTts {
         req
     }
 
-    async fn start(&self, text: &str, format: TtsFormat) -> Result<TtsStream, TtsError> {
-        let body = self.body(text, format);
+    async fn start(
+        &self,
+        text: &str,
+        format: TtsFormat,
+        voice: Option<&str>,
+    ) -> Result<TtsStream, TtsError> {
+        let body = self.body(text, format, voice);
         let policy = RetryPolicy::new(self.backoff, self.attempts);
         let resp = send_retrying(
             &policy,
@@ -160,8 +166,17 @@ fn line_audio(line: &[u8]) -> Option<Result<Bytes, TtsError>> {
 
 #[async_trait]
 impl Tts for YandexTts {
-    async fn synthesize(&self, text: &str, format: TtsFormat) -> Result<TtsStream, TtsError> {
-        crate::telemetry::timed("yandex", "tts", self.start(text, format)).await
+    fn vendor(&self) -> SpeechVendor {
+        SpeechVendor::Yandex
+    }
+
+    async fn synthesize_in(
+        &self,
+        text: &str,
+        format: TtsFormat,
+        voice: Option<&str>,
+    ) -> Result<TtsStream, TtsError> {
+        crate::telemetry::timed("yandex", "tts", self.start(text, format, voice)).await
     }
 }
 

@@ -9,6 +9,7 @@ use futures::StreamExt;
 
 use super::{SaluteClient, SaluteError};
 use crate::speech::tts::{Tts, TtsError, TtsFormat, TtsStream};
+use crate::speech::SpeechVendor;
 
 /// SaluteSpeech takes at most this many characters per request.
 const MAX_CHARS: usize = 4000;
@@ -32,20 +33,19 @@ impl SaluteTts {
     /// The voice id and its sample rate: phone calls get the `_8000` voice, voice notes `_24000`,
     /// unless the setting names a rate itself.
     fn voice_for(&self, format: TtsFormat) -> (String, u32) {
-        if let Some((_, rate)) = self.voice.rsplit_once('_') {
-            if let Ok(rate) = rate.parse::<u32>() {
-                return (self.voice.clone(), rate);
-            }
-        }
-        let rate = match format {
-            TtsFormat::Pcm => 8000,
-            TtsFormat::Opus => 24000,
-        };
-        (format!("{}_{rate}", self.voice), rate)
+        voice_id(&self.voice, format)
     }
 
-    async fn start(&self, text: &str, format: TtsFormat) -> Result<TtsStream, SaluteError> {
-        let (voice, sample_rate) = self.voice_for(format);
+    async fn start(
+        &self,
+        text: &str,
+        format: TtsFormat,
+        voice: Option<&str>,
+    ) -> Result<TtsStream, SaluteError> {
+        let (voice, sample_rate) = match voice {
+            Some(v) => voice_id(v.trim(), format),
+            None => self.voice_for(format),
+        };
         let url = format!("{}/rest/v1/text:synthesize", self.client.api());
         let fmt = match format {
             TtsFormat::Pcm => "pcm16",
@@ -72,11 +72,35 @@ impl SaluteTts {
     }
 }
 
+/// A voice's id and its sample rate: phone calls get the `_8000` voice, voice notes `_24000`,
+/// unless `voice` names a rate itself.
+fn voice_id(voice: &str, format: TtsFormat) -> (String, u32) {
+    if let Some((_, rate)) = voice.rsplit_once('_') {
+        if let Ok(rate) = rate.parse::<u32>() {
+            return (voice.to_string(), rate);
+        }
+    }
+    let rate = match format {
+        TtsFormat::Pcm => 8000,
+        TtsFormat::Opus => 24000,
+    };
+    (format!("{voice}_{rate}"), rate)
+}
+
 #[async_trait]
 impl Tts for SaluteTts {
-    async fn synthesize(&self, text: &str, format: TtsFormat) -> Result<TtsStream, TtsError> {
+    fn vendor(&self) -> SpeechVendor {
+        SpeechVendor::Salute
+    }
+
+    async fn synthesize_in(
+        &self,
+        text: &str,
+        format: TtsFormat,
+        voice: Option<&str>,
+    ) -> Result<TtsStream, TtsError> {
         crate::telemetry::timed("salute", "tts", async {
-            self.start(text, format).await.map_err(|e| match e {
+            self.start(text, format, voice).await.map_err(|e| match e {
                 SaluteError::Transient(m) => TtsError::Transient(m),
                 SaluteError::Rejected(m) => TtsError::Rejected(m),
             })
