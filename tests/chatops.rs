@@ -277,8 +277,36 @@ async fn lead_stats_export_users_and_reanalyze() {
         })
         .await
         .unwrap();
+    // The first call was the agent's: two turns recognised by SaluteSpeech (no price set) and
+    // spoken by OpenAI (its list price).
+    let agent_turn = |n: u32, stt_ms: i64, fell_back: bool| callops::domain::TurnTiming {
+        turn: n,
+        caller_end_ms: 1000 * i64::from(n),
+        stt_done_ms: Some(1000 * i64::from(n) + stt_ms),
+        llm_first_token_ms: Some(1000 * i64::from(n) + 400),
+        first_sentence_ms: Some(1000 * i64::from(n) + 500),
+        tts_first_byte_ms: Some(1000 * i64::from(n) + 650),
+        first_audio_ms: Some(1000 * i64::from(n) + 700),
+        stt_vendor: Some("salute".into()),
+        speech_ms: Some(60_000),
+        stt_fallback: fell_back,
+        tts_vendor: Some("openai".into()),
+        tts_chars: Some(1000),
+        ..Default::default()
+    };
+    b.app
+        .store
+        .save_agent_turns(
+            b.ids[0],
+            &[agent_turn(1, 150, false), agent_turn(2, 170, true)],
+        )
+        .await
+        .unwrap();
     let stats = text(&b.ask(TEAM, ADMIN, "/stats today").await);
     for needle in [
+        "🎙 Голосовой агент: ответов 2 · от конца фразы до ответа p50 700 мс · первый токен модели p50 400 мс",
+        "Распознавание, SaluteSpeech: итог через p50 150 мс · 2.0 мин речи · сбоев потока 1 · цена не задана",
+        "Синтез, OpenAI: первый звук через p50 150 мс · 2000 симв. · $0.03",
         "Звонков: 3",
         "проанализировано: 3",
         "ГОРЯЧИЙ ЛИД: 3",

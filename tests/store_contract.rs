@@ -940,6 +940,11 @@ async fn agent_calls_timings_chats_and_do_not_call(s: Arc<dyn Store>) {
         tts_first_byte_ms: Some(end + 950),
         first_audio_ms: Some(end + 960),
         barge_in_ms: None,
+        stt_vendor: Some("salute".into()),
+        speech_ms: Some(2300),
+        stt_fallback: end > 3000,
+        tts_vendor: Some("yandex".into()),
+        tts_chars: Some(120),
     };
     s.save_agent_turns(call.id, &[turn(1, 1000), turn(2, 5000)])
         .await
@@ -951,9 +956,25 @@ async fn agent_calls_timings_chats_and_do_not_call(s: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(
         s.agent_turns(call.id).await.unwrap(),
-        vec![turn(1, 1000), second],
+        vec![turn(1, 1000), second.clone()],
         "saving again replaces the turns"
     );
+    let started = new_call("agent_1").started_at;
+    assert_eq!(
+        s.agent_turns_between(started, started + chrono::Duration::seconds(1))
+            .await
+            .unwrap(),
+        vec![turn(1, 1000), second],
+        "the turns of the period's calls"
+    );
+    assert!(s
+        .agent_turns_between(
+            started + chrono::Duration::seconds(1),
+            started + chrono::Duration::days(1)
+        )
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(s.call_chat(call.id).await.unwrap(), None);
     s.set_call_chat(call.id, 42).await.unwrap();
     s.set_call_chat(call.id, 43).await.unwrap();

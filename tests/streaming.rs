@@ -13,7 +13,7 @@ use callops::speech::audio::tone;
 use callops::speech::grpc::{SaluteStream, YandexAuth, YandexStream};
 use callops::speech::salute::{SaluteClient, SaluteConfig, SaluteStt};
 use callops::speech::streaming::StreamingRecognizer;
-use callops::speech::Recognizer;
+use callops::speech::{Heard, Recognizer};
 use common::fake_grpc::{FakeGrpc, YANDEX_KEY};
 use common::fake_openai::{CLIENT_LINE, MANAGER_LINE};
 use common::fake_salute::{FakeSalute, AUTH_KEY};
@@ -93,7 +93,7 @@ async fn salute_streams_interim_text_while_the_caller_speaks_then_the_final() {
         vec![MANAGER_LINE.to_string()],
         "interim text before the end"
     );
-    assert_eq!(s.finish().await.unwrap(), MANAGER_LINE);
+    assert_eq!(s.finish().await.unwrap(), Heard::text(MANAGER_LINE));
     assert_eq!(r.grpc.state.streams.load(Ordering::SeqCst), 1);
     assert_eq!(r.grpc.state.rates.lock().unwrap().clone(), vec![8000]);
     assert_eq!(r.rest.calls_to("speech:recognize"), 0, "no batch upload");
@@ -108,7 +108,10 @@ async fn a_stream_reset_mid_utterance_hands_the_turn_to_batch_recognition() {
     speak(&mut s, 880.0, 1.2).await;
     assert_eq!(
         s.finish().await.unwrap(),
-        CLIENT_LINE,
+        Heard {
+            text: CLIENT_LINE.into(),
+            fell_back: true
+        },
         "the turn is not lost"
     );
     assert_eq!(
@@ -124,17 +127,23 @@ async fn a_token_refused_mid_call_is_replaced_and_the_next_utterance_streams_aga
     let rec = r.salute();
     let mut s = rec.open(8000);
     speak(&mut s, 440.0, 0.6).await;
-    assert_eq!(s.finish().await.unwrap(), MANAGER_LINE);
+    assert_eq!(s.finish().await.unwrap(), Heard::text(MANAGER_LINE));
     r.rest.revoke_tokens();
     // The stream is refused: batch recognition (which fetches a new token) takes the turn...
     let mut s = rec.open(8000);
     speak(&mut s, 880.0, 0.6).await;
-    assert_eq!(s.finish().await.unwrap(), CLIENT_LINE);
+    assert_eq!(
+        s.finish().await.unwrap(),
+        Heard {
+            text: CLIENT_LINE.into(),
+            fell_back: true
+        }
+    );
     assert_eq!(r.grpc.state.refused.load(Ordering::SeqCst), 1);
     // ...and the next utterance streams on the new token.
     let mut s = rec.open(8000);
     speak(&mut s, 440.0, 0.6).await;
-    assert_eq!(s.finish().await.unwrap(), MANAGER_LINE);
+    assert_eq!(s.finish().await.unwrap(), Heard::text(MANAGER_LINE));
     assert_eq!(r.grpc.state.streams.load(Ordering::SeqCst), 2);
     assert_eq!(r.rest.state.token_requests.load(Ordering::SeqCst), 2);
 }
@@ -148,7 +157,7 @@ async fn speechkit_streams_partials_and_gives_the_normalised_final() {
     assert_eq!(interim, vec![CLIENT_LINE.to_lowercase()]);
     assert_eq!(
         s.finish().await.unwrap(),
-        CLIENT_LINE,
+        Heard::text(CLIENT_LINE),
         "the refinement replaces the final"
     );
     assert_eq!(r.grpc.state.rates.lock().unwrap().clone(), vec![8000]);
@@ -157,7 +166,13 @@ async fn speechkit_streams_partials_and_gives_the_normalised_final() {
     let rec = r.yandex("wrong");
     let mut s = rec.open(8000);
     speak(&mut s, 440.0, 0.6).await;
-    assert_eq!(s.finish().await.unwrap(), MANAGER_LINE);
+    assert_eq!(
+        s.finish().await.unwrap(),
+        Heard {
+            text: MANAGER_LINE.into(),
+            fell_back: true
+        }
+    );
     assert_eq!(r.grpc.state.refused.load(Ordering::SeqCst), 1);
 }
 

@@ -194,5 +194,13 @@ async fn an_early_reply_is_thrown_away_unheard_when_the_caller_goes_on_and_kept_
     for t in &o.report.turns {
         let (first, fin) = (t.llm_first_token_ms.unwrap(), t.stt_done_ms.unwrap());
         assert!(first < fin, "{t:?}");
+        // Each turn names its vendors and what they did, for the per-vendor figures.
+        assert_eq!(t.stt_vendor.as_deref(), Some("bench"));
+        assert_eq!(t.tts_vendor.as_deref(), Some("openai"));
+        assert!(!t.stt_fallback);
+        assert!(
+            t.speech_ms.unwrap() > 500 && t.tts_chars.unwrap() > 5,
+            "{t:?}"
+        );
     }
 }

@@ -35,7 +35,7 @@ use crate::domain::Speaker as Side;
 pub use crate::domain::TurnTiming;
 use crate::domain::Utterance;
 use crate::llm::LlmClient;
-use crate::speech::{RecognitionSession, Recognizer, SttError, Tts};
+use crate::speech::{Heard, RecognitionSession, Recognizer, SttError, Tts};
 use crate::telephony::line::{HangupCause, Line, LineEvent};
 use crate::telephony::media::{
     Frame, Pacer, PlayoutQueue, TurnConfig, TurnDetector, TurnEvent, Vad, FRAME_MS,
@@ -303,8 +303,8 @@ struct Dialog<'a> {
     next_tag: u64,
     events_tx: mpsc::Sender<(u64, SpeakEvent)>,
     events_rx: mpsc::Receiver<(u64, SpeakEvent)>,
-    stt_tx: mpsc::Sender<(usize, Result<String, SttError>)>,
-    stt_rx: mpsc::Receiver<(usize, Result<String, SttError>)>,
+    stt_tx: mpsc::Sender<(usize, Result<Heard, SttError>)>,
+    stt_rx: mpsc::Receiver<(usize, Result<Heard, SttError>)>,
     session: Option<Box<dyn RecognitionSession>>,
     stt_pending: usize,
     speech_started: Option<Instant>,
@@ -743,7 +743,7 @@ impl<'a> Dialog<'a> {
                             if let Some(session) = session {
                                 let tx = self.screen_tx.clone();
                                 tokio::spawn(async move {
-                                    let _ = tx.send(session.finish().await).await;
+                                    let _ = tx.send(session.finish().await.map(|h| h.text)).await;
                                 });
                             }
                         }
@@ -769,8 +769,12 @@ impl<'a> Dialog<'a> {
                 self.timings.push(TurnTiming {
                     turn: self.timings.len() as u32 + 1,
                     caller_end_ms: self.ms(end),
+                    stt_vendor: Some(self.deps.recognizer.vendor().to_string()),
+                    speech_ms: Some(speech_ms as i64),
                     ..Default::default()
                 });
+                metrics::counter!("callops_stt_audio_seconds_total", "vendor" => self.deps.recognizer.vendor())
+                    .increment(speech_ms / 1000);
                 let idx = self.timings.len() - 1;
                 let utterance = self.utterance;
                 if let Some(p) = self.preempt.as_mut().filter(|p| p.utterance == utterance) {
@@ -808,10 +812,13 @@ impl<'a> Dialog<'a> {
         }
     }
 
-    fn on_transcript(&mut self, idx: usize, result: Result<String, SttError>) {
+    fn on_transcript(&mut self, idx: usize, result: Result<Heard, SttError>) {
         self.stt_pending = self.stt_pending.saturating_sub(1);
         let now = Instant::now();
+        let fell_back = result.as_ref().map_or(true, |h| h.fell_back);
+        let result = result.map(|h| h.text);
         if let Some(t) = self.timings.get_mut(idx) {
+            t.stt_fallback = fell_back;
             t.stt_done_ms = Some(now.saturating_duration_since(self.start).as_millis() as i64);
             metrics::histogram!("callops_agent_stage_seconds", "stage" => "stt")
                 .record((t.stt_done_ms.unwrap_or(0) - t.caller_end_ms) as f64 / 1000.0);
@@ -1223,6 +1230,21 @@ impl<'a> Dialog<'a> {
         }
         let last_at = played.last_at;
         drop(played);
+        // Every sentence handed to synthesis is billed, heard or not.
+        let chars: usize = reply
+            .sentences
+            .values()
+            .map(|(s, _)| s.chars().count())
+            .sum();
+        if chars > 0 {
+            let vendor = self.deps.tts.vendor().as_str();
+            metrics::counter!("callops_tts_characters_total", "vendor" => vendor)
+                .increment(chars as u64);
+            if let Some(t) = reply.timing.and_then(|idx| self.timings.get_mut(idx)) {
+                t.tts_vendor = Some(vendor.to_string());
+                *t.tts_chars.get_or_insert(0) += chars as i64;
+            }
+        }
         if let (Some(idx), Some(first)) = (reply.timing, first_at) {
             if let Some(t) = self.timings.get_mut(idx) {
                 let first_ms = first.saturating_duration_since(self.start).as_millis() as i64;

@@ -6,6 +6,7 @@ pub mod after_call;
 pub mod dialog;
 pub mod end_of_turn;
 pub mod engine;
+pub mod figures;
 pub mod rehearsal;
 pub mod screening;
 pub mod script;

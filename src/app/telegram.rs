@@ -165,6 +165,7 @@ fn bot_deps(
         campaigns: calling.as_ref().map(|c| c.campaigns.clone()),
         campaign_chat: calling.as_ref().and_then(|c| c.campaign_chat.clone()),
         campaign_defaults: calling.map(|c| c.defaults),
+        speech_prices: cfg.speech.prices(),
     })
 }
 

@@ -58,6 +58,7 @@ async fn measure(store: Arc<dyn Store>) -> anyhow::Result<()> {
         campaigns: None,
         campaign_chat: None,
         campaign_defaults: None,
+        speech_prices: Default::default(),
     };
     let day = today(tz);
     let week = Period::last_days(day, 7);

@@ -412,8 +412,74 @@ pub async fn stats_text(deps: &BotDeps, lang: Lang, period: Period) -> Result<St
             ("cost", format!("{:.2}", st.tokens.cost_usd).into()),
         ],
     ));
+    lines.extend(agent_lines(deps, lang, (from, to)).await?);
     lines.extend(campaign_lines(deps, lang, (from, to)).await?);
     Ok(lines.join("\n"))
+}
+
+/// The voice agent's calls of the period, per speech vendor: delays, stream failures, use and
+/// cost (none when the agent made no calls).
+async fn agent_lines(
+    deps: &BotDeps,
+    lang: Lang,
+    (from, to): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+) -> Result<Vec<String>, BotError> {
+    let turns = deps.store.agent_turns_between(from, to).await?;
+    let f = crate::agent::figures::agent_figures(&turns, &deps.speech_prices);
+    if f.turns == 0 {
+        return Ok(Vec::new());
+    }
+    let ms = |v: Option<i64>| v.map_or_else(|| "—".to_string(), |v| v.to_string());
+    let cost = |c: Option<f64>| match c {
+        Some(c) => format!("${c:.2}"),
+        None => t(lang, "stats-agent-no-price"),
+    };
+    let mut lines = vec![t_args(
+        lang,
+        "stats-agent",
+        &[
+            ("turns", (f.turns as i64).into()),
+            ("v2v", ms(f.voice_to_voice_p50_ms).into()),
+            ("ttft", ms(f.llm_first_token_p50_ms).into()),
+        ],
+    )];
+    for v in &f.recognition {
+        lines.push(t_args(
+            lang,
+            "stats-agent-stt",
+            &[
+                ("vendor", vendor_name(&v.vendor).into()),
+                ("delay", ms(v.delay_p50_ms).into()),
+                ("minutes", format!("{:.1}", v.used as f64 / 60_000.0).into()),
+                ("fallbacks", (v.fallbacks as i64).into()),
+                ("cost", cost(v.cost_usd).into()),
+            ],
+        ));
+    }
+    for v in &f.synthesis {
+        lines.push(t_args(
+            lang,
+            "stats-agent-tts",
+            &[
+                ("vendor", vendor_name(&v.vendor).into()),
+                ("delay", ms(v.delay_p50_ms).into()),
+                ("chars", v.used.into()),
+                ("cost", cost(v.cost_usd).into()),
+            ],
+        ));
+    }
+    Ok(lines)
+}
+
+/// A speech vendor as people know it.
+fn vendor_name(vendor: &str) -> String {
+    match crate::speech::SpeechVendor::parse(vendor) {
+        Ok(crate::speech::SpeechVendor::OpenAi) => "OpenAI".into(),
+        Ok(crate::speech::SpeechVendor::Salute) => "SaluteSpeech".into(),
+        Ok(crate::speech::SpeechVendor::Yandex) => "SpeechKit".into(),
+        Ok(crate::speech::SpeechVendor::ElevenLabs) => "ElevenLabs".into(),
+        Err(_) => vendor.to_string(),
+    }
 }
 
 /// The campaigns that ran in the period (running now, or finished or created in it): reached,

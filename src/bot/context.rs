@@ -40,6 +40,8 @@ pub struct BotDeps {
     pub campaign_chat: Option<Arc<crate::outbound::campaign_chat::CampaignChat>>,
     /// What a new campaign gets unless its caption says otherwise.
     pub campaign_defaults: Option<crate::outbound::campaign_import::CampaignDefaults>,
+    /// What speech costs per vendor (the agent's figures in `/stats`).
+    pub speech_prices: crate::speech::SpeechPrices,
 }
 
 impl BotDeps {

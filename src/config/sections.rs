@@ -14,6 +14,7 @@ use super::{LogFormat, Secret};
 use crate::domain::{CallWindow, CallingSchedule, Days, Greeting, PhoneNumber, Speaker};
 use crate::llm::{JsonMode, PriceTable};
 use crate::speech::SpeechVendor;
+use crate::speech::{PriceList, SpeechPrices};
 
 section! {
     /// The process itself: storage, HTTP, logs, workers.
@@ -134,6 +135,10 @@ section! {
         elevenlabs_model: String = "ELEVENLABS_MODEL", "eleven_flash_v2_5", text;
         /// ElevenLabs voice id (from its voice library)
         elevenlabs_voice: String = "ELEVENLABS_VOICE", "JBFqnCBsd6RMkjVDRZzb", text;
+        /// what recognition costs, USD per minute of audio, per vendor (`openai=0.003,salute=0.016`); `/stats` shows the cost of live calls' speech
+        stt_price_per_min: PriceList = "STT_PRICE_PER_MIN", "openai=0.003", price_list;
+        /// what synthesis costs, USD per thousand characters, per vendor (`openai=0.015,yandex=0.2`)
+        tts_price_per_1k_chars: PriceList = "TTS_PRICE_PER_1K_CHARS", "openai=0.015", price_list;
     }
 }
 
@@ -390,6 +395,14 @@ pub enum SpeechUse {
 }
 
 impl SpeechSettings {
+    /// The prices of speech per vendor.
+    pub fn prices(&self) -> SpeechPrices {
+        SpeechPrices {
+            stt_per_min: self.stt_price_per_min.clone(),
+            tts_per_1k_chars: self.tts_price_per_1k_chars.clone(),
+        }
+    }
+
     /// The speech-to-text vendor for `use_`.
     pub fn stt(&self, use_: SpeechUse) -> SpeechVendor {
         match use_ {

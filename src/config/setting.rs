@@ -237,6 +237,10 @@ pub(super) fn opt_speech_vendor(s: &str) -> Result<Option<crate::speech::SpeechV
     speech_vendor(s).map(Some)
 }
 
+pub(super) fn price_list(s: &str) -> Result<crate::speech::PriceList, String> {
+    crate::speech::PriceList::parse(s)
+}
+
 pub(super) fn salute_scope(s: &str) -> Result<String, String> {
     match s {
         "SALUTE_SPEECH_PERS" | "SALUTE_SPEECH_CORP" | "SALUTE_SPEECH_B2B" => Ok(s.to_string()),

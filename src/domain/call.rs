@@ -204,6 +204,21 @@ pub struct TurnTiming {
     pub first_audio_ms: Option<i64>,
     /// When the caller's speech interrupted this reply.
     pub barge_in_ms: Option<i64>,
+    /// The vendor that recognised the caller (`salute`, `yandex`, `openai`).
+    #[serde(default)]
+    pub stt_vendor: Option<String>,
+    /// The caller's speech recognised, in ms (what recognition is billed by).
+    #[serde(default)]
+    pub speech_ms: Option<i64>,
+    /// The stream failed and batch recognition took the turn.
+    #[serde(default)]
+    pub stt_fallback: bool,
+    /// The vendor that spoke the reply.
+    #[serde(default)]
+    pub tts_vendor: Option<String>,
+    /// Characters sent to synthesis for the reply.
+    #[serde(default)]
+    pub tts_chars: Option<i64>,
 }
 
 impl TurnTiming {

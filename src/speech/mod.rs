@@ -7,6 +7,7 @@ mod elevenlabs_tts;
 pub mod grpc;
 mod openai_stt;
 mod openai_tts;
+pub mod prices;
 pub mod salute;
 pub mod streaming;
 pub mod tts;
@@ -19,8 +20,9 @@ use async_trait::async_trait;
 pub use elevenlabs_tts::ElevenLabsTts;
 pub use openai_stt::OpenAiStt;
 pub use openai_tts::OpenAiTts;
+pub use prices::{PriceList, SpeechPrices};
 pub use tts::{Tts, TtsError, TtsFormat, TtsStream};
-pub use utterance::{BatchRecognizer, RecognitionSession, Recognizer};
+pub use utterance::{BatchRecognizer, Heard, RecognitionSession, Recognizer};
 pub use vendor::SpeechVendor;
 pub use yandex_tts::YandexTts;
 

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::utterance::{wav_i16, RecognitionSession, Recognizer};
+use super::utterance::{wav_i16, Heard, RecognitionSession, Recognizer};
 use super::{joined_text, Stt, SttError};
 
 /// What the session sends to a vendor's stream.
@@ -113,6 +113,10 @@ impl Recognizer for StreamingRecognizer {
             final_timeout: self.final_timeout,
         })
     }
+
+    fn vendor(&self) -> &'static str {
+        self.stream.vendor()
+    }
 }
 
 #[async_trait]
@@ -128,7 +132,7 @@ impl RecognitionSession for StreamingSession {
         Some(self.interim.get()).filter(|t| !t.is_empty())
     }
 
-    async fn finish(self: Box<Self>) -> Result<String, SttError> {
+    async fn finish(self: Box<Self>) -> Result<Heard, SttError> {
         let ended = Instant::now();
         let _ = self.tx.send(StreamInput::End);
         drop(self.tx);
@@ -137,7 +141,7 @@ impl RecognitionSession for StreamingSession {
             Ok(Ok(Ok(text))) => {
                 metrics::histogram!("callops_stt_final_seconds", "vendor" => self.vendor)
                     .record(ended.elapsed().as_secs_f64());
-                return Ok(text);
+                return Ok(Heard::text(text));
             }
             Ok(Ok(Err(e))) => e.reason,
             Ok(Err(e)) => format!("the stream task ended: {e}"),
@@ -150,13 +154,19 @@ impl RecognitionSession for StreamingSession {
             .increment(1);
         tracing::warn!(vendor = self.vendor, reason = %failure, "streaming recognition failed; the utterance goes to batch recognition");
         if self.samples.is_empty() {
-            return Ok(String::new());
+            return Ok(Heard {
+                text: String::new(),
+                fell_back: true,
+            });
         }
         let duration_ms = self.samples.len() as i64 * 1000 / i64::from(self.rate.max(1));
         let segments = self
             .fallback
             .transcribe(wav_i16(&self.samples, self.rate), duration_ms)
             .await?;
-        Ok(joined_text(&segments))
+        Ok(Heard {
+            text: joined_text(&segments),
+            fell_back: true,
+        })
     }
 }

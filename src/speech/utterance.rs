@@ -13,6 +13,26 @@ use super::{joined_text, Stt, SttError};
 pub trait Recognizer: Send + Sync + 'static {
     /// Opens a session for audio at `rate` Hz.
     fn open(&self, rate: u32) -> Box<dyn RecognitionSession>;
+    /// The vendor that recognises (for per-vendor figures).
+    fn vendor(&self) -> &'static str;
+}
+
+/// What one utterance was heard as.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Heard {
+    /// Its text (empty when nothing was recognised).
+    pub text: String,
+    /// The stream failed and batch recognition gave the text.
+    pub fell_back: bool,
+}
+
+impl Heard {
+    pub fn text(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            fell_back: false,
+        }
+    }
 }
 
 #[async_trait]
@@ -23,18 +43,29 @@ pub trait RecognitionSession: Send {
     fn interim(&self) -> Option<String> {
         None
     }
-    /// The utterance is over: its text (empty when nothing was recognised).
-    async fn finish(self: Box<Self>) -> Result<String, SttError>;
+    /// The utterance is over: what it was heard as.
+    async fn finish(self: Box<Self>) -> Result<Heard, SttError>;
 }
 
 /// Uploads each utterance to an [`Stt`] as one WAV file.
 pub struct BatchRecognizer {
     stt: Arc<dyn Stt>,
+    vendor: &'static str,
 }
 
 impl BatchRecognizer {
+    /// Over an OpenAI-compatible [`Stt`].
     pub fn new(stt: Arc<dyn Stt>) -> Self {
-        Self { stt }
+        Self {
+            stt,
+            vendor: "openai",
+        }
+    }
+
+    /// Names another vendor for the figures.
+    pub fn of_vendor(mut self, vendor: &'static str) -> Self {
+        self.vendor = vendor;
+        self
     }
 }
 
@@ -52,6 +83,10 @@ impl Recognizer for BatchRecognizer {
             samples: Vec::with_capacity(rate as usize * 5),
         })
     }
+
+    fn vendor(&self) -> &'static str {
+        self.vendor
+    }
 }
 
 #[async_trait]
@@ -60,14 +95,14 @@ impl RecognitionSession for BatchSession {
         self.samples.extend_from_slice(samples);
     }
 
-    async fn finish(self: Box<Self>) -> Result<String, SttError> {
+    async fn finish(self: Box<Self>) -> Result<Heard, SttError> {
         if self.samples.is_empty() {
-            return Ok(String::new());
+            return Ok(Heard::default());
         }
         let duration_ms = self.samples.len() as i64 * 1000 / i64::from(self.rate.max(1));
         let wav = wav_i16(&self.samples, self.rate);
         let segments = self.stt.transcribe(wav, duration_ms).await?;
-        Ok(joined_text(&segments))
+        Ok(Heard::text(joined_text(&segments)))
     }
 }
 

@@ -92,6 +92,11 @@ pub(crate) type TurnRow = (
     Option<i64>,
     Option<i64>,
     Option<i64>,
+    Option<String>,
+    Option<i64>,
+    bool,
+    Option<String>,
+    Option<i64>,
 );
 
 /// The timing of a stored turn.
@@ -105,6 +110,11 @@ pub(crate) fn turn_timing(r: TurnRow) -> TurnTiming {
         tts_first_byte_ms: r.5,
         first_audio_ms: r.6,
         barge_in_ms: r.7,
+        stt_vendor: r.8,
+        speech_ms: r.9,
+        stt_fallback: r.10,
+        tts_vendor: r.11,
+        tts_chars: r.12,
     }
 }
 

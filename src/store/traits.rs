@@ -220,6 +220,12 @@ pub trait AgentStore: Send + Sync {
     ) -> Result<(), StoreError>;
     async fn agent_turns(&self, call_id: i64)
         -> Result<Vec<crate::domain::TurnTiming>, StoreError>;
+    /// The turns of the agent calls that started in `[from, to)`.
+    async fn agent_turns_between(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<crate::domain::TurnTiming>, StoreError>;
     /// The chat a call's protocol goes to instead of the routing default (rehearsals).
     async fn set_call_chat(&self, call_id: i64, chat_id: i64) -> Result<(), StoreError>;
     async fn call_chat(&self, call_id: i64) -> Result<Option<i64>, StoreError>;

@@ -23,7 +23,7 @@ impl AgentStore for PgStore {
             .await?;
         for t in turns {
             sqlx::query(
-                "INSERT INTO agent_turns (call_id, turn, caller_end_ms, stt_done_ms, llm_first_token_ms, first_sentence_ms, tts_first_byte_ms, first_audio_ms, barge_in_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                "INSERT INTO agent_turns (call_id, turn, caller_end_ms, stt_done_ms, llm_first_token_ms, first_sentence_ms, tts_first_byte_ms, first_audio_ms, barge_in_ms, stt_vendor, speech_ms, stt_fallback, tts_vendor, tts_chars) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             )
             .bind(call_id)
             .bind(i64::from(t.turn))
@@ -34,6 +34,11 @@ impl AgentStore for PgStore {
             .bind(t.tts_first_byte_ms)
             .bind(t.first_audio_ms)
             .bind(t.barge_in_ms)
+            .bind(&t.stt_vendor)
+            .bind(t.speech_ms)
+            .bind(t.stt_fallback)
+            .bind(&t.tts_vendor)
+            .bind(t.tts_chars)
             .execute(&mut *tx)
             .await?;
         }
@@ -46,9 +51,25 @@ impl AgentStore for PgStore {
         call_id: i64,
     ) -> Result<Vec<crate::domain::TurnTiming>, StoreError> {
         let rows: Vec<TurnRow> = sqlx::query_as(
-            "SELECT turn::BIGINT, caller_end_ms, stt_done_ms, llm_first_token_ms, first_sentence_ms, tts_first_byte_ms, first_audio_ms, barge_in_ms FROM agent_turns WHERE call_id = $1 ORDER BY turn",
+            "SELECT turn::BIGINT, caller_end_ms, stt_done_ms, llm_first_token_ms, first_sentence_ms, tts_first_byte_ms, first_audio_ms, barge_in_ms, stt_vendor, speech_ms, stt_fallback, tts_vendor, tts_chars FROM agent_turns WHERE call_id = $1 ORDER BY turn",
         )
         .bind(call_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(turn_timing).collect())
+    }
+
+    async fn agent_turns_between(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<crate::domain::TurnTiming>, StoreError> {
+        let rows: Vec<TurnRow> = sqlx::query_as(
+            "SELECT t.turn::BIGINT, t.caller_end_ms, t.stt_done_ms, t.llm_first_token_ms, t.first_sentence_ms, t.tts_first_byte_ms, t.first_audio_ms, t.barge_in_ms, t.stt_vendor, t.speech_ms, t.stt_fallback, t.tts_vendor, t.tts_chars FROM agent_turns t JOIN calls c ON c.id = t.call_id
+             WHERE c.started_at >= $1 AND c.started_at < $2 ORDER BY t.call_id, t.turn",
+        )
+        .bind(from)
+        .bind(to)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(turn_timing).collect())
