@@ -1076,11 +1076,7 @@ impl<'a> Dialog<'a> {
                     prompt_tokens,
                     completion_tokens,
                     cost_usd,
-                } => {
-                    self.tokens.0 += prompt_tokens;
-                    self.tokens.1 += completion_tokens;
-                    self.tokens.2 += cost_usd;
-                }
+                } => add_usage(&mut self.tokens, prompt_tokens, completion_tokens, cost_usd),
                 SpeakEvent::Failed(e) => {
                     tracing::debug!(error = %e, "the early reply failed");
                     self.discard_preempt(Discard::Failed);
@@ -1140,11 +1136,7 @@ impl<'a> Dialog<'a> {
                 prompt_tokens,
                 completion_tokens,
                 cost_usd,
-            } => {
-                self.tokens.0 += prompt_tokens;
-                self.tokens.1 += completion_tokens;
-                self.tokens.2 += cost_usd;
-            }
+            } => add_usage(&mut self.tokens, prompt_tokens, completion_tokens, cost_usd),
             SpeakEvent::Failed(e) => {
                 tracing::warn!(error = %e, "the agent's reply failed");
                 self.llm_failures += 1;
@@ -1327,6 +1319,13 @@ impl<'a> Dialog<'a> {
             self.say(Source::Fixed(bye), false, None);
         }
     }
+}
+
+/// Adds a model request's tokens and cost to the call's.
+fn add_usage(tokens: &mut (i64, i64, f64), prompt: i64, completion: i64, cost_usd: f64) {
+    tokens.0 += prompt;
+    tokens.1 += completion;
+    tokens.2 += cost_usd;
 }
 
 /// The first `played/total` share of a sentence's words, marked as cut off.

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::tts::{Tts, TtsError, TtsFormat, TtsStream};
 use super::SpeechVendor;
-use crate::retry::{send_retrying, RetryPolicy, SendError};
+use crate::retry::{send_retrying, RetryPolicy};
 
 /// The rate of the PCM asked for phone calls.
 const PCM_RATE: u32 = 16000;
@@ -89,10 +89,7 @@ impl ElevenLabsTts {
             },
         )
         .await
-        .map_err(|e| match e {
-            SendError::Refused(m) => TtsError::Rejected(m),
-            SendError::GaveUp(m) => TtsError::Transient(m),
-        })?;
+        .map_err(TtsError::from)?;
         let chunks = resp
             .bytes_stream()
             .map(|c| c.map_err(|e| TtsError::Transient(e.without_url().to_string())));

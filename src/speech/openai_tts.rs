@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::retry::{send_retrying, RetryPolicy, SendError};
+use crate::retry::{send_retrying, RetryPolicy};
 use futures::StreamExt;
 use serde_json::json;
 
@@ -119,10 +119,7 @@ impl OpenAiTts {
             }
         })
         .await
-        .map_err(|e| match e {
-            SendError::Refused(m) => TtsError::Rejected(m),
-            SendError::GaveUp(m) => TtsError::Transient(m),
-        })?;
+        .map_err(TtsError::from)?;
         let chunks = resp
             .bytes_stream()
             .map(|c| c.map_err(|e| TtsError::Transient(e.without_url().to_string())));

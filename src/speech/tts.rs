@@ -26,6 +26,15 @@ pub enum TtsError {
     Rejected(String),
 }
 
+impl From<crate::retry::SendError> for TtsError {
+    fn from(e: crate::retry::SendError) -> Self {
+        match e {
+            crate::retry::SendError::Refused(m) => TtsError::Rejected(m),
+            crate::retry::SendError::GaveUp(m) => TtsError::Transient(m),
+        }
+    }
+}
+
 /// Audio as it arrives.
 pub struct TtsStream {
     pub sample_rate: u32,

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use super::grpc::YandexAuth;
 use super::tts::{Tts, TtsError, TtsFormat, TtsStream};
 use super::SpeechVendor;
-use crate::retry::{send_retrying, RetryPolicy, SendError};
+use crate::retry::{send_retrying, RetryPolicy};
 
 /// The rate of the PCM asked for phone calls.
 const PCM_RATE: u32 = 8000;
@@ -96,10 +96,7 @@ impl YandexTts {
             },
         )
         .await
-        .map_err(|e| match e {
-            SendError::Refused(m) => TtsError::Rejected(m),
-            SendError::GaveUp(m) => TtsError::Transient(m),
-        })?;
+        .map_err(TtsError::from)?;
         Ok(TtsStream {
             sample_rate: PCM_RATE,
             chunks: Box::pin(audio_chunks(resp)),
