@@ -146,6 +146,7 @@ async fn analyze_one(
             kind: PostKind::Protocol,
             keyboard: Some(feedback_keyboard(deps.settings.lang, call.id)),
             reply_to: None,
+            silent: false,
         };
         post_once(store.as_ref(), &notifier, &req, None).await?;
         store.mark_posted(call.id).await?;

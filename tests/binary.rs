@@ -225,6 +225,7 @@ fn post_request(key: &str) -> PostRequest {
         kind: callops::domain::PostKind::Protocol,
         keyboard: None,
         reply_to: None,
+        silent: false,
     }
 }
 

@@ -250,6 +250,10 @@ async fn polled_calls_become_protocols_once_and_the_rest_are_skipped_with_reason
     let client_at = text.find("Клиент: Здравствуйте").unwrap();
     assert!(manager_at < client_at, "utterances merged by time");
     assert_eq!(incoming["parse_mode"], "HTML");
+    assert!(
+        incoming.get("disable_notification").is_none_or(|v| v == false),
+        "a hot lead makes the chat buzz"
+    );
     let keyboard = &incoming["reply_markup"]["inline_keyboard"];
     assert_eq!(keyboard.as_array().unwrap().len(), 3);
     assert!(keyboard[0][0]["callback_data"]
@@ -958,4 +962,36 @@ async fn a_call_without_its_recording_waits_for_it_instead_of_being_skipped() {
     .await;
     assert_eq!(h.protocols().len(), 1);
     h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cold_leads_and_refusals_arrive_silently() {
+    let calls = vec![call(
+        "2001.1",
+        "in_cold",
+        "79161112233",
+        "74951234567",
+        "answered",
+        95,
+        true,
+    )];
+    let mut h = Harness::prepared(calls, &[]).await;
+    h.openai
+        .state
+        .answers
+        .lock()
+        .unwrap()
+        .push_back(fake_openai::realty_answer("cold", 2));
+    h.start().await;
+    h.wait_protocols(1).await;
+    let protocol = &h.protocols()[0];
+    assert!(
+        protocol["text"].as_str().unwrap().contains("ХОЛОДНЫЙ"),
+        "{}",
+        protocol["text"]
+    );
+    assert_eq!(
+        protocol["disable_notification"], true,
+        "a cold lead does not buzz"
+    );
 }

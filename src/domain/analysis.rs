@@ -17,6 +17,12 @@ pub enum LeadCategory {
 }
 
 impl LeadCategory {
+    /// Whether a protocol of this category should make the chat buzz: hot and warm leads do;
+    /// cold ones and refusals arrive silently.
+    pub fn buzzes(self) -> bool {
+        matches!(self, LeadCategory::Hot | LeadCategory::Warm)
+    }
+
     pub const ALL: [LeadCategory; 4] = [
         LeadCategory::Hot,
         LeadCategory::Warm,

@@ -86,6 +86,19 @@ pub trait Notifier: Send + Sync + 'static {
         keyboard: Option<&Keyboard>,
         reply_to: Option<i32>,
     ) -> Result<i32, NotifyError>;
+    /// Sends one message without a sound or a banner (`disable_notification`); returns its id.
+    /// Notifiers that cannot be quiet send it as usual.
+    async fn send_silent_message(
+        &self,
+        chat_id: i64,
+        text: &str,
+        format: TextFormat,
+        keyboard: Option<&Keyboard>,
+        reply_to: Option<i32>,
+    ) -> Result<i32, NotifyError> {
+        self.send_message(chat_id, text, format, keyboard, reply_to)
+            .await
+    }
     /// Replaces a message's text; "message is not modified" counts as success.
     async fn edit_message(
         &self,
@@ -132,6 +145,9 @@ pub struct PostRequest {
     /// A message the first part answers.
     #[serde(default)]
     pub reply_to: Option<i32>,
+    /// Delivered without a sound (a cold lead, a refusal): the chat buzzes for what matters.
+    #[serde(default)]
+    pub silent: bool,
 }
 
 /// The job kind that posts a [`PostRequest`] (handled by `workers::telegram_send`).
@@ -241,7 +257,17 @@ pub async fn post_once(
             &key,
             (req.call_id, req.kind, req.chat_id),
             fence,
-            || notifier.send_message(req.chat_id, part, req.format, keyboard, reply_to),
+            || async {
+                if req.silent {
+                    notifier
+                        .send_silent_message(req.chat_id, part, req.format, keyboard, reply_to)
+                        .await
+                } else {
+                    notifier
+                        .send_message(req.chat_id, part, req.format, keyboard, reply_to)
+                        .await
+                }
+            },
         )
         .await?;
         ids.push(id);

@@ -143,19 +143,23 @@ fn parse_mode(format: TextFormat) -> Option<ParseMode> {
     }
 }
 
-#[async_trait]
-impl Notifier for TelegramNotifier {
-    async fn send_message(
+impl TelegramNotifier {
+    /// `sendMessage`, quietly when `silent`.
+    async fn send(
         &self,
         chat_id: i64,
         text: &str,
         format: TextFormat,
         keyboard: Option<&Keyboard>,
         reply_to: Option<i32>,
+        silent: bool,
     ) -> Result<i32, NotifyError> {
         let msg = self
             .paced(chat_id, || {
                 let mut req = self.bot.send_message(ChatId(chat_id), text);
+                if silent {
+                    req = req.disable_notification(true);
+                }
                 if let Some(mode) = parse_mode(format) {
                     req = req.parse_mode(mode);
                 }
@@ -172,6 +176,33 @@ impl Notifier for TelegramNotifier {
             .await?;
         metrics::counter!("callops_telegram_messages_total", "op" => "send").increment(1);
         Ok(msg.id.0)
+    }
+}
+
+#[async_trait]
+impl Notifier for TelegramNotifier {
+    async fn send_message(
+        &self,
+        chat_id: i64,
+        text: &str,
+        format: TextFormat,
+        keyboard: Option<&Keyboard>,
+        reply_to: Option<i32>,
+    ) -> Result<i32, NotifyError> {
+        self.send(chat_id, text, format, keyboard, reply_to, false)
+            .await
+    }
+
+    async fn send_silent_message(
+        &self,
+        chat_id: i64,
+        text: &str,
+        format: TextFormat,
+        keyboard: Option<&Keyboard>,
+        reply_to: Option<i32>,
+    ) -> Result<i32, NotifyError> {
+        self.send(chat_id, text, format, keyboard, reply_to, true)
+            .await
     }
 
     async fn edit_message(

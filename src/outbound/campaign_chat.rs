@@ -115,6 +115,7 @@ impl CampaignChat {
                 kind: PostKind::Notice,
                 keyboard: None,
                 reply_to: c.status_message_id,
+                silent: false,
             };
             if let Ok(job) = post_job(&req) {
                 self.store.enqueue(job).await?;

@@ -216,6 +216,7 @@ impl JobHandler for DigestSend {
             kind: PostKind::Digest,
             keyboard: None,
             reply_to: None,
+            silent: false,
         };
         post_once(
             self.store.as_ref(),

@@ -95,6 +95,10 @@ impl JobHandler for PostProtocol {
             kind: PostKind::Protocol,
             keyboard: Some(feedback_keyboard(lang, p.call_id)),
             reply_to,
+            silent: current
+                .as_ref()
+                .and_then(|a| a.lead_category)
+                .is_some_and(|c| !c.buzzes()),
         };
         post_once(store, self.notifier.as_ref(), &req, job.fence().as_ref())
             .await

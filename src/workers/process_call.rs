@@ -172,6 +172,7 @@ impl ProcessCall {
             kind: PostKind::Failure,
             keyboard: None,
             reply_to: None,
+            silent: false,
         };
         match super::telegram_send::job(&req) {
             Ok(j) => {

@@ -105,6 +105,7 @@ pub async fn alert_admins(
             kind: PostKind::AdminAlert,
             keyboard: None,
             reply_to: None,
+            silent: false,
         };
         match job(&req) {
             Ok(job) => {
