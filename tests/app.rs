@@ -303,6 +303,7 @@ async fn a_long_post_is_split_and_sent_exactly_once_despite_429() {
         kind: callops::domain::PostKind::Notice,
         keyboard: None,
         reply_to: None,
+        silent: false,
     };
     let job = telegram_send::job(&req).unwrap();
     let id = app.store.enqueue(job.clone()).await.unwrap().id;

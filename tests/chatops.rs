@@ -664,3 +664,38 @@ async fn the_do_not_call_list_is_kept_from_the_chat_and_from_a_file() {
     assert!(reply.contains("не было"), "{reply}");
     b.app.stop().await;
 }
+
+#[tokio::test]
+async fn call_back_under_a_missed_call_alert_starts_call_once_for_managers() {
+    let b = start(0).await;
+    // A viewer is refused.
+    b.tg.press_button(TEAM, 500, VIEWER, "rb:79161112235");
+    common::eventually(10, "the refusal", || async {
+        !b.tg.calls("answerCallbackQuery").is_empty()
+    })
+    .await;
+    assert!(b.tg.texts_to(TEAM).iter().all(|t| !t.contains("Телефония")));
+    // An admin's press runs /call to that number (here: telephony is not configured).
+    b.tg.press_button(TEAM, 500, ADMIN, "rb:79161112235");
+    common::eventually(10, "the /call answer", || async {
+        b.tg.texts_to(TEAM)
+            .iter()
+            .any(|t| t.contains("Телефония не настроена"))
+    })
+    .await;
+    // A second press of the same alert does nothing more.
+    b.tg.press_button(TEAM, 500, ADMIN, "rb:79161112235");
+    common::eventually(10, "the second press answered", || async {
+        b.tg.calls("answerCallbackQuery")
+            .iter()
+            .any(|c| c.body["text"] == "Уже перезваниваем")
+    })
+    .await;
+    let asked =
+        b.tg.texts_to(TEAM)
+            .iter()
+            .filter(|t| t.contains("Телефония не настроена"))
+            .count();
+    assert_eq!(asked, 1);
+    b.app.stop().await;
+}

@@ -221,6 +221,23 @@ async fn polled_calls_become_protocols_once_and_the_rest_are_skipped_with_reason
         2,
         "each call is posted once, however often it is polled"
     );
+    // The unanswered incoming call is alerted once, without a call-back button (no telephony).
+    let missed: Vec<_> =
+        h.tg.delivered_to(TEAM)
+            .into_iter()
+            .filter(|b| {
+                b["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("📵 Пропущенный"))
+            })
+            .collect();
+    assert_eq!(missed.len(), 1, "{missed:#?}");
+    let alert = missed[0]["text"].as_str().unwrap();
+    assert!(
+        alert.starts_with("📵 Пропущенный от +7 (916) 111-22-35 · "),
+        "{alert}"
+    );
+    assert!(missed[0].get("reply_markup").is_none());
     assert_eq!(
         h.novofon.state.bad_signatures.load(Ordering::SeqCst),
         0,
@@ -251,7 +268,9 @@ async fn polled_calls_become_protocols_once_and_the_rest_are_skipped_with_reason
     assert!(manager_at < client_at, "utterances merged by time");
     assert_eq!(incoming["parse_mode"], "HTML");
     assert!(
-        incoming.get("disable_notification").is_none_or(|v| v == false),
+        incoming
+            .get("disable_notification")
+            .is_none_or(|v| v == false),
         "a hot lead makes the chat buzz"
     );
     let keyboard = &incoming["reply_markup"]["inline_keyboard"];

@@ -55,3 +55,6 @@ outbound-answered-by-ivr = 🤖 A voice menu answered — no conversation.
 outbound-answered-by-screener = 🛡 An AI secretary answered — the agent said who it is and why it called.
 outbound-answered-by-human = 👤 A person answered.
 outbound-answered-by-uncertain = Who answered could not be told.
+missed-call = 📵 Missed call from { $phone } · { $time }
+button-call-back = 📞 Call back
+call-back-taken = Already calling back

@@ -55,3 +55,6 @@ outbound-answered-by-ivr = 🤖 Ответило голосовое меню —
 outbound-answered-by-screener = 🛡 Ответил голосовой секретарь — агент представился и объяснил цель звонка.
 outbound-answered-by-human = 👤 Ответил человек.
 outbound-answered-by-uncertain = Кто ответил — не определить.
+missed-call = 📵 Пропущенный от { $phone } · { $time }
+button-call-back = 📞 Перезвонить
+call-back-taken = Уже перезваниваем

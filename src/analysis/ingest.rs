@@ -4,6 +4,7 @@
 
 use chrono::Utc;
 
+use super::missed::alert_missed;
 use super::pipeline::CallIntake;
 use super::queue::enqueue_process;
 use crate::domain::{bounded_call_secs, CallStatus, Direction, Endpoint, NewCall, SkipReason};
@@ -74,6 +75,14 @@ pub async fn ingest(
     };
 
     if !created {
+        // A call first announced by a webhook, now reported by the statistics as missed.
+        if origin == Origin::Poll
+            && !pc.answered
+            && call.status == CallStatus::Skipped
+            && (s.our_numbers.is_empty() || is_ours(&caller) || is_ours(&called))
+        {
+            alert_missed(intake, &call).await?;
+        }
         if call.recording_ref.is_none() {
             if let Some(r) = &pc.recording_ref {
                 intake.store.set_recording_ref(call.id, r).await?;
@@ -133,6 +142,9 @@ pub async fn ingest(
                 .await?;
             tracing::info!(call = call.id, provider, reason = %r, "call skipped");
             metrics::counter!("callops_calls_ingested_total", "outcome" => "skipped").increment(1);
+            if origin == Origin::Poll && matches!(r, SkipReason::NotAnswered(_)) {
+                alert_missed(intake, &call).await?;
+            }
             Ok(Ingested::Skipped(call.id, r))
         }
         None if origin == Origin::Webhook => {

@@ -4,6 +4,7 @@
 
 pub mod analyze;
 pub mod ingest;
+pub mod missed;
 pub mod pipeline;
 pub mod profile;
 pub mod protocol;

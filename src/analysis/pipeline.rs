@@ -36,6 +36,8 @@ pub struct PipelineSettings {
     pub lang: Lang,
     /// How many recent corrections go into a profile's prompt as examples.
     pub fewshot_examples: i64,
+    /// Phone calls are configured: a missed call's alert offers to call back.
+    pub offer_call_back: bool,
 }
 
 /// The dependencies of the pipeline workers (job handlers and pollers). Edges get only the

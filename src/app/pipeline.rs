@@ -120,6 +120,7 @@ pub fn build_pipeline(
             timezone: cfg.service.timezone,
             lang: Lang::Ru,
             fewshot_examples: cfg.analysis.fewshot_examples,
+            offer_call_back: cfg.sip.server.is_some(),
         },
         waker,
     ))))

@@ -57,6 +57,7 @@ pub fn agent_intake(store: Arc<dyn crate::store::Store>) -> Arc<CallIntake> {
             timezone: chrono_tz::Europe::Moscow,
             lang: Lang::Ru,
             fewshot_examples: 0,
+            offer_call_back: false,
         }),
         waker: Arc::new(tokio::sync::Notify::new()),
     })

@@ -277,6 +277,7 @@ pub async fn run(args: PipelineBench) -> anyhow::Result<()> {
             timezone: chrono_tz::Europe::Moscow,
             lang: Lang::Ru,
             fewshot_examples: 0,
+            offer_call_back: false,
         },
         pool.waker(),
     ));

@@ -271,6 +271,9 @@ pub async fn on_press(
             phone_digits,
             script,
         } => confirm(&bot, &q, &deps, pressed, (phone_digits, script), lang).await,
+        CallbackData::CallBack { phone_digits } => {
+            call_back(&bot, &q, &deps, pressed, phone_digits, lang).await
+        }
         _ => {
             bot.answer_callback_query(q.id.clone()).await?;
             bot.edit_message_text(pressed.chat, pressed.message, t(lang, "call-cancelled"))
@@ -367,6 +370,48 @@ async fn confirm(
     };
     let placed = place(&ctx, dialer, phone, script).await;
     deps.store.finish_effect(&key, "placed").await?;
+    placed
+}
+
+/// «Перезвонить» under a missed-call alert: `/call` to that number from the presser, as if
+/// typed (the calling window is asked about as usual). Once per alert, whoever presses.
+async fn call_back(
+    bot: &Bot,
+    q: &CallbackQuery,
+    deps: &BotDeps,
+    pressed: Pressed,
+    digits: u64,
+    lang: Lang,
+) -> Result<(), BotError> {
+    let key = format!("call-back:{}:{}", pressed.chat.0, pressed.message.0);
+    if deps.store.begin_effect(&key).await? != EffectClaim::Begun {
+        bot.answer_callback_query(q.id.clone())
+            .text(t(lang, "call-back-taken"))
+            .await?;
+        return Ok(());
+    }
+    bot.answer_callback_query(q.id.clone()).await?;
+    // The button is spent: take it off the alert (a message gone meanwhile changes nothing).
+    if let Err(e) = bot
+        .edit_message_reply_markup(pressed.chat, pressed.message)
+        .await
+    {
+        tracing::debug!(error = %e, "the call-back button could not be taken off");
+    }
+    let chat_lang = match deps.store.chat_language(pressed.chat.0).await? {
+        Some(code) => Lang::from_code(Some(&code)),
+        None => lang,
+    };
+    let ctx = Ctx {
+        bot,
+        deps,
+        chat: pressed.chat,
+        lang: chat_lang,
+        user_id: q.from.id.0,
+        reply_to_user: None,
+    };
+    let placed = call(&ctx, &format!("+{digits}")).await;
+    deps.store.finish_effect(&key, "asked").await?;
     placed
 }
 

@@ -53,6 +53,7 @@ pub fn callbacks() -> teloxide::dispatching::UpdateHandler<BotError> {
                         d,
                         CallbackData::HangUp { .. }
                             | CallbackData::ConfirmCall { .. }
+                            | CallbackData::CallBack { .. }
                             | CallbackData::DropCall
                     )
                 })

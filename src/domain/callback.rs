@@ -84,6 +84,8 @@ pub enum CallbackData {
     ConfirmCall { phone_digits: u64, script: u8 },
     /// `cx`: do not place it.
     DropCall,
+    /// `rb:<number digits>`: «Перезвонить» under a missed-call alert (starts `/call`).
+    CallBack { phone_digits: u64 },
     /// `cp:<campaign id>:<s|p|x>`: ▶ ⏸ ⏹ under a campaign's progress message.
     Campaign { id: i64, action: CampaignAction },
 }
@@ -150,6 +152,7 @@ impl fmt::Display for CallbackData {
                 script,
             } => write!(f, "cc:{phone_digits}:{script}"),
             CallbackData::DropCall => f.write_str("cx"),
+            CallbackData::CallBack { phone_digits } => write!(f, "rb:{phone_digits}"),
             CallbackData::Campaign { id, action } => write!(f, "cp:{id}:{}", action_code(*action)),
         }
     }
@@ -204,6 +207,14 @@ impl FromStr for CallbackData {
                 });
             }
             ["cx"] => return Ok(CallbackData::DropCall),
+            ["rb", digits] => {
+                if !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(bad());
+                }
+                return Ok(CallbackData::CallBack {
+                    phone_digits: digits.parse().map_err(|_| bad())?,
+                });
+            }
             ["cp", id, code] => {
                 let action = [
                     CampaignAction::Start,
@@ -280,6 +291,9 @@ mod tests {
                 script: u8::MAX,
             },
             CallbackData::DropCall,
+            CallbackData::CallBack {
+                phone_digits: 79_161_112_233,
+            },
             CallbackData::Campaign {
                 id: i64::MAX,
                 action: CampaignAction::Start,
