@@ -144,7 +144,11 @@ async fn analyze_one(
             format: TextFormat::Html,
             call_id: Some(call.id),
             kind: PostKind::Protocol,
-            keyboard: Some(feedback_keyboard(deps.settings.lang, call.id)),
+            keyboard: Some(feedback_keyboard(
+                deps.settings.lang,
+                call.id,
+                call.recording_ref.is_some(),
+            )),
             reply_to: None,
             silent: false,
         };

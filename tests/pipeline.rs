@@ -1014,3 +1014,63 @@ async fn cold_leads_and_refusals_arrive_silently() {
         "a cold lead does not buzz"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_recording_button_sends_the_calls_audio_once_as_a_reply_to_its_protocol() {
+    let calls = vec![call(
+        "3001.1",
+        "in_rec",
+        "79161112233",
+        "74951234567",
+        "answered",
+        95,
+        true,
+    )];
+    let h = Harness::new(calls, &[]).await;
+    h.wait_protocols(1).await;
+    let protocol = h.protocols()[0].clone();
+    let message = protocol["assigned_message_id"].as_i64().unwrap();
+    let data: Vec<String> = protocol["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row.as_array().unwrap().iter())
+        .filter_map(|b| b["callback_data"].as_str().map(str::to_string))
+        .collect();
+    let button = data
+        .iter()
+        .find(|d| d.starts_with("rc:"))
+        .expect("a 🎧 button under a recorded call's protocol")
+        .clone();
+    h.tg.press_button(TEAM, message, ADMIN, &button);
+    common::eventually(15, "the recording sent", || async {
+        !h.tg.calls("sendAudio").is_empty()
+    })
+    .await;
+    // A second press (another member, or an impatient one) sends nothing more.
+    h.tg.press_button(TEAM, message, ADMIN, &button);
+    common::eventually(10, "the second press answered", || async {
+        h.tg.calls("answerCallbackQuery")
+            .iter()
+            .any(|c| c.body["text"] == "Запись уже отправлена в чат")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let sent = h.tg.calls("sendAudio");
+    assert_eq!(sent.len(), 1);
+    let body = &sent[0].body;
+    let audio: Vec<u8> = body["audio_bytes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_u64().unwrap() as u8)
+        .collect();
+    assert_eq!(audio, stereo(), "the PBX's recording, as it is");
+    assert!(body["caption"]
+        .as_str()
+        .unwrap()
+        .contains("+7 (916) 111-22-33"));
+    let reply: serde_json::Value =
+        serde_json::from_str(body["reply_parameters"].as_str().unwrap()).unwrap();
+    assert_eq!(reply["message_id"], message, "it answers the protocol");
+}

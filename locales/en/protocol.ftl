@@ -97,3 +97,9 @@ alert-protocol-in-doubt = ⚠️ The protocol of call #{ $id } may not have reac
     Check the chat; if it is missing, see it with /lead { $id }.
 alert-post-failed = ⚠️ A message to chat { $chat } (call { $call }) could not be sent: { $reason }
 alert-post-in-doubt = ⚠️ A message to chat { $chat } (call { $call }) may not have arrived: the send was cut off with no answer from Telegram. I am not sending it again, to avoid a duplicate.
+button-recording = 🎧 Recording
+recording-sending = 🎧 Sending the recording…
+recording-asked-before = The recording was already sent to this chat
+recording-audio-caption = 🎧 Recording of call #{ $id }, { $phone }
+recording-too-large = The recording of call #{ $id } is over 50 MB: Telegram does not accept it from a bot. Download it from the PBX account.
+recording-unavailable = The recording of call #{ $id } is not available: { $reason }

@@ -97,3 +97,9 @@ alert-protocol-in-doubt = ⚠️ Протокол звонка №{ $id }, во�
     Проверьте чат; если протокола нет, посмотрите его командой /lead { $id }.
 alert-post-failed = ⚠️ Сообщение в чат { $chat } (звонок { $call }) не удалось отправить: { $reason }
 alert-post-in-doubt = ⚠️ Сообщение в чат { $chat } (звонок { $call }), возможно, не дошло: отправка прервалась, и Telegram не ответил. Повторно не отправляю, чтобы не было дубля.
+button-recording = 🎧 Запись
+recording-sending = 🎧 Отправляю запись…
+recording-asked-before = Запись уже отправлена в чат
+recording-audio-caption = 🎧 Запись звонка №{ $id }, { $phone }
+recording-too-large = Запись звонка №{ $id } больше 50 МБ: Telegram не примет её от бота. Скачайте её в личном кабинете АТС.
+recording-unavailable = Запись звонка №{ $id } недоступна: { $reason }

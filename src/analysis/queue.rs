@@ -110,6 +110,43 @@ pub async fn enqueue_post(
     Ok(())
 }
 
+/// The job kind that sends a call's recording to a chat (the «🎧 Запись» button).
+pub const RECORDING_KIND: &str = "call.recording";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordingPayload {
+    pub call_id: i64,
+    pub chat_id: i64,
+    /// The protocol it answers.
+    pub reply_to: Option<i32>,
+}
+
+/// The key of a call's recording sent to a chat: once per chat, however often it is asked for.
+pub fn recording_key(call_id: i64, chat_id: i64) -> String {
+    format!("call:{call_id}:recording:{chat_id}")
+}
+
+/// Queues sending the recording of `call_id` to `chat_id` (idempotent per chat); false when it
+/// was asked for before.
+pub async fn enqueue_recording(
+    intake: &CallIntake,
+    payload: RecordingPayload,
+) -> Result<bool, StoreError> {
+    let key = recording_key(payload.call_id, payload.chat_id);
+    let body = serde_json::to_value(&payload).unwrap_or_default();
+    let job = intake
+        .store
+        .enqueue(
+            NewJob::new(RECORDING_KIND, body)
+                .key(key)
+                .priority(5)
+                .max_attempts(6),
+        )
+        .await?;
+    intake.waker.notify_waiters();
+    Ok(job.created)
+}
+
 /// How long to wait before fetching the recording: at least `recording_delay` after the call ended.
 pub fn recording_wait(settings: &PipelineSettings, pc: &ProviderCall) -> std::time::Duration {
     let ended = call_end(pc.started_at, pc.duration_secs);

@@ -9,7 +9,9 @@ use crate::notify::Keyboard;
 use crate::store::StoreError;
 
 /// The feedback buttons under a protocol.
-pub fn feedback_keyboard(lang: Lang, call_id: i64) -> Keyboard {
+/// The buttons under a protocol: the rating, and «🎧 Запись» when the PBX has the call's
+/// recording (`recording`: the call's `recording_ref` is known).
+pub fn feedback_keyboard(lang: Lang, call_id: i64, recording: bool) -> Keyboard {
     let button = |label: &str, choice| {
         (
             t(lang, label),
@@ -28,7 +30,17 @@ pub fn feedback_keyboard(lang: Lang, call_id: i64) -> Keyboard {
                 FeedbackChoice::Category(LeadCategory::Refusal),
             ),
         ],
-        vec![button("button-confirm", FeedbackChoice::Confirm)],
+        if recording {
+            vec![
+                button("button-confirm", FeedbackChoice::Confirm),
+                (
+                    t(lang, "button-recording"),
+                    CallbackData::Recording { call_id }.to_string(),
+                ),
+            ]
+        } else {
+            vec![button("button-confirm", FeedbackChoice::Confirm)]
+        },
     ])
 }
 

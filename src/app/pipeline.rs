@@ -23,6 +23,7 @@ use crate::telephony::CallSource;
 use crate::workers::poller;
 use crate::workers::post_protocol::PostProtocol;
 use crate::workers::process_call::ProcessCall;
+use crate::workers::send_recording::SendRecording;
 
 /// The private chats of the administrators (a user's private chat id is their user id).
 pub(super) fn admin_chats(cfg: &Config) -> Vec<i64> {
@@ -141,10 +142,16 @@ pub(super) fn start(
     };
     pool.register(Arc::new(ProcessCall { deps: p.clone() }));
     match telegram {
-        Some(t) => pool.register(Arc::new(PostProtocol {
-            deps: p.clone(),
-            notifier: t.notifier.clone(),
-        })),
+        Some(t) => {
+            pool.register(Arc::new(PostProtocol {
+                deps: p.clone(),
+                notifier: t.notifier.clone(),
+            }));
+            pool.register(Arc::new(SendRecording {
+                deps: p.clone(),
+                notifier: t.notifier.clone(),
+            }));
+        }
         None => tracing::warn!("no Telegram token: protocols are stored but not posted"),
     }
     if cfg.telegram.chat_id.is_none() && cfg.analysis.chat_by_number.is_empty() {

@@ -278,7 +278,11 @@ pub async fn show_lead(ctx: &Ctx<'_>, id: i64) -> Result<(), BotError> {
     let message_id = ctx
         .say_html(
             rendered.text,
-            Some(&feedback_keyboard(views.settings.lang, id)),
+            Some(&feedback_keyboard(
+                views.settings.lang,
+                id,
+                call.recording_ref.is_some(),
+            )),
         )
         .await?;
     // Its buttons rate the call like the posted protocol's: record it as one.

@@ -63,6 +63,10 @@ pub fn callbacks() -> teloxide::dispatching::UpdateHandler<BotError> {
                 dptree::filter(|d: CallbackData| matches!(d, CallbackData::Campaign { .. }))
                     .endpoint(super::campaign::on_press),
             )
+            .branch(
+                dptree::filter(|d: CallbackData| matches!(d, CallbackData::Recording { .. }))
+                    .endpoint(super::recording::on_press),
+            )
             .endpoint(on_feedback),
         )
         .endpoint(on_unknown)
@@ -209,7 +213,12 @@ async fn on_feedback(
     if let (Some(views), Some(notifier)) = (&deps.views, &deps.notifier) {
         let chat_lang = chat_lang(views, chat_id).await?;
         if let Some((rendered, _)) = render_current(views, call_id, chat_lang).await? {
-            let keyboard = feedback_keyboard(chat_lang, call_id);
+            let recording = deps
+                .store
+                .call(call_id)
+                .await?
+                .is_some_and(|c| c.recording_ref.is_some());
+            let keyboard = feedback_keyboard(chat_lang, call_id, recording);
             if let Err(e) = notifier
                 .edit_message(
                     chat_id,

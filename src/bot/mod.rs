@@ -12,6 +12,7 @@ mod dnc;
 mod download;
 mod feedback;
 mod handlers;
+mod recording;
 mod rehearse;
 mod settings;
 

@@ -86,6 +86,8 @@ pub enum CallbackData {
     DropCall,
     /// `rb:<number digits>`: «Перезвонить» under a missed-call alert (starts `/call`).
     CallBack { phone_digits: u64 },
+    /// `rc:<call id>`: «🎧 Запись» under a protocol (sends the call's recording).
+    Recording { call_id: i64 },
     /// `cp:<campaign id>:<s|p|x>`: ▶ ⏸ ⏹ under a campaign's progress message.
     Campaign { id: i64, action: CampaignAction },
 }
@@ -153,6 +155,7 @@ impl fmt::Display for CallbackData {
             } => write!(f, "cc:{phone_digits}:{script}"),
             CallbackData::DropCall => f.write_str("cx"),
             CallbackData::CallBack { phone_digits } => write!(f, "rb:{phone_digits}"),
+            CallbackData::Recording { call_id } => write!(f, "rc:{call_id}"),
             CallbackData::Campaign { id, action } => write!(f, "cp:{id}:{}", action_code(*action)),
         }
     }
@@ -207,6 +210,11 @@ impl FromStr for CallbackData {
                 });
             }
             ["cx"] => return Ok(CallbackData::DropCall),
+            ["rc", id] => {
+                return Ok(CallbackData::Recording {
+                    call_id: id.parse().map_err(|_| bad())?,
+                })
+            }
             ["rb", digits] => {
                 if !digits.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(bad());
@@ -294,6 +302,7 @@ mod tests {
             CallbackData::CallBack {
                 phone_digits: 79_161_112_233,
             },
+            CallbackData::Recording { call_id: i64::MAX },
             CallbackData::Campaign {
                 id: i64::MAX,
                 action: CampaignAction::Start,

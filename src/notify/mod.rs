@@ -123,6 +123,19 @@ pub trait Notifier: Send + Sync + 'static {
         bytes: Vec<u8>,
         caption: &str,
     ) -> Result<i32, NotifyError>;
+    /// Sends audio to play in the chat (`sendAudio`), answering `reply_to`; returns the message
+    /// id. Notifiers without a player send it as a file.
+    async fn send_audio(
+        &self,
+        chat_id: i64,
+        file_name: &str,
+        bytes: Vec<u8>,
+        caption: &str,
+        reply_to: Option<i32>,
+    ) -> Result<i32, NotifyError> {
+        let _ = reply_to;
+        self.send_document(chat_id, file_name, bytes, caption).await
+    }
 }
 
 /// A post that must reach a chat exactly once.

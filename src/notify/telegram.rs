@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use std::future::IntoFuture;
 use teloxide::payloads::{EditMessageTextSetters, SendMessageSetters};
 
-use teloxide::payloads::SendDocumentSetters;
+use teloxide::payloads::{SendAudioSetters, SendDocumentSetters};
 use teloxide::prelude::Requester;
 use teloxide::types::{
     ChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, InputMedia, InputMediaPhoto,
@@ -253,6 +253,35 @@ impl Notifier for TelegramNotifier {
             })
             .await?;
         metrics::counter!("callops_telegram_messages_total", "op" => "document").increment(1);
+        Ok(msg.id.0)
+    }
+
+    async fn send_audio(
+        &self,
+        chat_id: i64,
+        file_name: &str,
+        bytes: Vec<u8>,
+        caption: &str,
+        reply_to: Option<i32>,
+    ) -> Result<i32, NotifyError> {
+        let msg = self
+            .paced(chat_id, || {
+                let mut req = self
+                    .bot
+                    .send_audio(
+                        ChatId(chat_id),
+                        InputFile::memory(bytes.clone()).file_name(file_name.to_string()),
+                    )
+                    .caption(caption);
+                if let Some(id) = reply_to {
+                    req = req.reply_parameters(
+                        ReplyParameters::new(MessageId(id)).allow_sending_without_reply(),
+                    );
+                }
+                req.into_future()
+            })
+            .await?;
+        metrics::counter!("callops_telegram_messages_total", "op" => "audio").increment(1);
         Ok(msg.id.0)
     }
 

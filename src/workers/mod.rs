@@ -6,4 +6,5 @@ pub mod place_call;
 pub mod poller;
 pub mod post_protocol;
 pub mod process_call;
+pub mod send_recording;
 pub mod telegram_send;

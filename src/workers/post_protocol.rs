@@ -93,7 +93,11 @@ impl JobHandler for PostProtocol {
             format: TextFormat::Html,
             call_id: Some(p.call_id),
             kind: PostKind::Protocol,
-            keyboard: Some(feedback_keyboard(lang, p.call_id)),
+            keyboard: Some(feedback_keyboard(
+                lang,
+                p.call_id,
+                call.recording_ref.is_some(),
+            )),
             reply_to,
             silent: current
                 .as_ref()

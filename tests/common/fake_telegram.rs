@@ -550,6 +550,17 @@ async fn handle(
                 ),
             }
         }
+        "sendaudio" => {
+            let id = st.next_message_id.fetch_add(1, Ordering::SeqCst);
+            let chat_id = body["chat_id"]
+                .as_str()
+                .and_then(|c| c.parse::<i64>().ok())
+                .unwrap_or(0);
+            ok(message_json(
+                id,
+                &json!({"chat_id": chat_id, "text": body["caption"].clone()}),
+            ))
+        }
         "sendvoice" => {
             let id = st.next_message_id.fetch_add(1, Ordering::SeqCst);
             st.voices.lock().expect("lock").push(body.clone());
