@@ -340,7 +340,7 @@ async fn pbx(cfg: &Config, timeout: Duration) -> Vec<CheckRow> {
     if sources.is_empty() {
         return vec![not_configured(
             "pbx",
-            "NOVOFON_API_KEY/NOVOFON_API_SECRET or NOVOFON_ACCESS_TOKEN",
+            "NOVOFON_API_KEY/NOVOFON_API_SECRET, NOVOFON_ACCESS_TOKEN or ZADARMA_API_KEY/ZADARMA_API_SECRET",
         )];
     }
     let mut rows = Vec::new();

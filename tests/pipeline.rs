@@ -1074,3 +1074,108 @@ async fn the_recording_button_sends_the_calls_audio_once_as_a_reply_to_its_proto
         serde_json::from_str(body["reply_parameters"].as_str().unwrap()).unwrap();
     assert_eq!(reply["message_id"], message, "it answers the protocol");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn zadarma_is_polled_beside_novofon_and_its_webhooks_are_verified_and_confirmed_once() {
+    // Zadarma speaks Novofon 1.0's API on its own host: a second fake of that API plays it.
+    let zadarma = FakeNovofon::start(vec![]).await;
+    let mut c = call(
+        "4001.1",
+        "in_zd",
+        "79165550011",
+        "74951234567",
+        "answered",
+        61,
+        true,
+    );
+    c.callstart = moscow(1);
+    let novofon_call = call(
+        "4002.2",
+        "in_nf",
+        "79165550022",
+        "74951234567",
+        "answered",
+        70,
+        true,
+    );
+    let url = zadarma.url.clone();
+    let mut h = Harness::new(
+        vec![novofon_call],
+        &[
+            ("ZADARMA_API_URL", &url),
+            ("ZADARMA_API_KEY", fake_novofon::KEY),
+            ("ZADARMA_API_SECRET", fake_novofon::SECRET),
+            ("ZADARMA_POLL_SECS", "1"),
+        ],
+    )
+    .await;
+    h.wait_protocols(1).await;
+    common::eventually(10, "Zadarma polled", || async {
+        zadarma.state.stats_requests.load(Ordering::SeqCst) >= 1
+    })
+    .await;
+    // Zadarma's webhook announces its call before its statistics show it.
+    let form = [
+        ("event", "NOTIFY_END"),
+        ("call_start", c.callstart.as_str()),
+        ("pbx_call_id", "in_zd"),
+        ("caller_id", "+79165550011"),
+        ("called_did", "74951234567"),
+        ("internal", "100"),
+        ("duration", "61"),
+        ("disposition", "answered"),
+        ("status_code", "16"),
+        ("is_recorded", "1"),
+        ("call_id_with_rec", "4001.1"),
+    ];
+    let http = reqwest::Client::new();
+    let bad = http
+        .post(format!("{}/webhooks/zadarma", h.base()))
+        .header("Signature", "d3Jvbmc=")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 401);
+    let sig = webhook_signature(&format!("+79165550011{}{}", "74951234567", c.callstart));
+    let ok = http
+        .post(format!("{}/webhooks/zadarma", h.base()))
+        .header("Signature", &sig)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    // Its statistics confirm it: one protocol, however often both report it.
+    zadarma.state.calls.lock().unwrap().push(c.clone());
+    h.wait_protocols(2).await;
+    let before = zadarma.state.stats_requests.load(Ordering::SeqCst);
+    common::eventually(10, "two more Zadarma polls", || async {
+        zadarma.state.stats_requests.load(Ordering::SeqCst) >= before + 2
+    })
+    .await;
+    let protocols = h.protocols();
+    assert_eq!(protocols.len(), 2, "one protocol per call");
+    assert!(protocols
+        .iter()
+        .any(|p| p["text"].as_str().unwrap().contains("+7 (916) 555-00-11")));
+    assert_eq!(zadarma.state.bad_signatures.load(Ordering::SeqCst), 0);
+    let calls = h.api("/api/calls").await;
+    let providers: Vec<&str> = calls["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["provider"].as_str())
+        .collect();
+    assert!(
+        providers.contains(&"zadarma") && providers.contains(&"novofon"),
+        "{calls}"
+    );
+    let sched = h.api("/api/scheduler").await;
+    assert!(sched["schedules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["name"] == "poll:zadarma"));
+    h.stop().await;
+}

@@ -281,6 +281,7 @@ fn fake_calls(n: usize) -> Vec<FakeCall> {
 
 fn v1(url: &str, secret: &str) -> NovofonV1 {
     NovofonV1::new(NovofonV1Config {
+        provider: callops::telephony::novofon_v1::PROVIDER,
         base_url: url.into(),
         key: fake_novofon::KEY.into(),
         secret: secret.into(),

@@ -52,6 +52,12 @@ pub(super) async fn serve(
             .and(cfg.pbx.novofon_api_secret.clone()),
         novofon_window: Duration::from_secs(cfg.pbx.novofon_window_mins.max(1) * 60),
         novofon_timezone: cfg.pbx.novofon_timezone,
+        zadarma_secret: cfg
+            .pbx
+            .zadarma_api_key
+            .as_ref()
+            .and(cfg.pbx.zadarma_api_secret.clone()),
+        zadarma_timezone: cfg.pbx.zadarma_timezone,
         timezone: cfg.service.timezone,
     });
     let listener = tokio::net::TcpListener::bind(cfg.service.http_addr)

@@ -17,7 +17,7 @@ use crate::i18n::Lang;
 use crate::jobs::WorkerPool;
 use crate::llm::LlmClient;
 use crate::store::Store;
-use crate::telephony::novofon_v1::{NovofonV1, NovofonV1Config};
+use crate::telephony::novofon_v1::{self, NovofonV1, NovofonV1Config};
 use crate::telephony::novofon_v2::{NovofonV2, NovofonV2Config};
 use crate::telephony::CallSource;
 use crate::workers::poller;
@@ -40,10 +40,25 @@ pub fn call_sources(cfg: &Config) -> HashMap<String, Arc<dyn CallSource>> {
     let backoff = Duration::from_millis(cfg.service.retry_base_ms);
     if let (Some(key), Some(secret)) = (&cfg.pbx.novofon_api_key, &cfg.pbx.novofon_api_secret) {
         let src = NovofonV1::new(NovofonV1Config {
+            provider: novofon_v1::PROVIDER,
             base_url: cfg.pbx.novofon_api_url.clone(),
             key: key.expose().to_string(),
             secret: secret.expose().to_string(),
             timezone: cfg.pbx.novofon_timezone,
+            stats_interval: Duration::from_millis(cfg.pbx.novofon_stats_interval_ms),
+            backoff: backoff.max(Duration::from_millis(100)),
+            page_size: 1000,
+            max_recording_bytes: cfg.analysis.max_recording_bytes(),
+        });
+        sources.insert(src.name().to_string(), Arc::new(src));
+    }
+    if let (Some(key), Some(secret)) = (&cfg.pbx.zadarma_api_key, &cfg.pbx.zadarma_api_secret) {
+        let src = NovofonV1::new(NovofonV1Config {
+            provider: novofon_v1::ZADARMA,
+            base_url: cfg.pbx.zadarma_api_url.clone(),
+            key: key.expose().to_string(),
+            secret: secret.expose().to_string(),
+            timezone: cfg.pbx.zadarma_timezone,
             stats_interval: Duration::from_millis(cfg.pbx.novofon_stats_interval_ms),
             backoff: backoff.max(Duration::from_millis(100)),
             page_size: 1000,
@@ -159,7 +174,11 @@ pub(super) fn start(
     }
     for source in sources.values() {
         let (p, source, schedules) = (p.clone(), source.clone(), parts.schedules.clone());
-        let every = Duration::from_secs(cfg.pbx.novofon_poll_secs.max(1));
+        let secs = match source.name() {
+            novofon_v1::ZADARMA => cfg.pbx.zadarma_poll_secs,
+            _ => cfg.pbx.novofon_poll_secs,
+        };
+        let every = Duration::from_secs(secs.max(1));
         let window = Duration::from_secs(cfg.pbx.novofon_window_mins.max(1) * 60);
         let name = format!("poll:{}", source.name());
         let run = parts

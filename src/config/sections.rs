@@ -167,6 +167,16 @@ section! {
         novofon_stats_interval_ms: u64 = "NOVOFON_STATS_INTERVAL_MS", "20000", num(0, 600_000);
         /// the PBX cabinet's time zone (its times carry none)
         novofon_timezone: Tz = "NOVOFON_TIMEZONE", "Europe/Moscow", timezone;
+        /// Zadarma API key (its API 1.0, which Novofon 1.0 forked); Zadarma is polled beside any other PBX
+        zadarma_api_key: Option<Secret> = "ZADARMA_API_KEY", "", secret;
+        /// Zadarma API secret; it also verifies Zadarma's webhooks (`/webhooks/zadarma`)
+        zadarma_api_secret: Option<Secret> = "ZADARMA_API_SECRET", "", secret;
+        /// Zadarma API base URL
+        zadarma_api_url: String = "ZADARMA_API_URL", "https://api.zadarma.com", url;
+        /// Zadarma polling interval, in seconds (statistics requests keep `NOVOFON_STATS_INTERVAL_MS` apart: the same 3-a-minute limit)
+        zadarma_poll_secs: u64 = "ZADARMA_POLL_SECS", "60", num(1, 86_400);
+        /// the Zadarma cabinet's time zone (its times carry none)
+        zadarma_timezone: Tz = "ZADARMA_TIMEZONE", "Europe/Moscow", timezone;
     }
 }
 

@@ -19,6 +19,8 @@ use crate::domain::{Direction, MAX_CALL_SECS};
 use crate::retry::{retry_after, Backoff, RetryPolicy};
 
 pub const PROVIDER: &str = "novofon";
+/// The provider name of Zadarma's calls (the same API on another host).
+pub const ZADARMA: &str = "zadarma";
 const STATS_METHOD: &str = "/v1/statistics/pbx/";
 const RECORD_METHOD: &str = "/v1/pbx/record/request/";
 
@@ -60,9 +62,11 @@ pub fn sign(method: &str, qs: &str, secret: &str) -> String {
     hmac_b64hex(secret, &format!("{method}{qs}{md5}"))
 }
 
-/// Settings of the Novofon 1.0 client.
+/// Settings of the Novofon 1.0 client (Zadarma's API too, on its own host).
 #[derive(Debug, Clone)]
 pub struct NovofonV1Config {
+    /// The provider name stored with its calls: [`PROVIDER`] or [`ZADARMA`].
+    pub provider: &'static str,
     pub base_url: String,
     pub key: String,
     pub secret: String,
@@ -261,7 +265,7 @@ pub(crate) fn truthy(v: &Value) -> bool {
 #[async_trait]
 impl CallSource for NovofonV1 {
     fn name(&self) -> &'static str {
-        PROVIDER
+        self.cfg.provider
     }
 
     async fn list_calls(

@@ -46,6 +46,9 @@ pub struct WebState {
     /// The polling window: a webhook about a call that started earlier (or in the future) is a
     /// replay and is refused.
     pub novofon_window: std::time::Duration,
+    /// Verifies Zadarma webhooks (set only when Zadarma is polled too).
+    pub zadarma_secret: Option<Secret>,
+    pub zadarma_timezone: chrono_tz::Tz,
     pub timezone: chrono_tz::Tz,
     /// Places outbound calls, when telephony is configured.
     pub dialer: Option<Arc<crate::outbound::Dialer>>,
@@ -81,6 +84,10 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route(
             "/webhooks/novofon",
             get(webhooks::novofon_echo).post(webhooks::novofon_event),
+        )
+        .route(
+            "/webhooks/zadarma",
+            get(webhooks::novofon_echo).post(webhooks::zadarma_event),
         )
         .nest("/api", api)
         .layer(middleware::from_fn(track_requests))

@@ -1,4 +1,5 @@
-//! Provider webhooks. Novofon 1.0: `GET ?zd_echo=` is echoed (URL validation); `POST` form events
+//! Provider webhooks. Novofon 1.0 and Zadarma (one API family, each with its own secret):
+//! `GET ?zd_echo=` is echoed (URL validation); `POST` form events
 //! are verified with the API secret (401 otherwise, nothing enqueued) and stored at once.
 //!
 //! Novofon's signature covers only caller, callee and call start, so a captured webhook could be
@@ -17,7 +18,8 @@ use axum::Form;
 use super::auth::error;
 use super::WebState;
 use crate::analysis::ingest::{ingest, recording_ready, Origin};
-use crate::telephony::novofon_v1::{parse_webhook, WebhookError, WebhookEvent, PROVIDER};
+use crate::config::Secret;
+use crate::telephony::novofon_v1::{parse_webhook, WebhookError, WebhookEvent, PROVIDER, ZADARMA};
 
 pub async fn novofon_echo(Query(q): Query<HashMap<String, String>>) -> Response {
     match q.get("zd_echo") {
@@ -26,29 +28,68 @@ pub async fn novofon_echo(Query(q): Query<HashMap<String, String>>) -> Response 
     }
 }
 
+/// Which PBX of the API 1.0 family a webhook is from.
+struct Api1 {
+    provider: &'static str,
+    secret: Option<Secret>,
+    timezone: chrono_tz::Tz,
+    settings: &'static str,
+}
+
 pub async fn novofon_event(
     State(state): State<Arc<WebState>>,
     headers: HeaderMap,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Response {
-    let (Some(intake), Some(secret)) = (&state.intake, &state.novofon_secret) else {
-        tracing::warn!("Novofon webhook refused: NOVOFON_API_KEY/NOVOFON_API_SECRET (the statistics confirm webhook calls) or the analysis pipeline is not configured");
+    let pbx = Api1 {
+        provider: PROVIDER,
+        secret: state.novofon_secret.clone(),
+        timezone: state.novofon_timezone,
+        settings: "NOVOFON_API_KEY/NOVOFON_API_SECRET",
+    };
+    api1_event(&state, &pbx, &headers, &form).await
+}
+
+/// Zadarma's `NOTIFY_*` events: Novofon 1.0's format and signature, with Zadarma's secret.
+pub async fn zadarma_event(
+    State(state): State<Arc<WebState>>,
+    headers: HeaderMap,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Response {
+    let pbx = Api1 {
+        provider: ZADARMA,
+        secret: state.zadarma_secret.clone(),
+        timezone: state.zadarma_timezone,
+        settings: "ZADARMA_API_KEY/ZADARMA_API_SECRET",
+    };
+    api1_event(&state, &pbx, &headers, &form).await
+}
+
+async fn api1_event(
+    state: &WebState,
+    pbx: &Api1,
+    headers: &HeaderMap,
+    form: &BTreeMap<String, String>,
+) -> Response {
+    let provider = pbx.provider;
+    let (Some(intake), Some(secret)) = (&state.intake, &pbx.secret) else {
+        tracing::warn!(provider, settings = pbx.settings, "webhook refused: the PBX's API key and secret (the statistics confirm webhook calls) or the analysis pipeline are not configured");
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
-            "Novofon webhooks are not configured",
+            &format!("{provider} webhooks are not configured"),
         );
     };
     let signature = headers.get("signature").and_then(|v| v.to_str().ok());
-    let event = match parse_webhook(&form, signature, secret.expose(), state.novofon_timezone) {
+    let event = match parse_webhook(form, signature, secret.expose(), pbx.timezone) {
         Ok(e) => e,
         Err(e @ (WebhookError::MissingSignature | WebhookError::BadSignature)) => {
-            tracing::warn!(error = %e, event = form.get("event").map(String::as_str).unwrap_or(""), "Novofon webhook refused");
-            metrics::counter!("callops_webhooks_total", "provider" => PROVIDER, "outcome" => "unauthorized").increment(1);
+            tracing::warn!(provider, error = %e, event = form.get("event").map(String::as_str).unwrap_or(""), "webhook refused");
+            metrics::counter!("callops_webhooks_total", "provider" => provider, "outcome" => "unauthorized").increment(1);
             return error(StatusCode::UNAUTHORIZED, &e.to_string());
         }
         Err(e) => {
-            tracing::warn!(error = %e, "Novofon webhook refused as malformed");
-            metrics::counter!("callops_webhooks_total", "provider" => PROVIDER, "outcome" => "malformed").increment(1);
+            tracing::warn!(provider, error = %e, "webhook refused as malformed");
+            metrics::counter!("callops_webhooks_total", "provider" => provider, "outcome" => "malformed").increment(1);
             return error(StatusCode::BAD_REQUEST, &e.to_string());
         }
     };
@@ -56,33 +97,34 @@ pub async fn novofon_event(
         if let Err(why) = within_window(pc.started_at, state.novofon_window) {
             tracing::warn!(
                 reason = why,
-                "Novofon webhook refused: call_start outside the polling window (a replay?)"
+                provider,
+                "webhook refused: call_start outside the polling window (a replay?)"
             );
-            metrics::counter!("callops_webhooks_total", "provider" => PROVIDER, "outcome" => "stale").increment(1);
+            metrics::counter!("callops_webhooks_total", "provider" => provider, "outcome" => "stale").increment(1);
             return error(StatusCode::BAD_REQUEST, why);
         }
     }
-    metrics::counter!("callops_webhooks_total", "provider" => PROVIDER, "outcome" => "accepted")
+    metrics::counter!("callops_webhooks_total", "provider" => provider, "outcome" => "accepted")
         .increment(1);
     let result = match &event {
-        WebhookEvent::CallEnded(pc) => ingest(intake, PROVIDER, pc, Origin::Webhook)
+        WebhookEvent::CallEnded(pc) => ingest(intake, provider, pc, Origin::Webhook)
             .await
             .map(|r| format!("{r:?}")),
         WebhookEvent::RecordReady {
             pbx_call_id,
             recording_ref,
-        } => recording_ready(intake, PROVIDER, pbx_call_id, recording_ref)
+        } => recording_ready(intake, provider, pbx_call_id, recording_ref)
             .await
             .map(|r| format!("{r:?}")),
         WebhookEvent::Other(name) => Ok(format!("ignored {name}")),
     };
     match result {
         Ok(outcome) => {
-            tracing::info!(outcome = %outcome, "Novofon webhook handled");
+            tracing::info!(provider, outcome = %outcome, "webhook handled");
             (StatusCode::OK, "ok").into_response()
         }
         Err(e) => {
-            tracing::error!(error = %e, "Novofon webhook: storing failed");
+            tracing::error!(provider, error = %e, "webhook: storing failed");
             // A non-2xx answer makes Novofon retry; the poller is the safety net too.
             error(StatusCode::SERVICE_UNAVAILABLE, "storage unavailable")
         }
