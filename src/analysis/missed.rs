@@ -23,6 +23,11 @@ pub async fn alert_missed(intake: &CallIntake, call: &Call) -> Result<(), StoreE
     if call.direction != Direction::Incoming || Utc::now() - call.started_at > ALERT_WITHIN {
         return Ok(());
     }
+    let key = format!("call:{}:missed", call.id);
+    // Every poll re-reads its window: a read spares the single writer once the alert is out.
+    if intake.store.telegram_post(&key).await?.is_some() {
+        return Ok(());
+    }
     let Some(chat) = s.chat_for(call) else {
         return Ok(());
     };
@@ -52,7 +57,7 @@ pub async fn alert_missed(intake: &CallIntake, call: &Call) -> Result<(), StoreE
         _ => None,
     };
     let req = PostRequest {
-        post_key: format!("call:{}:missed", call.id),
+        post_key: key,
         chat_id: chat,
         text,
         format: TextFormat::Plain,
