@@ -12,7 +12,7 @@ use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, MessageId};
 
 use super::access::Access;
 use super::chatops::Ctx;
-use super::context::{allowed, lang_of, language, BotDeps, BotError, Pressed};
+use super::context::{allowed, lang_of, language, role_required, BotDeps, BotError, Pressed};
 use crate::domain::{CallbackData, NewOutboundCall, OutboundCall, PhoneNumber, Role, StopRequest};
 use crate::i18n::{t, t_args, Lang};
 use crate::notify::inline_markup;
@@ -255,12 +255,15 @@ pub async fn on_press(
     deps: Arc<BotDeps>,
 ) -> Result<(), BotError> {
     let lang = lang_of(&q);
-    let refusal = t_args(
-        lang,
-        "role-required",
-        &[("role", t(lang, "role-manager").into())],
-    );
-    if !allowed(&bot, &q, access, Role::Manager, refusal).await? {
+    if !allowed(
+        &bot,
+        &q,
+        access,
+        Role::Manager,
+        role_required(lang, Role::Manager),
+    )
+    .await?
+    {
         return Ok(());
     }
     match data {

@@ -12,7 +12,7 @@ use teloxide::types::{Document, InputFile};
 use super::access::Access;
 use super::chatops::Ctx;
 use super::contact_file::read_contact_file;
-use super::context::{allowed, BotDeps, BotError, Pressed};
+use super::context::{allowed, role_required, BotDeps, BotError, Pressed};
 use crate::domain::{CallbackData, Campaign, CampaignAction, NewCampaign, Role};
 use crate::i18n::{t, t_args, Lang};
 use crate::notify::TextFormat;
@@ -429,12 +429,15 @@ pub async fn on_press(
     deps: Arc<BotDeps>,
 ) -> Result<(), BotError> {
     let lang = Lang::from_code(q.from.language_code.as_deref());
-    let refusal = t_args(
-        lang,
-        "role-required",
-        &[("role", t(lang, "role-manager").into())],
-    );
-    if !allowed(&bot, &q, access, Role::Manager, refusal).await? {
+    if !allowed(
+        &bot,
+        &q,
+        access,
+        Role::Manager,
+        role_required(lang, Role::Manager),
+    )
+    .await?
+    {
         return Ok(());
     }
     let CallbackData::Campaign { id, action } = data else {

@@ -65,6 +65,20 @@ pub struct Pressed {
     pub message: teloxide::types::MessageId,
 }
 
+/// A role's name in `lang`.
+pub(super) fn role_name(lang: Lang, role: Role) -> String {
+    crate::i18n::t(lang, &format!("role-{}", role.as_str()))
+}
+
+/// «Доступно роли …»: what someone below `role` is told.
+pub(super) fn role_required(lang: Lang, role: Role) -> String {
+    crate::i18n::t_args(
+        lang,
+        "role-required",
+        &[("role", role_name(lang, role).into())],
+    )
+}
+
 /// Whether `access` allows `needed`; if not, the presser gets `refusal` as an alert.
 pub(super) async fn allowed(
     bot: &Bot,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use teloxide::prelude::*;
 
 use super::access::Access;
-use super::context::{allowed, lang_of, BotDeps, BotError, Pressed};
+use super::context::{allowed, lang_of, role_required, BotDeps, BotError, Pressed};
 use crate::analysis::view::{chat_lang, feedback_keyboard, render_current};
 use crate::domain::PostKind;
 use crate::domain::{CallbackData, Feedback, Role};
@@ -101,12 +101,15 @@ async fn on_settings(
     let CallbackData::Settings(action) = data else {
         return Ok(());
     };
-    let refusal = crate::i18n::t_args(
-        lang,
-        "role-required",
-        &[("role", t(lang, "role-admin").into())],
-    );
-    if !allowed(&bot, &q, access, Role::Admin, refusal).await? {
+    if !allowed(
+        &bot,
+        &q,
+        access,
+        Role::Admin,
+        role_required(lang, Role::Admin),
+    )
+    .await?
+    {
         return Ok(());
     }
     bot.answer_callback_query(q.id.clone()).await?;

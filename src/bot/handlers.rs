@@ -8,8 +8,7 @@ use teloxide::types::BotCommandScope;
 
 use super::access::Access;
 use super::commands::Command;
-use super::context::{language, replied_to_user, BotDeps, BotError};
-use crate::domain::Role;
+use super::context::{language, replied_to_user, role_name, role_required, BotDeps, BotError};
 use crate::i18n::{t, t_args, Lang};
 
 /// The whole update tree.
@@ -67,10 +66,6 @@ fn caption_command(msg: Message, me: teloxide::types::Me) -> Option<Command> {
     Command::parse(msg.caption()?, me.username()).ok()
 }
 
-fn role_name(lang: Lang, role: Role) -> String {
-    t(lang, &format!("role-{}", role.as_str()))
-}
-
 /// A `/word` that is none of our commands (a typo, or a command not built yet). A command
 /// addressed to another bot (`/x@other_bot`) is not ours to answer.
 fn is_unknown_command(msg: Message) -> bool {
@@ -126,12 +121,8 @@ async fn on_command(
     let needed = cmd.required_role();
     if !role.allows(needed) {
         tracing::info!(user = user.id.0, chat = msg.chat.id.0, command = ?cmd, %role, "refused: role too low");
-        let text = t_args(
-            lang,
-            "role-required",
-            &[("role", role_name(lang, needed).into())],
-        );
-        bot.send_message(msg.chat.id, text).await?;
+        bot.send_message(msg.chat.id, role_required(lang, needed))
+            .await?;
         return Ok(());
     }
     tracing::info!(user = user.id.0, chat = msg.chat.id.0, command = ?cmd, %role, "command");

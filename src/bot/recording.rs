@@ -6,10 +6,10 @@ use std::sync::Arc;
 use teloxide::prelude::*;
 
 use super::access::Access;
-use super::context::{allowed, lang_of, BotDeps, BotError, Pressed};
+use super::context::{allowed, lang_of, role_required, BotDeps, BotError, Pressed};
 use crate::analysis::queue::{enqueue_recording, RecordingPayload};
 use crate::domain::{CallbackData, Role};
-use crate::i18n::{t, t_args};
+use crate::i18n::t;
 
 pub async fn on_press(
     bot: Bot,
@@ -23,12 +23,15 @@ pub async fn on_press(
     let CallbackData::Recording { call_id } = data else {
         return Ok(());
     };
-    let refusal = t_args(
-        lang,
-        "role-required",
-        &[("role", t(lang, "role-viewer").into())],
-    );
-    if !allowed(&bot, &q, access, Role::Viewer, refusal).await? {
+    if !allowed(
+        &bot,
+        &q,
+        access,
+        Role::Viewer,
+        role_required(lang, Role::Viewer),
+    )
+    .await?
+    {
         return Ok(());
     }
     let Some(intake) = deps.intake.as_ref() else {
