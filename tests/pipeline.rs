@@ -1179,3 +1179,112 @@ async fn zadarma_is_polled_beside_novofon_and_its_webhooks_are_verified_and_conf
         .any(|s| s["name"] == "poll:zadarma"));
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mango_is_polled_with_signed_requests_and_a_webhook_and_a_poll_make_one_protocol() {
+    use common::fake_mango::{self, FakeMango, MangoCall};
+    let now = Utc::now().timestamp();
+    let polled = MangoCall {
+        entry_id: "MjA0NjE2OTI3Mw==".into(),
+        recording_id: Some("MToxMDE0NDU5OjE2NjQ3NjQ4Nzox".into()),
+        start: now - 600,
+        answer: Some(now - 595),
+        finish: now - 500,
+        from_number: "79167770011".into(),
+        to_extension: "101".into(),
+        to_number: "74951234567".into(),
+        audio: stereo(),
+    };
+    let mango = FakeMango::start(vec![polled]).await;
+    let url = mango.url.clone();
+    let h = Harness::new(
+        vec![],
+        &[
+            ("MANGO_API_URL", &url),
+            ("MANGO_API_KEY", fake_mango::KEY),
+            ("MANGO_API_SALT", fake_mango::SALT),
+            ("MANGO_POLL_SECS", "1"),
+            ("MANGO_RESULT_POLL_MS", "50"),
+        ],
+    )
+    .await;
+    // The statistics CSV comes after two 204s; the recording through a one-shot 302 link.
+    h.wait_protocols(1).await;
+    assert!(h.protocols()[0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("+7 (916) 777-00-11"));
+    assert!(mango.state.result_requests.load(Ordering::SeqCst) >= 3);
+    assert_eq!(mango.state.downloads.load(Ordering::SeqCst), 1);
+
+    // A second call: Mango's `summary` event announces it before the statistics show it.
+    let summary = json!({
+        "entry_id": "ENTRY-2", "call_direction": 1,
+        "from": {"number": "79167770022"},
+        "to": {"extension": "102", "number": "74951234567"},
+        "line_number": "74951234567",
+        "create_time": now - 120, "forward_time": now - 119, "talk_time": now - 115,
+        "end_time": now - 40, "entry_result": 1, "disconnect_reason": 1100
+    });
+    let http = reqwest::Client::new();
+    let mut forged = fake_mango::event_form(&summary);
+    forged[1].1 = "0".repeat(64);
+    let bad = http
+        .post(format!("{}/webhooks/mango/events/summary", h.base()))
+        .form(&forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 401, "a forged signature is refused");
+    for event in ["summary", "summary"] {
+        let ok = http
+            .post(format!("{}/webhooks/mango/events/{event}", h.base()))
+            .form(&fake_mango::event_form(&summary))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), 200);
+    }
+    let added = json!({"entry_id": "ENTRY-2", "recording_id": "REC-2", "product_id": 1,
+        "user_id": 2, "timestamp": now - 30});
+    let ok = http
+        .post(format!("{}/webhooks/mango/events/record/added", h.base()))
+        .form(&fake_mango::event_form(&added))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    // The statistics confirm it: one protocol, however often the event and the polls report it.
+    mango.state.calls.lock().unwrap().push(MangoCall {
+        entry_id: "ENTRY-2".into(),
+        recording_id: Some("REC-2".into()),
+        start: now - 120,
+        answer: Some(now - 115),
+        finish: now - 40,
+        from_number: "79167770022".into(),
+        to_extension: "102".into(),
+        to_number: "74951234567".into(),
+        audio: stereo(),
+    });
+    h.wait_protocols(2).await;
+    let before = mango.state.stats_requests.load(Ordering::SeqCst);
+    common::eventually(15, "two more Mango polls", || async {
+        mango.state.stats_requests.load(Ordering::SeqCst) >= before + 2
+    })
+    .await;
+    let protocols = h.protocols();
+    assert_eq!(protocols.len(), 2, "one protocol per call");
+    assert!(protocols[1]["text"]
+        .as_str()
+        .unwrap()
+        .contains("+7 (916) 777-00-22"));
+    assert_eq!(mango.state.bad_signatures.load(Ordering::SeqCst), 0);
+    let calls = h.api("/api/calls").await;
+    let mango_calls = calls["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["provider"] == "mango")
+        .count();
+    assert_eq!(mango_calls, 2, "{calls}");
+}

@@ -58,6 +58,11 @@ pub(super) async fn serve(
             .as_ref()
             .and(cfg.pbx.zadarma_api_secret.clone()),
         zadarma_timezone: cfg.pbx.zadarma_timezone,
+        mango: cfg
+            .pbx
+            .mango_api_key
+            .clone()
+            .zip(cfg.pbx.mango_api_salt.clone()),
         timezone: cfg.service.timezone,
     });
     let listener = tokio::net::TcpListener::bind(cfg.service.http_addr)

@@ -1,4 +1,4 @@
-//! The call-analysis part: call sources (Novofon 1.0 and 2.0), speech-to-text and the LLM, the
+//! The call-analysis part: call sources (Novofon 1.0 and 2.0, Zadarma, Mango), speech-to-text and the LLM, the
 //! pipeline's job handlers and one poller per source.
 
 use std::collections::HashMap;
@@ -17,6 +17,7 @@ use crate::i18n::Lang;
 use crate::jobs::WorkerPool;
 use crate::llm::LlmClient;
 use crate::store::Store;
+use crate::telephony::mango::{self, Mango, MangoConfig};
 use crate::telephony::novofon_v1::{self, NovofonV1, NovofonV1Config};
 use crate::telephony::novofon_v2::{NovofonV2, NovofonV2Config};
 use crate::telephony::CallSource;
@@ -64,6 +65,19 @@ pub fn call_sources(cfg: &Config) -> HashMap<String, Arc<dyn CallSource>> {
             page_size: 1000,
             max_recording_bytes: cfg.analysis.max_recording_bytes(),
         });
+        sources.insert(src.name().to_string(), Arc::new(src));
+    }
+    if let (Some(key), Some(salt)) = (&cfg.pbx.mango_api_key, &cfg.pbx.mango_api_salt) {
+        let mut mcfg = MangoConfig::new(
+            &cfg.pbx.mango_api_url,
+            key.expose(),
+            salt.expose(),
+            backoff.max(Duration::from_millis(100)),
+            cfg.analysis.max_recording_bytes(),
+        );
+        mcfg.result_poll = Duration::from_millis(cfg.pbx.mango_result_poll_ms);
+        mcfg.stats_interval = mcfg.stats_interval.min(mcfg.result_poll);
+        let src = Mango::new(mcfg);
         sources.insert(src.name().to_string(), Arc::new(src));
     }
     if let Some(token) = &cfg.pbx.novofon_access_token {
@@ -176,6 +190,7 @@ pub(super) fn start(
         let (p, source, schedules) = (p.clone(), source.clone(), parts.schedules.clone());
         let secs = match source.name() {
             novofon_v1::ZADARMA => cfg.pbx.zadarma_poll_secs,
+            mango::PROVIDER => cfg.pbx.mango_poll_secs,
             _ => cfg.pbx.novofon_poll_secs,
         };
         let every = Duration::from_secs(secs.max(1));
@@ -198,7 +213,7 @@ pub(super) fn start(
     }
     if sources.is_empty() {
         tracing::warn!(
-            "no telephony source configured (NOVOFON_API_KEY/SECRET or NOVOFON_ACCESS_TOKEN)"
+            "no telephony source configured (NOVOFON_API_KEY/SECRET, NOVOFON_ACCESS_TOKEN, ZADARMA_API_KEY/SECRET or MANGO_API_KEY/SALT)"
         );
     }
 }

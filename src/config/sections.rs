@@ -177,6 +177,16 @@ section! {
         zadarma_poll_secs: u64 = "ZADARMA_POLL_SECS", "60", num(1, 86_400);
         /// the Zadarma cabinet's time zone (its times carry none)
         zadarma_timezone: Tz = "ZADARMA_TIMEZONE", "Europe/Moscow", timezone;
+        /// Mango Office VPBX API key (the cabinet's «Интеграции → API»); Mango is polled beside any other PBX
+        mango_api_key: Option<Secret> = "MANGO_API_KEY", "", secret;
+        /// Mango Office signing salt; it also verifies Mango's events (`/webhooks/mango/events/…`)
+        mango_api_salt: Option<Secret> = "MANGO_API_SALT", "", secret;
+        /// Mango Office API root, with `/vpbx`
+        mango_api_url: String = "MANGO_API_URL", "https://app.mango-office.ru/vpbx", url;
+        /// Mango polling interval, in seconds
+        mango_poll_secs: u64 = "MANGO_POLL_SECS", "60", num(1, 86_400);
+        /// how often a Mango statistics result is asked for while it is not ready, in ms (Mango asks for no more than every 5 s)
+        mango_result_poll_ms: u64 = "MANGO_RESULT_POLL_MS", "5000", num(10, 60_000);
     }
 }
 

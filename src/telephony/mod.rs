@@ -2,6 +2,7 @@
 //! one file per vendor, plus a webhook parser per vendor.
 
 pub mod line;
+pub mod mango;
 pub mod media;
 pub mod novofon_v1;
 pub mod novofon_v2;
@@ -79,6 +80,11 @@ pub trait CallSource: Send + Sync + 'static {
         provider_call_id: &str,
         recording_ref: Option<&str>,
     ) -> Result<(Vec<u8>, String), TelephonyError>;
+}
+
+/// Compares two secrets in time independent of where they differ.
+pub(crate) fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Rejects bodies that are not audio (an HTML error page or a JSON error served with 200).

@@ -14,7 +14,7 @@ use serde_json::Value;
 use sha1::Sha1;
 use tokio::sync::Mutex;
 
-use super::{download_recording, CallSource, ProviderCall, TelephonyError};
+use super::{constant_eq, download_recording, CallSource, ProviderCall, TelephonyError};
 use crate::domain::{Direction, MAX_CALL_SECS};
 use crate::retry::{retry_after, Backoff, RetryPolicy};
 
@@ -486,10 +486,6 @@ fn non_empty<'a>(a: &'a str, b: &'a str) -> &'a str {
     } else {
         a
     }
-}
-
-fn constant_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

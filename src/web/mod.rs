@@ -49,6 +49,8 @@ pub struct WebState {
     /// Verifies Zadarma webhooks (set only when Zadarma is polled too).
     pub zadarma_secret: Option<Secret>,
     pub zadarma_timezone: chrono_tz::Tz,
+    /// Verifies Mango's events: its key and salt (set only when Mango is polled too).
+    pub mango: Option<(Secret, Secret)>,
     pub timezone: chrono_tz::Tz,
     /// Places outbound calls, when telephony is configured.
     pub dialer: Option<Arc<crate::outbound::Dialer>>,
@@ -89,6 +91,7 @@ pub fn router(state: Arc<WebState>) -> Router {
             "/webhooks/zadarma",
             get(webhooks::novofon_echo).post(webhooks::zadarma_event),
         )
+        .route("/webhooks/mango/{*event}", post(webhooks::mango_event))
         .nest("/api", api)
         .layer(middleware::from_fn(track_requests))
         .with_state(state)

@@ -1,6 +1,8 @@
 //! Provider webhooks. Novofon 1.0 and Zadarma (one API family, each with its own secret):
 //! `GET ?zd_echo=` is echoed (URL validation); `POST` form events
 //! are verified with the API secret (401 otherwise, nothing enqueued) and stored at once.
+//! Mango's events (`/webhooks/mango/events/summary`, `…/events/record/added`) are verified by
+//! their SHA-256 signature with the key and salt.
 //!
 //! Novofon's signature covers only caller, callee and call start, so a captured webhook could be
 //! replayed with another `pbx_call_id`. A webhook is therefore only an announcement: its
@@ -10,7 +12,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
@@ -19,7 +21,9 @@ use super::auth::error;
 use super::WebState;
 use crate::analysis::ingest::{ingest, recording_ready, Origin};
 use crate::config::Secret;
+use crate::telephony::mango::{self, MangoEvent, MangoEventError};
 use crate::telephony::novofon_v1::{parse_webhook, WebhookError, WebhookEvent, PROVIDER, ZADARMA};
+use crate::telephony::ProviderCall;
 
 pub async fn novofon_echo(Query(q): Query<HashMap<String, String>>) -> Response {
     match q.get("zd_echo") {
@@ -72,7 +76,7 @@ async fn api1_event(
     form: &BTreeMap<String, String>,
 ) -> Response {
     let provider = pbx.provider;
-    let (Some(intake), Some(secret)) = (&state.intake, &pbx.secret) else {
+    let (Some(_), Some(secret)) = (&state.intake, &pbx.secret) else {
         tracing::warn!(provider, settings = pbx.settings, "webhook refused: the PBX's API key and secret (the statistics confirm webhook calls) or the analysis pipeline are not configured");
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -93,7 +97,34 @@ async fn api1_event(
             return error(StatusCode::BAD_REQUEST, &e.to_string());
         }
     };
-    if let WebhookEvent::CallEnded(pc) = &event {
+    let news = match event {
+        WebhookEvent::CallEnded(pc) => News::CallEnded(pc),
+        WebhookEvent::RecordReady {
+            pbx_call_id,
+            recording_ref,
+        } => News::RecordReady {
+            call: pbx_call_id,
+            recording: recording_ref,
+        },
+        WebhookEvent::Other(name) => News::Other(name),
+    };
+    take_news(state, provider, news).await
+}
+
+/// What a verified webhook announced, whichever PBX sent it.
+enum News {
+    CallEnded(ProviderCall),
+    RecordReady { call: String, recording: String },
+    Other(String),
+}
+
+/// Stores what a verified webhook announced: a call that ended (when it is recent) or a recording
+/// that is ready.
+async fn take_news(state: &WebState, provider: &'static str, news: News) -> Response {
+    let Some(intake) = &state.intake else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "analysis is off");
+    };
+    if let News::CallEnded(pc) = &news {
         if let Err(why) = within_window(pc.started_at, state.novofon_window) {
             tracing::warn!(
                 reason = why,
@@ -106,17 +137,14 @@ async fn api1_event(
     }
     metrics::counter!("callops_webhooks_total", "provider" => provider, "outcome" => "accepted")
         .increment(1);
-    let result = match &event {
-        WebhookEvent::CallEnded(pc) => ingest(intake, provider, pc, Origin::Webhook)
+    let result = match &news {
+        News::CallEnded(pc) => ingest(intake, provider, pc, Origin::Webhook)
             .await
             .map(|r| format!("{r:?}")),
-        WebhookEvent::RecordReady {
-            pbx_call_id,
-            recording_ref,
-        } => recording_ready(intake, provider, pbx_call_id, recording_ref)
+        News::RecordReady { call, recording } => recording_ready(intake, provider, call, recording)
             .await
             .map(|r| format!("{r:?}")),
-        WebhookEvent::Other(name) => Ok(format!("ignored {name}")),
+        News::Other(name) => Ok(format!("ignored {name}")),
     };
     match result {
         Ok(outcome) => {
@@ -129,6 +157,45 @@ async fn api1_event(
             error(StatusCode::SERVICE_UNAVAILABLE, "storage unavailable")
         }
     }
+}
+
+/// Mango's events, posted to `<this URL>/events/<name>` with the signed form.
+pub async fn mango_event(
+    State(state): State<Arc<WebState>>,
+    Path(event): Path<String>,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Response {
+    let provider = mango::PROVIDER;
+    let (Some(_), Some((key, salt))) = (&state.intake, &state.mango) else {
+        tracing::warn!(provider, "webhook refused: MANGO_API_KEY/MANGO_API_SALT (the statistics confirm webhook calls) or the analysis pipeline are not configured");
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "mango webhooks are not configured",
+        );
+    };
+    let name = event.trim_start_matches("events/");
+    let news = match mango::parse_event(name, &form, key.expose(), salt.expose()) {
+        Ok(MangoEvent::CallEnded(pc)) => News::CallEnded(pc),
+        Ok(MangoEvent::RecordReady {
+            entry_id,
+            recording_id,
+        }) => News::RecordReady {
+            call: entry_id,
+            recording: recording_id,
+        },
+        Ok(MangoEvent::Other(name)) => News::Other(name),
+        Err(e @ (MangoEventError::Missing | MangoEventError::BadSignature)) => {
+            tracing::warn!(provider, error = %e, event = name, "webhook refused");
+            metrics::counter!("callops_webhooks_total", "provider" => provider, "outcome" => "unauthorized").increment(1);
+            return error(StatusCode::UNAUTHORIZED, &e.to_string());
+        }
+        Err(e) => {
+            tracing::warn!(provider, error = %e, event = name, "webhook refused as malformed");
+            metrics::counter!("callops_webhooks_total", "provider" => provider, "outcome" => "malformed").increment(1);
+            return error(StatusCode::BAD_REQUEST, &e.to_string());
+        }
+    };
+    take_news(&state, provider, news).await
 }
 
 /// Clock skew allowed for a call_start "in the future".

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod fake_grpc;
+pub mod fake_mango;
 pub mod fake_novofon;
 pub mod fake_openai;
 pub mod fake_salute;
