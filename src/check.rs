@@ -340,7 +340,7 @@ async fn pbx(cfg: &Config, timeout: Duration) -> Vec<CheckRow> {
     if sources.is_empty() {
         return vec![not_configured(
             "pbx",
-            "NOVOFON_API_KEY/NOVOFON_API_SECRET, NOVOFON_ACCESS_TOKEN, ZADARMA_API_KEY/ZADARMA_API_SECRET or MANGO_API_KEY/MANGO_API_SALT",
+            "NOVOFON_API_KEY/NOVOFON_API_SECRET, NOVOFON_ACCESS_TOKEN, ZADARMA_API_KEY/ZADARMA_API_SECRET, MANGO_API_KEY/MANGO_API_SALT or TBANK_LOGIN/TBANK_PASSWORD",
         )];
     }
     let mut rows = Vec::new();

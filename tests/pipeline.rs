@@ -1288,3 +1288,123 @@ async fn mango_is_polled_with_signed_requests_and_a_webhook_and_a_poll_make_one_
         .count();
     assert_eq!(mango_calls, 2, "{calls}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tbank_calls_arrive_as_ready_transcripts_page_by_page_without_speech_to_text() {
+    use common::fake_tbank::{self, FakeTbank, TqmCall};
+    let tqm = |n: i64, minutes_ago: i64| TqmCall {
+        id: 500 + n,
+        segment: 9000 + n,
+        start: moscow(minutes_ago),
+        duration: 90,
+        client: format!("7916888000{n}"),
+        line: "74951234567".into(),
+        phrases: vec![
+            ("OPERATOR", "Агентство «Квартал», Анна, здравствуйте"),
+            ("CLIENT", "Здравствуйте, у меня три покупателя на двушку"),
+        ],
+    };
+    // Three today (two pages); one from three days ago and one from two days ago, outside the
+    // polling window: the nightly batch (set to read three days ago, from midnight on) takes the
+    // first, a re-run asked through the API the second.
+    let tbank = FakeTbank::start(vec![
+        tqm(1, 20),
+        tqm(2, 15),
+        tqm(3, 10),
+        tqm(4, 3 * 24 * 60),
+        tqm(6, 2 * 24 * 60),
+    ])
+    .await;
+    let url = tbank.url.clone();
+    let h = Harness::new(
+        vec![],
+        &[
+            ("TBANK_API_URL", &url),
+            ("TBANK_LOGIN", fake_tbank::LOGIN),
+            ("TBANK_PASSWORD", fake_tbank::PASSWORD),
+            ("TBANK_POLL_SECS", "1"),
+            ("TBANK_NIGHTLY_DAYS_AGO", "3"),
+            ("TBANK_NIGHTLY_HOUR", "0"),
+            ("TIMEZONE", "Europe/Moscow"),
+        ],
+    )
+    .await;
+    h.wait_protocols(4).await;
+    for n in 1..=4 {
+        assert!(
+            h.protocols().iter().any(|p| p["text"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("888-00-0{n}"))),
+            "call {n} posted"
+        );
+    }
+    assert_eq!(
+        h.openai.state.stt_requests.load(Ordering::SeqCst),
+        0,
+        "ready transcripts need no speech-to-text"
+    );
+    let asked = h.openai.state.chat_requests.lock().unwrap().clone();
+    assert!(
+        asked
+            .iter()
+            .any(|r| r.to_string().contains("три покупателя на двушку")),
+        "the transcript reached the model"
+    );
+    assert_eq!(
+        tbank.state.logins.load(Ordering::SeqCst),
+        1,
+        "one session for all requests"
+    );
+    let body = tbank.state.search_bodies.lock().unwrap()[0].clone();
+    assert!(body["filters"]["date"]["min"].as_str().is_some(), "{body}");
+
+    // The session expires: the next request logs in again, and the new call is taken once.
+    tbank.state.expire_tokens();
+    tbank.state.calls.lock().unwrap().push(tqm(5, 3));
+    h.wait_protocols(5).await;
+    assert!(tbank.state.logins.load(Ordering::SeqCst) >= 2);
+
+    // A day read again on demand.
+    let post = |path: String| {
+        reqwest::Client::new()
+            .post(format!("{}{path}", h.base()))
+            .header("X-API-Key", API_KEY)
+            .send()
+    };
+    let two_days_ago = (Utc::now() - chrono::Duration::days(2))
+        .with_timezone(&chrono_tz::Europe::Moscow)
+        .format("%Y-%m-%d")
+        .to_string();
+    let r = post(format!("/api/sources/tbank/days/{two_days_ago}"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let r = post("/api/sources/mango/days/2026-01-01".into())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "not a configured source");
+    let r = post("/api/sources/tbank/days/01.01.2026".into())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    h.wait_protocols(6).await;
+    assert!(h
+        .protocols()
+        .iter()
+        .any(|p| p["text"].as_str().unwrap().contains("888-00-06")));
+    let before = tbank.state.searches.load(Ordering::SeqCst);
+    common::eventually(15, "two more T-Bank polls", || async {
+        tbank.state.searches.load(Ordering::SeqCst) >= before + 4
+    })
+    .await;
+    assert_eq!(h.protocols().len(), 6, "one protocol per call");
+    let calls = h.api("/api/calls").await;
+    let n = calls["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["provider"] == "tbank")
+        .count();
+    assert_eq!(n, 6, "{calls}");
+}

@@ -147,6 +147,42 @@ pub async fn enqueue_recording(
     Ok(job.created)
 }
 
+/// The job that reads one local day of a source's calls again (T-Bank's nightly batch, or a
+/// re-run asked for through the API): each call is taken in as a poll would, so calls already
+/// known stay as they are and only the missing ones are analysed.
+pub const DAY_KIND: &str = "source.day";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DayPayload {
+    /// The source's provider name (`tbank`, `novofon`…).
+    pub source: String,
+    /// The day, in the service's time zone.
+    pub day: chrono::NaiveDate,
+}
+
+/// Queues reading `payload`'s day; `run` names the run (`nightly`, or the minute it was asked
+/// for), so the nightly batch runs once however many instances schedule it, and a re-run asked
+/// twice in a minute runs once. Returns the job id and whether it is new.
+pub async fn enqueue_day(
+    intake: &CallIntake,
+    payload: &DayPayload,
+    run: &str,
+) -> Result<(i64, bool), StoreError> {
+    let key = format!("day:{}:{}:{run}", payload.source, payload.day);
+    let body = serde_json::to_value(payload).unwrap_or_default();
+    let job = intake
+        .store
+        .enqueue(
+            NewJob::new(DAY_KIND, body)
+                .key(key)
+                .priority(3)
+                .max_attempts(8),
+        )
+        .await?;
+    intake.waker.notify_waiters();
+    Ok((job.id, job.created))
+}
+
 /// How long to wait before fetching the recording: at least `recording_delay` after the call ended.
 pub fn recording_wait(settings: &PipelineSettings, pc: &ProviderCall) -> std::time::Duration {
     let ended = call_end(pc.started_at, pc.duration_secs);

@@ -42,6 +42,10 @@ pub(super) async fn serve(
         api_key: cfg.service.api_key.clone(),
         intake: pipeline.as_ref().map(|p| p.intake.clone()),
         views: pipeline.as_ref().map(|p| p.views.clone()),
+        sources: pipeline
+            .as_ref()
+            .map(|p| p.sources.keys().cloned().collect())
+            .unwrap_or_default(),
         schedules: parts.schedules.clone(),
         pool: parts.pool_stats.clone(),
         idle_poll: Duration::from_millis(500),

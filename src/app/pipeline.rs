@@ -1,4 +1,4 @@
-//! The call-analysis part: call sources (Novofon 1.0 and 2.0, Zadarma, Mango), speech-to-text and the LLM, the
+//! The call-analysis part: call sources (Novofon 1.0 and 2.0, Zadarma, Mango, T-Bank TQM), speech-to-text and the LLM, the
 //! pipeline's job handlers and one poller per source.
 
 use std::collections::HashMap;
@@ -20,11 +20,13 @@ use crate::store::Store;
 use crate::telephony::mango::{self, Mango, MangoConfig};
 use crate::telephony::novofon_v1::{self, NovofonV1, NovofonV1Config};
 use crate::telephony::novofon_v2::{NovofonV2, NovofonV2Config};
+use crate::telephony::tbank::{self, Tbank, TbankConfig, TbankFields};
 use crate::telephony::CallSource;
 use crate::workers::poller;
 use crate::workers::post_protocol::PostProtocol;
 use crate::workers::process_call::ProcessCall;
 use crate::workers::send_recording::SendRecording;
+use crate::workers::source_day::{Nightly, SourceDay};
 
 /// The private chats of the administrators (a user's private chat id is their user id).
 pub(super) fn admin_chats(cfg: &Config) -> Vec<i64> {
@@ -78,6 +80,18 @@ pub fn call_sources(cfg: &Config) -> HashMap<String, Arc<dyn CallSource>> {
         mcfg.result_poll = Duration::from_millis(cfg.pbx.mango_result_poll_ms);
         mcfg.stats_interval = mcfg.stats_interval.min(mcfg.result_poll);
         let src = Mango::new(mcfg);
+        sources.insert(src.name().to_string(), Arc::new(src));
+    }
+    if let (Some(login), Some(password)) = (&cfg.pbx.tbank_login, &cfg.pbx.tbank_password) {
+        let src = Tbank::new(TbankConfig {
+            base_url: cfg.pbx.tbank_api_url.clone(),
+            login: login.clone(),
+            password: password.expose().to_string(),
+            timezone: cfg.service.timezone,
+            fields: TbankFields::new(&cfg.pbx.tbank_fields),
+            page_size: 1000,
+            channel_roles: cfg.analysis.channel_roles.clone(),
+        });
         sources.insert(src.name().to_string(), Arc::new(src));
     }
     if let Some(token) = &cfg.pbx.novofon_access_token {
@@ -170,6 +184,19 @@ pub(super) fn start(
         return;
     };
     pool.register(Arc::new(ProcessCall { deps: p.clone() }));
+    pool.register(Arc::new(SourceDay { deps: p.clone() }));
+    if sources.contains_key(tbank::PROVIDER) && cfg.pbx.tbank_nightly_days_ago > 0 {
+        let nightly = Nightly {
+            source: tbank::PROVIDER.into(),
+            days_ago: cfg.pbx.tbank_nightly_days_ago,
+            hour: cfg.pbx.tbank_nightly_hour,
+            timezone: cfg.service.timezone,
+        };
+        parts.spawn(
+            "nightly",
+            nightly.run(p.intake.clone(), parts.shutdown.clone()),
+        );
+    }
     match telegram {
         Some(t) => {
             pool.register(Arc::new(PostProtocol {
@@ -191,6 +218,7 @@ pub(super) fn start(
         let secs = match source.name() {
             novofon_v1::ZADARMA => cfg.pbx.zadarma_poll_secs,
             mango::PROVIDER => cfg.pbx.mango_poll_secs,
+            tbank::PROVIDER => cfg.pbx.tbank_poll_secs,
             _ => cfg.pbx.novofon_poll_secs,
         };
         let every = Duration::from_secs(secs.max(1));
@@ -213,7 +241,7 @@ pub(super) fn start(
     }
     if sources.is_empty() {
         tracing::warn!(
-            "no telephony source configured (NOVOFON_API_KEY/SECRET, NOVOFON_ACCESS_TOKEN, ZADARMA_API_KEY/SECRET or MANGO_API_KEY/SALT)"
+            "no telephony source configured (NOVOFON_API_KEY/SECRET, NOVOFON_ACCESS_TOKEN, ZADARMA_API_KEY/SECRET, MANGO_API_KEY/SALT or TBANK_LOGIN/PASSWORD)"
         );
     }
 }

@@ -1,7 +1,9 @@
 //! `callops bench pipeline`: the real pipeline (poller, durable jobs, audio, STT and LLM clients,
-//! protocol rendering, exactly-once posting) against in-process fakes with set latencies. Prints
-//! throughput against the ideal (concurrency / per-call provider time), latency from "the call
-//! appears at the provider" to "protocol posted", and peak RSS.
+//! protocol rendering, exactly-once posting) against in-process fakes with set latencies. Runs
+//! twice: calls that arrive as ready transcripts (the T-Bank TQM path: no recording, no STT), then
+//! calls with recordings. Prints, for each, throughput against the ideal (concurrency / per-call
+//! provider time), latency from "the call appears at the provider" to "protocol posted", and peak
+//! RSS (the process's high-water mark so far).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::analysis::pipeline::{PipelineDeps, PipelineSettings};
 use crate::analysis::Profiles;
 use crate::domain::Direction;
-use crate::domain::Speaker;
+use crate::domain::{Speaker, Utterance};
 use crate::i18n::Lang;
 use crate::jobs::schedule::Schedules;
 use crate::jobs::{PoolOptions, WorkerPool};
@@ -46,6 +48,8 @@ pub struct PipelineBench {
 struct FakeSource {
     calls: Vec<(ProviderCall, Instant)>,
     audio: Vec<u8>,
+    /// Serve each call's transcript as ready (the T-Bank path) instead of its recording.
+    transcripts: bool,
 }
 
 #[async_trait]
@@ -72,6 +76,34 @@ impl CallSource for FakeSource {
         _r: Option<&str>,
     ) -> Result<(Vec<u8>, String), TelephonyError> {
         Ok((self.audio.clone(), "wav".into()))
+    }
+    async fn fetch_transcript(
+        &self,
+        _id: &str,
+        _r: Option<&str>,
+    ) -> Result<Option<Vec<Utterance>>, TelephonyError> {
+        if !self.transcripts {
+            return Ok(None);
+        }
+        let line = |speaker, start_ms, text: &str| Utterance {
+            speaker,
+            start_ms,
+            end_ms: start_ms + 1800,
+            text: text.to_string(),
+        };
+        Ok(Some(vec![
+            line(
+                Speaker::Manager,
+                0,
+                "Агентство «Квартал», Анна, здравствуйте",
+            ),
+            line(
+                Speaker::Client,
+                2000,
+                "Здравствуйте, у меня покупатель на двушку",
+            ),
+            line(Speaker::Manager, 4000, "Отлично, давайте назначим показ"),
+        ]))
     }
 }
 
@@ -181,8 +213,14 @@ pub(crate) fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[(((sorted.len() - 1) as f64) * p).round() as usize]
 }
 
-/// Runs the benchmark and prints the figures.
+/// Runs the benchmark, ready transcripts first and then recordings, and prints the figures.
 pub async fn run(args: PipelineBench) -> anyhow::Result<()> {
+    run_one(&args, true).await?;
+    println!();
+    run_one(&args, false).await
+}
+
+async fn run_one(args: &PipelineBench, transcripts: bool) -> anyhow::Result<()> {
     let lat = Latencies {
         stt: Duration::from_millis(args.stt_latency_ms),
         llm: Duration::from_millis(args.llm_latency_ms),
@@ -235,7 +273,11 @@ pub async fn run(args: PipelineBench) -> anyhow::Result<()> {
         .map(|(c, at)| (c.provider_call_id.clone(), *at))
         .collect();
     let audio = stereo_wav_bytes(&tone(440.0, 2.0, 8000), &tone(880.0, 2.0, 8000), 8000);
-    let source: Arc<dyn CallSource> = Arc::new(FakeSource { calls, audio });
+    let source: Arc<dyn CallSource> = Arc::new(FakeSource {
+        calls,
+        audio,
+        transcripts,
+    });
 
     let mut pool = WorkerPool::new(
         store.clone(),
@@ -305,12 +347,17 @@ pub async fn run(args: PipelineBench) -> anyhow::Result<()> {
         )
     }));
 
-    let per_call = lat_per_call(&args);
+    let per_call = lat_per_call(args, transcripts);
     let ideal_per_min = args.concurrency as f64 / per_call * 60.0;
     println!(
-        "callops bench pipeline: {} calls, STT {} ms, LLM {} ms, concurrency {}, arrivals {}",
+        "callops bench pipeline, {}: {} calls, STT {} ms, LLM {} ms, concurrency {}, arrivals {}",
+        if transcripts {
+            "calls with ready transcripts (T-Bank TQM; no recording, no STT)"
+        } else {
+            "calls with recordings (downloaded, split, transcribed)"
+        },
         args.calls,
-        args.stt_latency_ms,
+        if transcripts { 0 } else { args.stt_latency_ms },
         args.llm_latency_ms,
         args.concurrency,
         if args.rate > 0.0 {
@@ -389,7 +436,9 @@ pub async fn run(args: PipelineBench) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Provider time per call: the two channels are transcribed at once, then one LLM request.
-fn lat_per_call(args: &PipelineBench) -> f64 {
-    (args.stt_latency_ms + args.llm_latency_ms) as f64 / 1000.0
+/// Provider time per call: the two channels are transcribed at once, then one LLM request; a
+/// ready transcript needs the LLM request only.
+fn lat_per_call(args: &PipelineBench, transcripts: bool) -> f64 {
+    let stt = if transcripts { 0 } else { args.stt_latency_ms };
+    (stt + args.llm_latency_ms) as f64 / 1000.0
 }

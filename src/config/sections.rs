@@ -187,6 +187,20 @@ section! {
         mango_poll_secs: u64 = "MANGO_POLL_SECS", "60", num(1, 86_400);
         /// how often a Mango statistics result is asked for while it is not ready, in ms (Mango asks for no more than every 5 s)
         mango_result_poll_ms: u64 = "MANGO_RESULT_POLL_MS", "5000", num(10, 60_000);
+        /// T-Bank TQM login (speech analytics: its calls come with ready transcripts, no speech-to-text)
+        tbank_login: Option<String> = "TBANK_LOGIN", "", opt_text;
+        /// T-Bank TQM password
+        tbank_password: Option<Secret> = "TBANK_PASSWORD", "", secret;
+        /// T-Bank TQM API root
+        tbank_api_url: String = "TBANK_API_URL", "https://tqm-cloud.tbank.ru", url;
+        /// T-Bank polling interval (today's calls), in seconds
+        tbank_poll_secs: u64 = "TBANK_POLL_SECS", "300", num(1, 86_400);
+        /// `field=path|path,...`: where T-Bank's answers keep a field, tried before the built-in paths (its API is reverse-engineered; a renamed field is fixed here)
+        tbank_fields: Vec<(String, Vec<String>)> = "TBANK_FIELDS", "", tbank_fields;
+        /// the nightly batch reads the T-Bank calls of this many days ago again, as CallQ does (0: off; calls already taken stay as they are)
+        tbank_nightly_days_ago: u32 = "TBANK_NIGHTLY_DAYS_AGO", "1", num(0, 30);
+        /// the local hour (`TIMEZONE`) the nightly batch runs at
+        tbank_nightly_hour: u32 = "TBANK_NIGHTLY_HOUR", "3", num(0, 23);
     }
 }
 

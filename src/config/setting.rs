@@ -214,6 +214,32 @@ pub(super) fn number_pairs(s: &str) -> Result<Vec<(PhoneNumber, String)>, String
         .collect()
 }
 
+/// `field=path|path,...` for T-Bank's answers: each field must be one T-Bank's client reads.
+pub(super) fn tbank_fields(s: &str) -> Result<Vec<(String, Vec<String>)>, String> {
+    let known = crate::telephony::tbank::field_names();
+    list(s)
+        .map(|item| {
+            let (k, v) = item
+                .split_once('=')
+                .ok_or_else(|| format!("{item:?} should be field=path|path"))?;
+            let k = k.trim();
+            if !known.contains(&k) {
+                return Err(format!("unknown field {k:?}; known: {}", known.join(", ")));
+            }
+            let paths: Vec<String> = v
+                .split('|')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+                .collect();
+            if paths.is_empty() {
+                return Err(format!("{item:?} names no path"));
+            }
+            Ok((k.to_string(), paths))
+        })
+        .collect()
+}
+
 /// `number=chat id,...`.
 pub(super) fn number_chats(s: &str) -> Result<Vec<(PhoneNumber, i64)>, String> {
     number_pairs(s)?

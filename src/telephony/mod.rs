@@ -10,6 +10,7 @@ pub mod recorded_line;
 pub mod simulated;
 pub mod sip;
 pub mod sip_line;
+pub mod tbank;
 pub mod trunk;
 
 use std::time::Duration;
@@ -80,6 +81,15 @@ pub trait CallSource: Send + Sync + 'static {
         provider_call_id: &str,
         recording_ref: Option<&str>,
     ) -> Result<(Vec<u8>, String), TelephonyError>;
+    /// The call's ready transcript, for sources that keep one (T-Bank TQM): then no recording is
+    /// fetched and no speech-to-text runs. `None` from sources that only have recordings.
+    async fn fetch_transcript(
+        &self,
+        _provider_call_id: &str,
+        _recording_ref: Option<&str>,
+    ) -> Result<Option<Vec<crate::domain::Utterance>>, TelephonyError> {
+        Ok(None)
+    }
 }
 
 /// Compares two secrets in time independent of where they differ.

@@ -220,3 +220,48 @@ pub async fn stats(State(state): State<Arc<WebState>>) -> Response {
 pub async fn scheduler(State(state): State<Arc<WebState>>) -> Response {
     Json(json!({ "schedules": state.schedules.all() })).into_response()
 }
+
+/// `POST /api/sources/{name}/days/{YYYY-MM-DD}`: reads that local day of a source's calls again
+/// (the nightly batch, on demand). Calls already taken stay as they are; missing ones are analysed.
+pub async fn read_day(
+    State(state): State<Arc<WebState>>,
+    Path((name, day)): Path<(String, String)>,
+) -> Response {
+    let Some(intake) = &state.intake else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "analysis is not configured (OPENAI_API_KEY)",
+        );
+    };
+    if !state.sources.contains(&name) {
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "no call source {name:?} is configured; configured: {}",
+                state.sources.join(", ")
+            ),
+        );
+    }
+    let Ok(day) = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d") else {
+        return error(StatusCode::BAD_REQUEST, "the day should be YYYY-MM-DD");
+    };
+    let today = chrono::Utc::now()
+        .with_timezone(&state.timezone)
+        .date_naive();
+    if day > today {
+        return error(StatusCode::BAD_REQUEST, "that day has not come yet");
+    }
+    let payload = crate::analysis::queue::DayPayload {
+        source: name.clone(),
+        day,
+    };
+    let run = chrono::Utc::now().format("%Y%m%d%H%M").to_string();
+    match crate::analysis::queue::enqueue_day(intake, &payload, &run).await {
+        Ok((job, _)) => (
+            StatusCode::ACCEPTED,
+            Json(json!({"source": name, "day": day.to_string(), "job_id": job})),
+        )
+            .into_response(),
+        Err(e) => store_error(e),
+    }
+}

@@ -32,6 +32,8 @@ pub struct WebState {
     pub api_key: Option<Secret>,
     /// Taking calls in (webhooks) and queueing re-analyses, when analysis is on.
     pub intake: Option<Arc<CallIntake>>,
+    /// The call sources polled (their provider names), when analysis is on.
+    pub sources: Vec<String>,
     /// The analysis profiles, when analysis is on.
     pub views: Option<Arc<ProtocolViews>>,
     pub schedules: Arc<Schedules>,
@@ -71,6 +73,7 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/calls/{id}/messages", get(outbound::messages))
         .route("/calls/{id}/hangup", post(outbound::hangup))
         .route("/calls/{id}/reanalyze", post(calls::reanalyze))
+        .route("/sources/{name}/days/{day}", post(calls::read_day))
         .merge(campaign_routes())
         .route("/stats", get(calls::stats))
         .route("/scheduler", get(calls::scheduler))

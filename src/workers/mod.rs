@@ -7,4 +7,5 @@ pub mod poller;
 pub mod post_protocol;
 pub mod process_call;
 pub mod send_recording;
+pub mod source_day;
 pub mod telegram_send;

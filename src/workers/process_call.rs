@@ -16,7 +16,7 @@ use crate::analysis::transcribe::{transcribe, TranscribeError};
 use crate::analysis::view::chat_lang;
 use crate::domain::PostKind;
 use crate::domain::Speaker;
-use crate::domain::{Call, CallStatus};
+use crate::domain::{Call, CallStatus, Utterance};
 use crate::i18n::t_args;
 use crate::jobs::{JobError, JobHandler};
 use crate::notify::{PostRequest, TextFormat};
@@ -64,16 +64,26 @@ impl ProcessCall {
                     call.provider
                 ))
             })?;
+            let unavailable = |e: TelephonyError| match e {
+                TelephonyError::Rejected(m) => {
+                    Failure::Final(format!("the recording is not available: {m}"))
+                }
+                TelephonyError::TooLarge(m) => Failure::Final(m),
+                other => Failure::Retry(other.to_string()),
+            };
+            let ready = source
+                .fetch_transcript(&call.provider_call_id, call.recording_ref.as_deref())
+                .await
+                .map_err(unavailable)?;
+            if let Some(utterances) = ready.filter(|u| !u.is_empty()) {
+                store.replace_utterances(call.id, &utterances).await?;
+                let mono = utterances.iter().all(|u| u.speaker == Speaker::Unknown);
+                return self.analyse_and_post(call, payload, utterances, mono).await;
+            }
             let (bytes, ext) = source
                 .fetch_recording(&call.provider_call_id, call.recording_ref.as_deref())
                 .await
-                .map_err(|e| match e {
-                    TelephonyError::Rejected(m) => {
-                        Failure::Final(format!("the recording is not available: {m}"))
-                    }
-                    TelephonyError::TooLarge(m) => Failure::Final(m),
-                    other => Failure::Retry(other.to_string()),
-                })?;
+                .map_err(unavailable)?;
             let limits = AudioLimits::for_call(call.duration_secs, deps.settings.max_recording);
             let transcript = transcribe(
                 deps.stt.as_ref(),
@@ -95,7 +105,19 @@ impl ProcessCall {
                 .await?;
             (transcript.utterances, transcript.mono)
         };
+        self.analyse_and_post(call, payload, utterances, mono).await
+    }
 
+    /// Picks the profile, analyses the transcript, stores the result and queues the post.
+    async fn analyse_and_post(
+        &self,
+        call: &Call,
+        payload: &ProcessPayload,
+        utterances: Vec<Utterance>,
+        mono: bool,
+    ) -> Result<(), Failure> {
+        let deps = &self.deps;
+        let store = &deps.store;
         let chosen = match crate::analysis::pipeline::our_side(call) {
             Some(ours) => store
                 .number_profiles()

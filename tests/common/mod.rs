@@ -6,6 +6,7 @@ pub mod fake_mango;
 pub mod fake_novofon;
 pub mod fake_openai;
 pub mod fake_salute;
+pub mod fake_tbank;
 pub mod fake_telegram;
 pub mod sipp;
 
