@@ -76,6 +76,7 @@ async fn analyze_one(
             started_at: Utc::now(),
             duration_secs: transcript.duration_ms / 1000,
             recording_ref: Some(file.display().to_string()),
+            operator: None,
         })
         .await?;
     store

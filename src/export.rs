@@ -157,6 +157,7 @@ mod tests {
                     status: CallStatus::Analyzed,
                     reason: None,
                     recording_ref: None,
+                    operator: None,
                 },
                 lead_category: Some(LeadCategory::Hot),
                 interest_rating: Some(8),

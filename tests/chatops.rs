@@ -74,6 +74,7 @@ async fn start(seed: usize) -> Bot {
                 started_at: newest - chrono::Duration::minutes(i as i64 + 1),
                 duration_secs: 90,
                 recording_ref: None,
+                operator: Some(format!("{}", 101 + i % 3)),
             })
             .await
             .unwrap();

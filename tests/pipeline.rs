@@ -1408,3 +1408,66 @@ async fn tbank_calls_arrive_as_ready_transcripts_page_by_page_without_speech_to_
         .count();
     assert_eq!(n, 6, "{calls}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_departments_calls_go_to_its_chat_under_its_operators_name() {
+    use common::fake_mango::{self, FakeMango, MangoCall};
+    const SALES: i64 = -100_200_300;
+    let now = Utc::now().timestamp();
+    let call = |entry: &str, ext: &str, client: &str| MangoCall {
+        entry_id: entry.into(),
+        recording_id: Some(format!("rec-{entry}")),
+        start: now - 900,
+        answer: Some(now - 890),
+        finish: now - 800,
+        from_number: client.into(),
+        to_extension: ext.into(),
+        to_number: "74951234567".into(),
+        audio: stereo(),
+    };
+    let mango = FakeMango::start(vec![
+        call("E-SALES", "101", "79160000101"),
+        call("E-OTHER", "555", "79160000555"),
+    ])
+    .await;
+    let url = mango.url.clone();
+    let departments = format!(
+        r#"[{{"name": "Продажи", "operators": {{"101": "Анна", "102": "Игорь"}}, "chat": {SALES}}}]"#
+    );
+    let h = Harness::new(
+        vec![],
+        &[
+            ("MANGO_API_URL", &url),
+            ("MANGO_API_KEY", fake_mango::KEY),
+            ("MANGO_API_SALT", fake_mango::SALT),
+            ("MANGO_POLL_SECS", "1"),
+            ("MANGO_RESULT_POLL_MS", "50"),
+            ("DEPARTMENTS", &departments),
+        ],
+    )
+    .await;
+    let sales = || {
+        h.tg.delivered_to(SALES)
+            .into_iter()
+            .filter(|b| b["text"].as_str().is_some_and(|t| t.contains("ЗВОНОК")))
+            .collect::<Vec<_>>()
+    };
+    common::eventually(30, "the sales call posted to its chat", || async {
+        !sales().is_empty()
+    })
+    .await;
+    h.wait_protocols(1).await;
+    let posted = sales();
+    assert_eq!(posted.len(), 1);
+    let text = posted[0]["text"].as_str().unwrap();
+    assert!(text.contains("Менеджер: Анна (101)"), "{text}");
+    assert!(text.contains("+7 (916) 000-01-01"), "{text}");
+    let team = h.protocols();
+    assert_eq!(team.len(), 1, "the other call stays in the team chat");
+    let text = team[0]["text"].as_str().unwrap();
+    assert!(text.contains("+7 (916) 000-05-55"), "{text}");
+    assert!(
+        text.contains("Менеджер: 555"),
+        "an unnamed extension as it is: {text}"
+    );
+}

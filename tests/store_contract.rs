@@ -520,6 +520,7 @@ fn new_call(id: &str) -> NewCall {
         started_at: Utc.with_ymd_and_hms(2026, 11, 20, 10, 30, 15).unwrap(),
         duration_secs: 323,
         recording_ref: None,
+        operator: Some("101".into()),
     }
 }
 
@@ -533,6 +534,7 @@ async fn calls_are_unique_per_provider(s: Arc<dyn Store>) {
         Utc.with_ymd_and_hms(2026, 11, 20, 10, 30, 15).unwrap()
     );
     assert_eq!(a.status, CallStatus::New);
+    assert_eq!(a.operator.as_deref(), Some("101"), "the operator is kept");
     let (other, created) = s
         .insert_call(&NewCall {
             provider: "zadarma".into(),

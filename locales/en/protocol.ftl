@@ -4,6 +4,7 @@ proto-date = Date
 proto-phone = Phone
 proto-duration = Duration
 proto-agency = Agency
+proto-operator = Manager
 proto-call-id = Call #{ $id }
 duration-format = { $m }m { $s }s
 section-interest = INTEREST ASSESSMENT

@@ -4,6 +4,7 @@ proto-date = Дата
 proto-phone = Телефон
 proto-duration = Длительность
 proto-agency = Агентство
+proto-operator = Менеджер
 proto-call-id = Звонок №{ $id }
 duration-format = { $m }м { $s }с
 section-interest = ОЦЕНКА ЗАИНТЕРЕСОВАННОСТИ

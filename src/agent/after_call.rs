@@ -40,6 +40,7 @@ pub async fn record_call(
             started_at: report.started_at,
             duration_secs: report.duration.as_secs() as i64,
             recording_ref: None,
+            operator: None,
         })
         .await?;
     if let Some(chat) = party.chat {

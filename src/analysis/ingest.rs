@@ -69,6 +69,7 @@ pub async fn ingest(
                     started_at: pc.started_at,
                     duration_secs: bounded_call_secs(pc.duration_secs),
                     recording_ref: pc.recording_ref.clone(),
+                    operator: pc.operator.clone(),
                 })
                 .await?
         }
@@ -212,6 +213,7 @@ pub async fn recording_ready(
             answered: true,
             disposition: String::new(),
             recorded: true,
+            operator: call.operator.clone(),
         };
         enqueue_process(intake, call.id, &pc, false).await?;
     }

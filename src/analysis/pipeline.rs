@@ -32,6 +32,8 @@ pub struct PipelineSettings {
     /// Administrators, told in private when a protocol cannot be posted.
     pub admins: Vec<i64>,
     pub chat_by_number: Vec<(PhoneNumber, i64)>,
+    /// Departments: a call goes to its department's chat and profile, and its operator is named.
+    pub departments: crate::domain::Departments,
     pub timezone: Tz,
     pub lang: Lang,
     /// How many recent corrections go into a profile's prompt as examples.
@@ -128,23 +130,43 @@ impl PipelineDeps {
 }
 
 impl PipelineSettings {
-    /// The profile for a call: by our number, else the default.
+    /// The call's department, if any.
+    pub fn department_of(&self, call: &Call) -> Option<&crate::domain::Department> {
+        self.departments
+            .of_call(our_side(call).as_ref(), call.operator.as_deref())
+    }
+
+    /// The profile for a call: by our number, else its department's, else the default.
     pub fn profile_for(&self, call: &Call) -> String {
         let ours = our_side(call);
         self.profile_by_number
             .iter()
             .find(|(n, _)| Some(n) == ours.as_ref())
             .map(|(_, p)| p.clone())
+            .or_else(|| self.department_of(call).and_then(|d| d.profile.clone()))
             .unwrap_or_else(|| self.default_profile.clone())
     }
 
-    /// The chat a call's protocol goes to: by our number, else the team chat.
+    /// The chat a call's protocol goes to: its department's, else by our number, else the team
+    /// chat.
     pub fn chat_for(&self, call: &Call) -> Option<i64> {
         let ours = our_side(call);
-        self.chat_by_number
-            .iter()
-            .find(|(n, _)| Some(n) == ours.as_ref())
-            .map(|(_, c)| *c)
+        self.department_of(call)
+            .and_then(|d| d.chat)
+            .or_else(|| {
+                self.chat_by_number
+                    .iter()
+                    .find(|(n, _)| Some(n) == ours.as_ref())
+                    .map(|(_, c)| *c)
+            })
             .or(self.team_chat)
+    }
+
+    /// How the call's protocol names its operator («Анна (101)»), when the PBX said who it was.
+    pub fn operator_label(&self, call: &Call) -> Option<String> {
+        call.operator
+            .as_deref()
+            .filter(|o| !o.is_empty())
+            .map(|o| self.departments.operator_label(o))
     }
 }

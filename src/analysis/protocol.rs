@@ -56,7 +56,7 @@ fn local_time(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).format("%d.%m.%Y %H:%M").to_string()
 }
 
-fn header(lang: Lang, call: &Call, agency: Option<&str>, tz: Tz) -> String {
+fn header(lang: Lang, call: &Call, operator: Option<&str>, agency: Option<&str>, tz: Tz) -> String {
     let mut out = format!(
         "<b>{}</b>\n📅 {}: {}\n☎️ {}: {}\n⏱ {}: {}",
         t(
@@ -73,6 +73,9 @@ fn header(lang: Lang, call: &Call, agency: Option<&str>, tz: Tz) -> String {
         t(lang, "proto-duration"),
         duration(lang, call.duration_secs),
     );
+    if let Some(o) = operator {
+        out.push_str(&format!("\n🧑‍💼 {}: {}", t(lang, "proto-operator"), esc(o)));
+    }
     if let Some(a) = agency.filter(|a| !a.trim().is_empty()) {
         out.push_str(&format!("\n🏢 {}: {}", t(lang, "proto-agency"), esc(a)));
     }
@@ -218,13 +221,14 @@ pub fn render(
     lang: Lang,
     tz: Tz,
     call: &Call,
+    operator: Option<&str>,
     profile: &Profile,
     result: &Value,
     utterances: &[Utterance],
     feedback: &[Feedback],
     timings: &[TurnTiming],
 ) -> Rendered {
-    let mut text = header(lang, call, result["agency_name"].as_str(), tz);
+    let mut text = header(lang, call, operator, result["agency_name"].as_str(), tz);
     for section in &profile.sections {
         let lines: Vec<String> = section
             .fields
@@ -327,6 +331,7 @@ mod tests {
             status: crate::domain::CallStatus::Analyzed,
             reason: None,
             recording_ref: None,
+            operator: Some("101".into()),
         }
     }
 
@@ -363,6 +368,7 @@ mod tests {
             Lang::Ru,
             chrono_tz::Europe::Moscow,
             &call(),
+            Some("Анна (101)"),
             p,
             &result(),
             &u,
@@ -375,6 +381,7 @@ mod tests {
             "20.11.2026 13:30",
             "+7 (916) 123-45-67",
             "5м 23с",
+            "🧑‍💼 Менеджер: Анна (101)",
             "Этажи &amp; Ко",
             "ОЦЕНКА ЗАИНТЕРЕСОВАННОСТИ",
             "🔥 ГОРЯЧИЙ ЛИД",
@@ -396,6 +403,7 @@ mod tests {
             Lang::En,
             chrono_tz::Europe::Moscow,
             &call(),
+            Some("Анна (101)"),
             p,
             &result(),
             &u,
@@ -432,6 +440,7 @@ mod tests {
             Lang::Ru,
             chrono_tz::Europe::Moscow,
             &call(),
+            Some("Анна (101)"),
             p,
             &result(),
             &u,

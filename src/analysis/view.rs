@@ -80,6 +80,7 @@ pub async fn render_current(
         lang,
         views.settings.timezone,
         &call,
+        views.settings.operator_label(&call).as_deref(),
         profile,
         &analysis.result,
         &utterances,

@@ -124,10 +124,17 @@ pub fn build_pipeline(
         Profiles::load(cfg.analysis.prompts_dir.as_deref()).context("loading analysis profiles")?;
     for name in std::iter::once(&cfg.analysis.profile)
         .chain(cfg.analysis.profile_by_number.iter().map(|(_, p)| p))
+        .chain(
+            cfg.analysis
+                .departments
+                .list()
+                .iter()
+                .filter_map(|d| d.profile.as_ref()),
+        )
     {
         if profiles.get(name).is_none() {
             anyhow::bail!(
-                "unknown analysis profile {name:?} (PROFILE / PROFILE_BY_NUMBER); known: {}",
+                "unknown analysis profile {name:?} (PROFILE / PROFILE_BY_NUMBER / a department's profile); known: {}",
                 profiles.names().join(", ")
             );
         }
@@ -161,6 +168,7 @@ pub fn build_pipeline(
             team_chat: cfg.telegram.chat_id,
             admins: admin_chats(cfg),
             chat_by_number: cfg.analysis.chat_by_number.clone(),
+            departments: cfg.analysis.departments.clone(),
             timezone: cfg.service.timezone,
             lang: Lang::Ru,
             fewshot_examples: cfg.analysis.fewshot_examples,
@@ -210,7 +218,10 @@ pub(super) fn start(
         }
         None => tracing::warn!("no Telegram token: protocols are stored but not posted"),
     }
-    if cfg.telegram.chat_id.is_none() && cfg.analysis.chat_by_number.is_empty() {
+    if cfg.telegram.chat_id.is_none()
+        && cfg.analysis.chat_by_number.is_empty()
+        && cfg.analysis.departments.is_empty()
+    {
         tracing::warn!("TELEGRAM_CHAT_ID is not set: protocols have no chat to go to");
     }
     for source in sources.values() {

@@ -153,6 +153,13 @@ fn bot_deps(
             .chat_id
             .into_iter()
             .chain(cfg.analysis.chat_by_number.iter().map(|(_, c)| *c))
+            .chain(
+                cfg.analysis
+                    .departments
+                    .list()
+                    .iter()
+                    .filter_map(|d| d.chat),
+            )
             .collect(),
         intake: pipeline.as_ref().map(|p| p.intake.clone()),
         views: pipeline.as_ref().map(|p| p.views.clone()),

@@ -54,6 +54,7 @@ pub fn agent_intake(store: Arc<dyn crate::store::Store>) -> Arc<CallIntake> {
             team_chat: None,
             admins: Vec::new(),
             chat_by_number: Vec::new(),
+            departments: Default::default(),
             timezone: chrono_tz::Europe::Moscow,
             lang: Lang::Ru,
             fewshot_examples: 0,

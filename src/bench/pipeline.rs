@@ -264,6 +264,7 @@ async fn run_one(args: &PipelineBench, transcripts: bool) -> anyhow::Result<()> 
                 answered: true,
                 disposition: "answered".into(),
                 recorded: true,
+                operator: Some(format!("{}", 101 + i % 5)),
             };
             (pc, at)
         })
@@ -316,6 +317,7 @@ async fn run_one(args: &PipelineBench, transcripts: bool) -> anyhow::Result<()> 
             team_chat: Some(-1),
             admins: Vec::new(),
             chat_by_number: Vec::new(),
+            departments: Default::default(),
             timezone: chrono_tz::Europe::Moscow,
             lang: Lang::Ru,
             fewshot_examples: 0,

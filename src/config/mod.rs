@@ -261,6 +261,15 @@ fn read_toml(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
     for (key, value) in table {
         let text = match value {
             toml::Value::String(s) => s,
+            // `[[departments]]` and other arrays of tables: kept as JSON for their setting.
+            toml::Value::Array(items)
+                if !items.is_empty() && items.iter().all(toml::Value::is_table) =>
+            {
+                serde_json::to_string(&items).map_err(|e| ConfigError::Toml {
+                    path: path.to_path_buf(),
+                    message: format!("{key}: {e}"),
+                })?
+            }
             toml::Value::Array(items) => items
                 .iter()
                 .map(|i| match i {
@@ -422,6 +431,44 @@ mod tests {
         assert_eq!(cfg.service.database_url, "sqlite://x.db");
         assert_eq!(cfg.telegram.admins, vec![1, 2]);
         assert_eq!(cfg.service.worker_concurrency, 3);
+    }
+
+    #[test]
+    fn departments_come_from_toml_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("callops.toml");
+        std::fs::write(
+            &path,
+            r#"
+profile = "realty_lead"
+
+[[departments]]
+name = "Продажи"
+numbers = ["+7 (495) 123-45-67"]
+chat = -1001
+operators = { "101" = "Анна", "102" = "Игорь" }
+
+[[departments]]
+name = "Контроль качества"
+profile = "qa_checklist"
+operators = { "op-7" = "Ольга" }
+"#,
+        )
+        .unwrap();
+        let values = read_toml(&path).unwrap();
+        let cfg = Config::from_values(&values, Purpose::Tooling).unwrap();
+        let d = cfg.analysis.departments.list();
+        assert_eq!(d.len(), 2);
+        assert_eq!(d[0].name, "Продажи");
+        assert_eq!(d[0].chat, Some(-1001));
+        assert_eq!(d[0].operators["101"], "Анна");
+        assert_eq!(d[1].profile.as_deref(), Some("qa_checklist"));
+        let bad = Config::from_values(
+            &vals(&[("DEPARTMENTS", r#"[{"name": "Склад", "numbers": ["abc"]}]"#)]),
+            Purpose::Tooling,
+        )
+        .unwrap_err();
+        assert!(bad.to_string().contains("DEPARTMENTS"), "{bad}");
     }
 
     #[test]

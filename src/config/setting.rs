@@ -240,6 +240,11 @@ pub(super) fn tbank_fields(s: &str) -> Result<Vec<(String, Vec<String>)>, String
         .collect()
 }
 
+/// Departments as JSON (`[[departments]]` tables in `callops.toml` arrive as JSON too).
+pub(super) fn departments(s: &str) -> Result<crate::domain::Departments, String> {
+    crate::domain::Departments::parse_json(s)
+}
+
 /// `number=chat id,...`.
 pub(super) fn number_chats(s: &str) -> Result<Vec<(PhoneNumber, i64)>, String> {
     number_pairs(s)?

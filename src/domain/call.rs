@@ -135,6 +135,8 @@ pub struct NewCall {
     pub duration_secs: i64,
     /// What the provider needs to fetch the recording (a recording id or URL), when known.
     pub recording_ref: Option<String>,
+    /// The operator as the PBX names them (an extension, or an operator id), when it says.
+    pub operator: Option<String>,
 }
 
 /// A stored call.
@@ -152,6 +154,8 @@ pub struct Call {
     /// Why the call was skipped or failed.
     pub reason: Option<String>,
     pub recording_ref: Option<String>,
+    /// The operator as the PBX names them (an extension, or an operator id).
+    pub operator: Option<String>,
 }
 
 impl Call {

@@ -6,6 +6,7 @@ mod call;
 mod callback;
 mod campaign;
 mod contact_outcome;
+mod department;
 mod endpoint;
 mod greeting;
 mod named;
@@ -36,6 +37,7 @@ pub use campaign::{
     ContactSkip, ContactState, Conversation, NewCampaign, NewCampaignContact, Settlement,
 };
 pub use contact_outcome::ContactOutcome;
+pub use department::{Department, Departments};
 pub use endpoint::Endpoint;
 pub use greeting::Greeting;
 pub use origin::CallOrigin;

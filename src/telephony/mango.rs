@@ -302,6 +302,11 @@ pub fn parse_stats_row(line: &str) -> Option<ProviderCall> {
         answered: answer.is_some(),
         disposition: col(8).to_string(),
         recorded: !records.is_empty(),
+        // The employee's extension: the callee's of an incoming call, the caller's of an outgoing one.
+        operator: [to_ext, from_ext]
+            .into_iter()
+            .find(|e| !e.is_empty())
+            .map(str::to_string),
     })
 }
 
@@ -530,6 +535,10 @@ fn summary(v: &Value) -> Result<ProviderCall, MangoEventError> {
         disposition: text(&v["disconnect_reason"]).unwrap_or_default(),
         // Whether it was recorded is told by `record/added` and the statistics.
         recorded: answered,
+        operator: [text(&v["to"]["extension"]), text(&v["from"]["extension"])]
+            .into_iter()
+            .flatten()
+            .next(),
     })
 }
 

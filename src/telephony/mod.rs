@@ -36,6 +36,8 @@ pub struct ProviderCall {
     /// The provider's own word for the outcome (for the skip reason).
     pub disposition: String,
     pub recorded: bool,
+    /// The operator as the PBX names them (an extension, or an operator id), when it says.
+    pub operator: Option<String>,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]

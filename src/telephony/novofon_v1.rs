@@ -221,6 +221,8 @@ impl NovofonV1 {
             answered: disposition.eq_ignore_ascii_case("answered"),
             disposition,
             recorded: truthy(&item["is_recorded"]),
+            // The employee's extension (`sip`; `internal` in the webhooks).
+            operator: text(&item["sip"]).or_else(|| text(&item["internal"])),
         })
     }
 }
@@ -443,6 +445,9 @@ pub fn parse_webhook(
                 recorded: matches!(get("is_recorded").trim(), "1" | "true"),
                 recording_ref: (!rec.is_empty()).then(|| rec.to_string()),
                 provider_call_id: pbx_call_id,
+                operator: Some(get("internal").trim())
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string),
             }))
         }
         "NOTIFY_RECORD" => Ok(WebhookEvent::RecordReady {

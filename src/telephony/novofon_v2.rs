@@ -144,6 +144,8 @@ impl NovofonV2 {
                 .as_str()
                 .unwrap_or(if lost { "lost" } else { "answered" })
                 .to_string(),
+            // The reference names no operator field for the Data API's calls.
+            operator: text(&item["employee_id"]),
         })
     }
 }

@@ -342,6 +342,7 @@ impl Tbank {
             answered: true,
             disposition: "transcribed".into(),
             recorded: true,
+            operator: f.text(item, "operator_id"),
         })
     }
 

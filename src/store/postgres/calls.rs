@@ -18,8 +18,8 @@ impl CallStore for PgStore {
     async fn insert_call(&self, call: &NewCall) -> Result<(Call, bool), StoreError> {
         let inserted = sqlx::query(
             "INSERT INTO calls (provider, provider_call_id, direction, caller, called, started_at, duration_secs,
-                                recording_ref)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                recording_ref, operator)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (provider, provider_call_id) DO NOTHING RETURNING *",
         )
         .bind(&call.provider)
@@ -30,6 +30,7 @@ impl CallStore for PgStore {
         .bind(call.started_at)
         .bind(call.duration_secs)
         .bind(&call.recording_ref)
+        .bind(&call.operator)
         .fetch_optional(&self.pool)
         .await?;
         if let Some(row) = inserted {

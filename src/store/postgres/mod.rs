@@ -148,6 +148,7 @@ pub(super) fn call_from_row(row: &PgRow) -> Result<Call, StoreError> {
             .ok_or_else(|| StoreError::Corrupt(format!("call status {status:?}")))?,
         reason: row.try_get("reason")?,
         recording_ref: row.try_get("recording_ref")?,
+        operator: row.try_get("operator")?,
     })
 }
 

@@ -19,8 +19,8 @@ impl CallStore for SqliteStore {
         let now = rfc3339(Utc::now());
         let inserted = sqlx::query(
             "INSERT INTO calls (provider, provider_call_id, direction, caller, called, started_at,
-                                duration_secs, recording_ref, status, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?)
+                                duration_secs, recording_ref, operator, status, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?)
              ON CONFLICT (provider, provider_call_id) DO NOTHING RETURNING *",
         )
         .bind(&call.provider)
@@ -31,6 +31,7 @@ impl CallStore for SqliteStore {
         .bind(rfc3339(call.started_at))
         .bind(call.duration_secs)
         .bind(&call.recording_ref)
+        .bind(&call.operator)
         .bind(&now)
         .bind(&now)
         .fetch_optional(&self.writer)
