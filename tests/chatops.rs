@@ -317,6 +317,50 @@ async fn lead_stats_export_users_and_reanalyze() {
     ] {
         assert!(stats.contains(needle), "{needle:?} missing in\n{stats}");
     }
+    assert!(
+        stats.contains("👥 Операторы") && stats.contains("• 101: звонков 1"),
+        "operators named by their PBX: {stats}"
+    );
+
+    // A checklist analysis of operator 101: /stats shows the score and the weakest criteria.
+    let (qa_call, _) = b
+        .app
+        .store
+        .insert_call(&NewCall {
+            provider: "novofon".into(),
+            provider_call_id: "seed_qa".into(),
+            direction: Direction::Incoming,
+            caller: "+79160009999".into(),
+            called: "+74951234567".into(),
+            started_at: Utc::now() - chrono::Duration::seconds(30),
+            duration_secs: 90,
+            recording_ref: None,
+            operator: Some("101".into()),
+        })
+        .await
+        .unwrap();
+    b.app
+        .store
+        .save_analysis(&NewAnalysis {
+            call_id: qa_call.id,
+            profile: "qa_checklist".into(),
+            result: serde_json::from_str(&fake_openai::default_answer("qa_checklist")).unwrap(),
+            lead_category: None,
+            interest_rating: Some(8),
+            priority: None,
+            agency_name: None,
+            model: Some("gpt-4o".into()),
+        })
+        .await
+        .unwrap();
+    let stats = text(&b.ask(TEAM, ADMIN, "/stats today").await);
+    assert!(
+        stats.contains(
+            "• 101: звонков 2 · чек-лист 8.0/10 · слабые места: Работа с возражениями 4.0, Выявление потребности 7.0"
+        ),
+        "{stats}"
+    );
+    assert!(stats.contains("• 102: звонков 1\n"), "{stats}");
 
     let docs = b.tg.state.documents.load(Ordering::SeqCst);
     b.tg.send_text(TEAM, ADMIN, "ru", "/export today");

@@ -107,3 +107,7 @@ call-status-skipped = skipped
 call-status-failed = processing failed
 call-status-unconfirmed = waiting for the PBX to confirm it
 call-status-awaiting_recording = waiting for the recording
+stats-operators = 👥 Operators
+stats-operator = • { $name }: { $calls } calls
+stats-operator-qa = checklist { $avg }/10
+stats-operator-weak = weakest: { $list }

@@ -107,3 +107,7 @@ call-status-skipped = пропущен
 call-status-failed = ошибка обработки
 call-status-unconfirmed = ждёт подтверждения от АТС
 call-status-awaiting_recording = ждёт запись разговора
+stats-operators = 👥 Операторы
+stats-operator = • { $name }: звонков { $calls }
+stats-operator-qa = чек-лист { $avg }/10
+stats-operator-weak = слабые места: { $list }

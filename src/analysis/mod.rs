@@ -5,6 +5,7 @@
 pub mod analyze;
 pub mod ingest;
 pub mod missed;
+pub mod operators;
 pub mod pipeline;
 pub mod profile;
 pub mod protocol;

@@ -140,13 +140,24 @@ fn render_field(lang: Lang, kind: FieldKind, name: &str, v: &Value) -> Option<St
                 .as_object()?
                 .iter()
                 .filter_map(|(k, s)| {
-                    s.as_i64()
-                        .map(|n| format!("• {}: {n}/10", t(lang, &format!("score-{k}"))))
+                    let n = criterion_score(s)?;
+                    let name = t(lang, &format!("score-{k}"));
+                    Some(
+                        match s["reason"].as_str().filter(|r| !r.trim().is_empty()) {
+                            Some(reason) => format!("• {name}: {n}/10 — {}", esc(reason)),
+                            None => format!("• {name}: {n}/10"),
+                        },
+                    )
                 })
                 .collect();
             Some(format!("<b>{label}:</b>\n{}", lines.join("\n")))
         }
     }
+}
+
+/// A checklist criterion's score: `{"score": 7, "reason": …}`, or a bare number (older analyses).
+pub fn criterion_score(v: &Value) -> Option<i64> {
+    v.as_i64().or_else(|| v["score"].as_i64())
 }
 
 /// One line per agent turn: how long the caller waited for the answer, and its parts.
@@ -456,5 +467,35 @@ mod tests {
         );
         let file = String::from_utf8(r.transcript_file.unwrap()).unwrap();
         assert_eq!(file.lines().count(), 400);
+    }
+
+    #[test]
+    fn checklist_scores_come_with_their_reasons() {
+        let profiles = Profiles::load(None).unwrap();
+        let p = profiles.get("qa_checklist").unwrap();
+        let result = json!({"scores": {
+                "greeting": {"score": 9, "reason": "Представилась и назвала агентство"},
+                "objection_handling": {"score": 4, "reason": "На «дорого» не ответила"},
+                "politeness": 10},
+            "total": 8, "agreements": [], "decline_reasons": [], "recommendations": [], "summary": "—"});
+        let r = render(
+            Lang::Ru,
+            chrono_tz::Europe::Moscow,
+            &call(),
+            None,
+            p,
+            &result,
+            &[],
+            &[],
+            &[],
+        );
+        for needle in [
+            "• Приветствие: 9/10 — Представилась и назвала агентство",
+            "• Работа с возражениями: 4/10 — На «дорого» не ответила",
+            "• Вежливость: 10/10",
+        ] {
+            assert!(r.text.contains(needle), "{needle:?} in\n{}", r.text);
+        }
+        assert!(!r.text.contains("Менеджер:"), "no operator, no line");
     }
 }

@@ -418,7 +418,63 @@ pub async fn stats_text(deps: &BotDeps, lang: Lang, period: Period) -> Result<St
     ));
     lines.extend(agent_lines(deps, lang, (from, to)).await?);
     lines.extend(campaign_lines(deps, lang, (from, to)).await?);
+    lines.extend(operator_lines(deps, lang, (from, to)).await?);
     Ok(lines.join("\n"))
+}
+
+/// The operators' figures of the period (none when no PBX named an operator): calls, the
+/// checklist average and the weakest criteria.
+async fn operator_lines(
+    deps: &BotDeps,
+    lang: Lang,
+    (from, to): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+) -> Result<Vec<String>, BotError> {
+    let rows = deps.store.chart_rows(from, to).await?;
+    if rows.iter().all(|r| r.operator.is_none()) {
+        return Ok(Vec::new());
+    }
+    let qa = deps
+        .store
+        .operator_results(from, to, "qa_checklist", 20_000)
+        .await?;
+    let departments = deps
+        .views
+        .as_ref()
+        .map(|v| v.settings.departments.clone())
+        .unwrap_or_default();
+    let figures = crate::analysis::operators::operator_figures(&rows, &qa, &departments);
+    let mut lines = vec![format!("\n<b>{}</b>", t(lang, "stats-operators"))];
+    for f in figures.iter().take(15) {
+        let mut parts = vec![t_args(
+            lang,
+            "stats-operator",
+            &[
+                ("name", crate::analysis::protocol::esc(&f.label).into()),
+                ("calls", (f.calls as i64).into()),
+            ],
+        )];
+        if let Some(avg) = f.qa_avg {
+            parts.push(t_args(
+                lang,
+                "stats-operator-qa",
+                &[("avg", format!("{avg:.1}").into())],
+            ));
+        }
+        if !f.weakest.is_empty() {
+            let weak: Vec<String> = f
+                .weakest
+                .iter()
+                .map(|(k, v)| format!("{} {v:.1}", t(lang, &format!("score-{k}"))))
+                .collect();
+            parts.push(t_args(
+                lang,
+                "stats-operator-weak",
+                &[("list", weak.join(", ").into())],
+            ));
+        }
+        lines.push(parts.join(" · "));
+    }
+    Ok(lines)
 }
 
 /// The voice agent's calls of the period, per speech vendor: delays, stream failures, use and
@@ -765,7 +821,10 @@ pub async fn render_chart(
     period: Period,
 ) -> Result<Vec<u8>, BotError> {
     let (from, to) = period.bounds(deps.timezone);
-    let rows = deps.store.chart_rows(from, to).await?;
+    let mut rows = deps.store.chart_rows(from, to).await?;
+    if let Some(v) = &deps.views {
+        crate::charts::label_operators(&mut rows, &v.settings.departments);
+    }
     let labels = crate::charts::labels(lang, kind, &period);
     let tz = deps.timezone;
     let png = tokio::task::spawn_blocking(move || {

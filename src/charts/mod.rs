@@ -121,6 +121,15 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
     v[(((v.len() - 1) as f64) * p).round() as usize]
 }
 
+/// Puts the operators' names on rows («Анна (101)»), for the operators chart.
+pub fn label_operators(rows: &mut [ChartRow], departments: &crate::domain::Departments) {
+    for r in rows {
+        if let Some(op) = &r.operator {
+            r.operator = Some(departments.operator_label(op));
+        }
+    }
+}
+
 /// Computes the series of `kind` over the days `first..=last` in `tz`.
 pub fn series(
     kind: ChartKind,
@@ -179,14 +188,18 @@ pub fn series(
                 .filter(|r| r.profile.as_deref() == Some("qa_checklist"))
             {
                 let Some(score) = r.rating else { continue };
+                // The operator when the PBX named one, else our number of the call.
                 let ours = if r.direction == Direction::Outgoing.as_str() {
                     &r.caller
                 } else {
                     &r.called
                 };
-                let name = PhoneNumber::parse(ours)
-                    .map(|p| p.pretty())
-                    .unwrap_or_else(|_| ours.clone());
+                let name = match &r.operator {
+                    Some(op) => op.clone(),
+                    None => PhoneNumber::parse(ours)
+                        .map(|p| p.pretty())
+                        .unwrap_or_else(|_| ours.clone()),
+                };
                 let e = by.entry(name).or_insert((0.0, 0.0));
                 e.0 += f64::from(score);
                 e.1 += 1.0;
@@ -328,6 +341,7 @@ mod tests {
                     posted_at: Some(
                         started + chrono::Duration::seconds(120 + 60 + (i % 7) as i64 * 10),
                     ),
+                    operator: None,
                 }
             })
             .collect()
@@ -420,6 +434,26 @@ mod tests {
             panic!()
         };
         assert_eq!(ops.len(), 2, "one bar per our number");
+        let mut named = rows();
+        for (i, r) in named.iter_mut().enumerate() {
+            r.operator = Some(if i % 3 == 0 { "101" } else { "102" }.into());
+        }
+        label_operators(
+            &mut named,
+            &crate::domain::Departments::parse_json(
+                r#"[{"name": "Продажи", "operators": {"101": "Анна"}}]"#,
+            )
+            .unwrap(),
+        );
+        let Series::Bars(ops) = series(ChartKind::Operators, &named, tz, first, last) else {
+            panic!()
+        };
+        let names: Vec<&str> = ops.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            vec!["102", "Анна (101)"],
+            "one bar per operator, named"
+        );
         let Series::Heatmap(h) = series(ChartKind::Volume, &rows(), tz, first, last) else {
             panic!()
         };

@@ -205,6 +205,15 @@ pub trait StatsStore: Send + Sync {
         to: chrono::DateTime<chrono::Utc>,
         limit: i64,
     ) -> Result<Vec<serde_json::Value>, StoreError>;
+    /// The operators and current results of calls analysed by `profile` that started in
+    /// `[from, to)` (at most `limit`): per-operator checklist figures.
+    async fn operator_results(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+        profile: &str,
+        limit: i64,
+    ) -> Result<Vec<(Option<String>, serde_json::Value)>, StoreError>;
     /// The latest category corrections of a profile, newest first.
     async fn corrections(&self, profile: &str, limit: i64) -> Result<Vec<Correction>, StoreError>;
 }

@@ -300,6 +300,8 @@ pub struct ChartRow {
     pub last_feedback: Option<String>,
     /// When the first protocol of the call reached the chat.
     pub posted_at: Option<DateTime<Utc>>,
+    /// The operator as the PBX names them (see [`crate::domain::Departments::operator_label`]).
+    pub operator: Option<String>,
 }
 
 /// A chat's daily digest schedule.

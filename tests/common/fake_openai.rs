@@ -55,10 +55,15 @@ pub fn realty_answer(category: &str, rating: i64) -> String {
     .to_string()
 }
 
-fn default_answer(schema_name: &str) -> String {
+pub fn default_answer(schema_name: &str) -> String {
     match schema_name {
-        "qa_checklist" => json!({"scores": {"greeting": 9, "needs_discovery": 7, "presentation": 8, "objection_handling": 6,
-            "next_step": 8, "politeness": 10}, "total": 8, "agreements": ["Показ в четверг"], "decline_reasons": [],
+        "qa_checklist" => json!({"scores": {
+                "greeting": {"score": 9, "reason": "Представилась и назвала агентство"},
+                "needs_discovery": {"score": 7, "reason": "Спросила про бюджет, но не про сроки"},
+                "presentation": {"score": 8, "reason": "Рассказала про показ"},
+                "objection_handling": {"score": 4, "reason": "На «дорого» ничего не ответила"},
+                "next_step": {"score": 8, "reason": "Договорились о показе в четверг"},
+                "politeness": {"score": 10, "reason": "Вежливо, не перебивала"}}, "total": 8, "agreements": ["Показ в четверг"], "decline_reasons": [],
             "recommendations": ["Уточнять бюджет раньше"], "summary": "Хороший звонок."}).to_string(),
         "cold_call" => json!({"outcome": "callback", "interest": 6, "decision_maker_reached": true, "contact_obtained": null,
             "callback_time": "завтра в 11:00", "objections": ["Нет времени"], "next_step": "Перезвонить", "summary": "Просит перезвонить."}).to_string(),

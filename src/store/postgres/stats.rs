@@ -139,7 +139,7 @@ impl StatsStore for PgStore {
     ) -> Result<Vec<ChartRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT started_at, duration_secs, status, direction, caller, called, profile, lead_category,
-                    interest_rating, last_feedback, posted_at
+                    interest_rating, last_feedback, posted_at, operator
              FROM calls WHERE started_at >= $1 AND started_at < $2 ORDER BY started_at",
         )
         .bind(from).bind(to).fetch_all(&self.pool)
@@ -160,6 +160,7 @@ impl StatsStore for PgStore {
                     rating: r.try_get("interest_rating")?,
                     last_feedback: r.try_get("last_feedback")?,
                     posted_at,
+                    operator: r.try_get("operator")?,
                 })
             })
             .collect()
@@ -181,6 +182,27 @@ impl StatsStore for PgStore {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(|Json(v)| v).collect())
+    }
+
+    async fn operator_results(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        profile: &str,
+        limit: i64,
+    ) -> Result<Vec<(Option<String>, serde_json::Value)>, StoreError> {
+        let rows: Vec<(Option<String>, Json<serde_json::Value>)> = sqlx::query_as(
+            "SELECT c.operator, a.result FROM analyses a JOIN calls c ON c.id = a.call_id
+             WHERE a.is_current AND a.profile = $3 AND c.started_at >= $1 AND c.started_at < $2
+             ORDER BY c.started_at LIMIT $4",
+        )
+        .bind(from)
+        .bind(to)
+        .bind(profile)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(op, Json(v))| (op, v)).collect())
     }
 
     async fn corrections(&self, profile: &str, limit: i64) -> Result<Vec<Correction>, StoreError> {

@@ -148,7 +148,7 @@ impl StatsStore for SqliteStore {
                         direction || char(31) || caller || char(31) || called || char(31) ||
                         ifnull(profile, '') || char(31) || ifnull(lead_category, '') || char(31) ||
                         ifnull(interest_rating, '') || char(31) || ifnull(last_feedback, '') || char(31) ||
-                        ifnull(posted_at, ''),
+                        ifnull(posted_at, '') || char(31) || ifnull(operator, ''),
                         char(30))
              FROM (SELECT * FROM calls WHERE started_at >= ?1 AND started_at < ?2 ORDER BY started_at)",
         )
@@ -164,7 +164,7 @@ impl StatsStore for SqliteStore {
             .split('\u{1e}')
             .map(|row| {
                 let f: Vec<&str> = row.split('\u{1f}').collect();
-                if f.len() != 11 {
+                if f.len() != 12 {
                     return Err(StoreError::Corrupt(format!(
                         "chart row with {} fields",
                         f.len()
@@ -182,6 +182,7 @@ impl StatsStore for SqliteStore {
                     rating: f[8].parse().ok(),
                     last_feedback: opt(f[9]),
                     posted_at: opt(f[10]).as_deref().map(parse_time).transpose()?,
+                    operator: opt(f[11]),
                 })
             })
             .collect()
@@ -205,6 +206,30 @@ impl StatsStore for SqliteStore {
         Ok(rows
             .iter()
             .filter_map(|r| serde_json::from_str(r).ok())
+            .collect())
+    }
+
+    async fn operator_results(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        profile: &str,
+        limit: i64,
+    ) -> Result<Vec<(Option<String>, serde_json::Value)>, StoreError> {
+        let rows: Vec<(Option<String>, String)> = sqlx::query_as(
+            "SELECT c.operator, a.result FROM calls c CROSS JOIN analyses a ON a.call_id = c.id
+             WHERE a.is_current = 1 AND a.profile = ?3 AND c.started_at >= ?1 AND c.started_at < ?2
+             ORDER BY c.started_at LIMIT ?4",
+        )
+        .bind(rfc3339(from))
+        .bind(rfc3339(to))
+        .bind(profile)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(op, r)| Some((op, serde_json::from_str(&r).ok()?)))
             .collect())
     }
 
