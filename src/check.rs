@@ -138,6 +138,7 @@ pub async fn run_checks(cfg: &Config) -> Vec<CheckRow> {
         }
     }
     rows.extend(pbx(cfg, timeout).await);
+    rows.push(sheets(cfg, timeout).await);
     rows.push(sip_trunk(cfg, timeout).await);
     rows
 }
@@ -367,6 +368,57 @@ async fn pbx(cfg: &Config, timeout: Duration) -> Vec<CheckRow> {
         });
     }
     rows
+}
+
+/// Google Sheets: the service account's token, then the criteria Sheet read (or the results
+/// Sheet's first cell).
+async fn sheets(cfg: &Config, timeout: Duration) -> CheckRow {
+    const NAME: &str = "sheets";
+    let a = &cfg.analysis;
+    let target = a
+        .sheets_criteria_id
+        .as_ref()
+        .map(|id| (id, a.sheets_criteria_range.as_str(), true))
+        .or_else(|| a.sheets_results_id.as_ref().map(|id| (id, "A1", false)));
+    let Some((id, range, criteria)) = target else {
+        return not_configured(NAME, "SHEETS_CRITERIA_ID / SHEETS_RESULTS_ID");
+    };
+    let Some(file) = &a.google_service_account_file else {
+        return row(
+            NAME,
+            false,
+            "GOOGLE_SERVICE_ACCOUNT_FILE is not set: the Sheets need a service account key".into(),
+        );
+    };
+    let account = match crate::sheets::ServiceAccount::from_file(file) {
+        Ok(a) => a,
+        Err(e) => return row(NAME, false, e.to_string()),
+    };
+    let email = account.client_email.clone();
+    let policy = crate::retry::RetryPolicy::new(Duration::from_millis(200), 2);
+    let tokens = std::sync::Arc::new(crate::sheets::TokenSource::new(account, policy));
+    let client = crate::sheets::SheetsClient::new(&a.sheets_api_url, tokens, policy);
+    match tokio::time::timeout(timeout, client.values(id, range)).await {
+        Ok(Ok(rows)) if criteria => match crate::domain::Checklist::from_rows(&rows) {
+            Ok(c) => row(
+                NAME,
+                true,
+                format!("{} criteria read as {email}", c.criteria.len()),
+            ),
+            Err(e) => row(
+                NAME,
+                false,
+                format!("the criteria Sheet is not a checklist: {e}"),
+            ),
+        },
+        Ok(Ok(_)) => row(
+            NAME,
+            true,
+            format!("the results Sheet is reachable as {email}"),
+        ),
+        Ok(Err(e)) => row(NAME, false, format!("{e}: share the Sheet with {email}")),
+        Err(_) => row(NAME, false, "no answer: check SHEETS_API_URL".into()),
+    }
 }
 
 /// Registers with the SIP trunk (and unregisters at once) from a port of its own, so a running

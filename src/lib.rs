@@ -22,6 +22,7 @@ pub mod notify;
 pub mod numbering_cmd;
 pub mod outbound;
 pub mod retry;
+pub mod sheets;
 pub mod speech;
 pub mod store;
 pub mod telemetry;

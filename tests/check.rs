@@ -68,3 +68,81 @@ async fn check_covers_the_pbx_and_the_team_chat() {
     assert_eq!(chat.ok, Some(false));
     assert!(chat.detail.contains("add the bot"), "{}", chat.detail);
 }
+
+#[tokio::test]
+async fn check_names_each_pbx_and_reads_the_checklist_sheet() {
+    use common::fake_google::FakeGoogle;
+    use common::fake_mango::{self, FakeMango};
+    use common::fake_tbank::{self, FakeTbank};
+    let mango = FakeMango::start(Vec::new()).await;
+    mango.state.not_ready_rounds.store(0, Ordering::SeqCst);
+    let tbank = FakeTbank::start(Vec::new()).await;
+    let google = FakeGoogle::start().await;
+    google.state.sheets.lock().unwrap().insert(
+        "crit".into(),
+        vec![
+            vec!["Приветствие".into(), "Назвал компанию".into()],
+            vec!["Ставка".into(), "Назвал ставку".into()],
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/check.db", dir.path().display());
+    let account = google.account_file.display().to_string();
+    let run = |salt: &'static str, password: &'static str, sheet: &'static str| {
+        let (db, m, t, g, account) = (
+            db.clone(),
+            mango.url.clone(),
+            tbank.url.clone(),
+            google.url.clone(),
+            account.clone(),
+        );
+        async move {
+            let cfg = common::config(
+                &[
+                    ("DATABASE_URL", &db),
+                    ("MANGO_API_URL", &m),
+                    ("MANGO_API_KEY", fake_mango::KEY),
+                    ("MANGO_API_SALT", salt),
+                    ("MANGO_RESULT_POLL_MS", "20"),
+                    ("TBANK_API_URL", &t),
+                    ("TBANK_LOGIN", fake_tbank::LOGIN),
+                    ("TBANK_PASSWORD", password),
+                    ("GOOGLE_SERVICE_ACCOUNT_FILE", &account),
+                    ("SHEETS_CRITERIA_ID", sheet),
+                    ("SHEETS_API_URL", &g),
+                    ("RETRY_BASE_MS", "10"),
+                ],
+                Purpose::Tooling,
+            );
+            callops::check::run_checks(&cfg).await
+        }
+    };
+    let rows = run(fake_mango::SALT, fake_tbank::PASSWORD, "crit").await;
+    let table = callops::check::render(&rows);
+    let pbx: Vec<_> = rows.iter().filter(|r| r.service == "pbx").collect();
+    assert_eq!(pbx.len(), 2, "{table}");
+    assert!(pbx.iter().all(|r| r.ok == Some(true)), "{table}");
+    assert!(
+        pbx.iter().any(|r| r.detail.starts_with("mango:")),
+        "{table}"
+    );
+    assert!(
+        pbx.iter().any(|r| r.detail.starts_with("tbank:")),
+        "{table}"
+    );
+    let sheets = rows.iter().find(|r| r.service == "sheets").unwrap();
+    assert_eq!(sheets.ok, Some(true), "{table}");
+    assert!(sheets.detail.contains("2 criteria"), "{table}");
+
+    let rows = run("wrong-salt", "wrong-password", "missing").await;
+    let table = callops::check::render(&rows);
+    assert!(
+        rows.iter()
+            .filter(|r| r.service == "pbx")
+            .all(|r| r.ok == Some(false)),
+        "{table}"
+    );
+    let sheets = rows.iter().find(|r| r.service == "sheets").unwrap();
+    assert_eq!(sheets.ok, Some(false), "{table}");
+    assert!(sheets.detail.contains("share the Sheet with"), "{table}");
+}

@@ -1471,3 +1471,115 @@ async fn a_departments_calls_go_to_its_chat_under_its_operators_name() {
         "an unnamed extension as it is: {text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_checklist_comes_from_a_google_sheet_and_results_are_appended_once() {
+    use common::fake_google::FakeGoogle;
+    let google = FakeGoogle::start().await;
+    google.state.sheets.lock().unwrap().insert(
+        "criteria-sheet".into(),
+        vec![
+            vec!["Критерий".into(), "Что проверяем".into()],
+            vec!["Приветствие".into(), "Назвал себя и компанию".into()],
+            vec![
+                "Ставка".into(),
+                "Назвал ставку за контейнер из Китая".into(),
+            ],
+            vec!["Инструкции".into(), "Строже к срокам доставки".into()],
+        ],
+    );
+    let account = google.account_file.display().to_string();
+    let first = call(
+        "7001.1",
+        "in_qa1",
+        "79165550071",
+        "74951234567",
+        "answered",
+        80,
+        true,
+    );
+    let mut h = Harness::new(
+        vec![first],
+        &[
+            ("PROFILE", "qa_checklist"),
+            ("GOOGLE_SERVICE_ACCOUNT_FILE", &account),
+            ("SHEETS_CRITERIA_ID", "criteria-sheet"),
+            ("SHEETS_RESULTS_ID", "results-sheet"),
+            ("SHEETS_API_URL", &google.url),
+            ("SHEETS_REFRESH_SECS", "5"),
+        ],
+    )
+    .await;
+    h.wait_protocols(1).await;
+    let text = h.protocols()[0]["text"].as_str().unwrap().to_string();
+    assert!(
+        text.contains("• Ставка: 7/10 — Оценено по критерию «Ставка»"),
+        "the Sheet's criteria, scored with reasons: {text}"
+    );
+    let asked = h.openai.state.chat_requests.lock().unwrap().clone();
+    let prompt = asked.last().unwrap().to_string();
+    assert!(
+        prompt.contains("Назвал ставку за контейнер из Китая")
+            && prompt.contains("Строже к срокам")
+    );
+    common::eventually(10, "the results row appended", || async {
+        google
+            .state
+            .appended
+            .lock()
+            .unwrap()
+            .get("results-sheet")
+            .is_some_and(|r| !r.is_empty())
+    })
+    .await;
+    let row = google.state.appended.lock().unwrap()["results-sheet"][0].clone();
+    assert!(row[0].starts_with("callops-"), "{row:?}");
+    assert!(row.iter().any(|c| c.contains("Ставка: 7")), "{row:?}");
+    assert_eq!(
+        google
+            .state
+            .bad_jwts
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+
+    // The Sheet breaks: the last good checklist stays, for the next call and after a restart.
+    google
+        .state
+        .broken
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    h.stop().await;
+    h.novofon.state.calls.lock().unwrap().push(call(
+        "7002.2",
+        "in_qa2",
+        "79165550072",
+        "74951234567",
+        "answered",
+        80,
+        true,
+    ));
+    h.start().await;
+    h.wait_protocols(2).await;
+    assert!(
+        google
+            .state
+            .failed_reads
+            .load(std::sync::atomic::Ordering::SeqCst)
+            >= 1
+    );
+    let text = h.protocols()[1]["text"].as_str().unwrap().to_string();
+    assert!(
+        text.contains("• Ставка: 7/10"),
+        "the last good copy: {text}"
+    );
+    common::eventually(10, "the second row", || async {
+        google.state.appended.lock().unwrap()["results-sheet"].len() >= 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        google.state.appended.lock().unwrap()["results-sheet"].len(),
+        2,
+        "one row per analysis"
+    );
+}

@@ -11,6 +11,7 @@ pub mod profile;
 pub mod protocol;
 pub mod queue;
 pub mod results;
+pub mod sheets;
 pub mod transcribe;
 pub mod view;
 

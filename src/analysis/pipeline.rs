@@ -55,6 +55,8 @@ pub struct PipelineDeps {
     pub waker: Arc<Notify>,
     pub intake: Arc<CallIntake>,
     pub views: Arc<ProtocolViews>,
+    /// The team's Google Sheets (checklist and results), when configured.
+    pub sheets: Option<Arc<super::sheets::SheetsLink>>,
 }
 
 /// Taking calls in and queueing work on them: what webhooks, the API, the bot and the voice agent
@@ -114,6 +116,7 @@ impl PipelineDeps {
             waker,
             intake,
             views,
+            sheets: None,
         }
     }
 

@@ -51,6 +51,49 @@ pub struct Profile {
     pub category_field: Option<String>,
 }
 
+impl Profile {
+    /// This profile with a team's own checklist (from a Google Sheet): its criteria replace the
+    /// built-in ones in the prompt and in the `scores` of the answer's schema, each scored with a
+    /// reason; the sheet's instructions are added to the prompt.
+    pub fn with_checklist(&self, checklist: &crate::domain::Checklist) -> Profile {
+        let mut p = self.clone();
+        let criteria: Vec<String> = checklist
+            .criteria
+            .iter()
+            .map(|c| format!("- {}: {};", c.name, c.description))
+            .collect();
+        p.system.push_str(&format!(
+            "\n\nЧек-лист этой команды заменяет критерии выше. Оцени каждый критерий от 0 до 10 с \
+             причиной (ключи scores — названия критериев, как написано):\n{}\n",
+            criteria.join("\n")
+        ));
+        if let Some(extra) = &checklist.instructions {
+            p.system
+                .push_str(&format!("\nДополнительные указания команды:\n{extra}\n"));
+        }
+        let criterion = serde_json::json!({
+            "type": "object", "additionalProperties": false, "required": ["score", "reason"],
+            "properties": {
+                "score": {"type": "integer", "minimum": 0, "maximum": 10},
+                "reason": {"type": "string"}
+            }
+        });
+        let names: Vec<&str> = checklist.criteria.iter().map(|c| c.name.as_str()).collect();
+        if let Some(scores) = p.schema.pointer_mut("/properties/scores") {
+            *scores = serde_json::json!({
+                "type": "object",
+                "additionalProperties": false,
+                "required": names,
+                "properties": names
+                    .iter()
+                    .map(|n| (n.to_string(), criterion.clone()))
+                    .collect::<serde_json::Map<_, _>>(),
+            });
+        }
+        p
+    }
+}
+
 fn schema_from_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<serde_json::Value, D::Error> {
     let text = String::deserialize(d)?;
     serde_json::from_str(&text).map_err(serde::de::Error::custom)

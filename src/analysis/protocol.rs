@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::domain::{
     Call, Direction, Feedback, FeedbackChoice, LeadCategory, PhoneNumber, TurnTiming, Utterance,
 };
-use crate::i18n::{t, t_args, Lang};
+use crate::i18n::{t, t_args, t_opt, Lang};
 use crate::notify::{utf16_len, TELEGRAM_TEXT_LIMIT};
 
 use super::profile::{FieldKind, Profile};
@@ -141,7 +141,8 @@ fn render_field(lang: Lang, kind: FieldKind, name: &str, v: &Value) -> Option<St
                 .iter()
                 .filter_map(|(k, s)| {
                     let n = criterion_score(s)?;
-                    let name = t(lang, &format!("score-{k}"));
+                    // A criterion of the team's own checklist is named as the sheet names it.
+                    let name = t_opt(lang, &format!("score-{k}")).unwrap_or_else(|| k.clone());
                     Some(
                         match s["reason"].as_str().filter(|r| !r.trim().is_empty()) {
                             Some(reason) => format!("• {name}: {n}/10 — {}", esc(reason)),

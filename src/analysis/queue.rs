@@ -183,6 +183,39 @@ pub async fn enqueue_day(
     Ok((job.id, job.created))
 }
 
+/// The job that appends an analysis to the results Sheet.
+pub const SHEETS_ROW_KIND: &str = "sheets.row";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SheetsRowPayload {
+    pub call_id: i64,
+    pub analysis_id: i64,
+}
+
+/// Queues the results row of an analysis (once per analysis).
+pub async fn enqueue_sheets_row(
+    intake: &CallIntake,
+    call_id: i64,
+    analysis_id: i64,
+) -> Result<(), StoreError> {
+    let body = serde_json::to_value(SheetsRowPayload {
+        call_id,
+        analysis_id,
+    })
+    .unwrap_or_default();
+    intake
+        .store
+        .enqueue(
+            NewJob::new(SHEETS_ROW_KIND, body)
+                .key(format!("analysis:{analysis_id}:sheets"))
+                .priority(1)
+                .max_attempts(10),
+        )
+        .await?;
+    intake.waker.notify_waiters();
+    Ok(())
+}
+
 /// How long to wait before fetching the recording: at least `recording_delay` after the call ended.
 pub fn recording_wait(settings: &PipelineSettings, pc: &ProviderCall) -> std::time::Duration {
     let ended = call_end(pc.started_at, pc.duration_secs);

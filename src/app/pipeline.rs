@@ -26,6 +26,7 @@ use crate::workers::poller;
 use crate::workers::post_protocol::PostProtocol;
 use crate::workers::process_call::ProcessCall;
 use crate::workers::send_recording::SendRecording;
+use crate::workers::sheets_row::SheetsRow;
 use crate::workers::source_day::{Nightly, SourceDay};
 
 /// The private chats of the administrators (a user's private chat id is their user id).
@@ -149,8 +150,8 @@ pub fn build_pipeline(
         cfg.openai.json_mode,
         cfg.openai.prices.clone(),
     );
-    Ok(Some(Arc::new(PipelineDeps::new(
-        store,
+    let mut deps = PipelineDeps::new(
+        store.clone(),
         sources,
         stt,
         Arc::new(llm),
@@ -175,6 +176,40 @@ pub fn build_pipeline(
             offer_call_back: cfg.sip.server.is_some(),
         },
         waker,
+    );
+    deps.sheets = sheets_link(cfg, store)?;
+    Ok(Some(Arc::new(deps)))
+}
+
+/// The team's Google Sheets, when a service account and a Sheet are configured.
+fn sheets_link(
+    cfg: &Config,
+    store: Arc<dyn Store>,
+) -> anyhow::Result<Option<Arc<crate::analysis::sheets::SheetsLink>>> {
+    use crate::analysis::sheets::{SheetRef, SheetsLink};
+    let a = &cfg.analysis;
+    let sheet = |id: &Option<String>, range: &str| {
+        id.as_ref().map(|id| SheetRef {
+            id: id.clone(),
+            range: range.to_string(),
+        })
+    };
+    let criteria = sheet(&a.sheets_criteria_id, &a.sheets_criteria_range);
+    let results = sheet(&a.sheets_results_id, &a.sheets_results_range);
+    if criteria.is_none() && results.is_none() {
+        return Ok(None);
+    }
+    let file = a.google_service_account_file.as_ref().context(
+        "SHEETS_CRITERIA_ID / SHEETS_RESULTS_ID need GOOGLE_SERVICE_ACCOUNT_FILE (a service account key)",
+    )?;
+    let account =
+        crate::sheets::ServiceAccount::from_file(file).context("GOOGLE_SERVICE_ACCOUNT_FILE")?;
+    let policy =
+        crate::retry::RetryPolicy::new(Duration::from_millis(cfg.service.retry_base_ms.max(50)), 5);
+    let tokens = Arc::new(crate::sheets::TokenSource::new(account, policy));
+    let client = crate::sheets::SheetsClient::new(&a.sheets_api_url, tokens, policy);
+    Ok(Some(Arc::new(SheetsLink::new(
+        client, criteria, results, store,
     ))))
 }
 
@@ -192,19 +227,7 @@ pub(super) fn start(
         return;
     };
     pool.register(Arc::new(ProcessCall { deps: p.clone() }));
-    pool.register(Arc::new(SourceDay { deps: p.clone() }));
-    if sources.contains_key(tbank::PROVIDER) && cfg.pbx.tbank_nightly_days_ago > 0 {
-        let nightly = Nightly {
-            source: tbank::PROVIDER.into(),
-            days_ago: cfg.pbx.tbank_nightly_days_ago,
-            hour: cfg.pbx.tbank_nightly_hour,
-            timezone: cfg.service.timezone,
-        };
-        parts.spawn(
-            "nightly",
-            nightly.run(p.intake.clone(), parts.shutdown.clone()),
-        );
-    }
+    start_batches_and_sheets(cfg, pool, p, sources, parts);
     match telegram {
         Some(t) => {
             pool.register(Arc::new(PostProtocol {
@@ -253,6 +276,40 @@ pub(super) fn start(
     if sources.is_empty() {
         tracing::warn!(
             "no telephony source configured (NOVOFON_API_KEY/SECRET, NOVOFON_ACCESS_TOKEN, ZADARMA_API_KEY/SECRET, MANGO_API_KEY/SALT or TBANK_LOGIN/PASSWORD)"
+        );
+    }
+}
+
+/// The day batches (T-Bank's nightly one) and the Google Sheets link (checklist refresh, results
+/// rows).
+fn start_batches_and_sheets(
+    cfg: &Config,
+    pool: &mut WorkerPool,
+    p: &Arc<PipelineDeps>,
+    sources: &HashMap<String, Arc<dyn CallSource>>,
+    parts: &mut Parts,
+) {
+    pool.register(Arc::new(SourceDay { deps: p.clone() }));
+    if let Some(link) = &p.sheets {
+        pool.register(Arc::new(SheetsRow { deps: p.clone() }));
+        if link.criteria.is_some() {
+            let every = Duration::from_secs(cfg.analysis.sheets_refresh_secs);
+            parts.spawn(
+                "sheets",
+                link.clone().keep_fresh(every, parts.shutdown.clone()),
+            );
+        }
+    }
+    if sources.contains_key(tbank::PROVIDER) && cfg.pbx.tbank_nightly_days_ago > 0 {
+        let nightly = Nightly {
+            source: tbank::PROVIDER.into(),
+            days_ago: cfg.pbx.tbank_nightly_days_ago,
+            hour: cfg.pbx.tbank_nightly_hour,
+            timezone: cfg.service.timezone,
+        };
+        parts.spawn(
+            "nightly",
+            nightly.run(p.intake.clone(), parts.shutdown.clone()),
         );
     }
 }

@@ -464,7 +464,11 @@ async fn operator_lines(
             let weak: Vec<String> = f
                 .weakest
                 .iter()
-                .map(|(k, v)| format!("{} {v:.1}", t(lang, &format!("score-{k}"))))
+                .map(|(k, v)| {
+                    let name = crate::i18n::t_opt(lang, &format!("score-{k}"))
+                        .unwrap_or_else(|| k.clone());
+                    format!("{name} {v:.1}")
+                })
                 .collect();
             parts.push(t_args(
                 lang,

@@ -229,6 +229,20 @@ section! {
         prompts_dir: Option<PathBuf> = "PROMPTS_DIR", "", path;
         /// recent corrections per profile given to the LLM as examples (0 = off)
         fewshot_examples: i64 = "FEWSHOT_EXAMPLES", "5", num(0, 50);
+        /// a Google service account key file (JSON); share the Sheets with its `client_email`
+        google_service_account_file: Option<PathBuf> = "GOOGLE_SERVICE_ACCOUNT_FILE", "", path;
+        /// the Sheet holding the `qa_checklist` criteria (column A: criterion, B: what it checks; a row «Инструкции» adds instructions)
+        sheets_criteria_id: Option<String> = "SHEETS_CRITERIA_ID", "", opt_text;
+        /// the range the criteria are read from
+        sheets_criteria_range: String = "SHEETS_CRITERIA_RANGE", "A1:B100", text;
+        /// the Sheet each analysis is appended to as a row
+        sheets_results_id: Option<String> = "SHEETS_RESULTS_ID", "", opt_text;
+        /// the range rows are appended after
+        sheets_results_range: String = "SHEETS_RESULTS_RANGE", "A1", text;
+        /// how often the criteria Sheet is read again, in seconds
+        sheets_refresh_secs: u64 = "SHEETS_REFRESH_SECS", "300", num(5, 86_400);
+        /// Google Sheets API root (a proxy where Google is out of reach)
+        sheets_api_url: String = "SHEETS_API_URL", "https://sheets.googleapis.com", url;
     }
 }
 

@@ -5,6 +5,7 @@ mod answered_by;
 mod call;
 mod callback;
 mod campaign;
+mod checklist;
 mod contact_outcome;
 mod department;
 mod endpoint;
@@ -36,6 +37,7 @@ pub use campaign::{
     Campaign, CampaignAction, CampaignContact, CampaignPlan, CampaignStatus, ContactCounts,
     ContactSkip, ContactState, Conversation, NewCampaign, NewCampaignContact, Settlement,
 };
+pub use checklist::{Checklist, Criterion};
 pub use contact_outcome::ContactOutcome;
 pub use department::{Department, Departments};
 pub use endpoint::Endpoint;

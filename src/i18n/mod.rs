@@ -52,6 +52,11 @@ pub fn t(lang: Lang, key: &str) -> String {
     LOCALES.lookup(&lang.id(), key)
 }
 
+/// The message `key` in `lang`, when there is one.
+pub fn t_opt(lang: Lang, key: &str) -> Option<String> {
+    LOCALES.try_lookup(&lang.id(), key)
+}
+
 /// The message `key` in `lang` with arguments.
 pub fn t_args(lang: Lang, key: &str, args: &[(&'static str, FluentArg)]) -> String {
     let map: HashMap<Cow<'static, str>, FluentValue> = args

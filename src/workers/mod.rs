@@ -7,5 +7,6 @@ pub mod poller;
 pub mod post_protocol;
 pub mod process_call;
 pub mod send_recording;
+pub mod sheets_row;
 pub mod source_day;
 pub mod telegram_send;

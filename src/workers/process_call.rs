@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::analysis::analyze::{analyse, examples_text, AnalysisFailure};
 use crate::analysis::pipeline::PipelineDeps;
 use crate::analysis::protocol::client_phone;
-use crate::analysis::queue::{enqueue_post, ProcessPayload, PROCESS_KIND};
+use crate::analysis::queue::{enqueue_post, enqueue_sheets_row, ProcessPayload, PROCESS_KIND};
 use crate::analysis::results::{explain_failure, record_tokens, save_analysed};
 use crate::analysis::transcribe::{transcribe, TranscribeError};
 use crate::analysis::view::chat_lang;
@@ -24,6 +24,9 @@ use crate::speech::audio::AudioLimits;
 use crate::speech::SttError;
 use crate::store::{Job, StoreError};
 use crate::telephony::TelephonyError;
+
+/// The profile a team's Sheet checklist replaces the criteria of.
+const QA_PROFILE: &str = "qa_checklist";
 
 pub struct ProcessCall {
     pub deps: Arc<PipelineDeps>,
@@ -136,6 +139,12 @@ impl ProcessCall {
             .profiles
             .get(&profile_name)
             .ok_or_else(|| Failure::Final(format!("unknown analysis profile {profile_name:?}")))?;
+        // The team's checklist from its Google Sheet, when there is one.
+        let team_checklist = match deps.sheets.as_ref().filter(|_| profile.name == QA_PROFILE) {
+            Some(s) => s.checklist_now().await.map(|c| profile.with_checklist(&c)),
+            None => None,
+        };
+        let profile = team_checklist.as_ref().unwrap_or(profile);
         let corrections = if deps.settings.fewshot_examples > 0 {
             store
                 .corrections(&profile.name, deps.settings.fewshot_examples)
@@ -163,6 +172,9 @@ impl ProcessCall {
         let analysis_id =
             save_analysed(deps, call.id, profile, &analysed.result, &analysed.replies).await?;
         enqueue_post(&deps.intake, call.id, analysis_id).await?;
+        if deps.sheets.as_ref().is_some_and(|s| s.results.is_some()) {
+            enqueue_sheets_row(&deps.intake, call.id, analysis_id).await?;
+        }
         Ok(())
     }
 

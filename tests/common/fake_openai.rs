@@ -55,6 +55,30 @@ pub fn realty_answer(category: &str, rating: i64) -> String {
     .to_string()
 }
 
+/// A checklist answer scored by the criteria the request's schema asks for (a team's own
+/// checklist), as a model would: 7/10 each, with a reason naming the criterion.
+fn fit_scores(content: String, schema: &Value) -> String {
+    let Some(wanted) = schema["properties"]["scores"]["properties"].as_object() else {
+        return content;
+    };
+    let Ok(mut answer) = serde_json::from_str::<Value>(&content) else {
+        return content;
+    };
+    if answer["scores"].is_object() {
+        answer["scores"] = wanted
+            .keys()
+            .map(|k| {
+                (
+                    k.clone(),
+                    json!({"score": 7, "reason": format!("Оценено по критерию «{k}»")}),
+                )
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+    }
+    answer.to_string()
+}
+
 pub fn default_answer(schema_name: &str) -> String {
     match schema_name {
         "qa_checklist" => json!({"scores": {
@@ -260,6 +284,7 @@ async fn chat(
         .unwrap()
         .pop_front()
         .unwrap_or_else(|| default_answer(&schema_name));
+    let content = fit_scores(content, &req["response_format"]["json_schema"]["schema"]);
     Json(json!({
         "id": "chatcmpl-1", "object": "chat.completion", "created": 1_763_700_000, "model": req["model"],
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content, "refusal": null}, "finish_reason": "stop", "logprobs": null}],

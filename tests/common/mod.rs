@@ -1,6 +1,7 @@
 //! Shared test helpers: stores on both backends and local fake servers.
 #![allow(dead_code)]
 
+pub mod fake_google;
 pub mod fake_grpc;
 pub mod fake_mango;
 pub mod fake_novofon;
