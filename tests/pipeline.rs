@@ -1313,6 +1313,7 @@ async fn tbank_calls_arrive_as_ready_transcripts_page_by_page_without_speech_to_
         tqm(3, 10),
         tqm(4, 3 * 24 * 60),
         tqm(6, 2 * 24 * 60),
+        tqm(7, 4 * 24 * 60),
     ])
     .await;
     let url = tbank.url.clone();
@@ -1393,12 +1394,26 @@ async fn tbank_calls_arrive_as_ready_transcripts_page_by_page_without_speech_to_
         .protocols()
         .iter()
         .any(|p| p["text"].as_str().unwrap().contains("888-00-06")));
+
+    // And from the chat: a manager pulls the day of four days ago.
+    let four_days_ago = (Utc::now() - chrono::Duration::days(4))
+        .with_timezone(&chrono_tz::Europe::Moscow)
+        .format("%Y-%m-%d")
+        .to_string();
+    h.tg.send_text(TEAM, ADMIN, "ru", &format!("/pull tbank {four_days_ago}"));
+    h.wait_protocols(7).await;
+    assert!(
+        h.tg.delivered_to(TEAM).iter().any(|m| m["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Загружаю звонки (tbank)"))),
+        "the manager is told"
+    );
     let before = tbank.state.searches.load(Ordering::SeqCst);
     common::eventually(15, "two more T-Bank polls", || async {
         tbank.state.searches.load(Ordering::SeqCst) >= before + 4
     })
     .await;
-    assert_eq!(h.protocols().len(), 6, "one protocol per call");
+    assert_eq!(h.protocols().len(), 7, "one protocol per call");
     let calls = h.api("/api/calls").await;
     let n = calls["calls"]
         .as_array()
@@ -1406,7 +1421,7 @@ async fn tbank_calls_arrive_as_ready_transcripts_page_by_page_without_speech_to_
         .iter()
         .filter(|c| c["provider"] == "tbank")
         .count();
-    assert_eq!(n, 6, "{calls}");
+    assert_eq!(n, 7, "{calls}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

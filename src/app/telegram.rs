@@ -163,6 +163,14 @@ fn bot_deps(
             .collect(),
         intake: pipeline.as_ref().map(|p| p.intake.clone()),
         views: pipeline.as_ref().map(|p| p.views.clone()),
+        sources: pipeline
+            .as_ref()
+            .map(|p| {
+                let mut names: Vec<String> = p.sources.keys().cloned().collect();
+                names.sort();
+                names
+            })
+            .unwrap_or_default(),
         notifier: Some(notifier),
         timezone: cfg.service.timezone,
         rehearsal,

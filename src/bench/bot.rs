@@ -48,6 +48,7 @@ async fn measure(store: Arc<dyn Store>) -> anyhow::Result<()> {
         team_chat: None,
         team_chats: Vec::new(),
         intake: None,
+        sources: Vec::new(),
         views: None,
         notifier: None,
         timezone: tz,

@@ -643,6 +643,73 @@ pub async fn export(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
     Ok(())
 }
 
+/// The most days one `/pull` reads.
+const PULL_MAX_DAYS: i64 = 31;
+
+/// `/pull [source] [day or period]`: the PBX's calls of those days read again (T-Bank's nightly
+/// batch on demand); calls already taken stay as they are, missing ones are analysed.
+pub async fn pull(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
+    let Some(intake) = &ctx.deps.intake else {
+        return ctx.say(t(ctx.lang, "analysis-off")).await;
+    };
+    let sources = &ctx.deps.sources;
+    if sources.is_empty() {
+        return ctx.say(t(ctx.lang, "pull-no-source")).await;
+    }
+    let mut words: Vec<&str> = args.split_whitespace().collect();
+    let chosen: Vec<String> = match words.first() {
+        Some(w) if sources.iter().any(|s| s.eq_ignore_ascii_case(w)) => {
+            let w = words.remove(0).to_lowercase();
+            vec![w]
+        }
+        _ => sources.clone(),
+    };
+    let yesterday = Period::last_days(today(ctx.tz()) - chrono::Days::new(1), 1);
+    let period = match read_period(ctx, &words, yesterday) {
+        Ok(p) => p,
+        Err(msg) => {
+            return ctx
+                .say(format!(
+                    "{msg}\n{}",
+                    t_args(
+                        ctx.lang,
+                        "pull-usage",
+                        &[("sources", sources.join(", ").into())]
+                    )
+                ))
+                .await
+        }
+    };
+    if (period.last - period.first).num_days() >= PULL_MAX_DAYS {
+        return ctx
+            .say(t_args(
+                ctx.lang,
+                "pull-too-long",
+                &[("max", PULL_MAX_DAYS.into())],
+            ))
+            .await;
+    }
+    let run = chrono::Utc::now().format("%Y%m%d%H%M").to_string();
+    for source in &chosen {
+        for day in period.first.iter_days().take_while(|d| *d <= period.last) {
+            let payload = crate::analysis::queue::DayPayload {
+                source: source.clone(),
+                day,
+            };
+            crate::analysis::queue::enqueue_day(intake, &payload, &run).await?;
+        }
+    }
+    ctx.say(t_args(
+        ctx.lang,
+        "pull-queued",
+        &[
+            ("sources", chosen.join(", ").into()),
+            ("period", period.label().into()),
+        ],
+    ))
+    .await
+}
+
 pub async fn reanalyze(ctx: &Ctx<'_>, args: &str) -> Result<(), BotError> {
     let (Some(intake), Some(views)) = (&ctx.deps.intake, &ctx.deps.views) else {
         return ctx.say(t(ctx.lang, "analysis-off")).await;

@@ -36,6 +36,9 @@ pub enum Command {
     /// `/reanalyze ID [profile] | failed | period`.
     #[command(parse_with = rest)]
     Reanalyze(String),
+    /// `/pull [source] [day or period]`: reads those days of the PBX's calls again.
+    #[command(parse_with = rest)]
+    Pull(String),
     /// `/users [add ID role | remove ID]`.
     #[command(parse_with = rest)]
     Users(String),
@@ -76,6 +79,7 @@ impl Command {
         ("settings", Role::Admin),
         ("export", Role::Viewer),
         ("reanalyze", Role::Manager),
+        ("pull", Role::Manager),
         ("users", Role::Admin),
         ("rehearse", Role::Manager),
         ("stop", Role::Manager),
@@ -89,6 +93,7 @@ impl Command {
     pub fn required_role(&self) -> Role {
         match self {
             Command::Reanalyze(_)
+            | Command::Pull(_)
             | Command::Rehearse(_)
             | Command::Stop
             | Command::Call(_)

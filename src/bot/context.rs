@@ -23,6 +23,8 @@ pub struct BotDeps {
     pub intake: Option<Arc<CallIntake>>,
     /// Showing protocols and choosing profiles, when analysis is on.
     pub views: Option<Arc<ProtocolViews>>,
+    /// The call sources polled (provider names), for `/pull`.
+    pub sources: Vec<String>,
     pub notifier: Option<Arc<dyn Notifier>>,
     /// Time zone of periods and dates in replies.
     pub timezone: chrono_tz::Tz,

@@ -146,6 +146,7 @@ async fn on_command(
         Command::Settings => super::settings::settings(&bot, &deps, msg.chat.id, lang).await?,
         Command::Export(args) => super::chatops::export(&ctx, &args).await?,
         Command::Reanalyze(args) => super::chatops::reanalyze(&ctx, &args).await?,
+        Command::Pull(args) => super::chatops::pull(&ctx, &args).await?,
         Command::Users(args) => super::chatops::users(&ctx, &args).await?,
         Command::Rehearse(args) => super::rehearse::start(&bot, &deps, &msg, &args, lang).await?,
         Command::Stop => super::rehearse::stop(&bot, &deps, &msg, lang).await?,
