@@ -152,6 +152,7 @@ async fn analyze_one(
             )),
             reply_to: None,
             silent: false,
+            topic: None,
         };
         post_once(store.as_ref(), &notifier, &req, None).await?;
         store.mark_posted(call.id).await?;

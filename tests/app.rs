@@ -304,6 +304,7 @@ async fn a_long_post_is_split_and_sent_exactly_once_despite_429() {
         keyboard: None,
         reply_to: None,
         silent: false,
+        topic: None,
     };
     let job = telegram_send::job(&req).unwrap();
     let id = app.store.enqueue(job.clone()).await.unwrap().id;

@@ -226,6 +226,7 @@ fn post_request(key: &str) -> PostRequest {
         keyboard: None,
         reply_to: None,
         silent: false,
+        topic: None,
     }
 }
 

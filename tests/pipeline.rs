@@ -1447,7 +1447,7 @@ async fn a_departments_calls_go_to_its_chat_under_its_operators_name() {
     .await;
     let url = mango.url.clone();
     let departments = format!(
-        r#"[{{"name": "Продажи", "operators": {{"101": "Анна", "102": "Игорь"}}, "chat": {SALES}}}]"#
+        r#"[{{"name": "Продажи", "operators": {{"101": "Анна", "102": "Игорь"}}, "chat": {SALES}, "topic": 42}}]"#
     );
     let h = Harness::new(
         vec![],
@@ -1476,6 +1476,10 @@ async fn a_departments_calls_go_to_its_chat_under_its_operators_name() {
     assert_eq!(posted.len(), 1);
     let text = posted[0]["text"].as_str().unwrap();
     assert!(text.contains("Менеджер: Анна (101)"), "{text}");
+    assert_eq!(
+        posted[0]["message_thread_id"], 42,
+        "into the department's topic"
+    );
     assert!(text.contains("+7 (916) 000-01-01"), "{text}");
     let team = h.protocols();
     assert_eq!(team.len(), 1, "the other call stays in the team chat");
@@ -1484,6 +1488,10 @@ async fn a_departments_calls_go_to_its_chat_under_its_operators_name() {
     assert!(
         text.contains("Менеджер: 555"),
         "an unnamed extension as it is: {text}"
+    );
+    assert!(
+        team[0]["message_thread_id"].is_null(),
+        "no topic outside a department"
     );
 }
 

@@ -66,6 +66,7 @@ pub async fn alert_missed(intake: &CallIntake, call: &Call) -> Result<(), StoreE
         keyboard,
         reply_to: None,
         silent: false,
+        topic: None,
     };
     let job = post_job(&req).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     intake.store.enqueue(job).await?;

@@ -165,6 +165,15 @@ impl PipelineSettings {
             .or(self.team_chat)
     }
 
+    /// The forum topic of the call's department when its post goes to the routed chat (a
+    /// rehearsal's own chat has no topics).
+    pub fn topic_in(&self, chat: i64, call: &Call) -> Option<i32> {
+        if self.chat_for(call) != Some(chat) {
+            return None;
+        }
+        self.department_of(call).and_then(|d| d.topic)
+    }
+
     /// How the call's protocol names its operator («Анна (101)»), when the PBX said who it was.
     pub fn operator_label(&self, call: &Call) -> Option<String> {
         call.operator

@@ -219,7 +219,7 @@ section! {
         channel_roles: Vec<Speaker> = "CHANNEL_ROLES", "manager,client", speakers;
         /// default analysis profile
         profile: String = "PROFILE", "realty_lead", text;
-        /// departments: `[[departments]]` tables in `callops.toml` (`name`, `numbers`, `operators = { "101" = "Анна" }`, `chat`, `profile`), or the same as a JSON array; a call is its operator's department's, else its number's
+        /// departments: `[[departments]]` tables in `callops.toml` (`name`, `numbers`, `operators = { "101" = "Анна" }`, `chat`, `topic`, `profile`), or the same as a JSON array; a call is its operator's department's, else its number's
         departments: crate::domain::Departments = "DEPARTMENTS", "", departments;
         /// `number=profile,...`: the profile per our number
         profile_by_number: Vec<(PhoneNumber, String)> = "PROFILE_BY_NUMBER", "", number_pairs;

@@ -19,6 +19,8 @@ pub struct Department {
     pub operators: BTreeMap<String, String>,
     /// Where its protocols go (else the team chat).
     pub chat: Option<i64>,
+    /// The forum topic of that chat (a supergroup with topics) its protocols go to.
+    pub topic: Option<i32>,
     /// Its analysis profile (else by number, else the default).
     pub profile: Option<String>,
 }
@@ -34,6 +36,8 @@ struct RawDepartment {
     operators: BTreeMap<String, String>,
     #[serde(default)]
     chat: Option<i64>,
+    #[serde(default)]
+    topic: Option<i32>,
     #[serde(default)]
     profile: Option<String>,
 }
@@ -77,6 +81,7 @@ impl Departments {
                     .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
                     .collect(),
                 chat: d.chat,
+                topic: d.topic,
                 profile: d.profile.filter(|p| !p.trim().is_empty()),
             });
         }

@@ -74,6 +74,13 @@ impl From<StoreError> for NotifyError {
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Keyboard(pub Vec<Vec<(String, String)>>);
 
+/// How a message is delivered besides its text: the message it answers, and whether it buzzes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Quietly {
+    pub reply_to: Option<i32>,
+    pub silent: bool,
+}
+
 /// Sends and edits single chat messages (each within Telegram's limits).
 #[async_trait]
 pub trait Notifier: Send + Sync + 'static {
@@ -98,6 +105,26 @@ pub trait Notifier: Send + Sync + 'static {
     ) -> Result<i32, NotifyError> {
         self.send_message(chat_id, text, format, keyboard, reply_to)
             .await
+    }
+    /// Sends one message into a forum topic of a supergroup (`message_thread_id`), quietly when
+    /// `silent`; returns its id. Notifiers without topics send it to the chat.
+    async fn send_to_topic(
+        &self,
+        chat_id: i64,
+        topic: i32,
+        text: &str,
+        format: TextFormat,
+        keyboard: Option<&Keyboard>,
+        how: Quietly,
+    ) -> Result<i32, NotifyError> {
+        let _ = topic;
+        if how.silent {
+            self.send_silent_message(chat_id, text, format, keyboard, how.reply_to)
+                .await
+        } else {
+            self.send_message(chat_id, text, format, keyboard, how.reply_to)
+                .await
+        }
     }
     /// Replaces a message's text; "message is not modified" counts as success.
     async fn edit_message(
@@ -161,6 +188,9 @@ pub struct PostRequest {
     /// Delivered without a sound (a cold lead, a refusal): the chat buzzes for what matters.
     #[serde(default)]
     pub silent: bool,
+    /// The forum topic of a supergroup it goes to (a department's topic).
+    #[serde(default)]
+    pub topic: Option<i32>,
 }
 
 /// The job kind that posts a [`PostRequest`] (handled by `workers::telegram_send`).
@@ -271,7 +301,15 @@ pub async fn post_once(
             (req.call_id, req.kind, req.chat_id),
             fence,
             || async {
-                if req.silent {
+                if let Some(topic) = req.topic {
+                    let how = Quietly {
+                        reply_to,
+                        silent: req.silent,
+                    };
+                    notifier
+                        .send_to_topic(req.chat_id, topic, part, req.format, keyboard, how)
+                        .await
+                } else if req.silent {
                     notifier
                         .send_silent_message(req.chat_id, part, req.format, keyboard, reply_to)
                         .await

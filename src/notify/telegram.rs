@@ -12,11 +12,11 @@ use teloxide::payloads::{SendAudioSetters, SendDocumentSetters};
 use teloxide::prelude::Requester;
 use teloxide::types::{
     ChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, InputMedia, InputMediaPhoto,
-    MessageId, ParseMode, ReplyParameters,
+    MessageId, ParseMode, ReplyParameters, ThreadId,
 };
 use teloxide::{ApiError, Bot, RequestError};
 
-use super::{ChatPacer, Keyboard, Notifier, NotifyError, TextFormat};
+use super::{ChatPacer, Keyboard, Notifier, NotifyError, Quietly, TextFormat};
 
 /// Longest 429 wait handled in place; longer ones go back to the job queue.
 const MAX_INLINE_WAIT: Duration = Duration::from_secs(60);
@@ -151,14 +151,18 @@ impl TelegramNotifier {
         text: &str,
         format: TextFormat,
         keyboard: Option<&Keyboard>,
-        reply_to: Option<i32>,
-        silent: bool,
+        how: Quietly,
+        topic: Option<i32>,
     ) -> Result<i32, NotifyError> {
+        let (reply_to, silent) = (how.reply_to, how.silent);
         let msg = self
             .paced(chat_id, || {
                 let mut req = self.bot.send_message(ChatId(chat_id), text);
                 if silent {
                     req = req.disable_notification(true);
+                }
+                if let Some(t) = topic {
+                    req = req.message_thread_id(ThreadId(MessageId(t)));
                 }
                 if let Some(mode) = parse_mode(format) {
                     req = req.parse_mode(mode);
@@ -189,8 +193,11 @@ impl Notifier for TelegramNotifier {
         keyboard: Option<&Keyboard>,
         reply_to: Option<i32>,
     ) -> Result<i32, NotifyError> {
-        self.send(chat_id, text, format, keyboard, reply_to, false)
-            .await
+        let how = Quietly {
+            reply_to,
+            silent: false,
+        };
+        self.send(chat_id, text, format, keyboard, how, None).await
     }
 
     async fn send_silent_message(
@@ -201,7 +208,23 @@ impl Notifier for TelegramNotifier {
         keyboard: Option<&Keyboard>,
         reply_to: Option<i32>,
     ) -> Result<i32, NotifyError> {
-        self.send(chat_id, text, format, keyboard, reply_to, true)
+        let how = Quietly {
+            reply_to,
+            silent: true,
+        };
+        self.send(chat_id, text, format, keyboard, how, None).await
+    }
+
+    async fn send_to_topic(
+        &self,
+        chat_id: i64,
+        topic: i32,
+        text: &str,
+        format: TextFormat,
+        keyboard: Option<&Keyboard>,
+        how: Quietly,
+    ) -> Result<i32, NotifyError> {
+        self.send(chat_id, text, format, keyboard, how, Some(topic))
             .await
     }
 

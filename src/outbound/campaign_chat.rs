@@ -116,6 +116,7 @@ impl CampaignChat {
                 keyboard: None,
                 reply_to: c.status_message_id,
                 silent: false,
+                topic: None,
             };
             if let Ok(job) = post_job(&req) {
                 self.store.enqueue(job).await?;

@@ -217,6 +217,7 @@ impl JobHandler for DigestSend {
             keyboard: None,
             reply_to: None,
             silent: false,
+            topic: None,
         };
         post_once(
             self.store.as_ref(),

@@ -103,6 +103,7 @@ impl JobHandler for PostProtocol {
                 .as_ref()
                 .and_then(|a| a.lead_category)
                 .is_some_and(|c| !c.buzzes()),
+            topic: self.deps.settings.topic_in(chat, &call),
         };
         post_once(store, self.notifier.as_ref(), &req, job.fence().as_ref())
             .await

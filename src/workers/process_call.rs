@@ -207,6 +207,7 @@ impl ProcessCall {
             keyboard: None,
             reply_to: None,
             silent: false,
+            topic: self.deps.settings.topic_in(chat, call),
         };
         match super::telegram_send::job(&req) {
             Ok(j) => {

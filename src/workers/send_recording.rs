@@ -58,6 +58,7 @@ impl JobHandler for SendRecording {
             keyboard: None,
             reply_to: p.reply_to,
             silent: true,
+            topic: None,
         };
         let source = self.deps.sources.get(&call.provider).ok_or_else(|| {
             JobError::Permanent(format!("no call source for provider {:?}", call.provider))

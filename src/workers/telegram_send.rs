@@ -106,6 +106,7 @@ pub async fn alert_admins(
             keyboard: None,
             reply_to: None,
             silent: false,
+            topic: None,
         };
         match job(&req) {
             Ok(job) => {
