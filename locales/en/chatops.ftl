@@ -116,3 +116,4 @@ pull-usage = Usage: /pull [source] [yesterday | YYYY-MM-DD | YYYY-MM-DD..YYYY-MM
 pull-no-source = No PBX is connected: there is nothing to read.
 pull-too-long = That period is too long: at most { $max } days at a time.
 pull-queued = Reading the calls ({ $sources }) of { $period } again. Calls already here stay as they are; missing ones will come to the chat with their protocols.
+digest-department = 🏢 Department “{ $name }”

@@ -64,6 +64,7 @@ pub(super) fn register_messaging(
         store: store.clone(),
         notifier: t.notifier.clone(),
         lang: Lang::Ru,
+        departments: cfg.analysis.departments.clone(),
     }));
     let (store, waker, schedules) = (store.clone(), pool.waker(), parts.schedules.clone());
     let run = parts

@@ -107,6 +107,11 @@ impl Departments {
             .or_else(|| ours.and_then(|n| self.0.iter().find(|d| d.numbers.contains(n))))
     }
 
+    /// The department whose own chat `chat` is (its digest covers its calls only).
+    pub fn with_chat(&self, chat: i64) -> Option<&Department> {
+        self.0.iter().find(|d| d.chat == Some(chat))
+    }
+
     /// How a protocol names the operator: «Анна (101)» when named, else the PBX's name alone.
     pub fn operator_label(&self, operator: &str) -> String {
         match self.0.iter().find_map(|d| d.operators.get(operator)) {

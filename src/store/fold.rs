@@ -142,6 +142,23 @@ fn agreement(category: Option<&str>, feedback: Option<&str>) -> Option<bool> {
     })
 }
 
+/// The figures of some of a period's calls (a department's), from their chart rows; tokens are
+/// not kept per call and stay zero.
+pub fn period_from_rows(rows: &[crate::store::ChartRow]) -> PeriodStats {
+    fold_period(
+        rows.iter().map(|r| StatsGroup {
+            status: r.status.clone(),
+            category: r.category.clone(),
+            profile: r.profile.clone(),
+            last_feedback: r.last_feedback.clone(),
+            calls: 1,
+            rating_sum: r.rating.map_or(0, i64::from),
+            rated_by_ai: i64::from(r.rating.is_some()),
+        }),
+        CallTokens::default(),
+    )
+}
+
 /// Sums the groups of a period into its figures.
 pub(crate) fn fold_period(
     groups: impl IntoIterator<Item = StatsGroup>,

@@ -3,6 +3,7 @@
 //! each backend owns its SQL and its migrations (`migrations/sqlite`, `migrations/postgres`).
 
 mod fold;
+pub use fold::period_from_rows;
 mod postgres;
 mod sqlite;
 mod traits;

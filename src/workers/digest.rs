@@ -13,13 +13,14 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+use crate::analysis::protocol::esc;
 use crate::charts::{chart_png, labels, ChartKind};
 use crate::domain::period::Period;
-use crate::domain::PostKind;
+use crate::domain::{Departments, PostKind};
 use crate::i18n::{t, t_args, Lang};
 use crate::jobs::{JobError, JobHandler};
 use crate::notify::{post_once, send_once, Notifier, PostRequest, TextFormat};
-use crate::store::{Job, NewJob, PeriodStats, Store, StoreError};
+use crate::store::{period_from_rows, Job, NewJob, PeriodStats, Store, StoreError};
 
 pub const KIND: &str = "digest.send";
 
@@ -171,6 +172,57 @@ pub struct DigestSend {
     pub store: Arc<dyn Store>,
     pub notifier: Arc<dyn Notifier>,
     pub lang: Lang,
+    /// A department's own chat gets the digest of its calls only.
+    pub departments: Departments,
+}
+
+/// Whether a chart row is one of `dept`'s calls: by its operator, else by our number.
+fn in_department(r: &crate::store::ChartRow, d: &Departments, dept: &str) -> bool {
+    let ours = if r.direction == crate::domain::Direction::Outgoing.as_str() {
+        &r.caller
+    } else {
+        &r.called
+    };
+    let ours = crate::domain::PhoneNumber::parse(ours).ok();
+    d.of_call(ours.as_ref(), r.operator.as_deref())
+        .is_some_and(|x| x.name == dept)
+}
+
+impl DigestSend {
+    /// The figures of the day and the day before, and the objections: a department's own, or
+    /// everyone's.
+    async fn figures(
+        &self,
+        chat: i64,
+        (from, to): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+        (pf, pt): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+    ) -> Result<
+        (
+            PeriodStats,
+            PeriodStats,
+            Vec<serde_json::Value>,
+            Option<String>,
+        ),
+        StoreError,
+    > {
+        if let Some(dept) = self.departments.with_chat(chat) {
+            let name = dept.name.clone();
+            let mine = |rows: Vec<crate::store::ChartRow>| {
+                rows.into_iter()
+                    .filter(|r| in_department(r, &self.departments, &name))
+                    .collect::<Vec<_>>()
+            };
+            let st = period_from_rows(&mine(self.store.chart_rows(from, to).await?));
+            let prev = period_from_rows(&mine(self.store.chart_rows(pf, pt).await?));
+            // Objections are read per call only with their numbers; a department's digest
+            // leaves them out rather than show everyone's.
+            return Ok((st, prev, Vec::new(), Some(name)));
+        }
+        let st = self.store.period_stats(from, to).await?;
+        let prev = self.store.period_stats(pf, pt).await?;
+        let results = self.store.analysis_results(from, to, 5000).await?;
+        Ok((st, prev, results, None))
+    }
 }
 
 #[async_trait]
@@ -189,13 +241,8 @@ impl JobHandler for DigestSend {
             first: yesterday,
             last: yesterday,
         };
-        let (from, to) = day.bounds(tz);
-        let (pf, pt) = day.previous().bounds(tz);
-        let st = self.store.period_stats(from, to).await.map_err(retry)?;
-        let prev = self.store.period_stats(pf, pt).await.map_err(retry)?;
-        let results = self
-            .store
-            .analysis_results(from, to, 5000)
+        let (st, prev, results, department) = self
+            .figures(p.chat_id, day.bounds(tz), day.previous().bounds(tz))
             .await
             .map_err(retry)?;
         // The chat's language when it chose one in /settings, else the default.
@@ -205,7 +252,13 @@ impl JobHandler for DigestSend {
             .await
             .map_err(retry)?
             .map_or(self.lang, |c| Lang::from_code(Some(&c)));
-        let text = digest_text(lang, yesterday, &st, &prev, &top_objections(&results, 3));
+        let mut text = digest_text(lang, yesterday, &st, &prev, &top_objections(&results, 3));
+        if let Some(name) = department {
+            text = format!(
+                "{}\n{text}",
+                t_args(lang, "digest-department", &[("name", esc(&name).into())])
+            );
+        }
         let key = format!("digest:{}:{}", p.chat_id, p.date);
         let req = PostRequest {
             post_key: key.clone(),
@@ -238,7 +291,11 @@ impl JobHandler for DigestSend {
         {
             let week = Period::last_days(yesterday, 7);
             let (wf, wt) = week.bounds(tz);
-            let rows = self.store.chart_rows(wf, wt).await.map_err(retry)?;
+            let mut rows = self.store.chart_rows(wf, wt).await.map_err(retry)?;
+            if let Some(dept) = self.departments.with_chat(p.chat_id) {
+                let name = dept.name.clone();
+                rows.retain(|r| in_department(r, &self.departments, &name));
+            }
             let pictures = tokio::task::spawn_blocking(move || {
                 [ChartKind::Leads, ChartKind::Funnel, ChartKind::Ratings]
                     .into_iter()
@@ -288,5 +345,41 @@ mod tests {
             top_objections(&r, 3),
             vec![("Дорого".to_string(), 2), ("Нет времени".to_string(), 1)]
         );
+    }
+
+    #[test]
+    fn a_departments_digest_counts_its_own_calls() {
+        let d = Departments::parse_json(
+            r#"[{"name": "Продажи", "numbers": ["+74951234567"], "operators": {"101": "Анна"}, "chat": -5}]"#,
+        )
+        .unwrap();
+        let row = |called: &str, op: Option<&str>, cat: &str, rating: i32| crate::store::ChartRow {
+            started_at: Utc::now(),
+            duration_secs: 60,
+            status: "analyzed".into(),
+            direction: "incoming".into(),
+            caller: "+79161234567".into(),
+            called: called.into(),
+            profile: Some("realty_lead".into()),
+            category: Some(cat.into()),
+            rating: Some(rating),
+            last_feedback: None,
+            posted_at: None,
+            operator: op.map(str::to_string),
+        };
+        let rows = vec![
+            row("+74951234567", None, "hot", 8),
+            row("+74990000000", Some("101"), "warm", 6),
+            row("+74990000000", Some("202"), "cold", 2),
+        ];
+        let mine: Vec<_> = rows
+            .into_iter()
+            .filter(|r| in_department(r, &d, "Продажи"))
+            .collect();
+        let st = period_from_rows(&mine);
+        assert_eq!(st.total(), 2, "by number and by operator");
+        assert_eq!(st.avg_rating, Some(7.0));
+        assert_eq!(d.with_chat(-5).map(|x| x.name.as_str()), Some("Продажи"));
+        assert!(d.with_chat(-6).is_none());
     }
 }
