@@ -9,12 +9,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use tokio::sync::Mutex;
 
 use super::novofon_v1::{number, text};
+use super::pace::StatsPace;
 use super::{download_recording, CallSource, ProviderCall, TelephonyError};
 use crate::domain::{Direction, MAX_CALL_SECS};
-use crate::retry::{retry_after, Backoff, RetryPolicy};
+use crate::retry::retry_after;
 
 pub const PROVIDER: &str = "mango";
 
@@ -74,7 +74,7 @@ pub struct Mango {
     http: reqwest::Client,
     /// Follows no redirect: a recording's answer is a 302 whose one-shot link is read, not followed.
     http_no_redirect: reqwest::Client,
-    last_stats: Mutex<Option<Instant>>,
+    pace: StatsPace,
 }
 
 /// What a signed request answered, before its meaning is read.
@@ -99,8 +99,8 @@ impl Mango {
         Self {
             http: build(true),
             http_no_redirect: build(false),
+            pace: StatsPace::new(cfg.stats_interval, cfg.backoff, Duration::from_secs(60)),
             cfg,
-            last_stats: Mutex::new(None),
         }
     }
 
@@ -176,52 +176,21 @@ impl Mango {
     }
 
     async fn paced_stats_request(&self, json: &Value) -> Result<String, TelephonyError> {
-        let policy = RetryPolicy {
-            backoff: Backoff {
-                base: self.cfg.backoff,
-                cap: Duration::from_secs(60),
-            },
-            max_attempts: 4,
-        };
-        let mut attempt = 1;
-        loop {
-            {
-                let mut last = self.last_stats.lock().await;
-                if let Some(t) = *last {
-                    let since = t.elapsed();
-                    if since < self.cfg.stats_interval {
-                        tokio::time::sleep(self.cfg.stats_interval - since).await;
-                    }
-                }
-                *last = Some(Instant::now());
-            }
-            match self.post("stats/request", json, true).await {
-                Err(TelephonyError::RateLimited(after)) if policy.again_after(attempt) => {
-                    let pause = policy
-                        .wait(attempt, None)
-                        .max(after.min(policy.backoff.cap));
-                    tracing::warn!(attempt, pause = ?pause, "Mango statistics: 429, backing off");
-                    tokio::time::sleep(pause).await;
-                    attempt += 1;
-                }
-                Err(e) => return Err(e),
-                Ok(a) => {
-                    let v: Value = serde_json::from_slice(&a.body).unwrap_or(Value::Null);
-                    if let Some(key) = text(&v["key"]) {
-                        return Ok(key);
-                    }
-                    let code = number(&v["result"]).unwrap_or(0);
-                    return Err(if code != 0 {
-                        result_code_error(code)
-                    } else {
-                        TelephonyError::Transient(format!(
-                            "HTTP {}: no key in the statistics answer",
-                            a.status
-                        ))
-                    });
-                }
-            }
+        let a = self
+            .pace
+            .run(PROVIDER, || self.post("stats/request", json, true))
+            .await?;
+        let v: Value = serde_json::from_slice(&a.body).unwrap_or(Value::Null);
+        if let Some(key) = text(&v["key"]) {
+            return Ok(key);
         }
+        Err(match number(&v["result"]).unwrap_or(0) {
+            0 => TelephonyError::Transient(format!(
+                "HTTP {}: no key in the statistics answer",
+                a.status
+            )),
+            code => result_code_error(code),
+        })
     }
 
     /// Asks for the result of a statistics request until it is ready (204 means not yet).

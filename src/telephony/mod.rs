@@ -6,6 +6,7 @@ pub mod mango;
 pub mod media;
 pub mod novofon_v1;
 pub mod novofon_v2;
+pub mod pace;
 pub mod recorded_line;
 pub mod simulated;
 pub mod sip;

@@ -2,7 +2,7 @@
 //! and the 3-per-minute limit, recording links, and the `NOTIFY_*` webhooks.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine;
@@ -12,11 +12,11 @@ use hmac::{Hmac, Mac};
 use md5::{Digest, Md5};
 use serde_json::Value;
 use sha1::Sha1;
-use tokio::sync::Mutex;
 
+use super::pace::StatsPace;
 use super::{constant_eq, download_recording, CallSource, ProviderCall, TelephonyError};
 use crate::domain::{Direction, MAX_CALL_SECS};
-use crate::retry::{retry_after, Backoff, RetryPolicy};
+use crate::retry::retry_after;
 
 pub const PROVIDER: &str = "novofon";
 /// The provider name of Zadarma's calls (the same API on another host).
@@ -85,7 +85,7 @@ pub struct NovofonV1Config {
 pub struct NovofonV1 {
     cfg: NovofonV1Config,
     http: reqwest::Client,
-    last_stats: Mutex<Option<Instant>>,
+    pace: StatsPace,
 }
 
 impl NovofonV1 {
@@ -95,9 +95,9 @@ impl NovofonV1 {
             .build()
             .unwrap_or_default();
         Self {
+            pace: StatsPace::new(cfg.stats_interval, cfg.backoff, Duration::from_secs(120)),
             cfg,
             http,
-            last_stats: Mutex::new(None),
         }
     }
 
@@ -152,37 +152,9 @@ impl NovofonV1 {
 
     /// One statistics request, paced and retried on 429 (three times).
     async fn stats_page(&self, params: BTreeMap<String, String>) -> Result<Value, TelephonyError> {
-        let policy = RetryPolicy {
-            backoff: Backoff {
-                base: self.cfg.backoff,
-                cap: Duration::from_secs(120),
-            },
-            max_attempts: 4,
-        };
-        let mut attempt = 1;
-        loop {
-            {
-                let mut last = self.last_stats.lock().await;
-                if let Some(t) = *last {
-                    let since = t.elapsed();
-                    if since < self.cfg.stats_interval {
-                        tokio::time::sleep(self.cfg.stats_interval - since).await;
-                    }
-                }
-                *last = Some(Instant::now());
-            }
-            match self.get(STATS_METHOD, params.clone()).await {
-                Err(TelephonyError::RateLimited(after)) if policy.again_after(attempt) => {
-                    let pause = policy
-                        .wait(attempt, None)
-                        .max(after.min(policy.backoff.cap));
-                    tracing::warn!(attempt, pause = ?pause, "Novofon statistics: 429, backing off");
-                    tokio::time::sleep(pause).await;
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
+        self.pace
+            .run(self.cfg.provider, || self.get(STATS_METHOD, params.clone()))
+            .await
     }
 
     fn local(&self, t: DateTime<Utc>) -> String {
