@@ -36,7 +36,12 @@ fn paused(phrases: &[(&str, &str, u64)]) -> Vec<Step> {
     steps
 }
 
+/// These calls run in real time against set latencies: one at a time, so that tests running
+/// beside each other do not stretch each other's timings.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn call(steps: Vec<Step>, streaming: bool) -> Outcome {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let fakes = AgentFakes::start(Latencies::default()).await.unwrap();
     let deps: AgentDeps = if streaming {
         fakes.agent_deps_streaming(Duration::from_millis(150))

@@ -551,18 +551,20 @@ fn words_of_stretch(samples: &[i16], rate: u32) -> Option<String> {
     // Compared with the same length of each clip: the start of a long phrase is not a short one.
     let len = heard as usize;
     // Only phrases at least as long as what was heard so far can be the one being said.
-    let long_enough: Vec<&simulated::Clip> = clips
-        .iter()
-        .filter(|c| c.samples.len() as f64 >= heard * 0.9)
+    let envelopes = simulated::clip_envelopes();
+    let long_enough: Vec<usize> = (0..clips.len())
+        .filter(|&c| clips[c].samples.len() as f64 >= heard * 0.9)
         .collect();
-    let i = simulated::identify_among(
+    // Each clip's start as long as what was heard: a prefix of its envelope.
+    let blocks = len / simulated::ENVELOPE_BLOCK;
+    let i = simulated::best_match(
         samples,
         rate,
         long_enough
             .iter()
-            .map(|c| &c.samples[..len.min(c.samples.len())]),
+            .map(|&c| &envelopes[c][..blocks.min(envelopes[c].len())]),
     )?;
-    let clip = long_enough[i];
+    let clip = &clips[long_enough[i]];
     let share = (heard / clip.samples.len().max(1) as f64).min(1.0);
     let words: Vec<&str> = clip.text.split_whitespace().collect();
     let n = ((words.len() as f64 * share).floor() as usize).min(words.len());

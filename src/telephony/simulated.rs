@@ -122,8 +122,18 @@ fn correlation(a: &[f32], b: &[f32]) -> f32 {
 /// loudness envelopes over all alignments. `None` when nothing matches well.
 pub fn identify(samples: &[i16], rate: u32) -> Option<&'static str> {
     let clips = clips();
-    identify_among(samples, rate, clips.iter().map(|c| c.samples.as_slice())).map(|i| clips[i].text)
+    best_match(samples, rate, clip_envelopes().iter().map(Vec::as_slice)).map(|i| clips[i].text)
 }
+
+/// The envelope of each built-in clip (10 ms blocks at 8 kHz), in [`clips`]' order, worked out
+/// once: recognising runs for every utterance and every interim result.
+pub fn clip_envelopes() -> &'static [Vec<f32>] {
+    static ENVELOPES: std::sync::OnceLock<Vec<Vec<f32>>> = std::sync::OnceLock::new();
+    ENVELOPES.get_or_init(|| clips().iter().map(|c| envelope(&c.samples, 8000)).collect())
+}
+
+/// Samples per envelope block of a clip (10 ms at 8 kHz).
+pub const ENVELOPE_BLOCK: usize = 80;
 
 /// The words of some audio that may hold several built-in phrases with pauses between them (a
 /// phrase said in two parts): each stretch of speech is identified on its own. `None` when no
@@ -185,20 +195,29 @@ pub fn identify_among<'a>(
     rate: u32,
     known: impl Iterator<Item = &'a [i16]>,
 ) -> Option<usize> {
+    let envelopes: Vec<Vec<f32>> = known.map(|k| envelope(k, 8000)).collect();
+    best_match(samples, rate, envelopes.iter().map(Vec::as_slice))
+}
+
+/// [`identify_among`] over the known phrases' envelopes (see [`clip_envelopes`]).
+pub fn best_match<'a>(
+    samples: &[i16],
+    rate: u32,
+    known: impl Iterator<Item = &'a [f32]>,
+) -> Option<usize> {
     let heard = envelope(samples, rate);
     // How much speech each holds: a short phrase is not a long one that starts alike.
     let loud = |env: &[f32]| env.iter().filter(|&&e| e > LOUD_ENVELOPE).count().max(1) as f32;
     let heard_loud = loud(&heard);
     let mut best: Option<(f32, usize)> = None;
-    for (i, reference) in known.enumerate() {
-        let env = envelope(reference, 8000);
-        let amount = heard_loud.min(loud(&env)) / heard_loud.max(loud(&env));
+    for (i, env) in known.enumerate() {
+        let amount = heard_loud.min(loud(env)) / heard_loud.max(loud(env));
         let max_lag = heard.len().saturating_sub(env.len()) + 10;
         for lag in 0..=max_lag.min(heard.len()) {
             // Compare over the clip's length; a heard stretch much shorter than the clip scores low.
             let h = &heard[lag.min(heard.len())..];
             let coverage = h.len().min(env.len()) as f32 / env.len() as f32;
-            let score = correlation(h, &env) * coverage.min(1.0) * amount.sqrt();
+            let score = correlation(h, env) * coverage.min(1.0) * amount.sqrt();
             if best.is_none_or(|(b, _)| score > b) {
                 best = Some((score, i));
             }
