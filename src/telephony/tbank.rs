@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
@@ -455,20 +455,6 @@ impl Tbank {
                 })
             })
             .collect())
-    }
-
-    /// The calls of one local day (the nightly batch reads "the calls of N days ago").
-    pub async fn calls_of_day(&self, day: NaiveDate) -> Result<Vec<ProviderCall>, TelephonyError> {
-        let start = day.and_hms_opt(0, 0, 0).unwrap_or_default();
-        let from = self
-            .cfg
-            .timezone
-            .from_local_datetime(&start)
-            .earliest()
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_default();
-        self.list_calls(from, from + chrono::TimeDelta::days(1))
-            .await
     }
 }
 
